@@ -1,0 +1,104 @@
+//! The `nhsmal` command line: one module per command group. Bad input prints one line on
+//! stderr and exits 2 with nothing written; other failures exit 1.
+
+mod org;
+mod serve;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{CommonArgs, ServeArgs, Settings};
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "nhsmal",
+    version,
+    about = "NHSmal Portal: account portal and identity provider"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal
+    Serve(ServeArgs),
+    /// Manage organisations
+    Org {
+        #[command(subcommand)]
+        action: org::OrgCommand,
+    },
+    /// Manage accounts
+    User {
+        #[command(subcommand)]
+        action: user::UserCommand,
+    },
+}
+
+/// How a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The operator's input is wrong: exit 2.
+    #[error("{0}")]
+    BadInput(String),
+    /// Something else failed (the database, the network): exit 1.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::domain::StorageError> for CliError {
+    fn from(e: crate::domain::StorageError) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&cli.common, &args).await,
+            Command::Org { action } => org::run(&cli.common, action).await,
+            Command::User { action } => user::run(&cli.common, action).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::BadInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Settings and an open store for an admin command.
+async fn open_store(common: &CommonArgs) -> Result<(Settings, Store), CliError> {
+    let settings = Settings::resolve(common, &ServeArgs::default())
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let store = Store::open(
+        &settings.database_url,
+        &settings.data_dir,
+        settings.database_max_connections,
+    )
+    .await?;
+    Ok((settings, store))
+}

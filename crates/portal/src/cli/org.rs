@@ -1,0 +1,46 @@
+use clap::Subcommand;
+
+use super::{CliError, open_store};
+use crate::clock::{Clock, SystemClock};
+use crate::config::CommonArgs;
+use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::organisations::{self, OrganisationError};
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Add an organisation
+    Add {
+        /// ODS-style code, such as FA123
+        #[arg(long)]
+        code: String,
+        /// Name, such as "Riverside Pharmacy"
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run(common: &CommonArgs, command: OrgCommand) -> Result<(), CliError> {
+    let (_, store) = open_store(common).await?;
+    let now = SystemClock.now();
+    match command {
+        OrgCommand::Add { code, name } => {
+            let org = organisations::add_organisation(&store, &code, &name, now)
+                .await
+                .map_err(|e| match e {
+                    OrganisationError::Storage(s) => CliError::from(s),
+                    other => CliError::BadInput(other.to_string()),
+                })?;
+            let event = AuditEvent::new(
+                "organisation.added",
+                Outcome::Success,
+                &Requester::command_line(),
+                now,
+            )
+            .subject(&org.code);
+            store.append_audit(&event).await?;
+            println!("Added organisation {} \"{}\"", org.code, org.name);
+        }
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+use std::sync::Arc;
+
+use tracing_subscriber::EnvFilter;
+
+use super::CliError;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{CommonArgs, LogFormat, ServeArgs, Settings};
+use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest};
+use crate::domain::organisations::{self, OrganisationError};
+use crate::notify::Outbox;
+use crate::store::Store;
+use crate::web::{self, App};
+
+pub const DEMO_ORG: &str = "DEMO1";
+pub const DEMO_EMAIL: &str = "demo.user@nhsmal.example";
+pub const DEMO_PASSWORD: &str = "blue pharmacy kettle 2026";
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("NHSMAL_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: a second call (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> {
+    let settings =
+        Settings::resolve(common, args).map_err(|e| CliError::BadInput(e.to_string()))?;
+    init_logging(settings.log_format);
+    let store = Store::open(
+        &settings.database_url,
+        &settings.data_dir,
+        settings.database_max_connections,
+    )
+    .await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let notifier = Arc::new(Outbox::in_data_dir(&settings.data_dir));
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| {
+            CliError::BadInput(format!(
+                "setting `listen`: cannot listen on {}: {e}",
+                settings.listen
+            ))
+        })?;
+    let app = App::new(store.clone(), settings.clone(), clock.clone(), notifier).await?;
+    if settings.demo {
+        create_demo_data(&app).await?;
+        println!(
+            "Demo: sign in at {} as {DEMO_EMAIL} with the password \"{DEMO_PASSWORD}\"",
+            settings.public_url
+        );
+    }
+    let local = listener.local_addr().map_err(anyhow::Error::from)?;
+    tracing::info!(
+        listen = %local,
+        public_url = %settings.public_url,
+        store = ?store.backend(),
+        "NHSmal Portal is running"
+    );
+    println!(
+        "NHSmal Portal listening on {local}, open {}",
+        settings.public_url
+    );
+    web::serve(app, listener, shutdown_signal())
+        .await
+        .map_err(anyhow::Error::from)?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Organisation DEMO1 and a demo user, if absent.
+async fn create_demo_data(app: &web::AppState) -> Result<(), CliError> {
+    let now = app.now();
+    match organisations::add_organisation(&app.store, DEMO_ORG, "Demo Pharmacy", now).await {
+        Ok(_) | Err(OrganisationError::AlreadyExists(_)) => {}
+        Err(e) => return Err(anyhow::Error::from(e).into()),
+    }
+    if app.store.account_by_email(DEMO_EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let request = AccountRequest {
+        email: DEMO_EMAIL,
+        name: "Demo User",
+        org: DEMO_ORG,
+        role: "user",
+    };
+    match accounts::add_account(&app.store, &app.hashing, request, Some(DEMO_PASSWORD), now).await {
+        Ok(_) | Err(AccountError::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(anyhow::Error::from(e).into()),
+    }
+}

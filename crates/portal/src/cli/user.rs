@@ -1,0 +1,154 @@
+use std::io::Read;
+
+use clap::Subcommand;
+
+use super::{CliError, open_store};
+use crate::clock::{Clock, SystemClock};
+use crate::config::CommonArgs;
+use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest, AccountState};
+use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::password::PasswordHashing;
+use crate::domain::signin::{SignInLimitRecords, email_limit_key};
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add an account
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Organisation code
+        #[arg(long)]
+        org: String,
+        /// user, local-admin or national-admin
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// Read the password from standard input (one line)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts
+    List,
+    /// Stop an account from signing in (its sessions end)
+    Disable { email: String },
+    /// Let a disabled account sign in again
+    Enable { email: String },
+}
+
+fn account_error(e: AccountError) -> CliError {
+    match e {
+        AccountError::Storage(s) => CliError::from(s),
+        AccountError::Hashing(h) => CliError::Failed(anyhow::anyhow!(h)),
+        other => CliError::BadInput(other.to_string()),
+    }
+}
+
+fn read_password() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        CliError::BadInput(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.contains('\n') {
+        return Err(CliError::BadInput(
+            "the password on standard input must be one line".into(),
+        ));
+    }
+    Ok(line.to_string())
+}
+
+pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliError> {
+    let password = match &command {
+        UserCommand::Add {
+            password_stdin: true,
+            ..
+        } => Some(read_password()?),
+        _ => None,
+    };
+    let (settings, store) = open_store(common).await?;
+    let now = SystemClock.now();
+    let requester = Requester::command_line();
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            org,
+            role,
+            ..
+        } => {
+            let hashing =
+                PasswordHashing::new(&settings.argon2).map_err(|e| CliError::Failed(e.into()))?;
+            let request = AccountRequest {
+                email: &email,
+                name: &name,
+                org: &org,
+                role: &role,
+            };
+            let account =
+                accounts::add_account(&store, &hashing, request, password.as_deref(), now)
+                    .await
+                    .map_err(account_error)?;
+            store
+                .append_audit(
+                    &AuditEvent::new("account.added", Outcome::Success, &requester, now)
+                        .account(&account.id),
+                )
+                .await?;
+            println!(
+                "Added {} ({}) to {} as {}",
+                account.email, account.display_name, account.org_code, account.role
+            );
+        }
+        UserCommand::List => {
+            let all = store.all_accounts().await?;
+            println!(
+                "{:<40} {:<30} {:<8} {:<15} STATE",
+                "EMAIL", "NAME", "ORG", "ROLE"
+            );
+            for a in all {
+                let locked = store
+                    .limit_state(&email_limit_key(&a.email))
+                    .await?
+                    .is_some_and(|l| {
+                        l.blocked_until > now && l.failures >= settings.sign_in_limits.lock_after
+                    });
+                let state = match (a.state, locked) {
+                    (AccountState::Disabled, _) => "disabled",
+                    (AccountState::Active, true) => "locked",
+                    (AccountState::Active, false) => "active",
+                };
+                println!(
+                    "{:<40} {:<30} {:<8} {:<15} {}",
+                    a.email, a.display_name, a.org_code, a.role, state
+                );
+            }
+        }
+        UserCommand::Disable { email } | UserCommand::Enable { email } if email.is_empty() => {
+            return Err(CliError::BadInput(
+                "give the account's email address".into(),
+            ));
+        }
+        UserCommand::Disable { email } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            accounts::set_state(&store, &account, AccountState::Disabled, &requester, now)
+                .await
+                .map_err(account_error)?;
+            println!("Disabled {}", account.email);
+        }
+        UserCommand::Enable { email } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            accounts::set_state(&store, &account, AccountState::Active, &requester, now)
+                .await
+                .map_err(account_error)?;
+            println!("Enabled {}", account.email);
+        }
+    }
+    store.close().await;
+    Ok(())
+}

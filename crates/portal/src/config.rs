@@ -1,0 +1,501 @@
+//! Settings from flags, `NHSMAL_*` environment variables and an optional TOML file, in that
+//! order of precedence, validated once at start. A bad value stops start-up with one line
+//! that names the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// TOML file with settings (keys as the long flags, with underscores)
+    #[arg(long, global = true, env = "NHSMAL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder: the SQLite database, key files and the outbox [default: ./nhsmal-data]
+    #[arg(long, global = true, env = "NHSMAL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… for PostgreSQL; without it the store is SQLite in the data folder
+    #[arg(long, global = true, env = "NHSMAL_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log format [default: human]
+    #[arg(long, global = true, env = "NHSMAL_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Flags of `nhsmal serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "NHSMAL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The address people use [default: http://localhost:PORT]
+    #[arg(long, env = "NHSMAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Create the demo organisation and user if absent, and print how to sign in
+    #[arg(long, env = "NHSMAL_DEMO")]
+    pub demo: bool,
+    /// Argon2id memory in KiB [default: 19456]
+    #[arg(long, env = "NHSMAL_ARGON2_MEMORY_KIB")]
+    pub argon2_memory_kib: Option<u32>,
+    /// Argon2id iterations [default: 2]
+    #[arg(long, env = "NHSMAL_ARGON2_ITERATIONS")]
+    pub argon2_iterations: Option<u32>,
+    /// Argon2id lanes [default: 1]
+    #[arg(long, env = "NHSMAL_ARGON2_PARALLELISM")]
+    pub argon2_parallelism: Option<u32>,
+    /// Minutes of inactivity that end a session [default: 30]
+    #[arg(long, env = "NHSMAL_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<i64>,
+    /// Hours after sign-in that end a session whatever happens [default: 12]
+    #[arg(long, env = "NHSMAL_SESSION_ABSOLUTE_HOURS")]
+    pub session_absolute_hours: Option<i64>,
+    /// Consecutive failed sign-ins that lock an account for a while [default: 10]
+    #[arg(long, env = "NHSMAL_SIGNIN_LOCK_AFTER")]
+    pub signin_lock_after: Option<i64>,
+    /// Minutes an account stays locked [default: 15]
+    #[arg(long, env = "NHSMAL_SIGNIN_LOCK_MINUTES")]
+    pub signin_lock_minutes: Option<i64>,
+    /// Failed sign-ins from one client address within the window before it is refused [default: 50]
+    #[arg(long, env = "NHSMAL_SIGNIN_IP_MAX_FAILURES")]
+    pub signin_ip_max_failures: Option<i64>,
+    /// Length of the client-address window in minutes [default: 15]
+    #[arg(long, env = "NHSMAL_SIGNIN_IP_WINDOW_MINUTES")]
+    pub signin_ip_window_minutes: Option<i64>,
+    /// Most database connections [default: 16]
+    #[arg(long, env = "NHSMAL_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+}
+
+/// The optional TOML file: the same settings, unknown keys refused so that a typo is noticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    demo: Option<bool>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+    argon2_parallelism: Option<u32>,
+    session_idle_minutes: Option<i64>,
+    session_absolute_hours: Option<i64>,
+    signin_lock_after: Option<i64>,
+    signin_lock_minutes: Option<i64>,
+    signin_ip_max_failures: Option<i64>,
+    signin_ip_window_minutes: Option<i64>,
+    database_max_connections: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting `{setting}`: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    /// OWASP's first Argon2id configuration, also the floor we accept (SECURITY-CHECKLIST PW-5).
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_seconds: 30 * 60,
+            absolute_seconds: 12 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInLimits {
+    pub lock_after: i64,
+    pub lock_seconds: i64,
+    pub ip_max_failures: i64,
+    pub ip_window_seconds: i64,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        Self {
+            lock_after: 10,
+            lock_seconds: 15 * 60,
+            ip_max_failures: 50,
+            ip_window_seconds: 15 * 60,
+        }
+    }
+}
+
+/// Everything the server and the admin commands need, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub demo: bool,
+    pub argon2: Argon2Settings,
+    pub sessions: SessionSettings,
+    pub sign_in_limits: SignInLimits,
+    pub database_max_connections: u32,
+}
+
+impl Settings {
+    /// Defaults for a data folder: SQLite inside it, loopback on port 8080.
+    pub fn with_data_dir(data_dir: &Path) -> Self {
+        let listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            database_url: sqlite_url(data_dir),
+            log_format: LogFormat::Human,
+            listen,
+            public_url: default_public_url(listen),
+            demo: false,
+            argon2: Argon2Settings::default(),
+            sessions: SessionSettings::default(),
+            sign_in_limits: SignInLimits::default(),
+            database_max_connections: 16,
+        }
+    }
+
+    /// Cookies get the `__Host-` prefix and `Secure` only on https.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The public URL as a browser writes it in `Origin`: scheme://host[:port], no slash.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    pub fn resolve(common: &CommonArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &common.config {
+            Some(path) => read_file_settings(path)?,
+            None => FileSettings::default(),
+        };
+        let data_dir = common
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./nhsmal-data"));
+        let database_url = match common.database_url.clone().or(file.database_url) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            Some(url) if url.starts_with("sqlite:") => url,
+            Some(_) => {
+                return Err(bad(
+                    "database_url",
+                    "must start with postgres:// (or sqlite:); leave it out for SQLite in the data folder",
+                ));
+            }
+            None => sqlite_url(&data_dir),
+        };
+        let listen = serve
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
+        let public_url = match serve.public_url.clone().or(file.public_url) {
+            Some(text) => parse_public_url(&text)?,
+            None => default_public_url(listen),
+        };
+        let argon2 = Argon2Settings {
+            memory_kib: serve
+                .argon2_memory_kib
+                .or(file.argon2_memory_kib)
+                .unwrap_or(19_456),
+            iterations: serve
+                .argon2_iterations
+                .or(file.argon2_iterations)
+                .unwrap_or(2),
+            parallelism: serve
+                .argon2_parallelism
+                .or(file.argon2_parallelism)
+                .unwrap_or(1),
+        };
+        at_least("argon2_memory_kib", argon2.memory_kib.into(), 19_456)?;
+        at_most(
+            "argon2_memory_kib",
+            argon2.memory_kib.into(),
+            4 * 1024 * 1024,
+        )?;
+        at_least("argon2_iterations", argon2.iterations.into(), 2)?;
+        at_most("argon2_iterations", argon2.iterations.into(), 100)?;
+        at_least("argon2_parallelism", argon2.parallelism.into(), 1)?;
+        at_most("argon2_parallelism", argon2.parallelism.into(), 64)?;
+
+        let idle_minutes = serve
+            .session_idle_minutes
+            .or(file.session_idle_minutes)
+            .unwrap_or(30);
+        let absolute_hours = serve
+            .session_absolute_hours
+            .or(file.session_absolute_hours)
+            .unwrap_or(12);
+        // SECURITY-CHECKLIST SE-4: idle at most 1 hour, absolute at most 24 hours.
+        at_least("session_idle_minutes", idle_minutes, 1)?;
+        at_most("session_idle_minutes", idle_minutes, 60)?;
+        at_least("session_absolute_hours", absolute_hours, 1)?;
+        at_most("session_absolute_hours", absolute_hours, 24)?;
+
+        let limits = SignInLimits {
+            lock_after: serve
+                .signin_lock_after
+                .or(file.signin_lock_after)
+                .unwrap_or(10),
+            lock_seconds: serve
+                .signin_lock_minutes
+                .or(file.signin_lock_minutes)
+                .unwrap_or(15)
+                * 60,
+            ip_max_failures: serve
+                .signin_ip_max_failures
+                .or(file.signin_ip_max_failures)
+                .unwrap_or(50),
+            ip_window_seconds: serve
+                .signin_ip_window_minutes
+                .or(file.signin_ip_window_minutes)
+                .unwrap_or(15)
+                * 60,
+        };
+        at_least("signin_lock_after", limits.lock_after, 3)?;
+        at_most("signin_lock_after", limits.lock_after, 100)?;
+        at_least("signin_lock_minutes", limits.lock_seconds / 60, 1)?;
+        at_most("signin_lock_minutes", limits.lock_seconds / 60, 24 * 60)?;
+        at_least("signin_ip_max_failures", limits.ip_max_failures, 5)?;
+        at_least("signin_ip_window_minutes", limits.ip_window_seconds / 60, 1)?;
+
+        let database_max_connections = serve
+            .database_max_connections
+            .or(file.database_max_connections)
+            .unwrap_or(16);
+        at_least(
+            "database_max_connections",
+            database_max_connections.into(),
+            2,
+        )?;
+
+        Ok(Self {
+            data_dir,
+            database_url,
+            log_format: common
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Human),
+            listen,
+            public_url,
+            demo: serve.demo || file.demo.unwrap_or(false),
+            argon2,
+            sessions: SessionSettings {
+                idle_seconds: idle_minutes * 60,
+                absolute_seconds: absolute_hours * 3600,
+            },
+            sign_in_limits: limits,
+            database_max_connections,
+        })
+    }
+}
+
+fn read_file_settings(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        // toml's message spans several lines; one line is what an operator reads.
+        let first = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string();
+        bad("config", format!("{}: {first}", path.display()))
+    })
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("nhsmal.db").display())
+}
+
+fn default_public_url(listen: SocketAddr) -> Url {
+    // WebAuthn refuses IP-address origins, so development uses the name localhost.
+    Url::parse(&format!("http://localhost:{}", listen.port())).unwrap_or_else(|_| unreachable_url())
+}
+
+#[cold]
+fn unreachable_url() -> Url {
+    // "http://localhost:<u16>" always parses; this keeps the signature free of a panic.
+    Url::parse("http://localhost").expect("static URL parses")
+}
+
+fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|e| bad("public_url", format!("not a URL ({e})")))?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "public_url",
+            "give only scheme, host and port, such as https://portal.nhsmal.net",
+        ));
+    }
+    let host = url.host_str().unwrap_or("");
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host == "[::1]";
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(bad(
+            "public_url",
+            "must be https unless the host is localhost or a loopback address",
+        )),
+        other => Err(bad(
+            "public_url",
+            format!("scheme must be https (got {other})"),
+        )),
+    }
+}
+
+fn at_least(setting: &'static str, value: i64, min: i64) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(bad(
+            setting,
+            format!("must be at least {min} (got {value})"),
+        ));
+    }
+    Ok(())
+}
+
+fn at_most(setting: &'static str, value: i64, max: i64) -> Result<(), ConfigError> {
+    if value > max {
+        return Err(bad(setting, format!("must be at most {max} (got {value})")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(serve: ServeArgs) -> Result<Settings, ConfigError> {
+        Settings::resolve(&CommonArgs::default(), &serve)
+    }
+
+    #[test]
+    fn defaults_are_sqlite_in_the_data_folder_and_localhost() {
+        let s = resolve(ServeArgs::default()).expect("defaults are valid");
+        assert!(
+            s.database_url
+                .starts_with("sqlite://./nhsmal-data/nhsmal.db")
+        );
+        assert_eq!(s.public_url.as_str(), "http://localhost:8080/");
+        assert_eq!(s.argon2, Argon2Settings::default());
+        assert!(!s.is_https());
+    }
+
+    #[test]
+    fn weak_argon2_parameters_are_refused_naming_the_setting() {
+        let err = resolve(ServeArgs {
+            argon2_memory_kib: Some(1024),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting `argon2_memory_kib`: must be at least 19456 (got 1024)"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_a_public_host() {
+        let err = resolve(ServeArgs {
+            public_url: Some("http://portal.nhsmal.net".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "public_url");
+        let ok = resolve(ServeArgs {
+            public_url: Some("https://portal.nhsmal.net".into()),
+            ..Default::default()
+        })
+        .expect("https is fine");
+        assert!(ok.is_https());
+        assert_eq!(ok.public_origin(), "https://portal.nhsmal.net");
+    }
+
+    #[test]
+    fn sessions_longer_than_the_checklist_allows_are_refused() {
+        let err = resolve(ServeArgs {
+            session_idle_minutes: Some(61),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "session_idle_minutes");
+    }
+
+    #[test]
+    fn a_config_file_sets_values_and_flags_win_over_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nhsmal.toml");
+        std::fs::write(
+            &path,
+            "session_idle_minutes = 20\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .expect("write");
+        let common = CommonArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(
+            &common,
+            &ServeArgs {
+                listen: Some("127.0.0.1:9100".parse().expect("addr")),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(s.sessions.idle_seconds, 20 * 60);
+        assert_eq!(s.listen.port(), 9100);
+
+        std::fs::write(&path, "sesion_idle_minutes = 20\n").expect("write");
+        let err = Settings::resolve(&common, &ServeArgs::default()).unwrap_err();
+        assert_eq!(err.setting, "config");
+        assert!(err.to_string().contains("sesion_idle_minutes"), "{err}");
+    }
+}

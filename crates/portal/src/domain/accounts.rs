@@ -1,0 +1,471 @@
+//! Accounts: who a person is in NHSmal, their organisation, role and state.
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+use super::StorageError;
+use super::organisations::{OrgCode, OrganisationError, OrganisationRecords};
+use super::password::{NewPassword, PasswordHashing, PasswordRejected};
+use crate::clock::UnixTime;
+
+/// An email address as typed, with its case-folded form that makes it unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    display: String,
+    normalized: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Enter an email address in the correct format, like name@example.nhs.uk")]
+pub struct InvalidEmail;
+
+impl Email {
+    pub fn parse(text: &str) -> Result<Self, InvalidEmail> {
+        let display = text.trim();
+        if display.len() > 254 || display.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(InvalidEmail);
+        }
+        let parsed = email_address::EmailAddress::from_str(display).map_err(|_| InvalidEmail)?;
+        // A dotless domain ("a@b") is technically valid but never a real mailbox here.
+        if !parsed.domain().contains('.') || parsed.display_part() != "" {
+            return Err(InvalidEmail);
+        }
+        Ok(Self {
+            display: display.to_string(),
+            normalized: normalize_email(display),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+/// The key that makes emails unique and that sign-in limits are counted against. Applied to
+/// whatever was typed, valid or not, so unknown and known addresses are treated alike.
+pub fn normalize_email(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    LocalAdmin,
+    NationalAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::LocalAdmin => "local-admin",
+            Role::NationalAdmin => "national-admin",
+        }
+    }
+
+    /// How the role reads on a page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::User => "User",
+            Role::LocalAdmin => "Local administrator",
+            Role::NationalAdmin => "National administrator",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = AccountError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Role::User),
+            "local-admin" => Ok(Role::LocalAdmin),
+            "national-admin" => Ok(Role::NationalAdmin),
+            _ => Err(AccountError::InvalidRole(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Stored state. "Locked" is not stored here: a lock is a sign-in limit with an end time
+/// (see `signin`), so it ends by itself and holds for unknown emails too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    Active,
+    Disabled,
+}
+
+impl AccountState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Active => "active",
+            AccountState::Disabled => "disabled",
+        }
+    }
+}
+
+impl FromStr for AccountState {
+    type Err = AccountError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(AccountState::Active),
+            "disabled" => Ok(AccountState::Disabled),
+            _ => Err(AccountError::Storage(StorageError::Other(format!(
+                "unknown account state {s}"
+            )))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub org_name: String,
+    pub role: Role,
+    pub state: AccountState,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+impl Account {
+    /// Words a password must not be built on.
+    pub fn personal_words(&self) -> [&str; 2] {
+        [&self.display_name, &self.email]
+    }
+}
+
+/// A new account as written to the store.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub id: String,
+    pub email: Email,
+    pub display_name: String,
+    pub org_code: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub now: UnixTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error("name must be 1 to 200 characters")]
+    InvalidName,
+    #[error("role must be user, local-admin or national-admin (got {0})")]
+    InvalidRole(String),
+    #[error(transparent)]
+    Organisation(#[from] OrganisationError),
+    #[error("an account with email {0} already exists")]
+    AlreadyExists(String),
+    #[error("no account with email {0}")]
+    NotFound(String),
+    #[error("password refused: {0}")]
+    Password(#[from] PasswordRejected),
+    #[error("{0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub trait AccountRecords {
+    /// Adds the account; `StorageError::Conflict` when the email exists.
+    fn insert_account(
+        &self,
+        account: &NewAccount,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn account_by_email(
+        &self,
+        normalized_email: &str,
+    ) -> impl Future<Output = Result<Option<Account>, StorageError>> + Send;
+    fn account_by_id(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Account>, StorageError>> + Send;
+    fn all_accounts(&self) -> impl Future<Output = Result<Vec<Account>, StorageError>> + Send;
+    fn update_account_state(
+        &self,
+        id: &str,
+        state: AccountState,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn update_password_hash(
+        &self,
+        id: &str,
+        hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+/// Validated input for a new account.
+pub struct AccountRequest<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub org: &'a str,
+    pub role: &'a str,
+}
+
+/// Creates an account, optionally with a password (checked by the same rules as everywhere).
+/// Nothing is written unless every part is valid.
+pub async fn add_account(
+    records: &(impl AccountRecords + OrganisationRecords),
+    hashing: &PasswordHashing,
+    request: AccountRequest<'_>,
+    password: Option<&str>,
+    now: UnixTime,
+) -> Result<Account, AccountError> {
+    let email = Email::parse(request.email)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AccountError::InvalidName);
+    }
+    let role: Role = request.role.parse()?;
+    let code = OrgCode::parse(request.org)?;
+    if records.organisation(code.as_str()).await?.is_none() {
+        return Err(OrganisationError::NotFound(code.as_str().to_string()).into());
+    }
+    let password_hash = match password {
+        Some(p) => {
+            let new = NewPassword::parse(p, p, &[name, email.as_str()])?;
+            Some(
+                hashing
+                    .hash(new.password())
+                    .map_err(|e| AccountError::Hashing(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let account = NewAccount {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: email.clone(),
+        display_name: name.to_string(),
+        org_code: code.as_str().to_string(),
+        role,
+        password_hash,
+        now,
+    };
+    match records.insert_account(&account).await {
+        Ok(()) => {}
+        Err(StorageError::Conflict) => {
+            return Err(AccountError::AlreadyExists(email.as_str().to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    records
+        .account_by_id(&account.id)
+        .await?
+        .ok_or_else(|| StorageError::Other("account vanished after insert".into()).into())
+}
+
+pub async fn find_by_email(
+    records: &impl AccountRecords,
+    email: &str,
+) -> Result<Account, AccountError> {
+    records
+        .account_by_email(&normalize_email(email))
+        .await?
+        .ok_or_else(|| AccountError::NotFound(email.trim().to_string()))
+}
+
+/// Disables or enables an account. Disabling ends every session at once.
+pub async fn set_state<R>(
+    records: &R,
+    account: &Account,
+    state: AccountState,
+    requester: &super::audit::Requester,
+    now: UnixTime,
+) -> Result<(), AccountError>
+where
+    R: AccountRecords + super::sessions::SessionRecords + super::audit::AuditTrail + Sync,
+{
+    use super::audit::{AuditEvent, Outcome};
+    records
+        .update_account_state(&account.id, state, now)
+        .await?;
+    if state == AccountState::Disabled {
+        records
+            .delete_sessions_of_account(&account.id, None)
+            .await?;
+    }
+    let event = match state {
+        AccountState::Disabled => "account.disabled",
+        AccountState::Active => "account.enabled",
+    };
+    records
+        .append_audit(
+            &AuditEvent::new(event, Outcome::Success, requester, now).account(&account.id),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A password change asked for by the signed-in person.
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub confirmation: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("Your current password is not correct")]
+    WrongCurrentPassword,
+    #[error(transparent)]
+    Rejected(#[from] PasswordRejected),
+    #[error("Too many attempts")]
+    Throttled { until: UnixTime },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Changes the password after checking the current one (PW-4). Wrong current passwords count
+/// towards the same limits as sign-in, so this page is no way around them. On success every
+/// session of the account ends (the caller starts a fresh one) and the person is told by email.
+pub async fn change_password<R>(
+    records: &R,
+    hashing: &std::sync::Arc<PasswordHashing>,
+    limits: &crate::config::SignInLimits,
+    notifier: &dyn crate::notify::Notifier,
+    account: &Account,
+    change: PasswordChange<'_>,
+    requester: &super::audit::Requester,
+    now: UnixTime,
+) -> Result<(), PasswordChangeError>
+where
+    R: AccountRecords
+        + super::signin::SignInLimitRecords
+        + super::sessions::SessionRecords
+        + super::audit::AuditTrail
+        + Sync,
+{
+    use super::audit::{AuditEvent, Outcome};
+    use super::password::{Password, PasswordCheck};
+
+    if let Some(until) =
+        super::signin::blocked_until(records, &account.email, requester, now).await?
+    {
+        return Err(PasswordChangeError::Throttled { until });
+    }
+    let audit = |outcome, reason: &str| {
+        AuditEvent::new("password.change", outcome, requester, now)
+            .account(&account.id)
+            .reason(reason)
+    };
+    let current = Password::new(change.current);
+    let stored = account.password_hash.clone();
+    let worker = std::sync::Arc::clone(hashing);
+    let (check, current) =
+        tokio::task::spawn_blocking(move || (worker.check(&current, stored.as_deref()), current))
+            .await
+            .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
+    if check == PasswordCheck::Wrong {
+        records
+            .append_audit(&audit(Outcome::Failure, "wrong_current_password"))
+            .await?;
+        super::signin::record_failed_password(
+            records,
+            limits,
+            Some(account),
+            &account.email,
+            requester,
+            now,
+        )
+        .await?;
+        return Err(PasswordChangeError::WrongCurrentPassword);
+    }
+    let new = NewPassword::parse(change.new, change.confirmation, &account.personal_words())?;
+    if new.password().expose() == current.expose() {
+        return Err(PasswordRejected::SameAsCurrent.into());
+    }
+    let worker = std::sync::Arc::clone(hashing);
+    let hash = tokio::task::spawn_blocking(move || worker.hash(new.password()))
+        .await
+        .map_err(|e| PasswordChangeError::Internal(e.to_string()))?
+        .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
+    records
+        .update_password_hash(&account.id, &hash, now)
+        .await?;
+    records
+        .delete_sessions_of_account(&account.id, None)
+        .await?;
+    records
+        .append_audit(&audit(Outcome::Success, "password_changed"))
+        .await?;
+    let message = crate::notify::Message {
+        channel: crate::notify::Channel::Email,
+        to: account.email.clone(),
+        subject: Some("Your NHSmal password has been changed".into()),
+        body: format!(
+            "Dear {},\n\nThe password of your NHSmal account was changed on {}. You have been \
+             signed out everywhere else.\n\nIf this wasn't you, contact your local administrator \
+             straight away: someone else may know your password.\n\nNHSmal",
+            account.display_name,
+            crate::clock::human(now)
+        ),
+        code: None,
+        keypad_url: None,
+    };
+    if let Err(e) = notifier.send(&message, now).await {
+        // The change stands; the failed notice is logged and audited so it can be followed up.
+        tracing::error!(error = %e, "password change notification not delivered");
+        records
+            .append_audit(
+                &AuditEvent::new("notification.failed", Outcome::Failure, requester, now)
+                    .account(&account.id)
+                    .reason("password_changed email"),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_validated_and_compared_without_case() {
+        let e = Email::parse("  Ann.Example@Pharmacy.NHS.uk ").expect("valid");
+        assert_eq!(e.as_str(), "Ann.Example@Pharmacy.NHS.uk");
+        assert_eq!(e.normalized(), "ann.example@pharmacy.nhs.uk");
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@nhs.uk",
+            "ann@nhs",
+            "a b@nhs.uk",
+            "Ann <ann@nhs.uk>",
+        ] {
+            assert_eq!(
+                Email::parse(bad),
+                Err(InvalidEmail),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_read_and_write_as_the_commands_spell_them() {
+        for role in [Role::User, Role::LocalAdmin, Role::NationalAdmin] {
+            assert_eq!(role.as_str().parse::<Role>().ok(), Some(role));
+        }
+        assert!("admin".parse::<Role>().is_err());
+    }
+}

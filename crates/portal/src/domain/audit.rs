@@ -1,0 +1,114 @@
+//! The audit trail: every security event and admin action, appended and never changed
+//! (SECURITY-CHECKLIST LG-1). Never a password, code, secret, session id or token.
+
+use std::future::Future;
+
+use super::StorageError;
+use crate::clock::UnixTime;
+
+/// Where a request came from, as the audit trail records it.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    pub ip: String,
+    pub user_agent: String,
+    pub correlation_id: String,
+}
+
+impl Requester {
+    /// A command run by an operator on the server itself.
+    pub fn command_line() -> Self {
+        Self {
+            ip: "local".into(),
+            user_agent: "nhsmal command line".into(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub at: UnixTime,
+    /// What happened, dotted: `sign_in.password`, `account.locked`, `password.changed`…
+    pub event: &'static str,
+    pub outcome: Outcome,
+    /// The account the event is about, when known.
+    pub account_id: Option<String>,
+    /// Who did it, when not the account itself (an administrator).
+    pub actor_id: Option<String>,
+    /// What the event was about when there is no account: the email typed, an org code.
+    pub subject: Option<String>,
+    pub reason: Option<String>,
+    pub requester: Requester,
+}
+
+impl AuditEvent {
+    pub fn new(event: &'static str, outcome: Outcome, requester: &Requester, at: UnixTime) -> Self {
+        Self {
+            at,
+            event,
+            outcome,
+            account_id: None,
+            actor_id: None,
+            subject: None,
+            reason: None,
+            requester: requester.clone(),
+        }
+    }
+
+    pub fn account(mut self, id: &str) -> Self {
+        self.account_id = Some(id.to_string());
+        self
+    }
+
+    pub fn subject(mut self, subject: &str) -> Self {
+        self.subject = Some(subject.to_string());
+        self
+    }
+
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_string());
+        self
+    }
+}
+
+/// A stored audit event as read back.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: UnixTime,
+    pub event: String,
+    pub outcome: String,
+    pub account_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub reason: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+pub trait AuditTrail {
+    fn append_audit(
+        &self,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn audit_events(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StorageError>> + Send;
+}

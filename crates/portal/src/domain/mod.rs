@@ -1,0 +1,31 @@
+//! The rules of the product, free of HTTP and SQL. Each aggregate declares the small storage
+//! trait it needs; `store::Store` implements them for SQLite and PostgreSQL alike.
+
+pub mod accounts;
+pub mod audit;
+pub mod organisations;
+pub mod password;
+pub mod sessions;
+pub mod signin;
+
+/// What can go wrong when the domain reads or writes its records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The database cannot be reached (down, pool exhausted, network): worth a 503.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule refused the write.
+    #[error("already exists")]
+    Conflict,
+    /// Anything else: a bug or a broken database.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// Random bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // getrandom only fails when the OS has no entropy source at all; nothing is safe then.
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes
+}

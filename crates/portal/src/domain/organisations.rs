@@ -1,0 +1,102 @@
+//! Organisations: a pharmacy, a GP practice, a trust; identified by an ODS-style code.
+
+use std::future::Future;
+
+use super::StorageError;
+use crate::clock::UnixTime;
+
+/// An ODS-style organisation code such as `FA123`: 3 to 10 letters and digits, upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgCode(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OrganisationError {
+    #[error("organisation code must be 3 to 10 letters and digits, such as FA123")]
+    InvalidCode,
+    #[error("organisation name must be 1 to 200 characters")]
+    InvalidName,
+    #[error("organisation {0} already exists")]
+    AlreadyExists(String),
+    #[error("no organisation with code {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl OrgCode {
+    pub fn parse(text: &str) -> Result<Self, OrganisationError> {
+        let code = text.trim().to_ascii_uppercase();
+        let valid =
+            (3..=10).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric());
+        if valid {
+            Ok(Self(code))
+        } else {
+            Err(OrganisationError::InvalidCode)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub code: String,
+    pub name: String,
+    pub created_at: UnixTime,
+}
+
+pub trait OrganisationRecords {
+    /// Adds the organisation; `StorageError::Conflict` when the code exists.
+    fn insert_organisation(
+        &self,
+        org: &Organisation,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn organisation(
+        &self,
+        code: &str,
+    ) -> impl Future<Output = Result<Option<Organisation>, StorageError>> + Send;
+}
+
+pub async fn add_organisation(
+    records: &impl OrganisationRecords,
+    code: &str,
+    name: &str,
+    now: UnixTime,
+) -> Result<Organisation, OrganisationError> {
+    let code = OrgCode::parse(code)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(OrganisationError::InvalidName);
+    }
+    let org = Organisation {
+        code: code.as_str().to_string(),
+        name: name.to_string(),
+        created_at: now,
+    };
+    match records.insert_organisation(&org).await {
+        Ok(()) => Ok(org),
+        Err(StorageError::Conflict) => Err(OrganisationError::AlreadyExists(org.code)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_upper_cased_and_checked() {
+        assert_eq!(OrgCode::parse(" fa123 ").map(|c| c.0), Ok("FA123".into()));
+        assert_eq!(OrgCode::parse("F1"), Err(OrganisationError::InvalidCode));
+        assert_eq!(
+            OrgCode::parse("FA-123"),
+            Err(OrganisationError::InvalidCode)
+        );
+        assert_eq!(
+            OrgCode::parse("ABCDEFGHIJK"),
+            Err(OrganisationError::InvalidCode)
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Sessions: opaque 256-bit ids held by the browser; the database keeps only their SHA-256,
+//! so a database dump does not hand out live sessions (SECURITY-CHECKLIST SE-1, SE-4, SE-5).
+
+use std::future::Future;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use super::StorageError;
+use super::accounts::{Account, AccountState};
+use super::audit::Requester;
+use crate::clock::UnixTime;
+use crate::config::SessionSettings;
+
+/// Seconds between writes of `last_seen_at`: the idle timeout is minutes long, so touching the
+/// row on every request would only cost writes.
+const TOUCH_EVERY: i64 = 60;
+
+/// The session id as the browser holds it. Debug never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(…)")
+    }
+}
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        Self(URL_SAFE_NO_PAD.encode(super::random_bytes::<32>()))
+    }
+
+    /// Accepts only what `generate` could have made: 43 base64url characters.
+    pub fn from_cookie(value: &str) -> Option<Self> {
+        let ok = value.len() == 43
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(value.to_string()))
+    }
+
+    pub fn cookie_value(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the database stores: hex SHA-256 of the id.
+    pub fn storage_key(&self) -> String {
+        hex(&Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub account_id: String,
+    pub created_at: UnixTime,
+    pub last_seen_at: UnixTime,
+    /// RFC 8176 `amr` values of the methods used to sign in, space-separated ("pwd").
+    pub auth_methods: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+pub trait SessionRecords {
+    fn insert_session(
+        &self,
+        session: &SessionRecord,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn session_with_account(
+        &self,
+        id_hash: &str,
+    ) -> impl Future<Output = Result<Option<(SessionRecord, Account)>, StorageError>> + Send;
+    fn touch_session(
+        &self,
+        id_hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn delete_session(
+        &self,
+        id_hash: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Ends every session of the account except `keep` (a storage key); returns how many ended.
+    fn delete_sessions_of_account(
+        &self,
+        account_id: &str,
+        keep: Option<&str>,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+}
+
+/// A signed-in session and its account, as a request sees them.
+#[derive(Debug, Clone)]
+pub struct SignedInSession {
+    pub token: SessionToken,
+    pub record: SessionRecord,
+    pub account: Account,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionCheck {
+    Valid { touch: bool },
+    Expired,
+}
+
+/// Idle and absolute expiry, decided on the server.
+pub fn check_session(
+    record: &SessionRecord,
+    settings: &SessionSettings,
+    now: UnixTime,
+) -> SessionCheck {
+    let idle_expired = now - record.last_seen_at >= settings.idle_seconds;
+    let absolute_expired = now - record.created_at >= settings.absolute_seconds;
+    if idle_expired || absolute_expired || now < record.created_at {
+        SessionCheck::Expired
+    } else {
+        SessionCheck::Valid {
+            touch: now - record.last_seen_at >= TOUCH_EVERY,
+        }
+    }
+}
+
+/// Starts a new session with a fresh id (sign-in always gets a new id: SE-2).
+pub async fn start_session(
+    records: &impl SessionRecords,
+    account: &Account,
+    auth_methods: &str,
+    requester: &Requester,
+    now: UnixTime,
+) -> Result<SessionToken, StorageError> {
+    let token = SessionToken::generate();
+    let record = SessionRecord {
+        id_hash: token.storage_key(),
+        account_id: account.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        auth_methods: auth_methods.to_string(),
+        ip: requester.ip.clone(),
+        user_agent: truncate(&requester.user_agent, 512),
+    };
+    records.insert_session(&record).await?;
+    Ok(token)
+}
+
+/// The session behind a cookie, if it is still valid; an expired one is deleted, as is one
+/// whose account has been disabled.
+pub async fn resume_session(
+    records: &impl SessionRecords,
+    token: SessionToken,
+    settings: &SessionSettings,
+    now: UnixTime,
+) -> Result<Option<SignedInSession>, StorageError> {
+    let key = token.storage_key();
+    let Some((record, account)) = records.session_with_account(&key).await? else {
+        return Ok(None);
+    };
+    match check_session(&record, settings, now) {
+        SessionCheck::Expired => {
+            records.delete_session(&key).await?;
+            Ok(None)
+        }
+        SessionCheck::Valid { .. } if account.state == AccountState::Disabled => {
+            records.delete_session(&key).await?;
+            Ok(None)
+        }
+        SessionCheck::Valid { touch } => {
+            if touch {
+                records.touch_session(&key, now).await?;
+            }
+            Ok(Some(SignedInSession {
+                token,
+                record,
+                account,
+            }))
+        }
+    }
+}
+
+pub async fn end_session(
+    records: &impl SessionRecords,
+    token: &SessionToken,
+) -> Result<(), StorageError> {
+    records.delete_session(&token.storage_key()).await
+}
+
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(created: UnixTime, seen: UnixTime) -> SessionRecord {
+        SessionRecord {
+            id_hash: String::new(),
+            account_id: String::new(),
+            created_at: created,
+            last_seen_at: seen,
+            auth_methods: "pwd".into(),
+            ip: String::new(),
+            user_agent: String::new(),
+        }
+    }
+
+    #[test]
+    fn session_ids_carry_256_random_bits_and_are_stored_hashed() {
+        let a = SessionToken::generate();
+        let b = SessionToken::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.cookie_value().len(), 43, "32 bytes in base64url");
+        assert_eq!(a.storage_key().len(), 64);
+        assert_ne!(a.storage_key(), a.cookie_value());
+        assert!(SessionToken::from_cookie(a.cookie_value()).is_some());
+        assert!(SessionToken::from_cookie("short").is_none());
+        assert!(SessionToken::from_cookie(&"a/".repeat(22)[..43]).is_none());
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_and_at_the_absolute_limit() {
+        let s = SessionSettings::default();
+        let start = 1_000_000;
+        assert_eq!(
+            check_session(&record(start, start), &s, start + 10),
+            SessionCheck::Valid { touch: false }
+        );
+        assert_eq!(
+            check_session(&record(start, start), &s, start + 61),
+            SessionCheck::Valid { touch: true }
+        );
+        assert_eq!(
+            check_session(&record(start, start), &s, start + 30 * 60),
+            SessionCheck::Expired
+        );
+        let busy = record(start, start + 12 * 3600 - 5);
+        assert_eq!(
+            check_session(&busy, &s, start + 12 * 3600),
+            SessionCheck::Expired
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The database: one set of portable SQL for SQLite (embedded default) and PostgreSQL
+//! (production, many nodes), through sqlx's `Any` driver. Times are integer seconds, ids text.
+//! This is the only module with SQL.
+
+mod accounts;
+mod audit;
+mod limits;
+mod organisations;
+mod secrets;
+mod sessions;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::domain::StorageError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database behind every aggregate's records trait.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects and applies any migrations not yet applied.
+    pub async fn open(
+        url: &str,
+        data_dir: &Path,
+        max_connections: u32,
+    ) -> Result<Self, StorageError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            std::fs::create_dir_all(data_dir).map_err(|e| {
+                StorageError::Unavailable(format!(
+                    "cannot create data folder {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options: AnyConnectOptions = url
+            .parse::<AnyConnectOptions>()
+            .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; foreign keys are off in
+                        // SQLite unless asked for; wait for a busy writer rather than fail.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(storage_error)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StorageError::Other(format!("migrations failed: {e}")))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when the database answers a trivial query within two seconds.
+    pub async fn is_reachable(&self) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), ping).await,
+            Ok(Ok(_))
+        )
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Sorts sqlx errors into what callers can act on.
+pub(crate) fn storage_error(e: sqlx::Error) -> StorageError {
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StorageError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict,
+        sqlx::Error::Database(db) if is_connection_failure(db.code().as_deref()) => {
+            StorageError::Unavailable(e.to_string())
+        }
+        _ => StorageError::Other(e.to_string()),
+    }
+}
+
+/// PostgreSQL class 08 (connection exception) and 57P0x (server shutting down).
+fn is_connection_failure(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0"))
+}

@@ -1,0 +1,39 @@
+use sqlx::FromRow;
+
+use super::{Store, storage_error};
+use crate::domain::StorageError;
+use crate::domain::organisations::{Organisation, OrganisationRecords};
+
+#[derive(FromRow)]
+struct OrganisationRow {
+    code: String,
+    name: String,
+    created_at: i64,
+}
+
+impl OrganisationRecords for Store {
+    async fn insert_organisation(&self, org: &Organisation) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO organisations (code, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&org.code)
+            .bind(&org.name)
+            .bind(org.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn organisation(&self, code: &str) -> Result<Option<Organisation>, StorageError> {
+        let row: Option<OrganisationRow> =
+            sqlx::query_as("SELECT code, name, created_at FROM organisations WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage_error)?;
+        Ok(row.map(|r| Organisation {
+            code: r.code,
+            name: r.name,
+            created_at: r.created_at,
+        }))
+    }
+}

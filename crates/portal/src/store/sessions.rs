@@ -1,0 +1,103 @@
+use sqlx::FromRow;
+
+use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
+use super::{Store, storage_error};
+use crate::clock::UnixTime;
+use crate::domain::StorageError;
+use crate::domain::accounts::Account;
+use crate::domain::sessions::{SessionRecord, SessionRecords};
+
+#[derive(FromRow)]
+struct SessionRow {
+    s_id_hash: String,
+    s_account_id: String,
+    s_created_at: i64,
+    s_last_seen_at: i64,
+    s_auth_methods: String,
+    s_ip: String,
+    s_user_agent: String,
+    #[sqlx(flatten)]
+    account: AccountRow,
+}
+
+impl SessionRecords for Store {
+    async fn insert_session(&self, s: &SessionRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, auth_methods, \
+             ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.account_id)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(&s.auth_methods)
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .execute(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn session_with_account(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<(SessionRecord, Account)>, StorageError> {
+        let sql = format!(
+            "SELECT s.id_hash AS s_id_hash, s.account_id AS s_account_id, \
+             s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
+             s.auth_methods AS s_auth_methods, s.ip AS s_ip, s.user_agent AS s_user_agent, \
+             {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             JOIN organisations o ON o.code = a.org_code WHERE s.id_hash = $1"
+        );
+        let row: Option<SessionRow> = sqlx::query_as(&sql)
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = SessionRecord {
+            id_hash: row.s_id_hash,
+            account_id: row.s_account_id,
+            created_at: row.s_created_at,
+            last_seen_at: row.s_last_seen_at,
+            auth_methods: row.s_auth_methods,
+            ip: row.s_ip,
+            user_agent: row.s_user_agent,
+        };
+        Ok(Some((record, Account::try_from(row.account)?)))
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: UnixTime) -> Result<(), StorageError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_of_account(
+        &self,
+        account_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StorageError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+            .bind(account_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(done.rows_affected())
+    }
+}

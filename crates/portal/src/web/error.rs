@@ -1,0 +1,119 @@
+//! One error type for every handler. It renders an NHS-style page that tells the person only
+//! what helps them; 5xx detail goes to the log, never to the page.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::pages::{Chrome, MessagePage};
+use crate::domain::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("page not found")]
+    NotFound,
+    /// A state-changing request without a valid CSRF token, or from another site.
+    #[error("cross-site request refused")]
+    CrossSiteRequest,
+    /// A signed-in page asked for without a valid session: go and sign in, then come back.
+    #[error("sign-in required")]
+    SignInRequired { next: Option<String> },
+    #[error("too many requests")]
+    TooManyRequests { retry_after: i64, message: String },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(detail) => AppError::Unavailable(detail),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(format!("{e:#}"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, heading, paragraphs): (StatusCode, &str, Vec<String>) = match &self {
+            AppError::SignInRequired { next } => {
+                let target = match next {
+                    Some(path) => format!(
+                        "/sign-in?{}",
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .append_pair("next", path)
+                            .finish()
+                    ),
+                    None => "/sign-in".to_string(),
+                };
+                return Redirect::to(&target).into_response();
+            }
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                vec!["If you typed the web address, check it is correct.".into()],
+            ),
+            AppError::CrossSiteRequest => (
+                StatusCode::FORBIDDEN,
+                "Your request could not be completed",
+                vec![
+                    "This can happen if a form was open for a long time or was sent from another website. Go back, reload the page and try again.".into(),
+                ],
+            ),
+            AppError::TooManyRequests { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                vec![message.clone()],
+            ),
+            AppError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "service unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sorry, there is a problem with the service",
+                    vec!["Try again in a few minutes. Nothing you entered has been saved.".into()],
+                )
+            }
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Sorry, there is a problem with the service",
+                    vec!["Try again later.".into()],
+                )
+            }
+        };
+        let page = MessagePage {
+            chrome: Chrome::anonymous(),
+            heading: heading.to_string(),
+            paragraphs,
+            link: Some((
+                "/".to_string(),
+                "Go to the NHSmal Portal home page".to_string(),
+            )),
+        };
+        let body = page.render().unwrap_or_else(|_| {
+            format!("<!DOCTYPE html><title>{heading}</title><h1>{heading}</h1>")
+        });
+        let mut response = (status, axum::response::Html(body)).into_response();
+        if let AppError::TooManyRequests { retry_after, .. } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

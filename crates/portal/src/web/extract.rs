@@ -1,0 +1,258 @@
+//! Extractors: the client (address, user agent, correlation id), the session, and forms
+//! checked against their CSRF token.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::Sha256;
+
+use super::observe::CorrelationId;
+use super::{AppError, AppState};
+use crate::domain::audit::Requester;
+use crate::domain::sessions::{self, SessionToken, SignedInSession};
+
+const SESSION_COOKIE: &str = "nhsmal_session";
+const VISITOR_COOKIE: &str = "nhsmal_visitor";
+
+/// Cookie names: `__Host-` on https so no subdomain can set or shadow them (SE-3).
+pub fn cookie_name(app: &AppState, base: &'static str) -> String {
+    if app.settings.is_https() {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// HttpOnly, SameSite=Lax, Path=/, no Domain; Secure on https.
+fn build_cookie(app: &AppState, base: &'static str, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::new(cookie_name(app, base), value);
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_path("/");
+    cookie.set_secure(app.settings.is_https());
+    cookie
+}
+
+pub fn session_cookie(app: &AppState, token: &SessionToken) -> Cookie<'static> {
+    build_cookie(app, SESSION_COOKIE, token.cookie_value().to_string())
+}
+
+pub fn removal_of_session_cookie(app: &AppState) -> Cookie<'static> {
+    let mut cookie = build_cookie(app, SESSION_COOKIE, String::new());
+    cookie.make_removal();
+    cookie
+}
+
+pub fn session_token(app: &AppState, jar: &CookieJar) -> Option<SessionToken> {
+    jar.get(&cookie_name(app, SESSION_COOKIE))
+        .and_then(|c| SessionToken::from_cookie(c.value()))
+}
+
+/// A signed-out browser's form binding: a random value in a cookie, so that the sign-in form's
+/// CSRF token is tied to this browser. Returns the jar (with the cookie added if new) and
+/// the CSRF token for forms.
+pub fn visitor_csrf(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    let existing = jar
+        .get(&cookie_name(app, VISITOR_COOKIE))
+        .and_then(|c| SessionToken::from_cookie(c.value()));
+    match existing {
+        Some(v) => {
+            let token = csrf_token(app, "visitor", v.cookie_value());
+            (jar, token)
+        }
+        None => {
+            let v = SessionToken::generate();
+            let token = csrf_token(app, "visitor", v.cookie_value());
+            let jar = jar.add(build_cookie(
+                app,
+                VISITOR_COOKIE,
+                v.cookie_value().to_string(),
+            ));
+            (jar, token)
+        }
+    }
+}
+
+fn mac(app: &AppState, purpose: &str, binding: &str) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length; the key is 32 bytes.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.csrf_key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(binding.as_bytes());
+    mac
+}
+
+/// The CSRF token for forms in a browser bound by `binding` (a session or visitor id).
+pub fn csrf_token(app: &AppState, purpose: &str, binding: &str) -> String {
+    URL_SAFE_NO_PAD.encode(mac(app, purpose, binding).finalize().into_bytes())
+}
+
+fn csrf_token_matches(app: &AppState, purpose: &str, binding: &str, token: &str) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token) else {
+        return false;
+    };
+    // verify_slice compares in constant time.
+    mac(app, purpose, binding).verify_slice(&bytes).is_ok()
+}
+
+impl<S> FromRequestParts<S> for Requester
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| sessions::truncate(ua, 512))
+            .unwrap_or_default();
+        let correlation_id = parts
+            .extensions
+            .get::<CorrelationId>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
+        Ok(Requester {
+            ip,
+            user_agent,
+            correlation_id,
+        })
+    }
+}
+
+/// The signed-in session, if any.
+pub struct MaybeSignedIn(pub Option<SignedInSession>);
+
+impl<S> FromRequestParts<S> for MaybeSignedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = session_token(&app, &jar) else {
+            return Ok(MaybeSignedIn(None));
+        };
+        let session =
+            sessions::resume_session(&app.store, token, &app.settings.sessions, app.now()).await?;
+        Ok(MaybeSignedIn(session))
+    }
+}
+
+/// A signed-in session; without one, a GET is sent to sign in and brought back afterwards.
+pub struct SignedIn(pub SignedInSession);
+
+impl SignedIn {
+    pub fn csrf_token(&self, app: &AppState) -> String {
+        csrf_token(app, "session", self.0.token.cookie_value())
+    }
+}
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybeSignedIn::from_request_parts(parts, state).await? {
+            MaybeSignedIn(Some(session)) => Ok(SignedIn(session)),
+            MaybeSignedIn(None) => {
+                let next = (parts.method == Method::GET)
+                    .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))
+                    .flatten();
+                Err(AppError::SignInRequired { next })
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A form whose `csrf_token` matched the browser's session or visitor cookie; otherwise 403.
+pub struct CsrfForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for CsrfForm<T>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let jar = CookieJar::from_headers(req.headers());
+        let Form(with) = Form::<WithCsrf<T>>::from_request(req, state)
+            .await
+            .map_err(|_| AppError::CrossSiteRequest)?;
+        let bindings = [("session", SESSION_COOKIE), ("visitor", VISITOR_COOKIE)];
+        let valid = bindings.iter().any(|(purpose, cookie)| {
+            jar.get(&cookie_name(&app, cookie))
+                .is_some_and(|c| csrf_token_matches(&app, purpose, c.value(), &with.csrf_token))
+        });
+        if valid {
+            Ok(CsrfForm(with.form))
+        } else {
+            Err(AppError::CrossSiteRequest)
+        }
+    }
+}
+
+/// Only paths on this site, so a crafted link cannot send people elsewhere after sign-in.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| next.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(
+            safe_next(Some("/profile/self-service")).as_deref(),
+            Some("/profile/self-service")
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "profile",
+            "/\n",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Pages that only inform: feedback, forgotten password and accessibility. Their full flows
+//! arrive with the feedback (issue 4) and password-reset (issue 5) work.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+
+use super::AppState;
+use super::extract::{MaybeSignedIn, csrf_token};
+use super::pages::{Chrome, MessagePage, render};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/feedback", get(feedback))
+        .route("/forgotten-password", get(forgotten_password))
+        .route("/accessibility", get(accessibility))
+}
+
+fn chrome(app: &AppState, session: &MaybeSignedIn) -> Chrome {
+    match &session.0 {
+        Some(s) => Chrome {
+            signed_in: Some(s.account.display_name.clone()),
+            csrf_token: csrf_token(app, "session", s.token.cookie_value()),
+        },
+        None => Chrome::anonymous(),
+    }
+}
+
+fn message(chrome: Chrome, heading: &str, paragraphs: &[&str], link: (&str, &str)) -> Response {
+    let page = MessagePage {
+        chrome,
+        heading: heading.into(),
+        paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
+        link: Some((link.0.into(), link.1.into())),
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn feedback(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
+    message(
+        chrome(&app, &session),
+        "Feedback",
+        &[
+            "Tell us what you think of the NHSmal Portal. The feedback form is coming soon; until then, please tell your local administrator.",
+        ],
+        ("/", "Back to the NHSmal Portal"),
+    )
+}
+
+async fn forgotten_password(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
+    message(
+        chrome(&app, &session),
+        "Forgotten your password?",
+        &["Contact your local administrator. They can help you get back into your NHSmal account."],
+        ("/sign-in", "Back to sign in"),
+    )
+}
+
+async fn accessibility(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
+    message(
+        chrome(&app, &session),
+        "Accessibility statement",
+        &[
+            "The NHSmal Portal is built on the NHS.UK frontend and aims to meet the Web Content Accessibility Guidelines (WCAG) 2.2 at level AA.",
+            "Every page works without JavaScript. If you find a part of the portal hard to use, tell us through the Feedback link.",
+        ],
+        ("/", "Back to the NHSmal Portal"),
+    )
+}

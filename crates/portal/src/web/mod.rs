@@ -1,0 +1,109 @@
+//! The web layer (axum): routes, extractors, pages. Handlers parse, call the domain, render.
+
+mod assets;
+mod error;
+mod extract;
+mod info;
+mod observe;
+mod ops;
+mod pages;
+mod profile;
+mod security;
+mod signin;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::AppError;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::password::PasswordHashing;
+use crate::notify::Notifier;
+use crate::store::Store;
+
+/// What every request handler can reach.
+pub struct App {
+    pub store: Store,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    pub hashing: Arc<PasswordHashing>,
+    pub notifier: Arc<dyn Notifier>,
+    csrf_key: Vec<u8>,
+    metrics: PrometheusHandle,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    /// Builds the application state: the CSRF key is shared by every node through the store.
+    pub async fn new(
+        store: Store,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<dyn Notifier>,
+    ) -> anyhow::Result<AppState> {
+        let hashing = Arc::new(PasswordHashing::new(&settings.argon2)?);
+        let candidate = crate::domain::random_bytes::<32>();
+        let csrf_key = store
+            .server_secret("csrf_key", &candidate, clock.now())
+            .await?;
+        Ok(Arc::new(App {
+            store,
+            settings,
+            clock,
+            hashing,
+            notifier,
+            csrf_key,
+            metrics: observe::metrics_handle(),
+        }))
+    }
+
+    pub fn now(&self) -> crate::clock::UnixTime {
+        self.clock.now()
+    }
+}
+
+/// Every route of the portal with its layers.
+pub fn router(app: AppState) -> Router {
+    let portal = Router::new()
+        .merge(signin::router())
+        .merge(profile::router())
+        .merge(info::router())
+        .layer(security::csrf_layer(&app.settings));
+    Router::new()
+        .merge(portal)
+        .merge(ops::router())
+        .merge(assets::router())
+        .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            security::security_headers,
+        ))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(axum::middleware::from_fn(observe::observe))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    app: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,221 @@
+//! My Profile, Self-Service and Change password.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::extract::{CsrfForm, SignedIn, session_cookie};
+use super::pages::{
+    ChangePasswordPage, Chrome, FieldError, MessagePage, PasswordField, ProfilePage,
+    SelfServicePage, render,
+};
+use super::{AppError, AppState};
+use crate::domain::accounts::{self, PasswordChange, PasswordChangeError};
+use crate::domain::audit::Requester;
+use crate::domain::password::PasswordRejected;
+use crate::domain::sessions;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/profile", get(my_profile))
+        .route("/profile/self-service", get(self_service))
+        .route("/profile/self-service/enrol", get(enrol))
+        .route(
+            "/profile/change-password",
+            get(change_password_page).post(change_password),
+        )
+}
+
+fn chrome(app: &AppState, signed_in: &SignedIn) -> Chrome {
+    Chrome {
+        signed_in: Some(signed_in.0.account.display_name.clone()),
+        csrf_token: signed_in.csrf_token(app),
+    }
+}
+
+async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Response {
+    let page = ProfilePage {
+        chrome: chrome(&app, &signed_in),
+        account: signed_in.0.account,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct SelfServiceQuery {
+    changed: Option<String>,
+}
+
+async fn self_service(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    axum::extract::Query(query): axum::extract::Query<SelfServiceQuery>,
+) -> Response {
+    let page = SelfServicePage {
+        chrome: chrome(&app, &signed_in),
+        notice: query.changed.map(|_| {
+            "Your password has been changed. You have been signed out on every other device."
+                .to_string()
+        }),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// Choosing and setting up a method arrives with the MFA-methods work (issue 3).
+async fn enrol(State(app): State<AppState>, signed_in: SignedIn) -> Response {
+    let page = MessagePage {
+        chrome: chrome(&app, &signed_in),
+        heading: "Set up multi-factor authentication".into(),
+        paragraphs: vec![
+            "Setting up an authenticator app, text message, phone call or FIDO2 token is not available yet.".into(),
+        ],
+        link: Some(("/profile/self-service".into(), "Back to Self-Service".into())),
+    };
+    render(StatusCode::OK, &page)
+}
+
+fn password_fields(errors: &[FieldError]) -> Vec<PasswordField> {
+    let error = |id: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == id)
+            .map(|e| e.message.clone())
+    };
+    vec![
+        PasswordField {
+            id: "current_password",
+            label: "Current password",
+            autocomplete: "current-password",
+            error: error("current_password"),
+        },
+        PasswordField {
+            id: "new_password",
+            label: "New password",
+            autocomplete: "new-password",
+            error: error("new_password"),
+        },
+        PasswordField {
+            id: "confirm_password",
+            label: "Confirm new password",
+            autocomplete: "new-password",
+            error: error("confirm_password"),
+        },
+    ]
+}
+
+fn change_password_form(
+    app: &AppState,
+    signed_in: &SignedIn,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+) -> Response {
+    let page = ChangePasswordPage {
+        chrome: chrome(app, signed_in),
+        fields: password_fields(&errors),
+        errors,
+    };
+    render(status, &page)
+}
+
+async fn change_password_page(State(app): State<AppState>, signed_in: SignedIn) -> Response {
+    change_password_form(&app, &signed_in, StatusCode::OK, vec![])
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    requester: Requester,
+    signed_in: SignedIn,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<ChangePasswordForm>,
+) -> Result<Response, AppError> {
+    if form.current_password.is_empty() {
+        let errors = vec![FieldError {
+            field: "current_password",
+            message: "Enter your current password".into(),
+        }];
+        return Ok(change_password_form(
+            &app,
+            &signed_in,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+        ));
+    }
+    let now = app.now();
+    let change = PasswordChange {
+        current: &form.current_password,
+        new: &form.new_password,
+        confirmation: &form.confirm_password,
+    };
+    let account = &signed_in.0.account;
+    let result = accounts::change_password(
+        &app.store,
+        &app.hashing,
+        &app.settings.sign_in_limits,
+        app.notifier.as_ref(),
+        account,
+        change,
+        &requester,
+        now,
+    )
+    .await;
+    let field_error = |field: &'static str, message: String| vec![FieldError { field, message }];
+    match result {
+        Ok(()) => {
+            // Every session ended with the change; this browser continues in a new one.
+            let token = sessions::start_session(
+                &app.store,
+                account,
+                &signed_in.0.record.auth_methods,
+                &requester,
+                now,
+            )
+            .await?;
+            let jar = jar.add(session_cookie(&app, &token));
+            Ok((jar, Redirect::to("/profile/self-service?changed=1")).into_response())
+        }
+        Err(PasswordChangeError::WrongCurrentPassword) => Ok(change_password_form(
+            &app,
+            &signed_in,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field_error(
+                "current_password",
+                PasswordChangeError::WrongCurrentPassword.to_string(),
+            ),
+        )),
+        Err(PasswordChangeError::Rejected(reason)) => {
+            let field = match reason {
+                PasswordRejected::DoesNotMatch => "confirm_password",
+                _ => "new_password",
+            };
+            Ok(change_password_form(
+                &app,
+                &signed_in,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                field_error(field, reason.to_string()),
+            ))
+        }
+        Err(PasswordChangeError::Throttled { until }) => Err(AppError::TooManyRequests {
+            retry_after: until - now,
+            message: format!(
+                "There have been too many attempts with a wrong password. Wait until {} and try again.",
+                crate::clock::human(until)
+            ),
+        }),
+        Err(PasswordChangeError::Storage(e)) => Err(e.into()),
+        Err(PasswordChangeError::Internal(e)) => Err(AppError::Internal(e)),
+    }
+}

@@ -1,0 +1,238 @@
+//! Sign-in and sign-out pages.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::extract::{
+    CsrfForm, MaybeSignedIn, removal_of_session_cookie, safe_next, session_cookie, session_token,
+    visitor_csrf,
+};
+use super::pages::{Chrome, FieldError, SignInPage, render};
+use super::{AppError, AppState};
+use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::password::Password;
+use crate::domain::sessions;
+use crate::domain::signin::{self, SignInAttempt, SignInError, SignInStep};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+}
+
+async fn home(MaybeSignedIn(session): MaybeSignedIn) -> Redirect {
+    match session {
+        Some(_) => Redirect::to("/profile"),
+        None => Redirect::to("/sign-in"),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn sign_in_page(
+    State(app): State<AppState>,
+    MaybeSignedIn(session): MaybeSignedIn,
+    jar: CookieJar,
+    Query(query): Query<SignInQuery>,
+) -> Result<Response, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if session.is_some() {
+        return Ok(Redirect::to(next.as_deref().unwrap_or("/profile")).into_response());
+    }
+    let notice = query.signed_out.map(|_| "You have signed out.".to_string());
+    Ok(sign_in_form(
+        &app,
+        jar,
+        StatusCode::OK,
+        SignInForm::default(),
+        next,
+        vec![],
+        notice,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn sign_in_form(
+    app: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    form: SignInForm,
+    next: Option<String>,
+    errors: Vec<FieldError>,
+    notice: Option<String>,
+) -> Response {
+    let (jar, csrf_token) = visitor_csrf(app, jar);
+    let error_for = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    let page = SignInPage {
+        chrome: Chrome {
+            signed_in: None,
+            csrf_token,
+        },
+        email_error: error_for("email"),
+        password_error: error_for("password"),
+        errors,
+        email: form.email,
+        next: next.unwrap_or_default(),
+        notice,
+    };
+    (jar, render(status, &page)).into_response()
+}
+
+async fn sign_in(
+    State(app): State<AppState>,
+    requester: Requester,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<SignInForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(Some(&form.next));
+    let mut errors = vec![];
+    if form.email.trim().is_empty() {
+        errors.push(FieldError {
+            field: "email",
+            message: "Enter your email address".into(),
+        });
+    }
+    if form.password.is_empty() {
+        errors.push(FieldError {
+            field: "password",
+            message: "Enter your password".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Ok(sign_in_form(
+            &app,
+            jar,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            next,
+            errors,
+            None,
+        ));
+    }
+
+    let attempt = SignInAttempt {
+        email: &form.email,
+        password: Password::new(&form.password),
+        requester: &requester,
+    };
+    let now = app.now();
+    let result = signin::sign_in(
+        &app.store,
+        &app.hashing,
+        &app.settings.sign_in_limits,
+        attempt,
+        now,
+    )
+    .await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(SignInError::WrongPasswordOrEmail) => "wrong_password_or_email",
+        Err(SignInError::Throttled { .. }) => "throttled",
+        Err(SignInError::Disabled) => "disabled",
+        Err(_) => "error",
+    };
+    metrics::counter!("nhsmal_sign_ins_total", "step" => "password", "outcome" => outcome)
+        .increment(1);
+
+    match result {
+        Ok(SignInStep::Done(account)) => {
+            // A new session id at every sign-in; any session this browser had ends (SE-2).
+            if let Some(old) = session_token(&app, &jar) {
+                sessions::end_session(&app.store, &old).await?;
+            }
+            let token =
+                sessions::start_session(&app.store, &account, "pwd", &requester, now).await?;
+            let jar = jar.add(session_cookie(&app, &token));
+            let target = next.unwrap_or_else(|| "/profile".to_string());
+            Ok((jar, Redirect::to(&target)).into_response())
+        }
+        Err(SignInError::WrongPasswordOrEmail) => {
+            let errors = vec![FieldError {
+                field: "email",
+                message: SignInError::WrongPasswordOrEmail.to_string(),
+            }];
+            let form = SignInForm {
+                password: String::new(),
+                ..form
+            };
+            Ok(sign_in_form(
+                &app,
+                jar,
+                StatusCode::UNAUTHORIZED,
+                form,
+                next,
+                errors,
+                None,
+            ))
+        }
+        Err(SignInError::Throttled { until }) => Err(AppError::TooManyRequests {
+            retry_after: until - now,
+            message: format!(
+                "You have tried to sign in too many times. Wait until {} and try again. If you have forgotten your password, use “Forgotten your password?” on the sign-in page.",
+                crate::clock::human(until)
+            ),
+        }),
+        Err(SignInError::Disabled) => {
+            let page = super::pages::MessagePage {
+                chrome: Chrome::anonymous(),
+                heading: "Your account has been disabled".into(),
+                paragraphs: vec![
+                    "You cannot sign in to NHSmal at the moment. Contact your local administrator to have your account enabled.".into(),
+                ],
+                link: None,
+            };
+            Ok(render(StatusCode::FORBIDDEN, &page))
+        }
+        Err(SignInError::Storage(e)) => Err(e.into()),
+        Err(SignInError::Internal(e)) => Err(AppError::Internal(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn sign_out(
+    State(app): State<AppState>,
+    requester: Requester,
+    MaybeSignedIn(session): MaybeSignedIn,
+    jar: CookieJar,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    if let Some(session) = session {
+        sessions::end_session(&app.store, &session.token).await?;
+        let event = AuditEvent::new(
+            "session.signed_out",
+            Outcome::Success,
+            &requester,
+            app.now(),
+        )
+        .account(&session.account.id);
+        app.store.append_audit(&event).await?;
+    }
+    let jar = jar.add(removal_of_session_cookie(&app));
+    Ok((jar, Redirect::to("/sign-in?signed_out=1")).into_response())
+}

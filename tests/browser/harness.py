@@ -1,0 +1,350 @@
+"""The NHSmal Portal browser-test harness: the server under test (`Portal`)
+and helpers that find things on a page by role and accessible name, as a
+person or an outside tester would (DESIGN.md section 2). Fixtures live in
+conftest.py; tests import helpers from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Page, expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "tests-artifacts" / "browser"
+AXE_JS = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = os.environ.get("NHSMAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+PASSWORD = "correct horse battery staple 1"
+ORG_CODE = "DEMO1"
+ORG_NAME = "Demo Pharmacy"
+
+STARTUP_TIMEOUT_S = 30
+SHUTDOWN_TIMEOUT_S = 10
+CLI_TIMEOUT_S = 60
+# Playwright waits: long enough for an unoptimised build, short enough that a
+# missing element fails in seconds rather than Playwright's default 30 s.
+ACTION_TIMEOUT_MS = 10_000
+EXPECT_TIMEOUT_MS = 5_000
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
+
+# --------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------
+
+
+def nhsmal_bin() -> Path:
+    raw = os.environ.get("NHSMAL_BIN", str(REPO_ROOT / "target" / "debug" / "nhsmal"))
+    path = Path(raw)
+    if not path.is_absolute():
+        path = (REPO_ROOT / path).resolve()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"nhsmal binary not found at {path}: build it with `cargo build` "
+            "or point NHSMAL_BIN at it",
+            pytrace=False,
+        )
+    return path
+
+
+def child_env() -> dict[str, str]:
+    """The environment for the binary: ours less any NHSMAL_* settings, so a
+    stray NHSMAL_DATABASE_URL or NHSMAL_LISTEN in the developer's shell can't
+    point the test server somewhere else. Flags say everything instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NHSMAL_")}
+    env.setdefault("RUST_BACKTRACE", "1")
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass
+class User:
+    email: str
+    name: str
+    password: str = PASSWORD
+    role: str = "user"
+    org: str = ORG_CODE
+
+
+@dataclasses.dataclass
+class Portal:
+    binary: Path
+    data_dir: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    user: User | None = None
+
+    @property
+    def base_url(self) -> str:
+        # Always the name localhost: WebAuthn refuses IP-address origins, and
+        # the public URL (cookies, links) says localhost.
+        return f"http://localhost:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run `nhsmal ARGS --data-dir DIR` and return the CompletedProcess
+        (text mode, output captured). Doesn't check the exit status."""
+        return subprocess.run(
+            [str(self.binary), *args, "--data-dir", str(self.data_dir)],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            env=child_env(),
+            cwd=self.data_dir,
+        )
+
+    def cli_ok(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        """`cli`, asserting exit status 0."""
+        result = self.cli(*args, input=input)
+        assert result.returncode == 0, (
+            f"`nhsmal {' '.join(args)}` exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+        return result
+
+    def add_org(self, code: str = ORG_CODE, name: str = ORG_NAME) -> None:
+        self.cli_ok("org", "add", "--code", code, "--name", name)
+
+    def add_user(
+        self,
+        email: str,
+        name: str,
+        *,
+        org: str = ORG_CODE,
+        role: str = "user",
+        password: str = PASSWORD,
+    ) -> User:
+        self.cli_ok(
+            "user", "add", "--email", email, "--name", name, "--org", org,
+            "--role", role, "--password-stdin",
+            input=password + "\n",
+        )
+        return User(email=email, name=name, password=password, role=role, org=org)
+
+    def server_log(self) -> str:
+        if self.log_path and self.log_path.exists():
+            return self.log_path.read_text(errors="replace")
+        return ""
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        # A port picked by binding to port 0 can, rarely, be taken by someone
+        # else before the server binds it; try a few.
+        last_error = ""
+        for attempt in range(3):
+            self.port = free_port()
+            self.log_path = self.data_dir / f"server-{attempt}.log"
+            log = open(self.log_path, "wb")
+            try:
+                self.process = subprocess.Popen(
+                    [
+                        str(self.binary), "serve",
+                        "--listen", f"127.0.0.1:{self.port}",
+                        "--public-url", self.base_url,
+                        "--data-dir", str(self.data_dir),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=child_env(),
+                    cwd=self.data_dir,
+                )
+            finally:
+                log.close()
+            outcome = self._wait_healthy()
+            if outcome is None:
+                return
+            last_error = outcome
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            if "in use" not in self.server_log().lower():
+                break
+        pytest.fail(
+            f"nhsmal serve did not become healthy: {last_error}\n"
+            f"--- server log ---\n{self.server_log()}",
+            pytrace=False,
+        )
+
+    def _wait_healthy(self) -> str | None:
+        """None once GET /healthz answers 200, else what went wrong."""
+        assert self.process is not None
+        health = f"http://127.0.0.1:{self.port}/healthz"
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                return f"the server exited with status {code}"
+            try:
+                with urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200:
+                        return None
+                    last = f"/healthz answered {response.status}"
+            except urllib.error.HTTPError as e:
+                last = f"/healthz answered {e.code}"
+            except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+                last = f"/healthz: {e}"
+            time.sleep(0.05)
+        return f"no 200 from /healthz within {STARTUP_TIMEOUT_S} s (last: {last})"
+
+    def stop(self) -> None:
+        """SIGTERM, then assert the server is gone within 10 s and exited
+        cleanly (status 0, or killed by that SIGTERM)."""
+        process = self.process
+        if process is None:
+            return
+        self.process = None
+        early = process.poll()
+        if early is not None:
+            pytest.fail(
+                f"the server died during the test (status {early})\n"
+                f"--- server log ---\n{self.server_log()}",
+                pytrace=False,
+            )
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(
+                f"the server did not exit within {SHUTDOWN_TIMEOUT_S} s of SIGTERM\n"
+                f"--- server log ---\n{self.server_log()}",
+                pytrace=False,
+            )
+        assert code in (0, -signal.SIGTERM), (
+            f"the server exited with status {code} after SIGTERM\n"
+            f"--- server log ---\n{self.server_log()}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Helpers for the tests
+# --------------------------------------------------------------------------
+
+
+def path_of(page: Page) -> str:
+    return urlparse(page.url).path
+
+
+def expect_path(page: Page, path: str) -> None:
+    """Wait until the page's URL path is exactly `path` (query ignored)."""
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+" + re.escape(path) + r"(\?.*)?(#.*)?$"))
+
+
+def sign_in_form_fill(page: Page, email: str, password: str) -> None:
+    page.get_by_role("textbox", name="Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def sign_in(page: Page, portal: Portal, user: User | None = None, password: str | None = None) -> None:
+    """Go to the sign-in page and sign in; doesn't check the outcome."""
+    user = user or portal.user
+    assert user is not None
+    page.goto(portal.url("/sign-in"))
+    sign_in_form_fill(page, user.email, password if password is not None else user.password)
+
+
+def header(page: Page):
+    return page.get_by_role("banner")
+
+
+def open_profile_menu(page: Page) -> None:
+    """Open the header's "Profile" menu (a <details>; its <summary> has no
+    button role in Playwright's eyes, so it is found by element and text)."""
+    toggle = header(page).locator("summary, button").filter(has_text=re.compile(r"^\s*Profile\s*$"))
+    expect(toggle).to_have_count(1)
+    my_profile = header(page).get_by_role("link", name="My Profile", exact=True)
+    if not my_profile.is_visible():
+        toggle.click()
+    expect(my_profile).to_be_visible()
+
+
+def sign_out(page: Page) -> None:
+    open_profile_menu(page)
+    header(page).get_by_role("button", name="Sign out", exact=True).click()
+    expect_path(page, "/sign-in")
+
+
+def error_summary(page: Page):
+    """The NHS error summary ("There is a problem"), a role=alert region."""
+    return page.get_by_role("alert").filter(has_text="There is a problem")
+
+
+def _axe_source() -> str:
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} missing: run `npm ci` in web/ (scripts/test does)", pytrace=False)
+    return AXE_JS.read_text()
+
+
+_AXE_RUN = """
+;axe.run(document, {runOnly: {type: 'tag', values: %s}}).then(r => r.violations.map(v => ({
+  id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+  nodes: v.nodes.map(n => ({target: n.target, html: n.html, summary: n.failureSummary})),
+})))
+""" % json.dumps(AXE_TAGS)
+
+
+def axe_violations(page: Page) -> list[dict]:
+    # page.evaluate is not subject to the page's CSP (script-src 'self'),
+    # unlike add_script_tag, which inlines the file into a <script>.
+    return page.evaluate(_axe_source() + _AXE_RUN)
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        for n in v["nodes"]:
+            lines.append(f"    at {' > '.join(map(str, n['target']))}: {n['html'][:200]}")
+            if n.get("summary"):
+                lines.append("      " + n["summary"].replace("\n", "\n      "))
+    return "\n".join(lines)
+
+
+def axe(page: Page, label: str = "") -> None:
+    """Assert that axe-core finds no WCAG 2.2 A/AA or best-practice violation
+    on the page as it is now."""
+    page.wait_for_load_state("load")
+    violations = axe_violations(page)
+    assert not violations, (
+        f"axe-core: {len(violations)} violation(s) on {label or path_of(page)} ({page.url}):\n"
+        + format_violations(violations)
+    )
