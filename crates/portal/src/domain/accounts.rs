@@ -339,8 +339,7 @@ pub enum PasswordChangeError {
 /// session of the account ends (the caller starts a fresh one) and the person is told by email.
 pub async fn change_password<R>(
     records: &R,
-    hashing: &std::sync::Arc<PasswordHashing>,
-    limits: &crate::config::SignInLimits,
+    rules: super::password::PasswordRules<'_>,
     notifier: &dyn crate::notify::Notifier,
     account: &Account,
     change: PasswordChange<'_>,
@@ -369,7 +368,7 @@ where
     };
     let current = Password::new(change.current);
     let stored = account.password_hash.clone();
-    let worker = std::sync::Arc::clone(hashing);
+    let worker = std::sync::Arc::clone(rules.hashing);
     let (check, current) =
         tokio::task::spawn_blocking(move || (worker.check(&current, stored.as_deref()), current))
             .await
@@ -380,7 +379,7 @@ where
             .await?;
         super::signin::record_failed_password(
             records,
-            limits,
+            rules.limits,
             Some(account),
             &account.email,
             requester,
@@ -393,7 +392,7 @@ where
     if new.password().expose() == current.expose() {
         return Err(PasswordRejected::SameAsCurrent.into());
     }
-    let worker = std::sync::Arc::clone(hashing);
+    let worker = std::sync::Arc::clone(rules.hashing);
     let hash = tokio::task::spawn_blocking(move || worker.hash(new.password()))
         .await
         .map_err(|e| PasswordChangeError::Internal(e.to_string()))?

@@ -199,6 +199,13 @@ impl PasswordHashing {
     }
 }
 
+/// What checking a password needs: the hashing and the limits on wrong guesses.
+#[derive(Clone, Copy)]
+pub struct PasswordRules<'a> {
+    pub hashing: &'a std::sync::Arc<PasswordHashing>,
+    pub limits: &'a crate::config::SignInLimits,
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use super::password::{Password, PasswordCheck, PasswordHashing};
+use super::password::{Password, PasswordCheck, PasswordRules};
 use crate::clock::UnixTime;
 use crate::config::SignInLimits;
 
@@ -109,8 +109,7 @@ pub enum SignInError {
 
 pub async fn sign_in<R>(
     records: &R,
-    hashing: &Arc<PasswordHashing>,
-    limits: &SignInLimits,
+    rules: PasswordRules<'_>,
     attempt: SignInAttempt<'_>,
     now: UnixTime,
 ) -> Result<SignInStep, SignInError>
@@ -136,7 +135,7 @@ where
         .await?;
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
     let (check, new_hash) = {
-        let hashing = Arc::clone(hashing);
+        let hashing = Arc::clone(rules.hashing);
         let password = attempt.password;
         // Argon2id takes tens of milliseconds of CPU: keep it off the async workers. A hash
         // made with weaker parameters than configured is replaced while the password is here.
@@ -166,7 +165,7 @@ where
             records.append_audit(&event).await?;
             record_failed_password(
                 records,
-                limits,
+                rules.limits,
                 account.as_ref(),
                 attempt.email,
                 attempt.requester,

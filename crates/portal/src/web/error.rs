@@ -109,10 +109,10 @@ impl IntoResponse for AppError {
             format!("<!DOCTYPE html><title>{heading}</title><h1>{heading}</h1>")
         });
         let mut response = (status, axum::response::Html(body)).into_response();
-        if let AppError::TooManyRequests { retry_after, .. } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let AppError::TooManyRequests { retry_after, .. } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }

@@ -250,7 +250,7 @@ mod tests {
             "/\\evil.example",
             "https://evil.example",
             "profile",
-            "/\n",
+            "/pro\nfile",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
         }

@@ -66,6 +66,13 @@ impl App {
         }))
     }
 
+    pub fn password_rules(&self) -> crate::domain::password::PasswordRules<'_> {
+        crate::domain::password::PasswordRules {
+            hashing: &self.hashing,
+            limits: &self.settings.sign_in_limits,
+        }
+    }
+
     pub fn now(&self) -> crate::clock::UnixTime {
         self.clock.now()
     }

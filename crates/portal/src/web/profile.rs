@@ -163,8 +163,7 @@ async fn change_password(
     let account = &signed_in.0.account;
     let result = accounts::change_password(
         &app.store,
-        &app.hashing,
-        &app.settings.sign_in_limits,
+        app.password_rules(),
         app.notifier.as_ref(),
         account,
         change,

@@ -140,14 +140,7 @@ async fn sign_in(
         requester: &requester,
     };
     let now = app.now();
-    let result = signin::sign_in(
-        &app.store,
-        &app.hashing,
-        &app.settings.sign_in_limits,
-        attempt,
-        now,
-    )
-    .await;
+    let result = signin::sign_in(&app.store, app.password_rules(), attempt, now).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(SignInError::WrongPasswordOrEmail) => "wrong_password_or_email",

@@ -1,0 +1,366 @@
+//! `spawn_app`: the real server on a random port, with its own fresh database (SQLite in a
+//! temporary folder, or a new PostgreSQL database when NHSMAL_TEST_STORE=postgres), a fake
+//! clock and the outbox in the temporary folder.
+
+use std::sync::Arc;
+
+use nhsmal::clock::FakeClock;
+use nhsmal::config::Settings;
+use nhsmal::domain::accounts::{self, AccountRequest};
+use nhsmal::domain::organisations;
+use nhsmal::domain::password::PasswordHashing;
+use nhsmal::notify::Outbox;
+use nhsmal::store::Store;
+use nhsmal::web::{self, App};
+use reqwest::header::HeaderMap;
+use reqwest::{Response, StatusCode};
+
+pub const PASSWORD: &str = "correct horse battery staple 1";
+pub const START: i64 = 1_800_000_000;
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub clock: FakeClock,
+    pub store: Store,
+    pub settings: Settings,
+    pub data_dir: tempfile::TempDir,
+    postgres: Option<PostgresDatabase>,
+}
+
+/// Which store the suite runs against.
+pub fn postgres_selected() -> bool {
+    std::env::var("NHSMAL_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("NHSMAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database made for one test and dropped after it.
+struct PostgresDatabase {
+    name: String,
+}
+
+impl PostgresDatabase {
+    async fn create() -> (Self, String) {
+        sqlx::any::install_default_drivers();
+        let name = format!("nhsmal_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = postgres_admin_url();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .expect("PostgreSQL answers at NHSMAL_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        (Self { name: name.clone() }, format!("{base}/{name}"))
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async: a short-lived runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `adjust` has changed its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let port = listener.local_addr().expect("local addr").port();
+    let mut settings = Settings::with_data_dir(data_dir.path());
+    settings.listen = ([127, 0, 0, 1], port).into();
+    settings.public_url = format!("http://localhost:{port}").parse().expect("url");
+    settings.database_max_connections = 8;
+    let postgres = if postgres_selected() {
+        let (db, url) = PostgresDatabase::create().await;
+        settings.database_url = url;
+        Some(db)
+    } else {
+        None
+    };
+    adjust(&mut settings);
+    let store = Store::open(
+        &settings.database_url,
+        &settings.data_dir,
+        settings.database_max_connections,
+    )
+    .await
+    .expect("store opens and migrates");
+    let clock = FakeClock::starting_at(START);
+    let notifier = Arc::new(Outbox::in_data_dir(data_dir.path()));
+    let app = App::new(
+        store.clone(),
+        settings.clone(),
+        Arc::new(clock.clone()),
+        notifier,
+    )
+    .await
+    .expect("app builds");
+    tokio::spawn(web::serve(app, listener, std::future::pending()));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: browser(),
+        clock,
+        store,
+        settings,
+        data_dir,
+        postgres,
+    }
+}
+
+/// A client that keeps cookies like a browser but shows redirects instead of following them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first `csrf_token` field on a page.
+pub fn csrf_token(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("input[name=csrf_token]").expect("selector");
+    doc.select(&selector)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .expect("page has a csrf_token field")
+        .to_string()
+}
+
+/// The visible text of the elements matching `css`, joined by newlines.
+pub fn text_of(html: &str, css: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).expect("selector");
+    doc.select(&selector)
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// The body of a GET that must succeed.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        let response = self.get_with(client, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.expect("body")
+    }
+
+    /// Posts a form the way the page does: with the CSRF token from the page at `form_page`.
+    pub async fn submit(
+        &self,
+        client: &reqwest::Client,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = csrf_token(&self.page(client, form_page).await);
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        client
+            .post(self.url(action))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn sign_in_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> Response {
+        self.submit(
+            client,
+            "/sign-in",
+            "/sign-in",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.sign_in_with(&self.client, email, password).await
+    }
+
+    pub async fn add_org(&self, code: &str) {
+        organisations::add_organisation(&self.store, code, "Riverside Pharmacy", START)
+            .await
+            .expect("org added");
+    }
+
+    /// An organisation FA123 (if absent) and an account in it with `PASSWORD`.
+    pub async fn add_user(&self, email: &str) -> nhsmal::domain::accounts::Account {
+        use nhsmal::domain::organisations::OrganisationRecords;
+        if self
+            .store
+            .organisation("FA123")
+            .await
+            .expect("query")
+            .is_none()
+        {
+            self.add_org("FA123").await;
+        }
+        let hashing = PasswordHashing::new(&self.settings.argon2).expect("hashing");
+        let request = AccountRequest {
+            email,
+            name: "Ann Example",
+            org: "FA123",
+            role: "user",
+        };
+        accounts::add_account(&self.store, &hashing, request, Some(PASSWORD), START)
+            .await
+            .expect("account added")
+    }
+
+    /// Audit events, newest first.
+    pub async fn audit(&self) -> Vec<nhsmal::domain::audit::AuditRecord> {
+        use nhsmal::domain::audit::AuditTrail;
+        self.store.audit_events(1000).await.expect("audit readable")
+    }
+
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.data_dir.path().join("outbox.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("outbox lines are JSON"))
+            .collect()
+    }
+
+    pub fn database_url(&self) -> &str {
+        let _ = &self.postgres;
+        &self.settings.database_url
+    }
+}
+
+/// A data folder (and, for PostgreSQL, a database) for running the `nhsmal` binary.
+pub struct CliEnv {
+    pub data_dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    _postgres: Option<PostgresDatabase>,
+}
+
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliEnv {
+    pub async fn new() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (postgres, database_url) = if postgres_selected() {
+            let (db, url) = PostgresDatabase::create().await;
+            (Some(db), Some(url))
+        } else {
+            (None, None)
+        };
+        Self {
+            data_dir,
+            database_url,
+            _postgres: postgres,
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"));
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env_remove("NHSMAL_DATABASE_URL")
+            .env_remove("NHSMAL_DATA_DIR");
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd
+    }
+
+    /// Runs `nhsmal ARGS --data-dir DIR [--database-url URL]` with `stdin`.
+    pub fn run(&self, args: &[&str], stdin: &str) -> CliOutput {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("nhsmal runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("nhsmal finishes");
+        CliOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
