@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "tests-artifacts" / "browser"
@@ -287,19 +288,35 @@ def header(page: Page):
 
 
 def open_profile_menu(page: Page) -> None:
-    """Open the header's "Profile" menu (a <details>; its <summary> has no
-    button role in Playwright's eyes, so it is found by element and text)."""
-    toggle = header(page).locator("summary, button").filter(has_text=re.compile(r"^\s*Profile\s*$"))
+    """Press the header's "Profile" button. With JavaScript it opens a menu in
+    the header; without, it leads to a page with the same two items. Either
+    way "My Profile" and "Sign out" are then the only ones on the page."""
+    toggle = header(page).get_by_role("button", name="Profile", exact=True)
     expect(toggle).to_have_count(1)
-    my_profile = header(page).get_by_role("link", name="My Profile", exact=True)
-    if not my_profile.is_visible():
-        toggle.click()
+    toggle.click()
+    my_profile = page.get_by_role("link", name="My Profile", exact=True)
+    sign_out_button = page.get_by_role("button", name="Sign out", exact=True)
     expect(my_profile).to_be_visible()
+    expect(sign_out_button).to_be_visible()
+    # "Visible" to Playwright only means a non-empty box: a menu clipped by an
+    # ancestor's overflow, or painted under the page, passes that yet can't
+    # be used with a mouse. A trial click checks that each item is what a
+    # pointer at its centre would hit.
+    for item in (my_profile, sign_out_button):
+        try:
+            item.click(trial=True, timeout=3_000)
+        except PlaywrightTimeoutError as e:
+            detail = [line.strip() for line in str(e).splitlines() if "intercepts pointer events" in line]
+            raise AssertionError(
+                f"the Profile menu is open but a person can't click {item}: "
+                + (detail[0] if detail else "it never became clickable")
+                + " (is the menu clipped by an ancestor with overflow: hidden, or under other content?)"
+            ) from None
 
 
 def sign_out(page: Page) -> None:
     open_profile_menu(page)
-    header(page).get_by_role("button", name="Sign out", exact=True).click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect_path(page, "/sign-in")
 
 

@@ -35,8 +35,10 @@ def sign_in_page_with_an_error(page: Page, portal: Portal) -> None:
 def forgotten_password(page: Page, portal: Portal) -> None:
     page.goto(portal.url("/sign-in"))
     page.get_by_role("link", name="Forgotten your password?", exact=True).click()
-    expect(page.get_by_role("textbox", name="Email address", exact=True)).to_be_visible()
-    expect(page.get_by_role("button", name="Continue", exact=True)).to_be_visible()
+    # Only that the page opened; its form is the forgotten-password flow's
+    # business, not this test's.
+    expect(page).not_to_have_url(re.compile(r"/sign-in(\?.*)?$"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
 
 
 def my_profile(page: Page, portal: Portal) -> None:
@@ -68,7 +70,35 @@ def feedback(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("feedback", re.I))
 
 
+def profile_menu_page(page: Page, portal: Portal) -> None:
+    """The menu as a page of its own, where "Profile" leads without JavaScript."""
+    signed_in(page, portal)
+    page.goto(portal.url("/profile/menu"))
+    expect(page.get_by_role("heading", level=1, name="Profile", exact=True)).to_be_visible()
+
+
+def change_password_with_errors(page: Page, portal: Portal) -> None:
+    change_password(page, portal)
+    page.get_by_role("button", name="Change password", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
+def accessibility_statement(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/sign-in"))
+    page.get_by_role("link", name="Accessibility statement", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Accessibility statement", exact=True)).to_be_visible()
+
+
+def page_not_found(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/no-such-page"))
+    expect(page.get_by_role("heading", level=1, name="Page not found", exact=True)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
+    "profile menu page": profile_menu_page,
+    "change password with errors": change_password_with_errors,
+    "accessibility statement": accessibility_statement,
+    "page not found": page_not_found,
     "sign-in": sign_in_page,
     "sign-in with an error": sign_in_page_with_an_error,
     "forgotten password": forgotten_password,

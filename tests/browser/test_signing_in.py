@@ -64,7 +64,7 @@ def go_through_a_session(page: Page, portal: Portal) -> None:
     expect(header(page).get_by_role("link", name="Feedback", exact=True)).to_be_visible()
 
     open_profile_menu(page)
-    header(page).get_by_role("link", name="My Profile", exact=True).click()
+    page.get_by_role("link", name="My Profile", exact=True).click()
     expect_my_profile(page, portal)
 
     page.get_by_role("main").get_by_role("link", name="Self-Service", exact=True).click()
@@ -72,7 +72,7 @@ def go_through_a_session(page: Page, portal: Portal) -> None:
 
     # The menu works from any signed-in page, not only from My Profile.
     open_profile_menu(page)
-    header(page).get_by_role("link", name="My Profile", exact=True).click()
+    page.get_by_role("link", name="My Profile", exact=True).click()
     expect_my_profile(page, portal)
 
     sign_out(page)

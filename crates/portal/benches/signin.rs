@@ -1,1 +1,310 @@
-fn main() {}
+//! Sign-in benchmark (issue 2): run with `scripts/bench` (or `cargo bench --bench signin`).
+//!
+//! In one run on one machine it measures
+//!  (a) bare Argon2id hashes/s with the configured parameters on every core,
+//!  (b) complete password sign-ins/s over HTTP at 16 concurrent clients (GET the form, POST it,
+//!      follow the redirect to My Profile),
+//!  (c) signed-in GET of My Profile, req/s and p99 latency at 64 connections (wrk),
+//!  (d) a bare axum handler returning a fixed page, req/s at 64 connections (wrk),
+//! and prints the ratios b/a and c/d, for SQLite and, when it answers, PostgreSQL.
+//! Every loop is bounded in time and only loopback is used.
+
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::PasswordHasher;
+use nhsmal::clock::SystemClock;
+use nhsmal::config::Settings;
+use nhsmal::domain::accounts::{self, AccountRequest};
+use nhsmal::domain::organisations;
+use nhsmal::domain::password::PasswordHashing;
+use nhsmal::notify::Outbox;
+use nhsmal::store::Store;
+use nhsmal::web::{self, App};
+
+const PASSWORD: &str = "correct horse battery staple 1";
+const SECONDS: u64 = 10;
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let settings = Settings::with_data_dir(std::path::Path::new("."));
+    println!(
+        "NHSmal sign-in benchmark: {cores} cores, Argon2id m={} KiB t={} p={}, {SECONDS} s a phase",
+        settings.argon2.memory_kib, settings.argon2.iterations, settings.argon2.parallelism
+    );
+    let a = argon2_hashes_per_second(&settings, cores);
+    println!("(a) bare Argon2id: {a:.1} hashes/s on {cores} threads");
+
+    let mut stores = vec![("SQLite", None)];
+    let pg = std::env::var("NHSMAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    stores.push(("PostgreSQL", Some(pg)));
+    for (name, admin_url) in stores {
+        match run_store(name, admin_url.as_deref(), a) {
+            Ok(()) => {}
+            Err(e) => println!("{name}: skipped ({e})"),
+        }
+    }
+}
+
+fn argon2_hashes_per_second(settings: &Settings, threads: usize) -> f64 {
+    let params = argon2::Params::new(
+        settings.argon2.memory_kib,
+        settings.argon2.iterations,
+        settings.argon2.parallelism,
+        None,
+    )
+    .expect("params");
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(SECONDS / 2);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let count = Arc::clone(&count);
+            let params = params.clone();
+            std::thread::spawn(move || {
+                let hasher = argon2::Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    params,
+                );
+                while Instant::now() < deadline {
+                    let salt = [7u8; 16];
+                    let _ = hasher.hash_password_with_salt(PASSWORD.as_bytes(), &salt);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn run_store(name: &str, admin_url: Option<&str>, a: f64) -> anyhow::Result<()> {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let data_dir = tempfile::tempdir()?;
+    let mut settings = Settings::with_data_dir(data_dir.path());
+    let database = match admin_url {
+        Some(admin) => {
+            let db = format!("nhsmal_bench_{}", uuid::Uuid::new_v4().simple());
+            server_rt.block_on(admin_sql(admin, &format!("CREATE DATABASE {db}")))?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+            settings.database_url = format!("{base}/{db}");
+            Some((admin.to_string(), db))
+        }
+        None => None,
+    };
+    let result = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        settings.listen = ([127, 0, 0, 1], port).into();
+        settings.public_url = format!("http://localhost:{port}").parse()?;
+        settings.sign_in_limits.ip_max_failures = 1_000_000;
+        let store = Store::open(
+            &settings.database_url,
+            &settings.data_dir,
+            settings.database_max_connections,
+        )
+        .await?;
+        organisations::add_organisation(&store, "BENCH1", "Benchmark Pharmacy", 0).await?;
+        let hashing = PasswordHashing::new(&settings.argon2)?;
+        for i in 0..16 {
+            let request = AccountRequest {
+                email: &format!("user{i}@bench.nhs.uk"),
+                name: "Bench User",
+                org: "BENCH1",
+                role: "user",
+            };
+            accounts::add_account(&store, &hashing, request, Some(PASSWORD), 0).await?;
+        }
+        let app = App::new(
+            store.clone(),
+            settings.clone(),
+            Arc::new(SystemClock),
+            Arc::new(Outbox::in_data_dir(data_dir.path())),
+        )
+        .await?;
+        tokio::spawn(web::serve(app, listener, std::future::pending()));
+        let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let bare_port = bare.local_addr()?.port();
+        tokio::spawn(async move {
+            let router = axum::Router::new().route(
+                "/",
+                axum::routing::get(|| async { axum::response::Html(FIXED_PAGE) }),
+            );
+            let _ = axum::serve(bare, router).await;
+        });
+        anyhow::Ok((port, bare_port))
+    });
+    let (port, bare_port) = result?;
+    let base = format!("http://127.0.0.1:{port}");
+
+    // (b) runs its clients on a runtime of their own, on their own thread.
+    let (b, cookie) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(sign_ins_per_second(&base))
+        })
+        .join()
+        .expect("load thread")
+    })?;
+    println!(
+        "{name} (b) password sign-ins over HTTP, 16 clients: {b:.1}/s   b/a = {:.2} (target >= 0.90)",
+        b / a
+    );
+
+    let c = wrk(&format!("{base}/profile"), Some(&cookie))?;
+    let d = wrk(&format!("http://127.0.0.1:{bare_port}/"), None)?;
+    println!(
+        "{name} (c) signed-in GET My Profile, 64 connections: {:.0} req/s, p99 {:.2} ms",
+        c.requests_per_second, c.p99_ms
+    );
+    println!(
+        "{name} (d) bare axum fixed page, 64 connections: {:.0} req/s",
+        d.requests_per_second
+    );
+    println!(
+        "{name} c/d = {:.2} (target >= 0.40); p99 of (c) {:.2} ms (target < 10 ms on SQLite)",
+        c.requests_per_second / d.requests_per_second,
+        c.p99_ms
+    );
+    server_rt.shutdown_timeout(Duration::from_secs(1));
+    if let Some((admin, db)) = database {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(admin_sql(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        ))?;
+    }
+    Ok(())
+}
+
+async fn admin_sql(admin: &str, sql: &str) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;
+    sqlx::query(sql).execute(&mut conn).await?;
+    Ok(())
+}
+
+/// 16 clients, each its own cookie jar, signing in again and again for SECONDS.
+async fn sign_ins_per_second(base: &str) -> anyhow::Result<(f64, String)> {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for i in 0..16 {
+        let base = base.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            let mut cookie = String::new();
+            while Instant::now() < deadline {
+                let jar = Arc::new(reqwest::cookie::Jar::default());
+                let client = reqwest::Client::builder()
+                    .cookie_provider(Arc::clone(&jar))
+                    .build()?;
+                let page = client
+                    .get(format!("{base}/sign-in"))
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
+                let token = page
+                    .split("name=\"csrf_token\" value=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .ok_or_else(|| anyhow::anyhow!("no csrf token"))?
+                    .to_string();
+                let response = client
+                    .post(format!("{base}/sign-in"))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("email", &format!("user{i}@bench.nhs.uk")),
+                        ("password", PASSWORD),
+                    ])
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.url().path() == "/profile" && response.status().is_success(),
+                    "sign-in failed: {}",
+                    response.status()
+                );
+                let url = reqwest::Url::parse(&base)?;
+                if let Some(c) = reqwest::cookie::CookieStore::cookies(&*jar, &url) {
+                    cookie = c.to_str().unwrap_or_default().to_string();
+                }
+                done += 1;
+            }
+            anyhow::Ok((done, cookie))
+        }));
+    }
+    let mut total = 0;
+    let mut cookie = String::new();
+    for t in tasks {
+        let (n, c) = t.await??;
+        total += n;
+        cookie = c;
+    }
+    Ok((total as f64 / started.elapsed().as_secs_f64(), cookie))
+}
+
+const FIXED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><title>Fixed page</title></head><body><main><h1>My Profile</h1><p>A fixed page of about the same size as a small portal page.</p></main></body></html>";
+
+struct WrkResult {
+    requests_per_second: f64,
+    p99_ms: f64,
+}
+
+/// Runs wrk (Debian's package; scripts/bench installs it) for SECONDS at 64 connections.
+fn wrk(url: &str, cookie: Option<&str>) -> anyhow::Result<WrkResult> {
+    let mut cmd = std::process::Command::new("wrk");
+    cmd.args(["-t2", "-c64", &format!("-d{SECONDS}s"), "--latency"]);
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: {c}")]);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .map_err(|e| anyhow::anyhow!("wrk: {e} (install Debian's wrk)"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        !text.contains("Non-2xx"),
+        "wrk saw non-2xx answers from {url}:\n{text}"
+    );
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or_else(|| anyhow::anyhow!("no Requests/sec in wrk output:\n{text}"))?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| parse_duration_ms(v.trim()))
+        .ok_or_else(|| anyhow::anyhow!("no 99% latency in wrk output:\n{text}"))?;
+    Ok(WrkResult {
+        requests_per_second: rps,
+        p99_ms: p99,
+    })
+}
+
+fn parse_duration_ms(text: &str) -> f64 {
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => f64::NAN,
+    }
+}

@@ -84,3 +84,9 @@ pub struct ChangePasswordPage {
     pub errors: Vec<FieldError>,
     pub fields: Vec<PasswordField>,
 }
+
+#[derive(Template)]
+#[template(path = "profile_menu.html")]
+pub struct ProfileMenuPage {
+    pub chrome: Chrome,
+}

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::extract::{CsrfForm, SignedIn, session_cookie};
 use super::pages::{
-    ChangePasswordPage, Chrome, FieldError, MessagePage, PasswordField, ProfilePage,
-    SelfServicePage, render,
+    ChangePasswordPage, Chrome, FieldError, MessagePage, PasswordField, ProfileMenuPage,
+    ProfilePage, SelfServicePage, render,
 };
 use super::{AppError, AppState};
 use crate::domain::accounts::{self, PasswordChange, PasswordChangeError};
@@ -22,6 +22,7 @@ use crate::domain::sessions;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/profile", get(my_profile))
+        .route("/profile/menu", get(profile_menu))
         .route("/profile/self-service", get(self_service))
         .route("/profile/self-service/enrol", get(enrol))
         .route(
@@ -41,6 +42,14 @@ async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Respons
     let page = ProfilePage {
         chrome: chrome(&app, &signed_in),
         account: signed_in.0.account,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The Profile menu as a page, for browsers without JavaScript.
+async fn profile_menu(State(app): State<AppState>, signed_in: SignedIn) -> Response {
+    let page = ProfileMenuPage {
+        chrome: chrome(&app, &signed_in),
     };
     render(StatusCode::OK, &page)
 }
