@@ -356,8 +356,9 @@ where
     use super::audit::{AuditEvent, Outcome};
     use super::password::{Password, PasswordCheck};
 
-    if let Some(until) =
-        super::signin::blocked_until(records, &account.email, requester, now).await?
+    if let Some(until) = super::signin::check_limits(records, &account.email, requester, now)
+        .await?
+        .blocked_until
     {
         return Err(PasswordChangeError::Throttled { until });
     }
@@ -368,11 +369,11 @@ where
     };
     let current = Password::new(change.current);
     let stored = account.password_hash.clone();
-    let worker = std::sync::Arc::clone(rules.hashing);
-    let (check, current) =
-        tokio::task::spawn_blocking(move || (worker.check(&current, stored.as_deref()), current))
-            .await
-            .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
+    let (check, current) = rules
+        .hashing
+        .run(move |h| (h.check(&current, stored.as_deref()), current))
+        .await
+        .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
     if check == PasswordCheck::Wrong {
         records
             .append_audit(&audit(Outcome::Failure, "wrong_current_password"))
@@ -392,10 +393,11 @@ where
     if new.password().expose() == current.expose() {
         return Err(PasswordRejected::SameAsCurrent.into());
     }
-    let worker = std::sync::Arc::clone(rules.hashing);
-    let hash = tokio::task::spawn_blocking(move || worker.hash(new.password()))
+    let hash = rules
+        .hashing
+        .run(move |h| h.hash(new.password()))
         .await
-        .map_err(|e| PasswordChangeError::Internal(e.to_string()))?
+        .and_then(|r| r)
         .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
     records
         .update_password_hash(&account.id, &hash, now)

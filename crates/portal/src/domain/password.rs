@@ -129,6 +129,9 @@ impl NewPassword {
 pub struct PasswordHashing {
     params: Params,
     dummy_hash: String,
+    /// One permit a core: Argon2id is CPU- and memory-bound, so running more at once only
+    /// thrashes caches, and a burst of sign-ins must not starve the rest of the server.
+    workers: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -150,13 +153,31 @@ impl PasswordHashing {
             None,
         )
         .map_err(|e| HashingError(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut hashing = Self {
             params,
             dummy_hash: String::new(),
+            workers: tokio::sync::Semaphore::new(cores),
         };
         let dummy = Password::new(&hex(&super::random_bytes::<16>()));
         hashing.dummy_hash = hashing.hash(&dummy)?;
         Ok(hashing)
+    }
+
+    /// Runs `work` on a blocking thread when a core is free for it.
+    pub async fn run<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        work: impl FnOnce(&PasswordHashing) -> T + Send + 'static,
+    ) -> Result<T, HashingError> {
+        let _permit = self
+            .workers
+            .acquire()
+            .await
+            .map_err(|e| HashingError(e.to_string()))?;
+        let hashing = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&hashing))
+            .await
+            .map_err(|e| HashingError(e.to_string()))
     }
 
     fn argon2(&self) -> Argon2<'static> {

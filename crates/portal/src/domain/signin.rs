@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, normalize_email};
@@ -34,6 +33,12 @@ pub trait SignInLimitRecords {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<LimitState>, StorageError>> + Send;
+    /// The states of an email's and a client address's limits, in one query.
+    fn limit_states(
+        &self,
+        email_key: &str,
+        ip_key: &str,
+    ) -> impl Future<Output = Result<(Option<LimitState>, Option<LimitState>), StorageError>> + Send;
     /// Counts one failure atomically, starting a new window when the current one began before
     /// `window_floor`; returns the state after counting.
     fn count_failure(
@@ -123,7 +128,8 @@ where
             .reason(reason)
     };
 
-    if let Some(until) = blocked_until(records, attempt.email, attempt.requester, now).await? {
+    let limits = check_limits(records, attempt.email, attempt.requester, now).await?;
+    if let Some(until) = limits.blocked_until {
         records
             .append_audit(&audit(Outcome::Failure, "throttled"))
             .await?;
@@ -134,12 +140,11 @@ where
         .account_by_email(&normalize_email(attempt.email))
         .await?;
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let (check, new_hash) = {
-        let hashing = Arc::clone(rules.hashing);
-        let password = attempt.password;
-        // Argon2id takes tens of milliseconds of CPU: keep it off the async workers. A hash
-        // made with weaker parameters than configured is replaced while the password is here.
-        tokio::task::spawn_blocking(move || {
+    let password = attempt.password;
+    // A hash made with weaker parameters than configured is replaced while the password is here.
+    let (check, new_hash) = rules
+        .hashing
+        .run(move |hashing| {
             let check = hashing.check(&password, stored_hash.as_deref());
             let new_hash = match check {
                 PasswordCheck::Correct { needs_rehash: true } => hashing.hash(&password).ok(),
@@ -148,8 +153,7 @@ where
             (check, new_hash)
         })
         .await
-        .map_err(|e| SignInError::Internal(e.to_string()))?
-    };
+        .map_err(|e| SignInError::Internal(e.to_string()))?;
 
     let account = match (account, check) {
         (Some(account), PasswordCheck::Correct { .. }) => account,
@@ -182,7 +186,9 @@ where
             .await?;
         return Err(SignInError::Disabled);
     }
-    records.clear_limit(&email_key).await?;
+    if limits.email_failures > 0 {
+        records.clear_limit(&email_key).await?;
+    }
     if let Some(hash) = new_hash {
         records
             .update_password_hash(&account.id, &hash, now)
@@ -194,23 +200,33 @@ where
     Ok(SignInStep::Done(Box::new(account)))
 }
 
-/// When the email or the client address may next try a password, if they are blocked now.
-pub async fn blocked_until(
+/// Where an email and a client address stand against their limits.
+pub struct LimitCheck {
+    /// When they may next try a password, if either is blocked now.
+    pub blocked_until: Option<UnixTime>,
+    /// Consecutive failures counted against the email.
+    pub email_failures: i64,
+}
+
+pub async fn check_limits(
     records: &impl SignInLimitRecords,
     email: &str,
     requester: &Requester,
     now: UnixTime,
-) -> Result<Option<UnixTime>, StorageError> {
-    let until = [
-        records.limit_state(&email_limit_key(email)).await?,
-        records.limit_state(&ip_limit_key(&requester.ip)).await?,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|s| s.blocked_until)
-    .max()
-    .unwrap_or(0);
-    Ok((until > now).then_some(until))
+) -> Result<LimitCheck, StorageError> {
+    let (email_state, ip_state) = records
+        .limit_states(&email_limit_key(email), &ip_limit_key(&requester.ip))
+        .await?;
+    let until = [email_state, ip_state]
+        .into_iter()
+        .flatten()
+        .map(|s| s.blocked_until)
+        .max()
+        .unwrap_or(0);
+    Ok(LimitCheck {
+        blocked_until: (until > now).then_some(until),
+        email_failures: email_state.map_or(0, |s| s.failures),
+    })
 }
 
 /// Counts a wrong password against the email and the client address, and blocks either when

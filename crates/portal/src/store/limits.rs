@@ -12,6 +12,14 @@ struct LimitRow {
     blocked_until: i64,
 }
 
+#[derive(FromRow)]
+struct KeyedLimitRow {
+    limit_key: String,
+    failures: i64,
+    window_start: i64,
+    blocked_until: i64,
+}
+
 impl From<LimitRow> for LimitState {
     fn from(r: LimitRow) -> Self {
         LimitState {
@@ -32,6 +40,32 @@ impl SignInLimitRecords for Store {
         .await
         .map_err(storage_error)?;
         Ok(row.map(LimitState::from))
+    }
+
+    async fn limit_states(
+        &self,
+        email_key: &str,
+        ip_key: &str,
+    ) -> Result<(Option<LimitState>, Option<LimitState>), StorageError> {
+        let rows: Vec<KeyedLimitRow> = sqlx::query_as(
+            "SELECT limit_key, failures, window_start, blocked_until FROM sign_in_limits \
+             WHERE limit_key IN ($1, $2)",
+        )
+        .bind(email_key)
+        .bind(ip_key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        let find = |key: &str| {
+            rows.iter()
+                .find(|r| r.limit_key == key)
+                .map(|r| LimitState {
+                    failures: r.failures,
+                    window_start: r.window_start,
+                    blocked_until: r.blocked_until,
+                })
+        };
+        Ok((find(email_key), find(ip_key)))
     }
 
     async fn count_failure(

@@ -85,11 +85,19 @@ pub fn router(app: AppState) -> Router {
         .merge(profile::router())
         .merge(info::router())
         .layer(security::csrf_layer(&app.settings));
-    Router::new()
+    let routes = Router::new()
         .merge(portal)
         .merge(ops::router())
         .merge(assets::router())
-        .fallback(|| async { AppError::NotFound })
+        .fallback(|| async { AppError::NotFound });
+    with_layers(routes, app)
+}
+
+/// The layers every response goes through: observation (correlation id, log line, metrics),
+/// a timeout, a body limit and the security headers. Public so that the benchmark can put a
+/// bare handler in the same kind of server.
+pub fn with_layers(routes: Router<AppState>, app: AppState) -> Router {
+    routes
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             security::security_headers,
