@@ -129,6 +129,9 @@ fn run_store(name: &str, admin_url: Option<&str>, a: f64) -> anyhow::Result<()> 
             settings.clone(),
             Arc::new(SystemClock),
             Arc::new(Outbox::in_data_dir(data_dir.path())),
+            nhsmal::domain::secrets::SecretBox::from_base64(
+                &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
+            )?,
         )
         .await?;
         tokio::spawn(web::serve(app.clone(), listener, std::future::pending()));

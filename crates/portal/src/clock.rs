@@ -66,6 +66,15 @@ pub fn human(t: UnixTime) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// A date as people read it, e.g. "27 November 2026".
+pub fn human_date(t: UnixTime) -> String {
+    let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

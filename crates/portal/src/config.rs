@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// Most database connections [default: 16]
     #[arg(long, env = "NHSMAL_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
+    /// File holding the master key that encrypts TOTP keys (base64 of 32 bytes); created with
+    /// mode 0600 if absent. NHSMAL_MASTER_KEY (the key itself) takes precedence
+    /// [default: DATA_DIR/master.key]
+    #[arg(long, env = "NHSMAL_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The optional TOML file: the same settings, unknown keys refused so that a typo is noticed.
@@ -97,6 +102,7 @@ struct FileSettings {
     signin_ip_max_failures: Option<i64>,
     signin_ip_window_minutes: Option<i64>,
     database_max_connections: Option<u32>,
+    master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +184,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub sign_in_limits: SignInLimits,
     pub database_max_connections: u32,
+    pub master_key_file: PathBuf,
 }
 
 impl Settings {
@@ -195,6 +202,7 @@ impl Settings {
             sessions: SessionSettings::default(),
             sign_in_limits: SignInLimits::default(),
             database_max_connections: 16,
+            master_key_file: data_dir.join("master.key"),
         }
     }
 
@@ -313,7 +321,13 @@ impl Settings {
             2,
         )?;
 
+        let master_key_file = serve
+            .master_key_file
+            .clone()
+            .or(file.master_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Self {
+            master_key_file,
             data_dir,
             database_url,
             log_format: common

@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{CommonArgs, LogFormat, ServeArgs, Settings};
 use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest};
 use crate::domain::organisations::{self, OrganisationError};
+use crate::domain::secrets::SecretBox;
 use crate::notify::Outbox;
 use crate::store::Store;
 use crate::web::{self, App};
@@ -46,7 +47,15 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
                 settings.listen
             ))
         })?;
-    let app = App::new(store.clone(), settings.clone(), clock.clone(), notifier).await?;
+    let secrets = load_master_key(&settings)?;
+    let app = App::new(
+        store.clone(),
+        settings.clone(),
+        clock.clone(),
+        notifier,
+        secrets,
+    )
+    .await?;
     if settings.demo {
         create_demo_data(&app).await?;
         println!(
@@ -71,6 +80,59 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The master key: `NHSMAL_MASTER_KEY` if set, else the key file, created (mode 0600) with a
+/// new random key on first start. Every node of a PostgreSQL deployment needs the same key.
+fn load_master_key(settings: &Settings) -> Result<SecretBox, CliError> {
+    let bad = |problem: String| CliError::BadInput(format!("setting `master_key`: {problem}"));
+    if let Ok(text) = std::env::var("NHSMAL_MASTER_KEY") {
+        return SecretBox::from_base64(&text).map_err(|e| bad(e.to_string()));
+    }
+    let path = &settings.master_key_file;
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
+                if mode & 0o077 != 0 {
+                    return Err(bad(format!(
+                        "{} must be readable by its owner only (chmod 600)",
+                        path.display()
+                    )));
+                }
+            }
+            SecretBox::from_base64(&text).map_err(|e| bad(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| bad(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            let key = SecretBox::generate_key_base64();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            use std::io::Write;
+            options
+                .open(path)
+                .and_then(|mut f| {
+                    f.write_all(format!("{key}\n").as_bytes())
+                        .and_then(|()| f.sync_all())
+                })
+                .map_err(|e| bad(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "created a new master key");
+            SecretBox::from_base64(&key).map_err(|e| bad(e.to_string()))
+        }
+        Err(e) => Err(bad(format!("cannot read {}: {e}", path.display()))),
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.

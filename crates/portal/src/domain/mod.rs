@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod mfa;
 pub mod organisations;
 pub mod password;
+pub mod secrets;
 pub mod sessions;
 pub mod signin;
 

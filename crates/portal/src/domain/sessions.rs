@@ -55,6 +55,34 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How far a session has got: a correct password opens a session at `SecondFactor`, which only
+/// reaches the second-step pages; the second factor replaces it with a `SignedIn` one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    SecondFactor,
+    SignedIn,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::SecondFactor => "second_factor",
+            SessionStage::SignedIn => "signed_in",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "second_factor" => Some(SessionStage::SecondFactor),
+            "signed_in" => Some(SessionStage::SignedIn),
+            _ => None,
+        }
+    }
+}
+
+/// How long a session may wait at the second step.
+pub const SECOND_FACTOR_SECONDS: i64 = 10 * 60;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub id_hash: String,
@@ -65,9 +93,19 @@ pub struct SessionRecord {
     pub auth_methods: String,
     pub ip: String,
     pub user_agent: String,
+    pub stage: SessionStage,
+    /// State of a ceremony under way (JSON), such as an authenticator app being set up.
+    pub flow: Option<String>,
+    /// When a second factor was last proved in this session (for fresh-factor checks).
+    pub second_factor_at: Option<UnixTime>,
 }
 
 pub trait SessionRecords {
+    fn set_session_flow(
+        &self,
+        id_hash: &str,
+        flow: Option<&str>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn insert_session(
         &self,
         session: &SessionRecord,
@@ -115,7 +153,9 @@ pub fn check_session(
 ) -> SessionCheck {
     let idle_expired = now - record.last_seen_at >= settings.idle_seconds;
     let absolute_expired = now - record.created_at >= settings.absolute_seconds;
-    if idle_expired || absolute_expired || now < record.created_at {
+    let waited_too_long = record.stage == SessionStage::SecondFactor
+        && now - record.created_at >= SECOND_FACTOR_SECONDS;
+    if idle_expired || absolute_expired || waited_too_long || now < record.created_at {
         SessionCheck::Expired
     } else {
         SessionCheck::Valid {
@@ -124,11 +164,19 @@ pub fn check_session(
     }
 }
 
-/// Starts a new session with a fresh id (sign-in always gets a new id: SE-2).
+/// What a new session is for.
+pub struct NewSession<'a> {
+    pub stage: SessionStage,
+    /// RFC 8176 `amr` values of the methods proved, space-separated.
+    pub auth_methods: &'a str,
+    pub second_factor_at: Option<UnixTime>,
+}
+
+/// Starts a new session with a fresh id (sign-in and every step-up get a new id: SE-2).
 pub async fn start_session(
     records: &impl SessionRecords,
     account: &Account,
-    auth_methods: &str,
+    new: NewSession<'_>,
     requester: &Requester,
     now: UnixTime,
 ) -> Result<SessionToken, StorageError> {
@@ -138,9 +186,12 @@ pub async fn start_session(
         account_id: account.id.clone(),
         created_at: now,
         last_seen_at: now,
-        auth_methods: auth_methods.to_string(),
+        auth_methods: new.auth_methods.to_string(),
         ip: requester.ip.clone(),
         user_agent: truncate(&requester.user_agent, 512),
+        stage: new.stage,
+        flow: None,
+        second_factor_at: new.second_factor_at,
     };
     records.insert_session(&record).await?;
     Ok(token)
@@ -204,6 +255,9 @@ mod tests {
             auth_methods: "pwd".into(),
             ip: String::new(),
             user_agent: String::new(),
+            stage: SessionStage::SignedIn,
+            flow: None,
+            second_factor_at: None,
         }
     }
 

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::mfa::MethodRecords;
 use super::password::{Password, PasswordCheck, PasswordRules};
 use crate::clock::UnixTime;
 use crate::config::SignInLimits;
@@ -94,8 +95,10 @@ pub struct SignInAttempt<'a> {
 
 #[derive(Debug)]
 pub enum SignInStep {
-    /// The password was right and nothing else is asked: start the session.
+    /// The password was right and the account has no second factor yet: signed in.
     Done(Box<Account>),
+    /// The password was right; a second factor must follow before the person is signed in.
+    SecondFactor(Box<Account>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +122,7 @@ pub async fn sign_in<R>(
     now: UnixTime,
 ) -> Result<SignInStep, SignInError>
 where
-    R: AccountRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: AccountRecords + SignInLimitRecords + AuditTrail + MethodRecords + Sync,
 {
     let email_key = email_limit_key(attempt.email);
     let audit = |outcome, reason: &str| {
@@ -197,7 +200,11 @@ where
     records
         .append_audit(&audit(Outcome::Success, "password_correct").account(&account.id))
         .await?;
-    Ok(SignInStep::Done(Box::new(account)))
+    if records.methods_of(&account.id).await?.is_empty() {
+        Ok(SignInStep::Done(Box::new(account)))
+    } else {
+        Ok(SignInStep::SecondFactor(Box::new(account)))
+    }
 }
 
 /// Where an email and a client address stand against their limits.

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod limits;
+mod methods;
 mod organisations;
 mod secrets;
 mod sessions;

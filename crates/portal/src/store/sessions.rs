@@ -5,7 +5,7 @@ use super::{Store, storage_error};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
 use crate::domain::accounts::Account;
-use crate::domain::sessions::{SessionRecord, SessionRecords};
+use crate::domain::sessions::{SessionRecord, SessionRecords, SessionStage};
 
 #[derive(FromRow)]
 struct SessionRow {
@@ -16,6 +16,9 @@ struct SessionRow {
     s_auth_methods: String,
     s_ip: String,
     s_user_agent: String,
+    s_stage: String,
+    s_flow: Option<String>,
+    s_second_factor_at: Option<i64>,
     #[sqlx(flatten)]
     account: AccountRow,
 }
@@ -24,7 +27,8 @@ impl SessionRecords for Store {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, auth_methods, \
-             ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             ip, user_agent, stage, flow, second_factor_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&s.id_hash)
         .bind(&s.account_id)
@@ -33,6 +37,9 @@ impl SessionRecords for Store {
         .bind(&s.auth_methods)
         .bind(&s.ip)
         .bind(&s.user_agent)
+        .bind(s.stage.as_str())
+        .bind(&s.flow)
+        .bind(s.second_factor_at)
         .execute(&self.pool)
         .await
         .map_err(storage_error)?;
@@ -47,6 +54,7 @@ impl SessionRecords for Store {
             "SELECT s.id_hash AS s_id_hash, s.account_id AS s_account_id, \
              s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
              s.auth_methods AS s_auth_methods, s.ip AS s_ip, s.user_agent AS s_user_agent, \
+             s.stage AS s_stage, s.flow AS s_flow, s.second_factor_at AS s_second_factor_at, \
              {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
              JOIN organisations o ON o.code = a.org_code WHERE s.id_hash = $1"
         );
@@ -64,8 +72,26 @@ impl SessionRecords for Store {
             auth_methods: row.s_auth_methods,
             ip: row.s_ip,
             user_agent: row.s_user_agent,
+            stage: SessionStage::parse(&row.s_stage)
+                .ok_or_else(|| StorageError::Other(format!("bad session stage {}", row.s_stage)))?,
+            flow: row.s_flow,
+            second_factor_at: row.s_second_factor_at,
         };
         Ok(Some((record, Account::try_from(row.account)?)))
+    }
+
+    async fn set_session_flow(
+        &self,
+        id_hash: &str,
+        flow: Option<&str>,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE sessions SET flow = $1 WHERE id_hash = $2")
+            .bind(flow)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
     }
 
     async fn touch_session(&self, id_hash: &str, now: UnixTime) -> Result<(), StorageError> {

@@ -18,6 +18,9 @@ pub enum AppError {
     /// A signed-in page asked for without a valid session: go and sign in, then come back.
     #[error("sign-in required")]
     SignInRequired { next: Option<String> },
+    /// A page past the second step asked for by a session still at it.
+    #[error("second factor required")]
+    SecondFactorRequired,
     #[error("too many requests")]
     TooManyRequests { retry_after: i64, message: String },
     #[error("service unavailable: {0}")]
@@ -61,6 +64,9 @@ impl IntoResponse for AppError {
                     None => "/sign-in".to_string(),
                 };
                 return Redirect::to(&target).into_response();
+            }
+            AppError::SecondFactorRequired => {
+                return Redirect::to("/sign-in/verify").into_response();
             }
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,

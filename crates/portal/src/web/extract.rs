@@ -17,7 +17,7 @@ use sha2::Sha256;
 use super::observe::CorrelationId;
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
-use crate::domain::sessions::{self, SessionToken, SignedInSession};
+use crate::domain::sessions::{self, SessionStage, SessionToken, SignedInSession};
 
 const SESSION_COOKIE: &str = "nhsmal_session";
 const VISITOR_COOKIE: &str = "nhsmal_visitor";
@@ -136,7 +136,15 @@ where
     }
 }
 
-/// The signed-in session, if any.
+async fn any_session(parts: &Parts, app: &AppState) -> Result<Option<SignedInSession>, AppError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(token) = session_token(app, &jar) else {
+        return Ok(None);
+    };
+    Ok(sessions::resume_session(&app.store, token, &app.settings.sessions, app.now()).await?)
+}
+
+/// The signed-in session, if any (a session still at the second step is not signed in).
 pub struct MaybeSignedIn(pub Option<SignedInSession>);
 
 impl<S> FromRequestParts<S> for MaybeSignedIn
@@ -148,13 +156,36 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = session_token(&app, &jar) else {
-            return Ok(MaybeSignedIn(None));
-        };
-        let session =
-            sessions::resume_session(&app.store, token, &app.settings.sessions, app.now()).await?;
+        let session = any_session(parts, &app)
+            .await?
+            .filter(|s| s.record.stage == SessionStage::SignedIn);
         Ok(MaybeSignedIn(session))
+    }
+}
+
+/// A session at either stage: the second-step pages serve both a sign-in under way and a
+/// signed-in person asked to prove it is them again.
+pub struct AnySession(pub SignedInSession);
+
+impl AnySession {
+    pub fn csrf_token(&self, app: &AppState) -> String {
+        csrf_token(app, "session", self.0.token.cookie_value())
+    }
+}
+
+impl<S> FromRequestParts<S> for AnySession
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        match any_session(parts, &app).await? {
+            Some(session) => Ok(AnySession(session)),
+            None => Err(AppError::SignInRequired { next: None }),
+        }
     }
 }
 
@@ -175,9 +206,14 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match MaybeSignedIn::from_request_parts(parts, state).await? {
-            MaybeSignedIn(Some(session)) => Ok(SignedIn(session)),
-            MaybeSignedIn(None) => {
+        let app = AppState::from_ref(state);
+        match any_session(parts, &app).await? {
+            Some(session) if session.record.stage == SessionStage::SignedIn => {
+                Ok(SignedIn(session))
+            }
+            // Password done, second factor not yet: back to the second step.
+            Some(_) => Err(AppError::SecondFactorRequired),
+            None => {
                 let next = (parts.method == Method::GET)
                     .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))
                     .flatten();

@@ -1,13 +1,17 @@
 //! The web layer (axum): routes, extractors, pages. Handlers parse, call the domain, render.
 
 mod assets;
+mod enrol;
 mod error;
 mod extract;
+mod flow;
 mod info;
+mod methods;
 mod observe;
 mod ops;
 mod pages;
 mod profile;
+mod second_step;
 mod security;
 mod signin;
 
@@ -26,6 +30,7 @@ pub use error::AppError;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::password::PasswordHashing;
+use crate::domain::secrets::SecretBox;
 use crate::notify::Notifier;
 use crate::store::Store;
 
@@ -36,6 +41,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub hashing: Arc<PasswordHashing>,
     pub notifier: Arc<dyn Notifier>,
+    pub secrets: SecretBox,
     csrf_key: Vec<u8>,
     metrics: PrometheusHandle,
 }
@@ -49,6 +55,7 @@ impl App {
         settings: Settings,
         clock: Arc<dyn Clock>,
         notifier: Arc<dyn Notifier>,
+        secrets: SecretBox,
     ) -> anyhow::Result<AppState> {
         let hashing = Arc::new(PasswordHashing::new(&settings.argon2)?);
         let candidate = crate::domain::random_bytes::<32>();
@@ -61,6 +68,7 @@ impl App {
             clock,
             hashing,
             notifier,
+            secrets,
             csrf_key,
             metrics: observe::metrics_handle(),
         }))
@@ -70,6 +78,20 @@ impl App {
         crate::domain::password::PasswordRules {
             hashing: &self.hashing,
             limits: &self.settings.sign_in_limits,
+        }
+    }
+
+    /// What a second-factor check needs, for a request from `requester`.
+    pub fn mfa<'a>(
+        &'a self,
+        requester: &'a crate::domain::audit::Requester,
+    ) -> crate::domain::mfa::MfaContext<'a> {
+        crate::domain::mfa::MfaContext {
+            secrets: &self.secrets,
+            limits: &self.settings.sign_in_limits,
+            notifier: self.notifier.as_ref(),
+            requester,
+            now: self.now(),
         }
     }
 
@@ -83,6 +105,9 @@ pub fn router(app: AppState) -> Router {
     let portal = Router::new()
         .merge(signin::router())
         .merge(profile::router())
+        .merge(second_step::router())
+        .merge(enrol::router())
+        .merge(methods::router())
         .merge(info::router())
         .layer(security::csrf_layer(&app.settings));
     let routes = Router::new()

@@ -68,6 +68,7 @@ pub struct ProfilePage {
 pub struct SelfServicePage {
     pub chrome: Chrome,
     pub notice: Option<String>,
+    pub methods: Vec<MethodRow>,
 }
 
 pub struct PasswordField {
@@ -89,4 +90,79 @@ pub struct ChangePasswordPage {
 #[template(path = "profile_menu.html")]
 pub struct ProfileMenuPage {
     pub chrome: Chrome,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub struct VerifyPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub hint: String,
+    pub method_id: String,
+    pub errors: Vec<FieldError>,
+    pub code_error: Option<String>,
+    pub step_up: bool,
+}
+
+pub struct MethodChoice {
+    pub href: String,
+    pub label: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "another_way.html")]
+pub struct AnotherWayPage {
+    pub chrome: Chrome,
+    pub methods: Vec<MethodChoice>,
+}
+
+pub struct MethodOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "enrol_choice.html")]
+pub struct EnrolChoicePage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub method_error: Option<String>,
+    pub options: Vec<MethodOption>,
+}
+
+#[derive(Template)]
+#[template(path = "enrol_totp.html")]
+pub struct EnrolTotpPage {
+    pub chrome: Chrome,
+    pub qr: String,
+    pub key: String,
+    pub name: String,
+    pub errors: Vec<FieldError>,
+    pub code_error: Option<String>,
+    pub name_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "method_action.html")]
+pub struct MethodActionPage {
+    pub chrome: Chrome,
+    pub remove: bool,
+    pub method_id: String,
+    pub kind: String,
+    pub name: String,
+    pub errors: Vec<FieldError>,
+    pub name_error: Option<String>,
+}
+
+/// A method as Self-Service lists it.
+pub struct MethodRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub detail: String,
+    pub added: String,
+    pub last_used: String,
+    pub is_default: bool,
 }

@@ -10,12 +10,13 @@ use serde::Deserialize;
 
 use super::extract::{CsrfForm, SignedIn, session_cookie};
 use super::pages::{
-    ChangePasswordPage, Chrome, FieldError, MessagePage, PasswordField, ProfileMenuPage,
-    ProfilePage, SelfServicePage, render,
+    ChangePasswordPage, Chrome, FieldError, MethodRow, PasswordField, ProfileMenuPage, ProfilePage,
+    SelfServicePage, render,
 };
 use super::{AppError, AppState};
 use crate::domain::accounts::{self, PasswordChange, PasswordChangeError};
 use crate::domain::audit::Requester;
+use crate::domain::mfa;
 use crate::domain::password::PasswordRejected;
 use crate::domain::sessions;
 
@@ -24,7 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/profile", get(my_profile))
         .route("/profile/menu", get(profile_menu))
         .route("/profile/self-service", get(self_service))
-        .route("/profile/self-service/enrol", get(enrol))
         .route(
             "/profile/change-password",
             get(change_password_page).post(change_password),
@@ -57,34 +57,62 @@ async fn profile_menu(State(app): State<AppState>, signed_in: SignedIn) -> Respo
 #[derive(Deserialize)]
 struct SelfServiceQuery {
     changed: Option<String>,
+    added: Option<String>,
+    removed: Option<String>,
+    renamed: Option<String>,
+    changed_default: Option<String>,
 }
 
 async fn self_service(
     State(app): State<AppState>,
     signed_in: SignedIn,
     axum::extract::Query(query): axum::extract::Query<SelfServiceQuery>,
-) -> Response {
+) -> Result<Response, AppError> {
+    let notice = [
+        (
+            query.changed.is_some(),
+            "Your password has been changed. You have been signed out on every other device.",
+        ),
+        (
+            query.added.is_some(),
+            "Your new sign-in method has been added. We have emailed you to confirm.",
+        ),
+        (
+            query.removed.is_some(),
+            "The sign-in method has been removed. We have emailed you to confirm.",
+        ),
+        (
+            query.renamed.is_some(),
+            "The sign-in method has been renamed.",
+        ),
+        (
+            query.changed_default.is_some(),
+            "Your default sign-in method has been changed.",
+        ),
+    ]
+    .into_iter()
+    .find(|(shown, _)| *shown)
+    .map(|(_, text)| text.to_string());
+    let methods = mfa::methods_of(&app.store, &signed_in.0.account.id).await?;
     let page = SelfServicePage {
         chrome: chrome(&app, &signed_in),
-        notice: query.changed.map(|_| {
-            "Your password has been changed. You have been signed out on every other device."
-                .to_string()
-        }),
+        notice,
+        methods: methods
+            .iter()
+            .map(|m| MethodRow {
+                id: m.id.clone(),
+                kind: m.kind.label().to_string(),
+                name: m.name.clone(),
+                detail: m.masked_detail(),
+                added: crate::clock::human_date(m.created_at),
+                last_used: m
+                    .last_used_at
+                    .map_or_else(|| "Not yet".to_string(), crate::clock::human_date),
+                is_default: m.is_default,
+            })
+            .collect(),
     };
-    render(StatusCode::OK, &page)
-}
-
-/// Choosing and setting up a method arrives with the MFA-methods work (issue 3).
-async fn enrol(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    let page = MessagePage {
-        chrome: chrome(&app, &signed_in),
-        heading: "Set up multi-factor authentication".into(),
-        paragraphs: vec![
-            "Setting up an authenticator app, text message, phone call or FIDO2 token is not available yet.".into(),
-        ],
-        link: Some(("/profile/self-service".into(), "Back to Self-Service".into())),
-    };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 fn password_fields(errors: &[FieldError]) -> Vec<PasswordField> {
@@ -187,7 +215,11 @@ async fn change_password(
             let token = sessions::start_session(
                 &app.store,
                 account,
-                &signed_in.0.record.auth_methods,
+                sessions::NewSession {
+                    stage: sessions::SessionStage::SignedIn,
+                    auth_methods: &signed_in.0.record.auth_methods,
+                    second_factor_at: signed_in.0.record.second_factor_at,
+                },
                 &requester,
                 now,
             )

@@ -12,11 +12,12 @@ use super::extract::{
     CsrfForm, MaybeSignedIn, removal_of_session_cookie, safe_next, session_cookie, session_token,
     visitor_csrf,
 };
+use super::flow::Flow;
 use super::pages::{Chrome, FieldError, SignInPage, render};
 use super::{AppError, AppState};
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::domain::password::Password;
-use crate::domain::sessions;
+use crate::domain::sessions::{self, NewSession, SessionStage};
 use crate::domain::signin::{self, SignInAttempt, SignInError, SignInStep};
 
 pub fn router() -> Router<AppState> {
@@ -152,15 +153,31 @@ async fn sign_in(
         .increment(1);
 
     match result {
-        Ok(SignInStep::Done(account)) => {
+        Ok(step) => {
             // A new session id at every sign-in; any session this browser had ends (SE-2).
             if let Some(old) = session_token(&app, &jar) {
                 sessions::end_session(&app.store, &old).await?;
             }
-            let token =
-                sessions::start_session(&app.store, &account, "pwd", &requester, now).await?;
+            let (account, stage) = match step {
+                SignInStep::Done(account) => (account, SessionStage::SignedIn),
+                SignInStep::SecondFactor(account) => (account, SessionStage::SecondFactor),
+            };
+            let new = NewSession {
+                stage,
+                auth_methods: "pwd",
+                second_factor_at: None,
+            };
+            let token = sessions::start_session(&app.store, &account, new, &requester, now).await?;
             let jar = jar.add(session_cookie(&app, &token));
             let target = next.unwrap_or_else(|| "/profile".to_string());
+            if stage == SessionStage::SecondFactor {
+                let flow = Flow {
+                    next: Some(target),
+                    ..Flow::default()
+                };
+                flow.save(&app, &token.storage_key()).await?;
+                return Ok((jar, Redirect::to("/sign-in/verify")).into_response());
+            }
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(SignInError::WrongPasswordOrEmail) => {

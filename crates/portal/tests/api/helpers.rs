@@ -121,6 +121,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings.clone(),
         Arc::new(clock.clone()),
         notifier,
+        nhsmal::domain::secrets::SecretBox::from_base64(
+            &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
+        )
+        .expect("key"),
     )
     .await
     .expect("app builds");

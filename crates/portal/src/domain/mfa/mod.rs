@@ -1,0 +1,609 @@
+//! Multi-factor authentication: the methods a person has registered, enrolling new ones, and
+//! checking a second factor at sign-in. Failed second factors count towards a lock per account
+//! (TH-1: 10 in a row), held in the database so that every node sees it.
+
+pub mod totp;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::StorageError;
+use super::accounts::Account;
+use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::secrets::SecretBox;
+use super::signin::SignInLimitRecords;
+use crate::clock::UnixTime;
+use crate::config::SignInLimits;
+use crate::notify::{Channel, Message, Notifier};
+use totp::TotpSecret;
+
+/// Authenticator apps one person may register.
+pub const MAX_AUTHENTICATOR_APPS: usize = 5;
+/// Failed second factors are counted as consecutive within this long.
+const MFA_WINDOW: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    Totp,
+    Sms,
+    Voice,
+    Fido2,
+}
+
+impl MethodKind {
+    /// In the order the portal offers them; the first is recommended.
+    pub const ALL: [MethodKind; 4] = [
+        MethodKind::Totp,
+        MethodKind::Sms,
+        MethodKind::Voice,
+        MethodKind::Fido2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "totp",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "voice",
+            MethodKind::Fido2 => "fido2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "Authenticator app",
+            MethodKind::Sms => "Text message",
+            MethodKind::Voice => "Phone call",
+            MethodKind::Fido2 => "FIDO2 token",
+        }
+    }
+
+    /// RFC 8176 authentication method reference.
+    pub fn amr(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "otp",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "tel",
+            MethodKind::Fido2 => "hwk",
+        }
+    }
+
+    /// The path segment of its set-up and sign-in pages.
+    pub fn slug(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "authenticator-app",
+            MethodKind::Sms => "text-message",
+            MethodKind::Voice => "phone-call",
+            MethodKind::Fido2 => "fido2-token",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+}
+
+/// A registered second factor. `secret` is sealed (TOTP key); `phone` is E.164.
+#[derive(Debug, Clone)]
+pub struct Method {
+    pub id: String,
+    pub account_id: String,
+    pub kind: MethodKind,
+    pub name: String,
+    pub phone: Option<String>,
+    pub secret: Option<Vec<u8>>,
+    pub credential: Option<String>,
+    pub credential_id: Option<String>,
+    pub last_totp_step: Option<i64>,
+    pub is_default: bool,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+impl Method {
+    /// What a page may show of it: the last three digits of a phone, nothing of a key.
+    pub fn masked_detail(&self) -> String {
+        match &self.phone {
+            Some(phone) => format!("Ending {}", &phone[phone.len().saturating_sub(3)..]),
+            None => String::new(),
+        }
+    }
+
+    fn secret_binding(id: &str) -> String {
+        format!("mfa_method:{id}")
+    }
+}
+
+pub trait MethodRecords {
+    fn methods_of(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Vec<Method>, StorageError>> + Send;
+    fn insert_method(
+        &self,
+        method: &Method,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Records `step` as the last accepted TOTP step, only if it is later than the stored one.
+    /// False means the step (or a later one) was already used: a replay.
+    fn advance_totp_step(
+        &self,
+        method_id: &str,
+        step: i64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    fn mark_method_used(
+        &self,
+        method_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn rename_method(
+        &self,
+        method_id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn make_default_method(
+        &self,
+        account_id: &str,
+        method_id: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn delete_method(
+        &self,
+        method_id: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error("Enter the 6-digit code")]
+    CodeMissing,
+    #[error("The code is not correct. Check it and try again")]
+    WrongCode,
+    #[error("Too many attempts")]
+    Locked { until: UnixTime },
+    #[error("Give it a name of up to 50 characters")]
+    BadName,
+    #[error(
+        "You already have {MAX_AUTHENTICATOR_APPS} authenticator apps. Remove one before you add another"
+    )]
+    TooManyApps,
+    #[error("That method was not found")]
+    NoSuchMethod,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Everything a second-factor check needs besides the records.
+pub struct MfaContext<'a> {
+    pub secrets: &'a SecretBox,
+    pub limits: &'a SignInLimits,
+    pub notifier: &'a dyn Notifier,
+    pub requester: &'a Requester,
+    pub now: UnixTime,
+}
+
+fn mfa_limit_key(account_id: &str) -> String {
+    format!("mfa:account:{account_id}")
+}
+
+/// The methods of an account, the default first, then oldest first.
+pub async fn methods_of(
+    records: &impl MethodRecords,
+    account_id: &str,
+) -> Result<Vec<Method>, StorageError> {
+    let mut methods = records.methods_of(account_id).await?;
+    methods.sort_by_key(|m| (!m.is_default, m.created_at, m.id.clone()));
+    Ok(methods)
+}
+
+fn valid_name(name: &str, kind: MethodKind) -> Result<String, MfaError> {
+    let name = name.trim();
+    let name = if name.is_empty() { kind.label() } else { name };
+    if name.chars().count() > 50 || name.chars().any(char::is_control) {
+        return Err(MfaError::BadName);
+    }
+    Ok(name.to_string())
+}
+
+/// Until when second factors are refused for this account, if they are now.
+pub async fn locked_until(
+    records: &impl SignInLimitRecords,
+    account_id: &str,
+    now: UnixTime,
+) -> Result<Option<UnixTime>, StorageError> {
+    let state = records.limit_state(&mfa_limit_key(account_id)).await?;
+    Ok(state.map(|s| s.blocked_until).filter(|until| *until > now))
+}
+
+/// Counts a failed second factor; the `lock_after`th in a row locks the account for a while,
+/// which is audited and emailed to the person.
+pub async fn record_mfa_failure<R>(
+    records: &R,
+    account: &Account,
+    method: MethodKind,
+    ctx: &MfaContext<'_>,
+) -> Result<(), StorageError>
+where
+    R: SignInLimitRecords + AuditTrail + Sync,
+{
+    let key = mfa_limit_key(&account.id);
+    records
+        .append_audit(
+            &AuditEvent::new("mfa.verify", Outcome::Failure, ctx.requester, ctx.now)
+                .account(&account.id)
+                .reason(&format!("wrong_{}", method.as_str())),
+        )
+        .await?;
+    let state = records
+        .count_failure(&key, ctx.now, ctx.now - MFA_WINDOW)
+        .await?;
+    if state.failures >= ctx.limits.lock_after {
+        let until = ctx.now + ctx.limits.lock_seconds;
+        records.block_until(&key, until).await?;
+        records
+            .append_audit(
+                &AuditEvent::new("account.locked", Outcome::Success, ctx.requester, ctx.now)
+                    .account(&account.id)
+                    .reason(&format!(
+                        "{} consecutive failed second factors; locked until {}",
+                        state.failures,
+                        crate::clock::rfc3339(until)
+                    )),
+            )
+            .await?;
+        let body = format!(
+            "Dear {},\n\nSomeone entered your password correctly but then failed the second step of signing in to NHSmal {} times, so your account is locked until {}.\n\nIf this wasn't you, someone may know your password: change it as soon as you can, and tell your local administrator.\n\nNHSmal",
+            account.display_name,
+            state.failures,
+            crate::clock::human(until)
+        );
+        notify_by_email(
+            records,
+            ctx,
+            account,
+            "Your NHSmal account has been locked",
+            &body,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Emails the person; a delivery failure is logged and audited, never hidden, and never undoes
+/// what was done.
+pub async fn notify_by_email<R>(
+    records: &R,
+    ctx: &MfaContext<'_>,
+    account: &Account,
+    subject: &str,
+    body: &str,
+) -> Result<(), StorageError>
+where
+    R: AuditTrail + Sync,
+{
+    let message = Message {
+        channel: Channel::Email,
+        to: account.email.clone(),
+        subject: Some(subject.to_string()),
+        body: body.to_string(),
+        code: None,
+        keypad_url: None,
+    };
+    if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
+        tracing::error!(error = %e, "security notification not delivered");
+        records
+            .append_audit(
+                &AuditEvent::new(
+                    "notification.failed",
+                    Outcome::Failure,
+                    ctx.requester,
+                    ctx.now,
+                )
+                .account(&account.id)
+                .reason(subject),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn succeeded<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    ctx: &MfaContext<'_>,
+) -> Result<(), StorageError>
+where
+    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    records.clear_limit(&mfa_limit_key(&account.id)).await?;
+    records.mark_method_used(&method.id, ctx.now).await?;
+    records
+        .append_audit(
+            &AuditEvent::new("mfa.verify", Outcome::Success, ctx.requester, ctx.now)
+                .account(&account.id)
+                .reason(method.kind.as_str()),
+        )
+        .await
+}
+
+/// Checks an authenticator-app code for a registered method: ±1 step, and never a step at or
+/// before the last one accepted for it (so a code works once, even within its own step).
+pub async fn verify_totp<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    code: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    if let Some(until) = locked_until(records, &account.id, ctx.now).await? {
+        return Err(MfaError::Locked { until });
+    }
+    if code.trim().is_empty() {
+        return Err(MfaError::CodeMissing);
+    }
+    let sealed = method
+        .secret
+        .as_deref()
+        .ok_or_else(|| MfaError::Internal("authenticator app without a key".into()))?;
+    let key = ctx
+        .secrets
+        .open(sealed, &Method::secret_binding(&method.id))
+        .map_err(|e| MfaError::Internal(e.to_string()))?;
+    let secret = TotpSecret::from_bytes(&key);
+    let accepted = match secret.matching_step(code, ctx.now) {
+        Some(step) => records.advance_totp_step(&method.id, step, ctx.now).await?,
+        None => false,
+    };
+    if !accepted {
+        record_mfa_failure(records, account, MethodKind::Totp, ctx).await?;
+        return Err(MfaError::WrongCode);
+    }
+    succeeded(records, account, method, ctx).await?;
+    Ok(())
+}
+
+/// An authenticator app being set up: its key, sealed to the session, until a code proves the
+/// app has it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingTotp {
+    /// base64 of the sealed key.
+    pub sealed: String,
+}
+
+impl PendingTotp {
+    fn binding(session_key: &str) -> String {
+        format!("totp_enrolment:{session_key}")
+    }
+
+    pub fn seal(secrets: &SecretBox, secret: &TotpSecret, session_key: &str) -> Self {
+        use base64::Engine;
+        Self {
+            sealed: base64::engine::general_purpose::STANDARD
+                .encode(secrets.seal(secret.bytes(), &Self::binding(session_key))),
+        }
+    }
+
+    pub fn open(&self, secrets: &SecretBox, session_key: &str) -> Result<TotpSecret, MfaError> {
+        use base64::Engine;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(&self.sealed)
+            .map_err(|e| MfaError::Internal(e.to_string()))?;
+        let key = secrets
+            .open(&sealed, &Self::binding(session_key))
+            .map_err(|e| MfaError::Internal(e.to_string()))?;
+        Ok(TotpSecret::from_bytes(&key))
+    }
+}
+
+/// Saves an authenticator app once a code from it is right (OTP-1). The accepted step is
+/// stored, so the code used here cannot sign anyone in.
+pub async fn finish_totp_enrolment<R>(
+    records: &R,
+    account: &Account,
+    secret: &TotpSecret,
+    code: &str,
+    name: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<Method, MfaError>
+where
+    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    if let Some(until) = locked_until(records, &account.id, ctx.now).await? {
+        return Err(MfaError::Locked { until });
+    }
+    let name = valid_name(name, MethodKind::Totp)?;
+    let existing = records.methods_of(&account.id).await?;
+    if existing
+        .iter()
+        .filter(|m| m.kind == MethodKind::Totp)
+        .count()
+        >= MAX_AUTHENTICATOR_APPS
+    {
+        return Err(MfaError::TooManyApps);
+    }
+    if code.trim().is_empty() {
+        return Err(MfaError::CodeMissing);
+    }
+    let Some(step) = secret.matching_step(code, ctx.now) else {
+        record_mfa_failure(records, account, MethodKind::Totp, ctx).await?;
+        return Err(MfaError::WrongCode);
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let method = Method {
+        secret: Some(
+            ctx.secrets
+                .seal(secret.bytes(), &Method::secret_binding(&id)),
+        ),
+        id,
+        account_id: account.id.clone(),
+        kind: MethodKind::Totp,
+        name,
+        phone: None,
+        credential: None,
+        credential_id: None,
+        last_totp_step: Some(step),
+        is_default: existing.is_empty(),
+        created_at: ctx.now,
+        last_used_at: None,
+    };
+    records.insert_method(&method).await?;
+    method_added(records, account, &method, ctx).await?;
+    Ok(method)
+}
+
+async fn method_added<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    ctx: &MfaContext<'_>,
+) -> Result<(), StorageError>
+where
+    R: AuditTrail + Sync,
+{
+    records
+        .append_audit(
+            &AuditEvent::new("mfa.method_added", Outcome::Success, ctx.requester, ctx.now)
+                .account(&account.id)
+                .reason(method.kind.as_str()),
+        )
+        .await?;
+    let body = format!(
+        "Dear {},\n\nA new way to prove it's you was added to your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away: someone else may be able to sign in as you.\n\nNHSmal",
+        account.display_name,
+        crate::clock::human(ctx.now),
+        method.kind.label(),
+        method.name
+    );
+    notify_by_email(
+        records,
+        ctx,
+        account,
+        "A sign-in method was added to your NHSmal account",
+        &body,
+    )
+    .await
+}
+
+/// Removes a method. The caller has checked a fresh second factor (LC-1). If it was the
+/// default, the oldest remaining method becomes the default.
+pub async fn remove_method<R>(
+    records: &R,
+    account: &Account,
+    method_id: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: MethodRecords + AuditTrail + Sync,
+{
+    let methods = methods_of(records, &account.id).await?;
+    let method = methods
+        .iter()
+        .find(|m| m.id == method_id)
+        .ok_or(MfaError::NoSuchMethod)?;
+    records.delete_method(&method.id).await?;
+    if method.is_default
+        && let Some(next) = methods
+            .iter()
+            .filter(|m| m.id != method.id)
+            .min_by_key(|m| m.created_at)
+    {
+        records.make_default_method(&account.id, &next.id).await?;
+    }
+    records
+        .append_audit(
+            &AuditEvent::new(
+                "mfa.method_removed",
+                Outcome::Success,
+                ctx.requester,
+                ctx.now,
+            )
+            .account(&account.id)
+            .reason(method.kind.as_str()),
+        )
+        .await?;
+    let body = format!(
+        "Dear {},\n\nA way to prove it's you was removed from your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away.\n\nNHSmal",
+        account.display_name,
+        crate::clock::human(ctx.now),
+        method.kind.label(),
+        method.name
+    );
+    notify_by_email(
+        records,
+        ctx,
+        account,
+        "A sign-in method was removed from your NHSmal account",
+        &body,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn rename_method<R>(
+    records: &R,
+    account: &Account,
+    method_id: &str,
+    name: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: MethodRecords + AuditTrail + Sync,
+{
+    let methods = records.methods_of(&account.id).await?;
+    let method = methods
+        .iter()
+        .find(|m| m.id == method_id)
+        .ok_or(MfaError::NoSuchMethod)?;
+    let name = valid_name(name, method.kind)?;
+    records.rename_method(&method.id, &name).await?;
+    records
+        .append_audit(
+            &AuditEvent::new(
+                "mfa.method_renamed",
+                Outcome::Success,
+                ctx.requester,
+                ctx.now,
+            )
+            .account(&account.id),
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn make_default<R>(
+    records: &R,
+    account: &Account,
+    method_id: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: MethodRecords + AuditTrail + Sync,
+{
+    let methods = records.methods_of(&account.id).await?;
+    if !methods.iter().any(|m| m.id == method_id) {
+        return Err(MfaError::NoSuchMethod);
+    }
+    records.make_default_method(&account.id, method_id).await?;
+    records
+        .append_audit(
+            &AuditEvent::new(
+                "mfa.default_changed",
+                Outcome::Success,
+                ctx.requester,
+                ctx.now,
+            )
+            .account(&account.id),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The state of a ceremony under way in a session (where to go after the second step, the
+//! method chosen, an authenticator app being set up), kept as JSON on the session row so that
+//! any node can continue it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AppError, AppState};
+use crate::domain::mfa::PendingTotp;
+use crate::domain::sessions::{SessionRecords, SignedInSession};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Flow {
+    /// Where to go once the second step is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The method chosen for the second step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// An authenticator app being set up (its key sealed to this session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_totp: Option<PendingTotp>,
+}
+
+impl Flow {
+    pub fn of(session: &SignedInSession) -> Self {
+        session
+            .record
+            .flow
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    pub async fn save(&self, app: &AppState, session_key: &str) -> Result<(), AppError> {
+        let text = serde_json::to_string(self).map_err(|e| AppError::Internal(e.to_string()))?;
+        app.store.set_session_flow(session_key, Some(&text)).await?;
+        Ok(())
+    }
+}
