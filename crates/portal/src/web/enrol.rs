@@ -64,10 +64,8 @@ async fn choose(
     signed_in: SignedIn,
     Query(query): Query<ChoiceQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(wanted) = query.method.as_deref() {
-        if let Some(kind) = MethodKind::parse(wanted) {
-            return Ok(Redirect::to(&format!("{CHOICE}/{}", kind.slug())).into_response());
-        }
+    if let Some(kind) = query.method.as_deref().and_then(MethodKind::parse) {
+        return Ok(Redirect::to(&format!("{CHOICE}/{}", kind.slug())).into_response());
     }
     let error = query
         .method
