@@ -368,3 +368,73 @@ impl CliEnv {
         }
     }
 }
+
+/// A TOTP code by an implementation independent of the server's (totp-lite).
+pub fn totp_code(secret: &[u8], t: i64) -> String {
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret, t as u64)
+}
+
+impl TestApp {
+    /// Signs in (password only: no method yet) and enrols an authenticator app through the
+    /// pages; returns the key read from the page.
+    pub async fn enrol_authenticator_app(&self, client: &reqwest::Client) -> Vec<u8> {
+        let page = self
+            .page(client, "/profile/self-service/enrol/authenticator-app")
+            .await;
+        let key = text_of(&page, "#totp-secret").replace(' ', "");
+        let secret = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &key)
+            .expect("the key on the page is base32");
+        let token = csrf_token(&page);
+        let code = totp_code(&secret, self.clock_now());
+        let response = client
+            .post(self.url("/profile/self-service/enrol/authenticator-app"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("code", &code),
+                ("name", "Work phone"),
+            ])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(location(&response), "/profile/self-service?added=1");
+        secret
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use nhsmal::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Posts the second step's form with `code` for the method the page offers.
+    pub async fn second_step(&self, client: &reqwest::Client, code: &str) -> Response {
+        let page = self.page(client, "/sign-in/verify").await;
+        let doc = scraper::Html::parse_document(&page);
+        let selector = scraper::Selector::parse("input[name=method]").expect("selector");
+        let method = doc
+            .select(&selector)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .expect("method field")
+            .to_string();
+        let token = csrf_token(&page);
+        client
+            .post(self.url("/sign-in/verify"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("method", &method),
+                ("code", code),
+            ])
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+pub async fn account(app: &TestApp, email: &str) -> nhsmal::domain::accounts::Account {
+    use nhsmal::domain::accounts::AccountRecords;
+    app.store
+        .account_by_email(email)
+        .await
+        .expect("query")
+        .expect("account exists")
+}

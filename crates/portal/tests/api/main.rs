@@ -8,3 +8,4 @@ mod ops;
 mod password;
 mod sessions;
 mod sign_in;
+mod totp;
