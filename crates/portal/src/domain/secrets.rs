@@ -21,6 +21,9 @@ pub enum SecretError {
 /// Seals and opens secrets with the master key.
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// A key derived from the master key for MACs of short codes: a database dump alone then
+    /// cannot test the million possible 6-digit codes against a stored hash.
+    mac_key: Zeroizing<Vec<u8>>,
 }
 
 impl SecretBox {
@@ -29,7 +32,8 @@ impl SecretBox {
             return Err(SecretError::BadKey);
         }
         let cipher = XChaCha20Poly1305::new_from_slice(key).map_err(|_| SecretError::BadKey)?;
-        Ok(Self { cipher })
+        let mac_key = Zeroizing::new(hmac_sha256(key, b"nhsmal code mac v1").to_vec());
+        Ok(Self { cipher, mac_key })
     }
 
     /// A key as written in a key file or `NHSMAL_MASTER_KEY`: base64 of 32 bytes.
@@ -45,6 +49,19 @@ impl SecretBox {
     /// A new master key, base64, for a key file.
     pub fn generate_key_base64() -> String {
         STANDARD.encode(Zeroizing::new(super::random_bytes::<32>()).as_slice())
+    }
+
+    /// HMAC-SHA256 of `data` under the derived MAC key, hex.
+    pub fn mac_hex(&self, data: &[u8]) -> String {
+        super::sessions::hex(&hmac_sha256(&self.mac_key, data))
+    }
+
+    /// Constant-time check of `data` against a `mac_hex` value.
+    pub fn mac_matches(&self, data: &[u8], expected_hex: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let actual = self.mac_hex(data);
+        actual.len() == expected_hex.len()
+            && bool::from(actual.as_bytes().ct_eq(expected_hex.as_bytes()))
     }
 
     /// nonce (24 random bytes) || ciphertext and tag.
@@ -86,6 +103,14 @@ impl SecretBox {
             .map(Zeroizing::new)
             .map_err(|_| SecretError::CannotOpen)
     }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

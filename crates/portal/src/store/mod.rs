@@ -3,7 +3,9 @@
 //! This is the only module with SQL.
 
 mod accounts;
+mod approvals;
 mod audit;
+mod codes;
 mod limits;
 mod methods;
 mod organisations;

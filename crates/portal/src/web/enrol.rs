@@ -10,7 +10,8 @@ use serde::Deserialize;
 use super::extract::{CsrfForm, SignedIn};
 use super::flow::Flow;
 use super::pages::{
-    Chrome, EnrolChoicePage, EnrolTotpPage, FieldError, MessagePage, MethodOption, render,
+    Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MessagePage, MethodOption,
+    render,
 };
 use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
 use super::{AppError, AppState};
@@ -26,6 +27,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/profile/self-service/enrol/authenticator-app",
             get(totp_page).post(totp_verify),
+        )
+        .route(
+            "/profile/self-service/enrol/text-message",
+            get(phone_page).post(phone_step),
+        )
+        .route(
+            "/profile/self-service/enrol/phone-call",
+            get(phone_page).post(phone_step),
         )
         .route("/profile/self-service/enrol/{slug}", get(not_yet))
 }
@@ -254,4 +263,307 @@ async fn not_yet(
         link: Some((CHOICE.into(), "Choose another method".into())),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+fn phone_kind(uri: &axum::http::Uri) -> MethodKind {
+    if uri.path().ends_with("/phone-call") {
+        MethodKind::Voice
+    } else {
+        MethodKind::Sms
+    }
+}
+
+struct PhoneView<'a> {
+    kind: MethodKind,
+    stage: &'static str,
+    phone: &'a str,
+    masked: String,
+}
+
+fn phone_form(
+    app: &AppState,
+    signed_in: &SignedIn,
+    view: PhoneView<'_>,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let kind = view.kind;
+    let field = if view.stage == "number" {
+        "phone"
+    } else {
+        "code"
+    };
+    let page = EnrolPhonePage {
+        chrome: chrome(app, signed_in),
+        heading: match (kind, view.stage) {
+            (MethodKind::Voice, "call") => "Answer the call".into(),
+            (_, "code") => "Enter the code we sent you".into(),
+            (MethodKind::Voice, _) => "Set up phone calls".into(),
+            _ => "Set up text messages".into(),
+        },
+        intro: match kind {
+            MethodKind::Voice => "When you sign in, we will call this number and you press # to approve. We call it now to check it is yours.".into(),
+            _ => "When you sign in, we will text a code to this number. We send one now to check it is yours.".into(),
+        },
+        action: format!("{CHOICE}/{}", kind.slug()),
+        stage: view.stage,
+        phone_label: if kind == MethodKind::Voice { "Phone number" } else { "Mobile phone number" },
+        send_label: if kind == MethodKind::Voice { "Call me" } else { "Send code" },
+        phone: view.phone.to_string(),
+        masked: view.masked,
+        errors: error
+            .iter()
+            .map(|m| FieldError { field, message: m.clone() })
+            .collect(),
+        field_error: error,
+    };
+    render(status, &page)
+}
+
+#[derive(Deserialize)]
+struct PhoneQuery {
+    restart: Option<String>,
+}
+
+async fn phone_page(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    uri: axum::http::Uri,
+    Query(query): Query<PhoneQuery>,
+) -> Result<Response, AppError> {
+    let kind = phone_kind(&uri);
+    if let Some(redirect) = fresh_factor_check(&app, &signed_in, uri.path()).await? {
+        return Ok(redirect);
+    }
+    let mut flow = Flow::of(&signed_in.0);
+    let pending = flow.pending_phone.clone().filter(|p| p.kind == kind);
+    if query.restart.is_some() || pending.is_none() {
+        if flow.pending_phone.take().is_some() {
+            flow.save(&app, &signed_in.0.token.storage_key()).await?;
+        }
+        let view = PhoneView {
+            kind,
+            stage: "number",
+            phone: "",
+            masked: String::new(),
+        };
+        return Ok(phone_form(&app, &signed_in, view, StatusCode::OK, None));
+    }
+    let pending = pending.unwrap_or_else(|| unreachable!("checked above"));
+    let stage = if kind == MethodKind::Voice {
+        "call"
+    } else {
+        "code"
+    };
+    let view = PhoneView {
+        kind,
+        stage,
+        phone: pending.phone.as_str(),
+        masked: pending.phone.masked(),
+    };
+    Ok(phone_form(&app, &signed_in, view, StatusCode::OK, None))
+}
+
+#[derive(Deserialize)]
+struct PhoneForm {
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Send (or call), send again, verify the code, or continue after the call.
+async fn phone_step(
+    State(app): State<AppState>,
+    requester: Requester,
+    signed_in: SignedIn,
+    uri: axum::http::Uri,
+    CsrfForm(form): CsrfForm<PhoneForm>,
+) -> Result<Response, AppError> {
+    use crate::domain::mfa::approvals::{self, ApprovalStatus};
+    use crate::domain::mfa::phone::{self, Purpose};
+    let kind = phone_kind(&uri);
+    let here = format!("{CHOICE}/{}", kind.slug());
+    if let Some(redirect) = fresh_factor_check(&app, &signed_in, &here).await? {
+        return Ok(redirect);
+    }
+    let key = signed_in.0.token.storage_key();
+    let mut flow = Flow::of(&signed_in.0);
+    let account = &signed_in.0.account;
+    let ctx = app.mfa(&requester);
+    let pending = flow.pending_phone.clone().filter(|p| p.kind == kind);
+    let stage = if kind == MethodKind::Voice {
+        "call"
+    } else {
+        "code"
+    };
+
+    let number = match (form.step.as_str(), &pending) {
+        ("send", _) => match phone::parse_phone(&form.phone, kind == MethodKind::Sms) {
+            Ok(n) => n,
+            Err(e) => {
+                let view = PhoneView {
+                    kind,
+                    stage: "number",
+                    phone: &form.phone,
+                    masked: String::new(),
+                };
+                return Ok(phone_form(
+                    &app,
+                    &signed_in,
+                    view,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(e.to_string()),
+                ));
+            }
+        },
+        (_, Some(p)) => p.phone.clone(),
+        (_, None) => return Ok(Redirect::to(&here).into_response()),
+    };
+    let error_view = |stage: &'static str| PhoneView {
+        kind,
+        stage,
+        phone: number.as_str(),
+        masked: number.masked(),
+    };
+
+    let sending = form.step == "send" || form.step == "resend";
+    if sending {
+        let sent = match kind {
+            MethodKind::Voice => approvals::place_call(
+                &app.store,
+                &ctx,
+                account,
+                &key,
+                Purpose::Enrol,
+                &number,
+                &super::telephony::keypad_base(&app),
+            )
+            .await
+            .map(Some),
+            _ => phone::send_code(&app.store, &ctx, account, &key, Purpose::Enrol, &number)
+                .await
+                .map(|()| None),
+        };
+        match sent {
+            Ok(approval) => {
+                flow.pending_phone = Some(super::flow::PendingPhone {
+                    kind,
+                    phone: number.clone(),
+                    approval,
+                });
+                flow.save(&app, &key).await?;
+                return Ok(Redirect::to(&here).into_response());
+            }
+            Err(e @ MfaError::TooManySends { .. }) => {
+                let shown = if form.step == "send" { "number" } else { stage };
+                return Ok(phone_form(
+                    &app,
+                    &signed_in,
+                    error_view(shown),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(e.to_string()),
+                ));
+            }
+            Err(e @ MfaError::ProviderFailed(_)) => {
+                let shown = if form.step == "send" { "number" } else { stage };
+                return Ok(phone_form(
+                    &app,
+                    &signed_in,
+                    error_view(shown),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(e.to_string()),
+                ));
+            }
+            Err(MfaError::Storage(e)) => return Err(e.into()),
+            Err(e) => return Err(AppError::Internal(e.to_string())),
+        }
+    }
+
+    // Proving the number: the code typed back, or the call answered with #.
+    let proved = match kind {
+        MethodKind::Voice => {
+            let id = pending
+                .as_ref()
+                .and_then(|p| p.approval.clone())
+                .unwrap_or_default();
+            match approvals::take_approved(&app.store, &id, &key, Purpose::Enrol, ctx.now).await? {
+                Ok(n) if n == number => Ok(n),
+                Ok(_) => Err(MfaError::CodeExpired),
+                Err(ApprovalStatus::Pending) => {
+                    return Ok(phone_form(
+                        &app,
+                        &signed_in,
+                        error_view("call"),
+                        StatusCode::ACCEPTED,
+                        Some("We are still waiting for you to answer the call and press #".into()),
+                    ));
+                }
+                Err(ApprovalStatus::Denied) => {
+                    flow.pending_phone = None;
+                    flow.save(&app, &key).await?;
+                    let view = PhoneView {
+                        kind,
+                        stage: "number",
+                        phone: "",
+                        masked: String::new(),
+                    };
+                    return Ok(phone_form(
+                        &app,
+                        &signed_in,
+                        view,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("You pressed 0# on the call, so the number was not added".into()),
+                    ));
+                }
+                Err(_) => {
+                    return Ok(phone_form(
+                        &app,
+                        &signed_in,
+                        error_view("call"),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("The call has ended. Select Call again".into()),
+                    ));
+                }
+            }
+        }
+        _ => phone::check_code(&app.store, &ctx, account, &key, Purpose::Enrol, &form.code).await,
+    };
+    match proved {
+        Ok(n) if n == number => {
+            mfa::add_phone_method(&app.store, account, kind, &number, &ctx)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            flow.pending_phone = None;
+            flow.save(&app, &key).await?;
+            Ok(Redirect::to("/profile/self-service?added=1").into_response())
+        }
+        Ok(_) => Ok(phone_form(
+            &app,
+            &signed_in,
+            error_view(stage),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(MfaError::CodeExpired.to_string()),
+        )),
+        Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
+            retry_after: until - ctx.now,
+            message: format!(
+                "There have been too many wrong codes. Try again after {}.",
+                crate::clock::human(until)
+            ),
+        }),
+        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
+            Ok(phone_form(
+                &app,
+                &signed_in,
+                error_view(stage),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.to_string()),
+            ))
+        }
+        Err(MfaError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
 }

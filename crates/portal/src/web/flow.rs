@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, AppState};
-use crate::domain::mfa::PendingTotp;
+use crate::domain::mfa::phone::E164;
+use crate::domain::mfa::{MethodKind, PendingTotp};
 use crate::domain::sessions::{SessionRecords, SignedInSession};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -19,6 +20,21 @@ pub struct Flow {
     /// An authenticator app being set up (its key sealed to this session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_totp: Option<PendingTotp>,
+    /// The call this session is waiting on (second step by phone call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// A number being set up (text message or phone call), not yet proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_phone: Option<PendingPhone>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingPhone {
+    pub kind: MethodKind,
+    pub phone: E164,
+    /// For a call: the approval the call is waiting on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 impl Flow {

@@ -14,6 +14,7 @@ mod profile;
 mod second_step;
 mod security;
 mod signin;
+mod telephony;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,11 +109,13 @@ pub fn router(app: AppState) -> Router {
         .merge(second_step::router())
         .merge(enrol::router())
         .merge(methods::router())
+        .merge(telephony::router())
         .merge(info::router())
         .layer(security::csrf_layer(&app.settings));
     let routes = Router::new()
         .merge(portal)
         .merge(ops::router())
+        .merge(telephony::webhook_router())
         .merge(assets::router())
         .fallback(|| async { AppError::NotFound });
     with_layers(routes, app)

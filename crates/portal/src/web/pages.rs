@@ -96,6 +96,9 @@ pub struct ProfileMenuPage {
 #[template(path = "verify.html")]
 pub struct VerifyPage {
     pub chrome: Chrome,
+    /// "code" (type a code), "call" (wait for the call) or "key" (security key).
+    pub mode: &'static str,
+    pub resend_label: Option<&'static str>,
     pub heading: String,
     pub hint: String,
     pub method_id: String,
@@ -165,4 +168,21 @@ pub struct MethodRow {
     pub added: String,
     pub last_used: String,
     pub is_default: bool,
+}
+
+#[derive(Template)]
+#[template(path = "enrol_phone.html")]
+pub struct EnrolPhonePage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub intro: String,
+    pub action: String,
+    /// "number", "code" or "call".
+    pub stage: &'static str,
+    pub phone_label: &'static str,
+    pub send_label: &'static str,
+    pub phone: String,
+    pub masked: String,
+    pub errors: Vec<FieldError>,
+    pub field_error: Option<String>,
 }

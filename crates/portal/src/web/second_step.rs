@@ -15,7 +15,9 @@ use super::flow::Flow;
 use super::pages::{AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render};
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
-use crate::domain::mfa::{self, Method, MethodKind, MfaError};
+use crate::domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
+use crate::domain::mfa::phone::{self, E164, Purpose};
+use crate::domain::mfa::{self, CallOutcome, Method, MethodKind, MfaError};
 use crate::domain::sessions::{self, NewSession, SessionStage, SignedInSession};
 
 /// How long a proved second factor counts as fresh for changing methods.
@@ -24,6 +26,7 @@ pub const FRESH_FACTOR_SECONDS: i64 = 15 * 60;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sign-in/verify", get(verify_page).post(verify))
+        .route("/sign-in/verify/resend", axum::routing::post(resend))
         .route("/sign-in/another-way", get(another_way))
 }
 
@@ -85,19 +88,54 @@ fn verify_form(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
-    let page = VerifyPage {
-        chrome: chrome(app, session),
-        heading: match method.kind {
-            MethodKind::Totp => "Enter the code from your authenticator app".into(),
-            _ => format!("Use your {}", method.kind.label().to_lowercase()),
-        },
-        hint: match method.kind {
-            MethodKind::Totp => format!(
+    let phone = method
+        .phone
+        .clone()
+        .map(E164)
+        .map(|p| p.masked())
+        .unwrap_or_default();
+    let (mode, resend_label, heading, hint) = match method.kind {
+        MethodKind::Totp => (
+            "code",
+            None,
+            "Enter the code from your authenticator app".to_string(),
+            format!(
                 "Open the authenticator app you called \u{201c}{}\u{201d} and enter the 6-digit code it shows for NHSmal.",
                 method.name
             ),
-            _ => String::new(),
-        },
+        ),
+        MethodKind::Sms => (
+            "code",
+            Some("Send again"),
+            "Enter the code we sent to your phone".to_string(),
+            format!(
+                "We have sent a 6-digit code by text message to your phone {phone}. It expires in 10 minutes."
+            ),
+        ),
+        MethodKind::Voice => (
+            "call",
+            Some("Call again"),
+            "Answer the call to your phone".to_string(),
+            format!(
+                "We are calling your phone {phone}. Answer it and press the hash key (#) to approve this sign-in. If this is not you, press 0 then #."
+            ),
+        ),
+        MethodKind::Fido2 => (
+            "key",
+            None,
+            "Use your security key".to_string(),
+            format!(
+                "Use the security key you called \u{201c}{}\u{201d}.",
+                method.name
+            ),
+        ),
+    };
+    let page = VerifyPage {
+        chrome: chrome(app, session),
+        mode,
+        resend_label,
+        heading,
+        hint,
         method_id: method.id.clone(),
         errors: error
             .iter()
@@ -112,8 +150,79 @@ fn verify_form(
     render(status, &page)
 }
 
+/// For a text message or a call, sends the code or places the call as the step opens (unless
+/// one is still live for this session and number); `force` sends again.
+async fn reach_phone(
+    app: &AppState,
+    requester: &Requester,
+    session: &AnySession,
+    method: &Method,
+    force: bool,
+) -> Result<Option<String>, AppError> {
+    let Some(phone) = method.phone.clone().map(E164) else {
+        return Ok(None);
+    };
+    let key = session.0.token.storage_key();
+    let ctx = app.mfa(requester);
+    let account = &session.0.account;
+    let result = match method.kind {
+        MethodKind::Sms => {
+            if !force
+                && phone::has_live_code(&app.store, &key, Purpose::SignIn, &phone, ctx.now).await?
+            {
+                return Ok(None);
+            }
+            phone::send_code(&app.store, &ctx, account, &key, Purpose::SignIn, &phone).await
+        }
+        MethodKind::Voice => {
+            let mut flow = Flow::of(&session.0);
+            if !force
+                && let Some(id) = &flow.approval
+                && let Some(a) = app.store.approval(id).await?
+                && a.phone.as_deref() == Some(phone.as_str())
+                && matches!(
+                    a.status_at(ctx.now),
+                    ApprovalStatus::Pending | ApprovalStatus::Approved
+                )
+            {
+                return Ok(None);
+            }
+            match approvals::place_call(
+                &app.store,
+                &ctx,
+                account,
+                &key,
+                Purpose::SignIn,
+                &phone,
+                &super::telephony::keypad_base(app),
+            )
+            .await
+            {
+                Ok(id) => {
+                    flow.approval = Some(id);
+                    flow.save(app, &key).await?;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        _ => return Ok(None),
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(
+            e @ (MfaError::TooManySends { .. }
+            | MfaError::ProviderFailed(_)
+            | MfaError::Locked { .. }),
+        ) => Ok(Some(e.to_string())),
+        Err(MfaError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
 async fn verify_page(
     State(app): State<AppState>,
+    requester: Requester,
     session: AnySession,
     Query(query): Query<VerifyQuery>,
 ) -> Result<Response, AppError> {
@@ -123,7 +232,32 @@ async fn verify_page(
         flow.method = Some(method.id.clone());
         flow.save(&app, &session.0.token.storage_key()).await?;
     }
-    Ok(verify_form(&app, &session, &method, StatusCode::OK, None))
+    let problem = reach_phone(&app, &requester, &session, &method, false).await?;
+    let status = if problem.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Ok(verify_form(&app, &session, &method, status, problem))
+}
+
+async fn resend(
+    State(app): State<AppState>,
+    requester: Requester,
+    session: AnySession,
+    CsrfForm(form): CsrfForm<VerifyForm>,
+) -> Result<Response, AppError> {
+    let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
+    match reach_phone(&app, &requester, &session, &method, true).await? {
+        None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
+        Some(problem) => Ok(verify_form(
+            &app,
+            &session,
+            &method,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(problem),
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -144,9 +278,50 @@ async fn verify(
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     let account = &session.0.account;
     let ctx = app.mfa(&requester);
+    let key = session.0.token.storage_key();
     let result = match method.kind {
         MethodKind::Totp => mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await,
-        _ => Err(MfaError::NoSuchMethod),
+        MethodKind::Sms => {
+            mfa::verify_sms(&app.store, account, &method, &key, &form.code, &ctx).await
+        }
+        MethodKind::Voice => {
+            let approval = Flow::of(&session.0).approval.unwrap_or_default();
+            match mfa::verify_call(&app.store, account, &method, &key, &approval, &ctx).await {
+                Ok(()) => Ok(()),
+                Err(CallOutcome::Locked { until }) => Err(MfaError::Locked { until }),
+                Err(CallOutcome::Storage(e)) => Err(MfaError::Storage(e)),
+                Err(CallOutcome::Waiting(ApprovalStatus::Denied)) => {
+                    // 0# on the call: this sign-in is over.
+                    sessions::end_session(&app.store, &session.0.token).await?;
+                    let page = super::pages::MessagePage {
+                        chrome: Chrome::anonymous(),
+                        heading: "Sign-in blocked".into(),
+                        paragraphs: vec!["You reported on the call that this sign-in was not you, so we have blocked it and emailed you. If someone else knows your password, change it as soon as you can.".into()],
+                        link: Some(("/sign-in".into(), "Back to sign in".into())),
+                    };
+                    return Ok(render(StatusCode::FORBIDDEN, &page));
+                }
+                Err(CallOutcome::Waiting(ApprovalStatus::Pending)) => {
+                    return Ok(verify_form(
+                        &app,
+                        &session,
+                        &method,
+                        StatusCode::ACCEPTED,
+                        Some("We are still waiting for you to answer the call and press #".into()),
+                    ));
+                }
+                Err(CallOutcome::Waiting(_)) => {
+                    return Ok(verify_form(
+                        &app,
+                        &session,
+                        &method,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("The call has ended. Select Call again".into()),
+                    ));
+                }
+            }
+        }
+        MethodKind::Fido2 => Err(MfaError::NoSuchMethod),
     };
     metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
     match result {
@@ -178,13 +353,15 @@ async fn verify(
                 crate::clock::human(until)
             ),
         }),
-        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing)) => Ok(verify_form(
-            &app,
-            &session,
-            &method,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(e.to_string()),
-        )),
+        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
+            Ok(verify_form(
+                &app,
+                &session,
+                &method,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.to_string()),
+            ))
+        }
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }

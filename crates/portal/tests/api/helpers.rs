@@ -210,7 +210,9 @@ impl TestApp {
     /// The body of a GET that must succeed.
     pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
         let response = self.get_with(client, path).await;
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        let status = response.status();
+        let to = location(&response);
+        assert_eq!(status, StatusCode::OK, "GET {path} (redirected to {to})");
         response.text().await.expect("body")
     }
 
@@ -437,4 +439,15 @@ pub async fn account(app: &TestApp, email: &str) -> nhsmal::domain::accounts::Ac
         .await
         .expect("query")
         .expect("account exists")
+}
+
+/// The value of the first input named `name` on a page.
+pub fn input_value(html: &str, name: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(&format!("input[name={name}]")).expect("selector");
+    doc.select(&selector)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap_or_default()
+        .to_string()
 }

@@ -6,6 +6,7 @@ mod csrf;
 mod helpers;
 mod ops;
 mod password;
+mod phone;
 mod sessions;
 mod sign_in;
 mod totp;

@@ -2,6 +2,8 @@
 //! checking a second factor at sign-in. Failed second factors count towards a lock per account
 //! (TH-1: 10 in a row), held in the database so that every node sees it.
 
+pub mod approvals;
+pub mod phone;
 pub mod totp;
 
 use std::future::Future;
@@ -173,6 +175,14 @@ pub enum MfaError {
     TooManyApps,
     #[error("That method was not found")]
     NoSuchMethod,
+    #[error("The code has expired or has been used. Ask for a new one")]
+    CodeExpired,
+    #[error("You have asked for too many codes or calls. Try again later")]
+    TooManySends { until: UnixTime },
+    #[error("We could not reach your phone just now. Try again in a few minutes")]
+    ProviderFailed(&'static str),
+    #[error(transparent)]
+    Phone(#[from] phone::PhoneError),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{0}")]
@@ -606,4 +616,111 @@ where
         )
         .await?;
     Ok(())
+}
+
+/// Saves a phone method (text message or phone call) once the number is proved: a code typed
+/// back, or # pressed on the call.
+pub async fn add_phone_method<R>(
+    records: &R,
+    account: &Account,
+    kind: MethodKind,
+    phone: &phone::E164,
+    ctx: &MfaContext<'_>,
+) -> Result<Method, MfaError>
+where
+    R: MethodRecords + AuditTrail + Sync,
+{
+    let existing = records.methods_of(&account.id).await?;
+    let method = Method {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id.clone(),
+        kind,
+        name: format!("{} {}", kind.label(), phone.masked()),
+        phone: Some(phone.as_str().to_string()),
+        secret: None,
+        credential: None,
+        credential_id: None,
+        last_totp_step: None,
+        is_default: existing.is_empty(),
+        created_at: ctx.now,
+        last_used_at: None,
+    };
+    records.insert_method(&method).await?;
+    method_added(records, account, &method, ctx).await?;
+    Ok(method)
+}
+
+/// Checks a texted code at sign-in for a registered number.
+pub async fn verify_sms<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    session_hash: &str,
+    code: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: MethodRecords + phone::CodeRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    let sent_to = phone::check_code(
+        records,
+        ctx,
+        account,
+        session_hash,
+        phone::Purpose::SignIn,
+        code,
+    )
+    .await?;
+    if method.phone.as_deref() != Some(sent_to.as_str()) {
+        return Err(MfaError::CodeExpired);
+    }
+    succeeded(records, account, method, ctx).await?;
+    Ok(())
+}
+
+/// Completes the second step by phone call: the call for this session was answered with #.
+pub async fn verify_call<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    session_hash: &str,
+    approval_id: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), CallOutcome>
+where
+    R: MethodRecords + approvals::ApprovalRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    if let Some(until) = locked_until(records, &account.id, ctx.now)
+        .await
+        .map_err(CallOutcome::Storage)?
+    {
+        return Err(CallOutcome::Locked { until });
+    }
+    match approvals::take_approved(
+        records,
+        approval_id,
+        session_hash,
+        phone::Purpose::SignIn,
+        ctx.now,
+    )
+    .await
+    .map_err(CallOutcome::Storage)?
+    {
+        Ok(phone) if method.phone.as_deref() == Some(phone.as_str()) => {
+            succeeded(records, account, method, ctx)
+                .await
+                .map_err(CallOutcome::Storage)?;
+            Ok(())
+        }
+        Ok(_) => Err(CallOutcome::Waiting(approvals::ApprovalStatus::Expired)),
+        Err(status) => Err(CallOutcome::Waiting(status)),
+    }
+}
+
+/// Why a call did not (yet) complete the second step.
+#[derive(Debug)]
+pub enum CallOutcome {
+    Waiting(approvals::ApprovalStatus),
+    Locked { until: UnixTime },
+    Storage(StorageError),
 }

@@ -1,0 +1,131 @@
+use sqlx::FromRow;
+
+use super::{Store, storage_error};
+use crate::clock::UnixTime;
+use crate::domain::StorageError;
+use crate::domain::mfa::phone::{CodeRecords, VerificationCode};
+
+#[derive(FromRow)]
+struct CodeRow {
+    id: String,
+    account_id: String,
+    session_hash: String,
+    purpose: String,
+    phone: String,
+    code_hash: String,
+    attempts: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<CodeRow> for VerificationCode {
+    fn from(r: CodeRow) -> Self {
+        VerificationCode {
+            id: r.id,
+            account_id: r.account_id,
+            session_hash: r.session_hash,
+            purpose: r.purpose,
+            phone: r.phone,
+            code_hash: r.code_hash,
+            attempts: r.attempts,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl CodeRecords for Store {
+    async fn insert_code(&self, c: &VerificationCode) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO verification_codes (id, account_id, session_hash, purpose, phone, \
+             code_hash, attempts, expires_at, used_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&c.id)
+        .bind(&c.account_id)
+        .bind(&c.session_hash)
+        .bind(&c.purpose)
+        .bind(&c.phone)
+        .bind(&c.code_hash)
+        .bind(c.attempts)
+        .bind(c.expires_at)
+        .bind(c.used_at)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn latest_code(
+        &self,
+        session_hash: &str,
+        purpose: &str,
+    ) -> Result<Option<VerificationCode>, StorageError> {
+        let row: Option<CodeRow> = sqlx::query_as(
+            "SELECT id, account_id, session_hash, purpose, phone, code_hash, attempts, expires_at, \
+             used_at, created_at FROM verification_codes WHERE session_hash = $1 AND purpose = $2 \
+             ORDER BY created_at DESC, id LIMIT 1",
+        )
+        .bind(session_hash)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(row.map(VerificationCode::from))
+    }
+
+    async fn count_code_attempt(&self, id: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn use_code(&self, id: &str, now: UnixTime) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "UPDATE verification_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_codes(&self, session_hash: &str, purpose: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM verification_codes WHERE session_hash = $1 AND purpose = $2")
+            .bind(session_hash)
+            .bind(purpose)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn count_sends(&self, key: &str, since: UnixTime) -> Result<i64, StorageError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM message_sends WHERE send_key = $1 AND at > $2")
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(storage_error)?;
+        Ok(n)
+    }
+
+    async fn record_send(&self, key: &str, at: UnixTime) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO message_sends (send_key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! The keypad of a phone call, and the approval status the waiting browser polls. The keypad
+//! URL is what the outbox records and what a telephony provider's webhook calls; its token is
+//! the only credential, so it is long, random, single use and expires with the approval.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+
+use super::extract::AnySession;
+use super::flow::Flow;
+use super::{AppError, AppState};
+use crate::domain::audit::Requester;
+use crate::domain::mfa::approvals::{self, Keypress};
+
+pub const KEYPAD_PATH: &str = "/telephony/keypad";
+
+/// Routes outside the browser's CSRF checks: a provider posts here, not a browser form.
+pub fn webhook_router() -> Router<AppState> {
+    Router::new().route("/telephony/keypad/{token}", post(keypad))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/approvals/current", get(current_status))
+}
+
+/// The keypad URL base for calls, from the configured public URL (never the Host header).
+pub fn keypad_base(app: &AppState) -> String {
+    format!(
+        "{}{KEYPAD_PATH}",
+        app.settings.public_url.as_str().trim_end_matches('/')
+    )
+}
+
+#[derive(Deserialize)]
+struct KeypadForm {
+    #[serde(rename = "Digits", default)]
+    digits: String,
+}
+
+async fn keypad(
+    State(app): State<AppState>,
+    requester: Requester,
+    Path(token): Path<String>,
+    Form(form): Form<KeypadForm>,
+) -> Result<Response, AppError> {
+    let ctx = app.mfa(&requester);
+    let outcome = approvals::keypress(&app.store, &ctx, &token, &form.digits).await?;
+    let (status, text) = match outcome {
+        Keypress::Approved => (
+            StatusCode::OK,
+            "Thank you. You can now continue on the NHSmal website.",
+        ),
+        Keypress::Reported => (
+            StatusCode::OK,
+            "Thank you. We have blocked the sign-in and will email you.",
+        ),
+        Keypress::NotUnderstood => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Press hash to approve, or zero then hash to report.",
+        ),
+        Keypress::TooLate => (StatusCode::GONE, "This call has ended."),
+    };
+    Ok((status, text).into_response())
+}
+
+/// `{"status": "pending" | "approved" | "denied" | "expired"}` for this session's call.
+async fn current_status(
+    State(app): State<AppState>,
+    session: AnySession,
+) -> Result<Response, AppError> {
+    let flow = Flow::of(&session.0);
+    let id = flow
+        .approval
+        .or_else(|| flow.pending_phone.and_then(|p| p.approval))
+        .unwrap_or_default();
+    let status =
+        approvals::status_for_session(&app.store, &id, &session.0.token.storage_key(), app.now())
+            .await?;
+    Ok(Json(serde_json::json!({ "status": status.as_str() })).into_response())
+}

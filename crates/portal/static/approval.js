@@ -1,0 +1,21 @@
+// Waits for the person to answer the call: polls the approval's status and, once it is no
+// longer pending, presses the page's "Continue" button. Without JavaScript the button works too.
+const form = document.querySelector('[data-approval-form]')
+if (form) {
+  const poll = async () => {
+    try {
+      const response = await fetch('/approvals/current', { credentials: 'same-origin', cache: 'no-store' })
+      if (response.ok) {
+        const { status } = await response.json()
+        if (status !== 'pending') {
+          form.requestSubmit()
+          return
+        }
+      }
+    } catch (e) {
+      // Network hiccup: try again shortly.
+    }
+    setTimeout(poll, 2000)
+  }
+  setTimeout(poll, 2000)
+}
