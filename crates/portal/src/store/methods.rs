@@ -137,6 +137,20 @@ impl MethodRecords for Store {
         Ok(())
     }
 
+    async fn update_credential(
+        &self,
+        method_id: &str,
+        credential: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE mfa_methods SET credential = $1 WHERE id = $2")
+            .bind(credential)
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn delete_method(&self, method_id: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM mfa_methods WHERE id = $1")
             .bind(method_id)

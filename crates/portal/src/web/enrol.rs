@@ -1,7 +1,7 @@
 //! Self-enrolment: Self-Service › "Self-enroll for MFA" › choose a method › set it up.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -10,11 +10,11 @@ use serde::Deserialize;
 use super::extract::{CsrfForm, SignedIn};
 use super::flow::Flow;
 use super::pages::{
-    Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MessagePage, MethodOption,
-    render,
+    Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MethodOption, render,
 };
 use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
 use super::{AppError, AppState};
+use crate::domain::StorageError;
 use crate::domain::audit::Requester;
 use crate::domain::mfa::totp::{TotpSecret, qr_data_url};
 use crate::domain::mfa::{self, MethodKind, MfaError, PendingTotp};
@@ -36,7 +36,15 @@ pub fn router() -> Router<AppState> {
             "/profile/self-service/enrol/phone-call",
             get(phone_page).post(phone_step),
         )
-        .route("/profile/self-service/enrol/{slug}", get(not_yet))
+        .route("/profile/self-service/enrol/fido2-token", get(key_page))
+        .route(
+            "/profile/self-service/enrol/fido2-token/options",
+            axum::routing::post(key_options),
+        )
+        .route(
+            "/profile/self-service/enrol/fido2-token/finish",
+            axum::routing::post(key_finish),
+        )
 }
 
 fn chrome(app: &AppState, signed_in: &SignedIn) -> Chrome {
@@ -245,24 +253,6 @@ async fn totp_verify(
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
-}
-
-async fn not_yet(
-    State(app): State<AppState>,
-    signed_in: SignedIn,
-    Path(slug): Path<String>,
-) -> Result<Response, AppError> {
-    let kind = MethodKind::from_slug(&slug).ok_or(AppError::NotFound)?;
-    let page = MessagePage {
-        chrome: chrome(&app, &signed_in),
-        heading: format!("Set up {}", kind.label().to_lowercase()),
-        paragraphs: vec![format!(
-            "Setting up a {} is not available yet. Choose an authenticator app for now.",
-            kind.label().to_lowercase()
-        )],
-        link: Some((CHOICE.into(), "Choose another method".into())),
-    };
-    Ok(render(StatusCode::OK, &page))
 }
 
 fn phone_kind(uri: &axum::http::Uri) -> MethodKind {
@@ -563,6 +553,108 @@ async fn phone_step(
                 Some(e.to_string()),
             ))
         }
+        Err(MfaError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
+const KEY_PAGE: &str = "/profile/self-service/enrol/fido2-token";
+
+/// A JSON error for the security-key script.
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn key_page(State(app): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    if let Some(redirect) = fresh_factor_check(&app, &signed_in, KEY_PAGE).await? {
+        return Ok(redirect);
+    }
+    Ok(render(
+        StatusCode::OK,
+        &super::pages::EnrolKeyPage {
+            chrome: chrome(&app, &signed_in),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn key_options(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    let methods = mfa::methods_of(&app.store, &signed_in.0.account.id).await?;
+    if needs_fresh_factor(&signed_in.0, !methods.is_empty(), app.now()) {
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "Reload the page and prove it is you again",
+        ));
+    }
+    let (options, state) = app
+        .security_keys
+        .start_registration(&signed_in.0.account, &methods)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let key = signed_in.0.token.storage_key();
+    let mut flow = Flow::of(&signed_in.0);
+    flow.key_registration = Some(state);
+    flow.save(&app, &key).await?;
+    Ok(axum::Json(options).into_response())
+}
+
+#[derive(Deserialize)]
+struct KeyFinish {
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn key_finish(
+    State(app): State<AppState>,
+    requester: Requester,
+    signed_in: SignedIn,
+    CsrfForm(form): CsrfForm<KeyFinish>,
+) -> Result<Response, AppError> {
+    let key = signed_in.0.token.storage_key();
+    let mut flow = Flow::of(&signed_in.0);
+    // The state is used once, whatever happens next.
+    let Some(state) = flow.key_registration.take() else {
+        return Ok(json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Start again: select Register security key",
+        ));
+    };
+    flow.save(&app, &key).await?;
+    let ctx = app.mfa(&requester);
+    let registered = match app
+        .security_keys
+        .finish_registration(&state, &form.credential)
+    {
+        Ok(k) => k,
+        Err(e) => return Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())),
+    };
+    match mfa::security_key::add_security_key(
+        &app.store,
+        &signed_in.0.account,
+        &registered,
+        &form.name,
+        &ctx,
+    )
+    .await
+    {
+        Ok(_) => Ok(
+            axum::Json(serde_json::json!({ "redirect": "/profile/self-service?added=1" }))
+                .into_response(),
+        ),
+        Err(e @ MfaError::BadName) => {
+            Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
+        }
+        Err(MfaError::Storage(StorageError::Conflict)) => Ok(json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That security key is already registered",
+        )),
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }

@@ -23,6 +23,11 @@ pub struct Flow {
     /// The call this session is waiting on (second step by phone call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// webauthn-rs state between the options and the browser's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_registration: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_authentication: Option<serde_json::Value>,
     /// A number being set up (text message or phone call), not yet proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_phone: Option<PendingPhone>,

@@ -43,6 +43,7 @@ pub struct App {
     pub hashing: Arc<PasswordHashing>,
     pub notifier: Arc<dyn Notifier>,
     pub secrets: SecretBox,
+    pub security_keys: crate::domain::mfa::security_key::SecurityKeys,
     csrf_key: Vec<u8>,
     metrics: PrometheusHandle,
 }
@@ -63,7 +64,11 @@ impl App {
         let csrf_key = store
             .server_secret("csrf_key", &candidate, clock.now())
             .await?;
+        let security_keys =
+            crate::domain::mfa::security_key::SecurityKeys::new(&settings.public_url)
+                .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(App {
+            security_keys,
             store,
             settings,
             clock,

@@ -186,3 +186,9 @@ pub struct EnrolPhonePage {
     pub errors: Vec<FieldError>,
     pub field_error: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "enrol_key.html")]
+pub struct EnrolKeyPage {
+    pub chrome: Chrome,
+}

@@ -27,6 +27,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sign-in/verify", get(verify_page).post(verify))
         .route("/sign-in/verify/resend", axum::routing::post(resend))
+        .route(
+            "/sign-in/verify/security-key/options",
+            axum::routing::post(key_options),
+        )
+        .route(
+            "/sign-in/verify/security-key/finish",
+            axum::routing::post(key_finish),
+        )
         .route("/sign-in/another-way", get(another_way))
 }
 
@@ -325,27 +333,7 @@ async fn verify(
     };
     metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
     match result {
-        Ok(()) => {
-            let flow = Flow::of(&session.0);
-            let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
-            if !amr.contains(&method.kind.amr()) {
-                amr.push(method.kind.amr());
-            }
-            if !amr.contains(&"mfa") {
-                amr.push("mfa");
-            }
-            sessions::end_session(&app.store, &session.0.token).await?;
-            let new = NewSession {
-                stage: SessionStage::SignedIn,
-                auth_methods: &amr.join(" "),
-                second_factor_at: Some(ctx.now),
-            };
-            let token =
-                sessions::start_session(&app.store, account, new, &requester, ctx.now).await?;
-            let jar = jar.add(session_cookie(&app, &token));
-            let target = flow.next.unwrap_or_else(|| "/profile".to_string());
-            Ok((jar, Redirect::to(&target)).into_response())
-        }
+        Ok(()) => complete(&app, &session, method.kind, &requester, jar).await,
         Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
             retry_after: until - ctx.now,
             message: format!(
@@ -361,6 +349,132 @@ async fn verify(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(e.to_string()),
             ))
+        }
+        Err(MfaError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
+/// The second factor is proved: a new session (new id), signed in, recording the methods
+/// used (RFC 8176 `amr`) and when; then on to where the person was going.
+async fn complete(
+    app: &AppState,
+    session: &AnySession,
+    kind: MethodKind,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let now = app.now();
+    let flow = Flow::of(&session.0);
+    let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
+    for value in [kind.amr(), "mfa"] {
+        if !amr.contains(&value) {
+            amr.push(value);
+        }
+    }
+    sessions::end_session(&app.store, &session.0.token).await?;
+    let new = NewSession {
+        stage: SessionStage::SignedIn,
+        auth_methods: &amr.join(" "),
+        second_factor_at: Some(now),
+    };
+    let token =
+        sessions::start_session(&app.store, &session.0.account, new, requester, now).await?;
+    let jar = jar.add(session_cookie(app, &token));
+    let target = flow.next.unwrap_or_else(|| "/profile".to_string());
+    Ok((jar, Redirect::to(&target)).into_response())
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn key_options(
+    State(app): State<AppState>,
+    session: AnySession,
+    CsrfForm(form): CsrfForm<VerifyForm>,
+) -> Result<Response, AppError> {
+    let methods = mfa::methods_of(&app.store, &session.0.account.id).await?;
+    let (options, state) = match app.security_keys.start_authentication(&methods) {
+        Ok(x) => x,
+        Err(MfaError::NoSuchMethod) => {
+            return Ok(json_error(
+                StatusCode::NOT_FOUND,
+                "No security key is registered",
+            ));
+        }
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let mut flow = Flow::of(&session.0);
+    flow.key_authentication = Some(state);
+    flow.method = Some(form.method);
+    flow.save(&app, &session.0.token.storage_key()).await?;
+    Ok(axum::Json(options).into_response())
+}
+
+#[derive(Deserialize)]
+struct KeyAnswer {
+    #[serde(default)]
+    credential: String,
+}
+
+async fn key_finish(
+    State(app): State<AppState>,
+    requester: Requester,
+    session: AnySession,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<KeyAnswer>,
+) -> Result<Response, AppError> {
+    let mut flow = Flow::of(&session.0);
+    let Some(state) = flow.key_authentication.take() else {
+        return Ok(json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Start again: select Use security key",
+        ));
+    };
+    // The challenge is used once, whatever the answer.
+    flow.save(&app, &session.0.token.storage_key()).await?;
+    let ctx = app.mfa(&requester);
+    let result = mfa::security_key::verify_security_key(
+        &app.store,
+        &app.security_keys,
+        &session.0.account,
+        &state,
+        &form.credential,
+        &ctx,
+    )
+    .await;
+    metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
+    match result {
+        Ok(_) => {
+            let response = complete(&app, &session, MethodKind::Fido2, &requester, jar).await?;
+            let target = response
+                .headers()
+                .get(axum::http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("/profile")
+                .to_string();
+            // The script follows the redirect itself; the new session cookie rides along.
+            let (mut parts, _) = response.into_parts();
+            parts.status = StatusCode::OK;
+            parts.headers.remove(axum::http::header::LOCATION);
+            let body =
+                axum::body::Body::from(serde_json::json!({ "redirect": target }).to_string());
+            parts.headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            Ok(Response::from_parts(parts, body))
+        }
+        Err(MfaError::Locked { until }) => Ok(json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "There have been too many failed attempts. Try again after {}.",
+                crate::clock::human(until)
+            ),
+        )),
+        Err(e @ MfaError::KeyRefused) => {
+            Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
         }
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),

@@ -7,6 +7,7 @@ mod helpers;
 mod ops;
 mod password;
 mod phone;
+mod security_key;
 mod sessions;
 mod sign_in;
 mod totp;

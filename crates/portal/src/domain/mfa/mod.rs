@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod phone;
+pub mod security_key;
 pub mod totp;
 
 use std::future::Future;
@@ -157,6 +158,12 @@ pub trait MethodRecords {
         &self,
         method_id: &str,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Stores a security key's updated credential (its signature counter).
+    fn update_credential(
+        &self,
+        method_id: &str,
+        credential: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +190,8 @@ pub enum MfaError {
     ProviderFailed(&'static str),
     #[error(transparent)]
     Phone(#[from] phone::PhoneError),
+    #[error("Your security key was not accepted. Try again, or sign in another way")]
+    KeyRefused,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{0}")]
@@ -212,7 +221,7 @@ pub async fn methods_of(
     Ok(methods)
 }
 
-fn valid_name(name: &str, kind: MethodKind) -> Result<String, MfaError> {
+pub(crate) fn valid_name(name: &str, kind: MethodKind) -> Result<String, MfaError> {
     let name = name.trim();
     let name = if name.is_empty() { kind.label() } else { name };
     if name.chars().count() > 50 || name.chars().any(char::is_control) {
@@ -323,7 +332,7 @@ where
     Ok(())
 }
 
-async fn succeeded<R>(
+pub(crate) async fn succeeded<R>(
     records: &R,
     account: &Account,
     method: &Method,
@@ -471,7 +480,7 @@ where
     Ok(method)
 }
 
-async fn method_added<R>(
+pub(crate) async fn method_added<R>(
     records: &R,
     account: &Account,
     method: &Method,

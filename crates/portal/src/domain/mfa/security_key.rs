@@ -1,0 +1,217 @@
+//! FIDO2 security keys through webauthn-rs (challenge, origin, RP id hash, user presence and
+//! signature are checked by the crate: WA-1). User verification is preferred, not required:
+//! the key is a second factor after a password (WA-2 applies where the key is the only one).
+//! A signature counter that fails to increase is refused and recorded (WA-3).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use url::Url;
+use webauthn_rs::prelude::{
+    AuthenticationResult, CreationChallengeResponse, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
+    SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+};
+
+use super::{
+    Method, MethodKind, MethodRecords, MfaContext, MfaError, method_added, record_mfa_failure,
+    succeeded,
+};
+use crate::domain::accounts::Account;
+use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
+use crate::domain::signin::SignInLimitRecords;
+
+/// The relying party: NHSmal at the configured public URL (its host is the RP id).
+pub struct SecurityKeys {
+    webauthn: Webauthn,
+}
+
+impl SecurityKeys {
+    pub fn new(public_url: &Url) -> Result<Self, String> {
+        let rp_id = public_url.host_str().ok_or("the public URL has no host")?;
+        let webauthn = WebauthnBuilder::new(rp_id, public_url)
+            .and_then(|b| b.rp_name("NHSmal").build())
+            .map_err(|e| format!("WebAuthn set-up for {public_url}: {e}"))?;
+        Ok(Self { webauthn })
+    }
+
+    /// Options for the browser and the state to keep server-side (JSON) until it answers.
+    pub fn start_registration(
+        &self,
+        account: &Account,
+        existing: &[Method],
+    ) -> Result<(CreationChallengeResponse, serde_json::Value), MfaError> {
+        let user_id =
+            Uuid::parse_str(&account.id).map_err(|e| MfaError::Internal(e.to_string()))?;
+        let exclude: Vec<_> = existing
+            .iter()
+            .filter_map(|m| m.credential_id.as_deref())
+            .filter_map(|id| URL_SAFE_NO_PAD.decode(id).ok())
+            .collect();
+        let (options, state) = self
+            .webauthn
+            .start_securitykey_registration(
+                user_id,
+                &account.email,
+                &account.display_name,
+                Some(exclude),
+                None,
+                None,
+            )
+            .map_err(|e| MfaError::Internal(e.to_string()))?;
+        let state = serde_json::to_value(&state).map_err(|e| MfaError::Internal(e.to_string()))?;
+        Ok((options, state))
+    }
+
+    pub fn finish_registration(
+        &self,
+        state: &serde_json::Value,
+        response: &str,
+    ) -> Result<SecurityKey, MfaError> {
+        let state: SecurityKeyRegistration =
+            serde_json::from_value(state.clone()).map_err(|e| MfaError::Internal(e.to_string()))?;
+        let response: RegisterPublicKeyCredential =
+            serde_json::from_str(response).map_err(|_| MfaError::KeyRefused)?;
+        self.webauthn
+            .finish_securitykey_registration(&response, &state)
+            .map_err(|_| MfaError::KeyRefused)
+    }
+
+    pub fn start_authentication(
+        &self,
+        methods: &[Method],
+    ) -> Result<(RequestChallengeResponse, serde_json::Value), MfaError> {
+        let keys: Vec<SecurityKey> = methods
+            .iter()
+            .filter(|m| m.kind == MethodKind::Fido2)
+            .filter_map(|m| m.credential.as_deref())
+            .filter_map(|c| serde_json::from_str(c).ok())
+            .collect();
+        if keys.is_empty() {
+            return Err(MfaError::NoSuchMethod);
+        }
+        let (options, state) = self
+            .webauthn
+            .start_securitykey_authentication(&keys)
+            .map_err(|e| MfaError::Internal(e.to_string()))?;
+        let state = serde_json::to_value(&state).map_err(|e| MfaError::Internal(e.to_string()))?;
+        Ok((options, state))
+    }
+
+    fn finish_authentication(
+        &self,
+        state: &serde_json::Value,
+        response: &str,
+    ) -> Result<AuthenticationResult, WebauthnError> {
+        let state: SecurityKeyAuthentication =
+            serde_json::from_value(state.clone()).map_err(|_| WebauthnError::ChallengeNotFound)?;
+        let response: PublicKeyCredential =
+            serde_json::from_str(response).map_err(|_| WebauthnError::ParseNOMFailure)?;
+        self.webauthn
+            .finish_securitykey_authentication(&response, &state)
+    }
+}
+
+/// Saves a registered key as a method.
+pub async fn add_security_key<R>(
+    records: &R,
+    account: &Account,
+    key: &SecurityKey,
+    name: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<Method, MfaError>
+where
+    R: MethodRecords + AuditTrail + Sync,
+{
+    let name = super::valid_name(name, MethodKind::Fido2)?;
+    let existing = records.methods_of(&account.id).await?;
+    let method = Method {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id.clone(),
+        kind: MethodKind::Fido2,
+        name,
+        phone: None,
+        secret: None,
+        credential: Some(
+            serde_json::to_string(key).map_err(|e| MfaError::Internal(e.to_string()))?,
+        ),
+        credential_id: Some(URL_SAFE_NO_PAD.encode(key.cred_id())),
+        last_totp_step: None,
+        is_default: existing.is_empty(),
+        created_at: ctx.now,
+        last_used_at: None,
+    };
+    records.insert_method(&method).await?;
+    method_added(records, account, &method, ctx).await?;
+    Ok(method)
+}
+
+/// Checks a security-key assertion for this sign-in; returns the method used and whether the
+/// key verified the user (PIN or biometric).
+pub async fn verify_security_key<R>(
+    records: &R,
+    keys: &SecurityKeys,
+    account: &Account,
+    state: &serde_json::Value,
+    response: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(Method, bool), MfaError>
+where
+    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    if let Some(until) = super::locked_until(records, &account.id, ctx.now).await? {
+        return Err(MfaError::Locked { until });
+    }
+    let result = match keys.finish_authentication(state, response) {
+        Ok(result) => result,
+        Err(WebauthnError::CredentialPossibleCompromise) => {
+            records
+                .append_audit(
+                    &AuditEvent::new(
+                        "mfa.possible_clone",
+                        Outcome::Failure,
+                        ctx.requester,
+                        ctx.now,
+                    )
+                    .account(&account.id)
+                    .reason("security key signature counter did not increase"),
+                )
+                .await?;
+            let body = format!(
+                "Dear {},\n\nA sign-in to your NHSmal account used one of your security keys, but the key's counter showed it may have been copied. We refused it.\n\nIf you still have your key, tell your local administrator: the key may need replacing.\n\nNHSmal",
+                account.display_name
+            );
+            super::notify_by_email(
+                records,
+                ctx,
+                account,
+                "A security key on your NHSmal account may have been copied",
+                &body,
+            )
+            .await?;
+            record_mfa_failure(records, account, MethodKind::Fido2, ctx).await?;
+            return Err(MfaError::KeyRefused);
+        }
+        Err(_) => {
+            record_mfa_failure(records, account, MethodKind::Fido2, ctx).await?;
+            return Err(MfaError::KeyRefused);
+        }
+    };
+    let cred_id = URL_SAFE_NO_PAD.encode(result.cred_id());
+    let methods = records.methods_of(&account.id).await?;
+    let method = methods
+        .into_iter()
+        .find(|m| {
+            m.kind == MethodKind::Fido2 && m.credential_id.as_deref() == Some(cred_id.as_str())
+        })
+        .ok_or(MfaError::KeyRefused)?;
+    if result.needs_update()
+        && let Some(text) = &method.credential
+        && let Ok(mut key) = serde_json::from_str::<SecurityKey>(text)
+        && key.update_credential(&result) == Some(true)
+    {
+        let updated = serde_json::to_string(&key).map_err(|e| MfaError::Internal(e.to_string()))?;
+        records.update_credential(&method.id, &updated).await?;
+    }
+    succeeded(records, account, &method, ctx).await?;
+    Ok((method, result.user_verified()))
+}

@@ -1,0 +1,178 @@
+use reqwest::StatusCode;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
+};
+
+use crate::helpers::{PASSWORD, TestApp, browser, csrf_token, location, spawn_app};
+
+fn origin(app: &TestApp) -> url::Url {
+    app.settings.public_url.clone()
+}
+
+async fn form_json(
+    client: &reqwest::Client,
+    url: String,
+    fields: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let r = client.post(url).form(fields).send().await.expect("POST");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Ann signs in and registers a software security key; returns the key and her browser.
+async fn ann_with_a_key(app: &TestApp) -> (SoftToken, reqwest::Client) {
+    app.add_user("ann@example.nhs.uk").await;
+    let client = browser();
+    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let page = app
+        .page(&client, "/profile/self-service/enrol/fido2-token")
+        .await;
+    assert!(page.contains("Register security key"));
+    let token = csrf_token(&page);
+    let (status, options) = form_json(
+        &client,
+        app.url("/profile/self-service/enrol/fido2-token/options"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let options: CreationChallengeResponse =
+        serde_json::from_value(options).expect("creation options");
+    let (mut key, _) = SoftToken::new(true).expect("soft token");
+    let credential = key
+        .do_registration(origin(app), options)
+        .expect("registration");
+    let credential = serde_json::to_string(&credential).expect("json");
+    let (status, done) = form_json(
+        &client,
+        app.url("/profile/self-service/enrol/fido2-token/finish"),
+        &[
+            ("csrf_token", &token),
+            ("credential", &credential),
+            ("name", "Blue key"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["redirect"], "/profile/self-service?added=1");
+    (key, client)
+}
+
+/// Signs in with the password and asks for a security-key challenge.
+async fn challenge(
+    app: &TestApp,
+    client: &reqwest::Client,
+) -> (String, String, RequestChallengeResponse) {
+    let r = app
+        .sign_in_with(client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let page = app.page(client, "/sign-in/verify").await;
+    assert!(page.contains("Use security key"));
+    // The key's box carries what its script posts: the CSRF token and the method.
+    let attr = |name: &str| {
+        page.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (token, method) = (attr("data-csrf"), attr("data-method"));
+    let (status, options) = form_json(
+        client,
+        app.url("/sign-in/verify/security-key/options"),
+        &[("csrf_token", &token), ("method", &method)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    (
+        token,
+        method,
+        serde_json::from_value(options).expect("request options"),
+    )
+}
+
+async fn answer(
+    app: &TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    method: &str,
+    assertion: &PublicKeyCredential,
+) -> (StatusCode, serde_json::Value) {
+    let text = serde_json::to_string(assertion).expect("json");
+    form_json(
+        client,
+        app.url("/sign-in/verify/security-key/finish"),
+        &[
+            ("csrf_token", token),
+            ("method", method),
+            ("credential", &text),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_person_registers_a_security_key_and_signs_in_with_it() {
+    let app = spawn_app().await;
+    let (mut key, _) = ann_with_a_key(&app).await;
+    let client = browser();
+    let (token, method, options) = challenge(&app, &client).await;
+    let assertion = key
+        .do_authentication(origin(&app), options)
+        .expect("assertion");
+    let (status, done) = answer(&app, &client, &token, &method, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["redirect"], "/profile");
+    assert_eq!(
+        app.get_with(&client, "/profile").await.status(),
+        StatusCode::OK
+    );
+    // The same assertion again (a replay) is refused: its challenge is spent.
+    let other = browser();
+    let (token, method, _) = challenge(&app, &other).await;
+    let (status, _) = answer(&app, &other, &token, &method, &assertion).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        location(&app.get_with(&other, "/profile").await),
+        "/sign-in/verify"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_assertion_or_one_for_another_origin_is_refused() {
+    let app = spawn_app().await;
+    let (mut key, _) = ann_with_a_key(&app).await;
+    let client = browser();
+    let (token, method, options) = challenge(&app, &client).await;
+    let mut assertion = key
+        .do_authentication(origin(&app), options)
+        .expect("assertion");
+    let last = assertion.response.signature.len() - 1;
+    assertion.response.signature[last] ^= 0x01;
+    let (status, body) = answer(&app, &client, &token, &method, &assertion).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not accepted")
+    );
+
+    let (token, method, options) = challenge(&app, &client).await;
+    let phishing = url::Url::parse("http://localhost:1").expect("url");
+    let assertion = key.do_authentication(phishing, options).expect("assertion");
+    let (status, _) = answer(&app, &client, &token, &method, &assertion).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .filter(|e| e.event == "mfa.verify" && e.outcome == "failure")
+            .count()
+            >= 2
+    );
+}
