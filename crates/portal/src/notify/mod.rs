@@ -1,9 +1,15 @@
 //! Delivery of SMS, voice calls and email. The embedded default writes each message as a JSON
 //! line to `<data-dir>/outbox.jsonl` (DESIGN.md §2); real providers plug in behind `Notifier`.
 
+mod notify_uk;
 mod outbox;
+mod smtp;
+pub mod twilio;
 
+pub use notify_uk::GovUkNotify;
 pub use outbox::Outbox;
+pub use smtp::Smtp;
+pub use twilio::Twilio;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,4 +51,32 @@ pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryErr
 /// A way to deliver messages; chosen in configuration.
 pub trait Notifier: Send + Sync {
     fn send<'a>(&'a self, message: &'a Message, at: crate::clock::UnixTime) -> DeliveryFuture<'a>;
+}
+
+/// One provider per channel, chosen in configuration.
+pub struct Providers {
+    pub sms: std::sync::Arc<dyn Notifier>,
+    pub voice: std::sync::Arc<dyn Notifier>,
+    pub email: std::sync::Arc<dyn Notifier>,
+}
+
+impl Providers {
+    /// Everything through one notifier (the outbox, by default).
+    pub fn all(notifier: std::sync::Arc<dyn Notifier>) -> Self {
+        Self {
+            sms: notifier.clone(),
+            voice: notifier.clone(),
+            email: notifier,
+        }
+    }
+}
+
+impl Notifier for Providers {
+    fn send<'a>(&'a self, message: &'a Message, at: crate::clock::UnixTime) -> DeliveryFuture<'a> {
+        match message.channel {
+            Channel::Sms => self.sms.send(message, at),
+            Channel::Voice => self.voice.send(message, at),
+            Channel::Email => self.email.send(message, at),
+        }
+    }
 }

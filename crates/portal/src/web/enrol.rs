@@ -74,6 +74,8 @@ async fn fresh_factor_check(
 #[derive(Deserialize)]
 struct ChoiceQuery {
     method: Option<String>,
+    /// Present when the choice form was submitted (an unticked radio group sends nothing).
+    chosen: Option<String>,
 }
 
 async fn choose(
@@ -84,9 +86,7 @@ async fn choose(
     if let Some(kind) = query.method.as_deref().and_then(MethodKind::parse) {
         return Ok(Redirect::to(&format!("{CHOICE}/{}", kind.slug())).into_response());
     }
-    let error = query
-        .method
-        .is_some()
+    let error = (query.method.is_some() || query.chosen.is_some())
         .then(|| "Select how you want to prove it is you".to_string());
     let page = EnrolChoicePage {
         chrome: chrome(&app, &signed_in),
