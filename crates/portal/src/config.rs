@@ -33,6 +33,106 @@ pub struct CommonArgs {
     pub log_format: Option<LogFormat>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    #[default]
+    Outbox,
+    Notify,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VoiceProvider {
+    #[default]
+    Outbox,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailProvider {
+    #[default]
+    Outbox,
+    Smtp,
+}
+
+/// A setting that is a secret: never printed, not even by Debug.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(unset)"
+        } else {
+            "(secret)"
+        })
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Message providers: the outbox by default; GOV.UK Notify, Twilio and SMTP in production.
+/// Secrets come from the environment or the config file (never put them in flags: they show
+/// in the process list).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProviderArgs {
+    /// Text messages: outbox, notify or twilio [default: outbox]
+    #[arg(long, env = "NHSMAL_SMS_PROVIDER", value_enum)]
+    pub sms_provider: Option<SmsProvider>,
+    /// Phone calls: outbox or twilio [default: outbox]
+    #[arg(long, env = "NHSMAL_VOICE_PROVIDER", value_enum)]
+    pub voice_provider: Option<VoiceProvider>,
+    /// Email: outbox or smtp [default: outbox]
+    #[arg(long, env = "NHSMAL_EMAIL_PROVIDER", value_enum)]
+    pub email_provider: Option<EmailProvider>,
+    #[arg(long, env = "NHSMAL_NOTIFY_API_KEY", hide_env_values = true)]
+    pub notify_api_key: Option<Secret>,
+    #[arg(long, env = "NHSMAL_NOTIFY_SMS_TEMPLATE_ID")]
+    pub notify_sms_template_id: Option<String>,
+    #[arg(long, env = "NHSMAL_NOTIFY_BASE_URL")]
+    pub notify_base_url: Option<String>,
+    #[arg(long, env = "NHSMAL_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, env = "NHSMAL_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<Secret>,
+    /// The number (E.164) texts and calls come from
+    #[arg(long, env = "NHSMAL_TWILIO_FROM")]
+    pub twilio_from: Option<String>,
+    #[arg(long, env = "NHSMAL_TWILIO_BASE_URL")]
+    pub twilio_base_url: Option<String>,
+    /// smtp://user:password@host:587 (STARTTLS), or smtp://127.0.0.1:PORT for a loopback relay
+    #[arg(long, env = "NHSMAL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    #[arg(long, env = "NHSMAL_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+}
+
+/// Providers, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub sms: SmsProvider,
+    pub voice: VoiceProvider,
+    pub email: EmailProvider,
+    pub notify_api_key: Secret,
+    pub notify_sms_template_id: String,
+    pub notify_base_url: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: Secret,
+    pub twilio_from: String,
+    pub twilio_base_url: String,
+    pub smtp_url: Secret,
+    pub smtp_from: String,
+}
+
 /// Flags of `nhsmal serve`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -80,6 +180,8 @@ pub struct ServeArgs {
     /// [default: DATA_DIR/master.key]
     #[arg(long, env = "NHSMAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
 }
 
 /// The optional TOML file: the same settings, unknown keys refused so that a typo is noticed.
@@ -103,6 +205,18 @@ struct FileSettings {
     signin_ip_window_minutes: Option<i64>,
     database_max_connections: Option<u32>,
     master_key_file: Option<PathBuf>,
+    sms_provider: Option<SmsProvider>,
+    voice_provider: Option<VoiceProvider>,
+    email_provider: Option<EmailProvider>,
+    notify_api_key: Option<Secret>,
+    notify_sms_template_id: Option<String>,
+    notify_base_url: Option<String>,
+    twilio_account_sid: Option<String>,
+    twilio_auth_token: Option<Secret>,
+    twilio_from: Option<String>,
+    twilio_base_url: Option<String>,
+    smtp_url: Option<Secret>,
+    smtp_from: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +299,7 @@ pub struct Settings {
     pub sign_in_limits: SignInLimits,
     pub database_max_connections: u32,
     pub master_key_file: PathBuf,
+    pub providers: ProviderSettings,
 }
 
 impl Settings {
@@ -203,6 +318,12 @@ impl Settings {
             sign_in_limits: SignInLimits::default(),
             database_max_connections: 16,
             master_key_file: data_dir.join("master.key"),
+            providers: ProviderSettings {
+                notify_base_url: "https://api.notifications.service.gov.uk".into(),
+                twilio_base_url: "https://api.twilio.com".into(),
+                smtp_from: "NHSmal <no-reply@nhsmal.example>".into(),
+                ..ProviderSettings::default()
+            },
         }
     }
 
@@ -326,7 +447,94 @@ impl Settings {
             .clone()
             .or(file.master_key_file)
             .unwrap_or_else(|| data_dir.join("master.key"));
+        let p = &serve.providers;
+        let providers = ProviderSettings {
+            sms: p.sms_provider.or(file.sms_provider).unwrap_or_default(),
+            voice: p.voice_provider.or(file.voice_provider).unwrap_or_default(),
+            email: p.email_provider.or(file.email_provider).unwrap_or_default(),
+            notify_api_key: p
+                .notify_api_key
+                .clone()
+                .or(file.notify_api_key)
+                .unwrap_or_default(),
+            notify_sms_template_id: p
+                .notify_sms_template_id
+                .clone()
+                .or(file.notify_sms_template_id)
+                .unwrap_or_default(),
+            notify_base_url: p
+                .notify_base_url
+                .clone()
+                .or(file.notify_base_url)
+                .unwrap_or_else(|| "https://api.notifications.service.gov.uk".into()),
+            twilio_account_sid: p
+                .twilio_account_sid
+                .clone()
+                .or(file.twilio_account_sid)
+                .unwrap_or_default(),
+            twilio_auth_token: p
+                .twilio_auth_token
+                .clone()
+                .or(file.twilio_auth_token)
+                .unwrap_or_default(),
+            twilio_from: p
+                .twilio_from
+                .clone()
+                .or(file.twilio_from)
+                .unwrap_or_default(),
+            twilio_base_url: p
+                .twilio_base_url
+                .clone()
+                .or(file.twilio_base_url)
+                .unwrap_or_else(|| "https://api.twilio.com".into()),
+            smtp_url: p.smtp_url.clone().or(file.smtp_url).unwrap_or_default(),
+            smtp_from: p
+                .smtp_from
+                .clone()
+                .or(file.smtp_from)
+                .unwrap_or_else(|| "NHSmal <no-reply@nhsmal.example>".into()),
+        };
+        let needs = |setting: &'static str, value: &str, because: &str| {
+            if value.trim().is_empty() {
+                Err(bad(setting, format!("is required when {because}")))
+            } else {
+                Ok(())
+            }
+        };
+        if providers.sms == SmsProvider::Notify {
+            needs(
+                "notify_api_key",
+                &providers.notify_api_key.0,
+                "sms_provider is notify",
+            )?;
+            needs(
+                "notify_sms_template_id",
+                &providers.notify_sms_template_id,
+                "sms_provider is notify",
+            )?;
+        }
+        if providers.sms == SmsProvider::Twilio || providers.voice == VoiceProvider::Twilio {
+            needs(
+                "twilio_account_sid",
+                &providers.twilio_account_sid,
+                "Twilio is a provider",
+            )?;
+            needs(
+                "twilio_auth_token",
+                &providers.twilio_auth_token.0,
+                "Twilio is a provider",
+            )?;
+            needs(
+                "twilio_from",
+                &providers.twilio_from,
+                "Twilio is a provider",
+            )?;
+        }
+        if providers.email == EmailProvider::Smtp {
+            needs("smtp_url", &providers.smtp_url.0, "email_provider is smtp")?;
+        }
         Ok(Self {
+            providers,
             master_key_file,
             data_dir,
             database_url,

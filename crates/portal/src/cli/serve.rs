@@ -8,7 +8,6 @@ use crate::config::{CommonArgs, LogFormat, ServeArgs, Settings};
 use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest};
 use crate::domain::organisations::{self, OrganisationError};
 use crate::domain::secrets::SecretBox;
-use crate::notify::Outbox;
 use crate::store::Store;
 use crate::web::{self, App};
 
@@ -38,7 +37,10 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
     )
     .await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let notifier = Arc::new(Outbox::in_data_dir(&settings.data_dir));
+    let notifier = Arc::new(
+        crate::notify::from_settings(&settings)
+            .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?,
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| {

@@ -80,3 +80,38 @@ impl Notifier for Providers {
         }
     }
 }
+
+/// The providers the settings choose; the outbox in the data folder for any left at default.
+pub fn from_settings(settings: &crate::config::Settings) -> Result<Providers, String> {
+    use crate::config::{EmailProvider, SmsProvider, VoiceProvider};
+    use std::sync::Arc;
+    let p = &settings.providers;
+    let outbox: Arc<dyn Notifier> = Arc::new(Outbox::in_data_dir(&settings.data_dir));
+    let twilio = || -> Result<Arc<dyn Notifier>, String> {
+        Ok(Arc::new(Twilio::new(
+            &p.twilio_base_url,
+            &p.twilio_account_sid,
+            &p.twilio_auth_token.0,
+            &p.twilio_from,
+        )?))
+    };
+    Ok(Providers {
+        sms: match p.sms {
+            SmsProvider::Outbox => outbox.clone(),
+            SmsProvider::Notify => Arc::new(GovUkNotify::new(
+                &p.notify_base_url,
+                &p.notify_api_key.0,
+                &p.notify_sms_template_id,
+            )?),
+            SmsProvider::Twilio => twilio()?,
+        },
+        voice: match p.voice {
+            VoiceProvider::Outbox => outbox.clone(),
+            VoiceProvider::Twilio => twilio()?,
+        },
+        email: match p.email {
+            EmailProvider::Outbox => outbox,
+            EmailProvider::Smtp => Arc::new(Smtp::new(&p.smtp_url.0, &p.smtp_from)?),
+        },
+    })
+}

@@ -43,7 +43,10 @@ impl GovUkNotify {
     }
 
     fn token(&self, now: UnixTime) -> Result<String, DeliveryError> {
-        let claims = Claims { iss: &self.service_id, iat: now };
+        let claims = Claims {
+            iss: &self.service_id,
+            iat: now,
+        };
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
             &claims,
@@ -54,7 +57,9 @@ impl GovUkNotify {
 
     async fn send_sms(&self, message: &Message, now: UnixTime) -> Result<(), DeliveryError> {
         if message.channel != Channel::Sms {
-            return Err(DeliveryError::Refused("GOV.UK Notify is configured for text messages only".into()));
+            return Err(DeliveryError::Refused(
+                "GOV.UK Notify is configured for text messages only".into(),
+            ));
         }
         // The template holds one placeholder, ((message)), so every text goes through it.
         let body = serde_json::json!({
@@ -75,17 +80,30 @@ impl GovUkNotify {
 }
 
 /// 2xx is sent; 400 means this message was refused; anything else is the provider's trouble.
-pub(super) async fn classify(provider: &str, response: reqwest::Response) -> Result<(), DeliveryError> {
+pub(super) async fn classify(
+    provider: &str,
+    response: reqwest::Response,
+) -> Result<(), DeliveryError> {
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
     // The error body describes the problem; it never holds the code we sent.
-    let detail: String = response.text().await.unwrap_or_default().chars().take(300).collect();
+    let detail: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
     if status.as_u16() == 400 {
-        Err(DeliveryError::Refused(format!("{provider} {status}: {detail}")))
+        Err(DeliveryError::Refused(format!(
+            "{provider} {status}: {detail}"
+        )))
     } else {
-        Err(DeliveryError::Unavailable(format!("{provider} {status}: {detail}")))
+        Err(DeliveryError::Unavailable(format!(
+            "{provider} {status}: {detail}"
+        )))
     }
 }
 

@@ -17,23 +17,37 @@ impl Smtp {
     /// `smtp://127.0.0.1:2525` (no TLS).
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("bad SMTP URL: {e}"))?;
-        let host = parsed.host_str().ok_or("the SMTP URL has no host")?.to_string();
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let host = parsed
+            .host_str()
+            .ok_or("the SMTP URL has no host")?
+            .to_string();
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         let port = parsed.port().unwrap_or(if loopback { 25 } else { 587 });
         let mut builder = if loopback && parsed.scheme() == "smtp" {
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
         } else {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host).map_err(|e| e.to_string())?
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
+                .map_err(|e| e.to_string())?
         };
-        builder = builder.port(port).timeout(Some(std::time::Duration::from_secs(10)));
+        builder = builder
+            .port(port)
+            .timeout(Some(std::time::Duration::from_secs(10)));
         if !parsed.username().is_empty() {
             builder = builder.credentials(Credentials::new(
                 parsed.username().to_string(),
                 parsed.password().unwrap_or_default().to_string(),
             ));
         }
-        let from: Mailbox = from.parse().map_err(|e| format!("bad sender address: {e}"))?;
-        Ok(Self { transport: builder.build(), from })
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("bad sender address: {e}"))?;
+        Ok(Self {
+            transport: builder.build(),
+            from,
+        })
     }
 
     async fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {

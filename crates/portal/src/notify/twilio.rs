@@ -19,7 +19,12 @@ pub struct Twilio {
 }
 
 impl Twilio {
-    pub fn new(base_url: &str, account_sid: &str, auth_token: &str, from: &str) -> Result<Self, String> {
+    pub fn new(
+        base_url: &str,
+        account_sid: &str,
+        auth_token: &str,
+        from: &str,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -41,15 +46,32 @@ impl Twilio {
                     .keypad_url
                     .as_deref()
                     .ok_or_else(|| DeliveryError::Refused("a call needs a keypad URL".into()))?;
-                ("Calls.json", ("Twiml", call_twiml(&message.body, &twilio_keypad_url(keypad))))
+                (
+                    "Calls.json",
+                    (
+                        "Twiml",
+                        call_twiml(&message.body, &twilio_keypad_url(keypad)),
+                    ),
+                )
             }
-            Channel::Email => return Err(DeliveryError::Refused("Twilio is not used for email".into())),
+            Channel::Email => {
+                return Err(DeliveryError::Refused(
+                    "Twilio is not used for email".into(),
+                ));
+            }
         };
         let response = self
             .client
-            .post(format!("{}/2010-04-01/Accounts/{}/{resource}", self.base_url, self.account_sid))
+            .post(format!(
+                "{}/2010-04-01/Accounts/{}/{resource}",
+                self.base_url, self.account_sid
+            ))
             .basic_auth(&self.account_sid, Some(&self.auth_token))
-            .form(&[("To", message.to.as_str()), ("From", self.from.as_str()), (content.0, content.1.as_str())])
+            .form(&[
+                ("To", message.to.as_str()),
+                ("From", self.from.as_str()),
+                (content.0, content.1.as_str()),
+            ])
             .send()
             .await
             .map_err(|e| DeliveryError::Unavailable(format!("Twilio: {e}")))?;
@@ -69,7 +91,10 @@ pub fn twilio_keypad_url(keypad_url: &str) -> String {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The call: the script inside a Gather that ends on # (so "#" arrives as Digits "" and
@@ -84,7 +109,12 @@ pub fn call_twiml(script: &str, action: &str) -> String {
 
 /// Twilio's request signature: base64(HMAC-SHA1(auth token, URL + each POST field name and
 /// value, sorted by name)). Compared in constant time.
-pub fn signature_is_valid(auth_token: &str, url: &str, fields: &[(String, String)], signature: &str) -> bool {
+pub fn signature_is_valid(
+    auth_token: &str,
+    url: &str,
+    fields: &[(String, String)],
+    signature: &str,
+) -> bool {
     let mut sorted: Vec<&(String, String)> = fields.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut data = url.to_string();
@@ -120,9 +150,24 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-        assert!(signature_is_valid("12345", url, &fields, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
-        assert!(!signature_is_valid("12345", url, &fields, "0/KCTR6DLpKmkAf8muzZqo1nDgR="));
-        assert!(!signature_is_valid("wrong", url, &fields, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        assert!(signature_is_valid(
+            "12345",
+            url,
+            &fields,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!signature_is_valid(
+            "12345",
+            url,
+            &fields,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgR="
+        ));
+        assert!(!signature_is_valid(
+            "wrong",
+            url,
+            &fields,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
     }
 
     #[test]

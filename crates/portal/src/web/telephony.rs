@@ -19,7 +19,9 @@ pub const KEYPAD_PATH: &str = "/telephony/keypad";
 
 /// Routes outside the browser's CSRF checks: a provider posts here, not a browser form.
 pub fn webhook_router() -> Router<AppState> {
-    Router::new().route("/telephony/keypad/{token}", post(keypad))
+    Router::new()
+        .route("/telephony/keypad/{token}", post(keypad))
+        .route("/telephony/twilio/keypad/{token}", post(twilio_keypad))
 }
 
 pub fn router() -> Router<AppState> {
@@ -64,6 +66,54 @@ async fn keypad(
         Keypress::TooLate => (StatusCode::GONE, "This call has ended."),
     };
     Ok((status, text).into_response())
+}
+
+/// Twilio's `<Gather>` callback: the signature is checked against the URL Twilio was given
+/// (from the configured public URL) and every form field; a bad one is refused with 403.
+/// "#" ends the Gather, so "#" arrives as Digits "" and "0#" as "0".
+async fn twilio_keypad(
+    State(app): State<AppState>,
+    requester: Requester,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let auth_token = &app.settings.providers.twilio_auth_token.0;
+    if auth_token.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let url = format!(
+        "{}/telephony/twilio/keypad/{token}",
+        app.settings.public_url.as_str().trim_end_matches('/')
+    );
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !crate::notify::twilio::signature_is_valid(auth_token, &url, &fields, signature) {
+        tracing::warn!("Twilio callback with a bad signature refused");
+        return Ok((StatusCode::FORBIDDEN, "bad signature").into_response());
+    }
+    let digits = fields
+        .iter()
+        .find(|(k, _)| k == "Digits")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let keys = match digits {
+        "" => "#",
+        "0" => "0#",
+        other => other,
+    };
+    let ctx = app.mfa(&requester);
+    let outcome = approvals::keypress(&app.store, &ctx, &token, keys).await?;
+    let say = match outcome {
+        Keypress::Approved => "Thank you. You can now continue on the NHSmal website. Goodbye.",
+        Keypress::Reported => "Thank you. We have blocked the sign-in and will email you. Goodbye.",
+        Keypress::NotUnderstood => "Sorry, that key was not recognised. Goodbye.",
+        Keypress::TooLate => "This request has ended. Goodbye.",
+    };
+    let twiml = format!("<Response><Say language=\"en-GB\">{say}</Say><Hangup/></Response>");
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], twiml).into_response())
 }
 
 /// `{"status": "pending" | "approved" | "denied" | "expired"}` for this session's call.
