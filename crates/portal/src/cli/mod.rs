@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the portal
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage organisations
     Org {
         #[command(subcommand)]
