@@ -9,7 +9,6 @@ use nhsmal::config::Settings;
 use nhsmal::domain::accounts::{self, AccountRequest};
 use nhsmal::domain::organisations;
 use nhsmal::domain::password::PasswordHashing;
-use nhsmal::notify::Outbox;
 use nhsmal::store::Store;
 use nhsmal::web::{self, App};
 use reqwest::header::HeaderMap;
@@ -115,7 +114,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     .await
     .expect("store opens and migrates");
     let clock = FakeClock::starting_at(START);
-    let notifier = Arc::new(Outbox::in_data_dir(data_dir.path()));
+    let notifier = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
     let app = App::new(
         store.clone(),
         settings.clone(),

@@ -7,6 +7,7 @@ mod helpers;
 mod ops;
 mod password;
 mod phone;
+mod providers;
 mod security_key;
 mod sessions;
 mod sign_in;
