@@ -267,6 +267,21 @@ async fn serve_demo_signs_in_logs_no_secrets_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ready, "server answered /healthz");
+    // The master key file was created, readable by its owner only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = env.data_dir.path().join("master.key");
+        let mode = std::fs::metadata(&key)
+            .expect("master.key created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        assert_eq!(
+            std::fs::read_to_string(&key).expect("read").trim().len(),
+            44,
+            "32 bytes in base64"
+        );
+    }
     let page = client
         .get(format!("{base}/sign-in"))
         .send()
@@ -359,4 +374,20 @@ async fn json_logs_are_one_object_per_line() {
             "{line}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_master_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = CliEnv::new().await;
+    let key = env.data_dir.path().join("master.key");
+    std::fs::write(&key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = env.run(&["serve", "--listen", "127.0.0.1:0"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("setting `master_key`") && out.stderr.contains("chmod 600"),
+        "{}",
+        out.stderr
+    );
 }

@@ -401,3 +401,48 @@ async fn another_persons_method_cannot_be_changed() {
     assert_eq!(methods.len(), 1);
     assert_eq!(methods[0].name, "Work phone");
 }
+
+#[tokio::test]
+async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
+    let app = spawn_app().await;
+    app.add_user("ann@example.nhs.uk").await;
+    let client = browser();
+    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let mut last = app.enrol_authenticator_app(&client).await;
+    for _ in 0..4 {
+        app.clock.advance(30);
+        // Each new app needs a fresh code from an existing one: use the newest.
+        let r = app
+            .get_with(&client, "/profile/self-service/enrol/authenticator-app")
+            .await;
+        if location(&r) == "/sign-in/verify" {
+            app.second_step(&client, &totp_code(&last, app.clock_now()))
+                .await;
+        }
+        last = app.enrol_authenticator_app(&client).await;
+    }
+    let page = app
+        .page(&client, "/profile/self-service/enrol/authenticator-app")
+        .await;
+    let key = text_of(&page, "#totp-secret").replace(' ', "");
+    let secret =
+        base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &key).expect("base32");
+    let r = client
+        .post(app.url("/profile/self-service/enrol/authenticator-app"))
+        .form(&[
+            ("csrf_token", crate::helpers::csrf_token(&page).as_str()),
+            ("code", &totp_code(&secret, app.clock_now())),
+            ("name", "Sixth"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_of(&r.text().await.expect("body"), ".nhsuk-error-summary").contains("already have 5")
+    );
+    use nhsmal::domain::mfa::MethodRecords;
+    let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
+    assert_eq!(app.store.methods_of(&account.id).await.expect("q").len(), 5);
+}
