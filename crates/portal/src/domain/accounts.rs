@@ -408,10 +408,8 @@ where
     records
         .append_audit(&audit(Outcome::Success, "password_changed"))
         .await?;
-    let message = crate::notify::Message {
-        channel: crate::notify::Channel::Email,
-        to: account.email.clone(),
-        subject: Some("Your NHSmal password has been changed".into()),
+    let notice = super::notices::Notice {
+        subject: "Your NHSmal password has been changed",
         body: format!(
             "Dear {},\n\nThe password of your NHSmal account was changed on {}. You have been \
              signed out everywhere else.\n\nIf this wasn't you, contact your local administrator \
@@ -419,20 +417,8 @@ where
             account.display_name,
             crate::clock::human(now)
         ),
-        code: None,
-        keypad_url: None,
     };
-    if let Err(e) = notifier.send(&message, now).await {
-        // The change stands; the failed notice is logged and audited so it can be followed up.
-        tracing::error!(error = %e, "password change notification not delivered");
-        records
-            .append_audit(
-                &AuditEvent::new("notification.failed", Outcome::Failure, requester, now)
-                    .account(&account.id)
-                    .reason("password_changed email"),
-            )
-            .await?;
-    }
+    super::notices::email_person(records, notifier, requester, now, account, notice).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod mfa;
+pub mod notices;
 pub mod organisations;
 pub mod password;
 pub mod secrets;

@@ -16,7 +16,7 @@ use crate::domain::StorageError;
 use crate::domain::accounts::{Account, AccountRecords};
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
 use crate::domain::sessions::hex;
-use crate::notify::{Channel, DeliveryError, Message};
+use crate::notify::{Channel, Message};
 
 pub const APPROVAL_LIFETIME: i64 = 2 * 60;
 
@@ -146,18 +146,7 @@ where
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_approval(&approval.id).await?;
-        tracing::error!(error = %e, "phone call not placed");
-        records
-            .append_audit(
-                &AuditEvent::new("mfa.call_placed", Outcome::Failure, ctx.requester, ctx.now)
-                    .account(&account.id)
-                    .reason("provider_failed"),
-            )
-            .await?;
-        return Err(MfaError::ProviderFailed(match e {
-            DeliveryError::Refused(_) => "refused",
-            DeliveryError::Unavailable(_) => "unavailable",
-        }));
+        return Err(super::delivery_failed(records, ctx, account, "mfa.call_placed", e).await?);
     }
     record_sends(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
     records

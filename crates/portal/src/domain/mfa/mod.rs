@@ -18,7 +18,7 @@ use super::secrets::SecretBox;
 use super::signin::SignInLimitRecords;
 use crate::clock::UnixTime;
 use crate::config::SignInLimits;
-use crate::notify::{Channel, Message, Notifier};
+use crate::notify::Notifier;
 use totp::TotpSecret;
 
 /// Authenticator apps one person may register.
@@ -294,8 +294,7 @@ where
     Ok(())
 }
 
-/// Emails the person; a delivery failure is logged and audited, never hidden, and never undoes
-/// what was done.
+/// Emails the person (see `notices`).
 pub async fn notify_by_email<R>(
     records: &R,
     ctx: &MfaContext<'_>,
@@ -306,30 +305,92 @@ pub async fn notify_by_email<R>(
 where
     R: AuditTrail + Sync,
 {
-    let message = Message {
-        channel: Channel::Email,
-        to: account.email.clone(),
-        subject: Some(subject.to_string()),
+    let notice = super::notices::Notice {
+        subject,
         body: body.to_string(),
-        code: None,
-        keypad_url: None,
     };
-    if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
-        tracing::error!(error = %e, "security notification not delivered");
-        records
-            .append_audit(
-                &AuditEvent::new(
-                    "notification.failed",
-                    Outcome::Failure,
-                    ctx.requester,
-                    ctx.now,
-                )
+    super::notices::email_person(
+        records,
+        ctx.notifier,
+        ctx.requester,
+        ctx.now,
+        account,
+        notice,
+    )
+    .await
+}
+
+/// Audits a text or call the provider did not take, and says so in the person's words.
+pub(crate) async fn delivery_failed<R>(
+    records: &R,
+    ctx: &MfaContext<'_>,
+    account: &Account,
+    event: &'static str,
+    error: crate::notify::DeliveryError,
+) -> Result<MfaError, StorageError>
+where
+    R: AuditTrail + Sync,
+{
+    tracing::error!(error = %error, event, "message provider failed");
+    records
+        .append_audit(
+            &AuditEvent::new(event, Outcome::Failure, ctx.requester, ctx.now)
                 .account(&account.id)
-                .reason(subject),
-            )
-            .await?;
-    }
-    Ok(())
+                .reason("provider_failed"),
+        )
+        .await?;
+    Ok(MfaError::ProviderFailed(match error {
+        crate::notify::DeliveryError::Refused(_) => "refused",
+        crate::notify::DeliveryError::Unavailable(_) => "unavailable",
+    }))
+}
+
+/// Whether a method was added or removed, for the audit trail and the person's email.
+#[derive(Clone, Copy)]
+enum Change {
+    Added,
+    Removed,
+}
+
+async fn method_changed<R>(
+    records: &R,
+    account: &Account,
+    method: &Method,
+    change: Change,
+    ctx: &MfaContext<'_>,
+) -> Result<(), StorageError>
+where
+    R: AuditTrail + Sync,
+{
+    let (event, subject, what, advice) = match change {
+        Change::Added => (
+            "mfa.method_added",
+            "A sign-in method was added to your NHSmal account",
+            "A new way to prove it's you was added to",
+            "someone else may be able to sign in as you",
+        ),
+        Change::Removed => (
+            "mfa.method_removed",
+            "A sign-in method was removed from your NHSmal account",
+            "A way to prove it's you was removed from",
+            "someone else may have changed your security info",
+        ),
+    };
+    records
+        .append_audit(
+            &AuditEvent::new(event, Outcome::Success, ctx.requester, ctx.now)
+                .account(&account.id)
+                .reason(method.kind.as_str()),
+        )
+        .await?;
+    let body = format!(
+        "Dear {},\n\n{what} your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away: {advice}.\n\nNHSmal",
+        account.display_name,
+        crate::clock::human(ctx.now),
+        method.kind.label(),
+        method.name
+    );
+    notify_by_email(records, ctx, account, subject, &body).await
 }
 
 pub(crate) async fn succeeded<R>(
@@ -489,28 +550,7 @@ pub(crate) async fn method_added<R>(
 where
     R: AuditTrail + Sync,
 {
-    records
-        .append_audit(
-            &AuditEvent::new("mfa.method_added", Outcome::Success, ctx.requester, ctx.now)
-                .account(&account.id)
-                .reason(method.kind.as_str()),
-        )
-        .await?;
-    let body = format!(
-        "Dear {},\n\nA new way to prove it's you was added to your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away: someone else may be able to sign in as you.\n\nNHSmal",
-        account.display_name,
-        crate::clock::human(ctx.now),
-        method.kind.label(),
-        method.name
-    );
-    notify_by_email(
-        records,
-        ctx,
-        account,
-        "A sign-in method was added to your NHSmal account",
-        &body,
-    )
-    .await
+    method_changed(records, account, method, Change::Added, ctx).await
 }
 
 /// Removes a method. The caller has checked a fresh second factor (LC-1). If it was the
@@ -538,33 +578,7 @@ where
     {
         records.make_default_method(&account.id, &next.id).await?;
     }
-    records
-        .append_audit(
-            &AuditEvent::new(
-                "mfa.method_removed",
-                Outcome::Success,
-                ctx.requester,
-                ctx.now,
-            )
-            .account(&account.id)
-            .reason(method.kind.as_str()),
-        )
-        .await?;
-    let body = format!(
-        "Dear {},\n\nA way to prove it's you was removed from your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away.\n\nNHSmal",
-        account.display_name,
-        crate::clock::human(ctx.now),
-        method.kind.label(),
-        method.name
-    );
-    notify_by_email(
-        records,
-        ctx,
-        account,
-        "A sign-in method was removed from your NHSmal account",
-        &body,
-    )
-    .await?;
+    method_changed(records, account, method, Change::Removed, ctx).await?;
     Ok(())
 }
 

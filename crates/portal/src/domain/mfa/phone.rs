@@ -13,7 +13,7 @@ use crate::domain::StorageError;
 use crate::domain::accounts::Account;
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
 use crate::domain::signin::SignInLimitRecords;
-use crate::notify::{Channel, DeliveryError, Message};
+use crate::notify::{Channel, Message};
 
 pub const CODE_LIFETIME: i64 = 10 * 60;
 pub const TRIES_PER_CODE: i64 = 5;
@@ -246,18 +246,7 @@ where
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_codes(session_hash, purpose.as_str()).await?;
-        tracing::error!(error = %e, "text message not sent");
-        records
-            .append_audit(
-                &AuditEvent::new("mfa.code_sent", Outcome::Failure, ctx.requester, ctx.now)
-                    .account(&account.id)
-                    .reason("provider_failed"),
-            )
-            .await?;
-        return Err(MfaError::ProviderFailed(match e {
-            DeliveryError::Refused(_) => "refused",
-            DeliveryError::Unavailable(_) => "unavailable",
-        }));
+        return Err(super::delivery_failed(records, ctx, account, "mfa.code_sent", e).await?);
     }
     record_sends(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records
