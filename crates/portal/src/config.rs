@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// [default: DATA_DIR/master.key]
     #[arg(long, env = "NHSMAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// TOML file of the FIDO2 authenticators allowed to register (`[[authenticator]]` with
+    /// `aaguid`, `description`, `ca_pem`); without it any security key may register
+    #[arg(long, env = "NHSMAL_FIDO2_ALLOW_LIST")]
+    pub fido2_allow_list: Option<PathBuf>,
     #[command(flatten)]
     pub providers: ProviderArgs,
 }
@@ -205,6 +209,7 @@ struct FileSettings {
     signin_ip_window_minutes: Option<i64>,
     database_max_connections: Option<u32>,
     master_key_file: Option<PathBuf>,
+    fido2_allow_list: Option<PathBuf>,
     sms_provider: Option<SmsProvider>,
     voice_provider: Option<VoiceProvider>,
     email_provider: Option<EmailProvider>,
@@ -300,6 +305,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub master_key_file: PathBuf,
     pub providers: ProviderSettings,
+    /// FIDO2 authenticators allowed to register; empty means any.
+    pub fido2_allowed: Vec<crate::domain::mfa::security_key::AllowedAuthenticator>,
 }
 
 impl Settings {
@@ -318,6 +325,7 @@ impl Settings {
             sign_in_limits: SignInLimits::default(),
             database_max_connections: 16,
             master_key_file: data_dir.join("master.key"),
+            fido2_allowed: Vec::new(),
             providers: ProviderSettings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
                 twilio_base_url: "https://api.twilio.com".into(),
@@ -533,7 +541,21 @@ impl Settings {
         if providers.email == EmailProvider::Smtp {
             needs("smtp_url", &providers.smtp_url.0, "email_provider is smtp")?;
         }
+        let fido2_allowed = match serve.fido2_allow_list.clone().or(file.fido2_allow_list) {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    bad(
+                        "fido2_allow_list",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                crate::domain::mfa::security_key::read_allow_list(&text)
+                    .map_err(|e| bad("fido2_allow_list", format!("{}: {e}", path.display())))?
+            }
+        };
         Ok(Self {
+            fido2_allowed,
             providers,
             master_key_file,
             data_dir,

@@ -64,9 +64,11 @@ impl App {
         let csrf_key = store
             .server_secret("csrf_key", &candidate, clock.now())
             .await?;
-        let security_keys =
-            crate::domain::mfa::security_key::SecurityKeys::new(&settings.public_url)
-                .map_err(anyhow::Error::msg)?;
+        let security_keys = crate::domain::mfa::security_key::SecurityKeys::new(
+            &settings.public_url,
+            &settings.fido2_allowed,
+        )
+        .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(App {
             security_keys,
             store,

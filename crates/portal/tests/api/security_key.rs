@@ -176,3 +176,57 @@ async fn a_tampered_assertion_or_one_for_another_origin_is_refused() {
             >= 2
     );
 }
+
+#[tokio::test]
+async fn with_an_allow_list_only_listed_authenticators_can_register() {
+    use der::EncodePem;
+    let (mut listed, listed_ca) = SoftToken::new(true).expect("soft token");
+    let (mut other, _other_ca) = SoftToken::new(true).expect("another soft token");
+    let pem = listed_ca.to_pem(der::pem::LineEnding::LF).expect("PEM");
+    let allow_list = format!(
+        "[[authenticator]]\naaguid = \"{}\"\ndescription = \"Test key\"\nca_pem = \"\"\"\n{pem}\"\"\"\n",
+        webauthn_authenticator_rs::softtoken::AAGUID
+    );
+    let allowed =
+        nhsmal::domain::mfa::security_key::read_allow_list(&allow_list).expect("allow list parses");
+    let app = crate::helpers::spawn_app_with(|s| s.fido2_allowed = allowed).await;
+    app.add_user("ann@example.nhs.uk").await;
+    let client = browser();
+    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let page = app
+        .page(&client, "/profile/self-service/enrol/fido2-token")
+        .await;
+    let token = csrf_token(&page);
+    let try_register = async |key: &mut SoftToken| {
+        let (_, options) = form_json(
+            &client,
+            app.url("/profile/self-service/enrol/fido2-token/options"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+        let options: CreationChallengeResponse = serde_json::from_value(options).expect("options");
+        let credential = key
+            .do_registration(origin(&app), options)
+            .expect("registration");
+        let credential = serde_json::to_string(&credential).expect("json");
+        form_json(
+            &client,
+            app.url("/profile/self-service/enrol/fido2-token/finish"),
+            &[
+                ("csrf_token", &token),
+                ("credential", &credential),
+                ("name", ""),
+            ],
+        )
+        .await
+    };
+    let (status, body) = try_register(&mut other).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unlisted authenticator is refused: {body}"
+    );
+    let (status, body) = try_register(&mut listed).await;
+    assert_eq!(status, StatusCode::OK, "the listed one registers: {body}");
+}

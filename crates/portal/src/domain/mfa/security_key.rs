@@ -7,9 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 use webauthn_rs::prelude::{
-    AuthenticationResult, CreationChallengeResponse, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
-    SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    AttestationCaList, AttestationCaListBuilder, AuthenticationResult, CreationChallengeResponse,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey,
+    SecurityKeyAuthentication, SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
 use super::{
@@ -23,15 +24,67 @@ use crate::domain::signin::SignInLimitRecords;
 /// The relying party: NHSmal at the configured public URL (its host is the RP id).
 pub struct SecurityKeys {
     webauthn: Webauthn,
+    /// When set, only these authenticators may register (direct attestation, checked against
+    /// each vendor's CA and AAGUID); otherwise attestation is not asked for (WA-4).
+    allowed: Option<AttestationCaList>,
+}
+
+/// One allowed model of authenticator, as the allow-list file lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedAuthenticator {
+    pub aaguid: Uuid,
+    pub description: String,
+    /// The vendor's attestation root certificate, PEM.
+    pub ca_pem: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowListFile {
+    authenticator: Vec<AllowedAuthenticator>,
+}
+
+/// Reads an allow-list file (TOML: `[[authenticator]]` with `aaguid`, `description`, `ca_pem`).
+pub fn read_allow_list(text: &str) -> Result<Vec<AllowedAuthenticator>, String> {
+    let file: AllowListFile = toml::from_str(text).map_err(|e| {
+        e.message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string()
+    })?;
+    if file.authenticator.is_empty() {
+        return Err("lists no authenticator".into());
+    }
+    Ok(file.authenticator)
 }
 
 impl SecurityKeys {
-    pub fn new(public_url: &Url) -> Result<Self, String> {
+    pub fn new(public_url: &Url, allowed: &[AllowedAuthenticator]) -> Result<Self, String> {
         let rp_id = public_url.host_str().ok_or("the public URL has no host")?;
         let webauthn = WebauthnBuilder::new(rp_id, public_url)
             .and_then(|b| b.rp_name("NHSmal").build())
             .map_err(|e| format!("WebAuthn set-up for {public_url}: {e}"))?;
-        Ok(Self { webauthn })
+        let allowed = if allowed.is_empty() {
+            None
+        } else {
+            let mut builder = AttestationCaListBuilder::new();
+            for a in allowed {
+                builder
+                    .insert_device_pem(
+                        a.ca_pem.as_bytes(),
+                        a.aaguid,
+                        a.description.clone(),
+                        Default::default(),
+                    )
+                    .map_err(|e| {
+                        format!("authenticator {}: bad CA certificate ({e:?})", a.aaguid)
+                    })?;
+            }
+            Some(builder.build())
+        };
+        Ok(Self { webauthn, allowed })
     }
 
     /// Options for the browser and the state to keep server-side (JSON) until it answers.
@@ -54,7 +107,7 @@ impl SecurityKeys {
                 &account.email,
                 &account.display_name,
                 Some(exclude),
-                None,
+                self.allowed.clone(),
                 None,
             )
             .map_err(|e| MfaError::Internal(e.to_string()))?;
