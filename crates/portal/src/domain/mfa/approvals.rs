@@ -151,8 +151,7 @@ where
     record_sends(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
     records
         .append_audit(
-            &AuditEvent::new("mfa.call_placed", Outcome::Success, ctx.requester, ctx.now)
-                .account(&account.id)
+            &ctx.audit("mfa.call_placed", Outcome::Success, account)
                 .reason(purpose.as_str()),
         )
         .await?;

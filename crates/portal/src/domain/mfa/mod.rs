@@ -207,6 +207,18 @@ pub struct MfaContext<'a> {
     pub now: UnixTime,
 }
 
+impl MfaContext<'_> {
+    /// An audit event about `account` from this request.
+    pub(crate) fn audit(
+        &self,
+        event: &'static str,
+        outcome: Outcome,
+        account: &Account,
+    ) -> AuditEvent {
+        AuditEvent::new(event, outcome, self.requester, self.now).account(&account.id)
+    }
+}
+
 fn mfa_limit_key(account_id: &str) -> String {
     format!("mfa:account:{account_id}")
 }
@@ -254,8 +266,7 @@ where
     let key = mfa_limit_key(&account.id);
     records
         .append_audit(
-            &AuditEvent::new("mfa.verify", Outcome::Failure, ctx.requester, ctx.now)
-                .account(&account.id)
+            &ctx.audit("mfa.verify", Outcome::Failure, account)
                 .reason(&format!("wrong_{}", method.as_str())),
         )
         .await?;
@@ -267,8 +278,7 @@ where
         records.block_until(&key, until).await?;
         records
             .append_audit(
-                &AuditEvent::new("account.locked", Outcome::Success, ctx.requester, ctx.now)
-                    .account(&account.id)
+                &ctx.audit("account.locked", Outcome::Success, account)
                     .reason(&format!(
                         "{} consecutive failed second factors; locked until {}",
                         state.failures,
@@ -406,8 +416,7 @@ where
     records.mark_method_used(&method.id, ctx.now).await?;
     records
         .append_audit(
-            &AuditEvent::new("mfa.verify", Outcome::Success, ctx.requester, ctx.now)
-                .account(&account.id)
+            &ctx.audit("mfa.verify", Outcome::Success, account)
                 .reason(method.kind.as_str()),
         )
         .await
@@ -600,15 +609,7 @@ where
     let name = valid_name(name, method.kind)?;
     records.rename_method(&method.id, &name).await?;
     records
-        .append_audit(
-            &AuditEvent::new(
-                "mfa.method_renamed",
-                Outcome::Success,
-                ctx.requester,
-                ctx.now,
-            )
-            .account(&account.id),
-        )
+        .append_audit(&ctx.audit("mfa.method_renamed", Outcome::Success, account))
         .await?;
     Ok(())
 }
@@ -628,15 +629,7 @@ where
     }
     records.make_default_method(&account.id, method_id).await?;
     records
-        .append_audit(
-            &AuditEvent::new(
-                "mfa.default_changed",
-                Outcome::Success,
-                ctx.requester,
-                ctx.now,
-            )
-            .account(&account.id),
-        )
+        .append_audit(&ctx.audit("mfa.default_changed", Outcome::Success, account))
         .await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::{MethodKind, MfaContext, MfaError, record_mfa_failure};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
 use crate::domain::accounts::Account;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
+use crate::domain::audit::{AuditTrail, Outcome};
 use crate::domain::signin::SignInLimitRecords;
 use crate::notify::{Channel, Message};
 
@@ -251,8 +251,7 @@ where
     record_sends(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records
         .append_audit(
-            &AuditEvent::new("mfa.code_sent", Outcome::Success, ctx.requester, ctx.now)
-                .account(&account.id)
+            &ctx.audit("mfa.code_sent", Outcome::Success, account)
                 .reason(purpose.as_str()),
         )
         .await?;

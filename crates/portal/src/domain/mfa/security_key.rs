@@ -18,7 +18,7 @@ use super::{
     succeeded,
 };
 use crate::domain::accounts::Account;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
+use crate::domain::audit::{AuditTrail, Outcome};
 use crate::domain::signin::SignInLimitRecords;
 
 /// The relying party: NHSmal at the configured public URL (its host is the RP id).
@@ -219,14 +219,8 @@ where
         Err(WebauthnError::CredentialPossibleCompromise) => {
             records
                 .append_audit(
-                    &AuditEvent::new(
-                        "mfa.possible_clone",
-                        Outcome::Failure,
-                        ctx.requester,
-                        ctx.now,
-                    )
-                    .account(&account.id)
-                    .reason("security key signature counter did not increase"),
+                    &ctx.audit("mfa.possible_clone", Outcome::Failure, account)
+                        .reason("security key signature counter did not increase"),
                 )
                 .await?;
             let body = format!(
