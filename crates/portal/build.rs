@@ -40,24 +40,22 @@ fn main() {
             "/assets/nhsuk-frontend.min.js".into(),
             dist.join("nhsuk-frontend.min.js"),
         ),
-        (
-            "/assets/portal.css".into(),
-            manifest.join("static/portal.css"),
-        ),
-        (
-            "/assets/portal.js".into(),
-            manifest.join("static/portal.js"),
-        ),
     ];
-    let images = dist.join("assets/images");
-    let mut names: Vec<_> = std::fs::read_dir(&images)
-        .unwrap_or_else(|e| panic!("{}: {e}", images.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for name in names {
-        files.push((format!("/assets/images/{name}"), images.join(&name)));
+    // Everything in static/ (our own CSS and scripts) is served under /assets too.
+    for (dir, prefix) in [
+        (manifest.join("static"), "/assets"),
+        (dist.join("assets/images"), "/assets/images"),
+    ] {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            files.push((format!("{prefix}/{name}"), dir.join(&name)));
+        }
     }
 
     let mut code =

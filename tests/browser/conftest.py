@@ -8,6 +8,8 @@ outside tester would (DESIGN.md section 2).
 Fixtures:
 - ``portal``: a fresh server on a free loopback port with its own data folder,
   organisation DEMO1 "Demo Pharmacy" and one user, ``portal.user``.
+- ``new_portal(serve_args=..., serve_env=...)`` starts one with extra server
+  flags or NHSMAL_* environment (a message provider, say).
 - ``browser``: one Chromium for the whole run.
 - ``page``: a page in a fresh browser context (its own cookies) per test;
   ``new_page(java_script_enabled=...)`` makes more, each in a context of its
@@ -22,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -60,23 +62,57 @@ def _artifact_stem(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def portal(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Portal]:
-    """A running portal with organisation DEMO1 and one user (portal.user)."""
-    data_dir = tmp_path / "nhsmal-data"
-    data_dir.mkdir()
-    p = Portal(binary=nhsmal_bin(), data_dir=data_dir)
-    p.add_org()
-    p.user = p.add_user("ann.example@demo1.nhs.uk", "Ann Example")
-    p.start()
+def new_portal(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Portal]]:
+    """Factory: new_portal(serve_args=(), serve_env=None) -> a running portal
+    with organisation DEMO1 and one user (portal.user), in a data folder of
+    its own. `serve_args` are extra `nhsmal serve` flags and `serve_env`
+    extra environment (such as NHSMAL_EMAIL_PROVIDER) for that server only:
+    the harness passes none of the shell's NHSMAL_* settings on."""
+    portals: list[Portal] = []
+
+    def make(serve_args: Sequence[str] = (), serve_env: Mapping[str, str] | None = None) -> Portal:
+        data_dir = tmp_path / "nhsmal-data"
+        n = 1
+        while data_dir.exists():
+            n += 1
+            data_dir = tmp_path / f"nhsmal-data-{n}"
+        data_dir.mkdir()
+        p = Portal(
+            binary=nhsmal_bin(),
+            data_dir=data_dir,
+            serve_args=list(serve_args),
+            serve_env=dict(serve_env or {}),
+        )
+        p.add_org()
+        p.user = p.add_user("ann.example@demo1.nhs.uk", "Ann Example")
+        p.start()  # on failure it reports the server's log itself
+        portals.append(p)
+        return p
+
     try:
-        yield p
+        yield make
     finally:
-        try:
-            p.stop()
-        finally:
-            if _test_failed(request):
+        # Stop every server, even when stopping one fails; then report the first failure.
+        problems: list[BaseException] = []
+        for i, p in enumerate(portals):
+            stopped_cleanly = True
+            try:
+                p.stop()
+            except BaseException as e:  # noqa: BLE001 - pytest.fail raises an OutcomeException
+                problems.append(e)
+                stopped_cleanly = False
+            if _test_failed(request) or not stopped_cleanly:
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                (ARTIFACTS / f"{_artifact_stem(request)}.server.log").write_text(p.server_log())
+                suffix = f".{i}" if i else ""
+                (ARTIFACTS / f"{_artifact_stem(request)}{suffix}.server.log").write_text(p.server_log())
+        if problems:
+            raise problems[0]
+
+
+@pytest.fixture
+def portal(new_portal: Callable[..., Portal]) -> Portal:
+    """A running portal with organisation DEMO1 and one user (portal.user)."""
+    return new_portal()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,10 @@ class Portal:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     user: User | None = None
+    # Extra `nhsmal serve` flags and NHSMAL_* environment for this server
+    # only, such as a message provider (child_env() drops the shell's own).
+    serve_args: list[str] = dataclasses.field(default_factory=list)
+    serve_env: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -156,6 +160,17 @@ class Portal:
         )
         return User(email=email, name=name, password=password, role=role, org=org)
 
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.jsonl"
+
+    def outbox(self) -> list[dict]:
+        """Every message the embedded provider has written so far, oldest
+        first (DESIGN.md section 2, "The outbox")."""
+        if not self.outbox_path.exists():
+            return []
+        return [json.loads(line) for line in self.outbox_path.read_text().splitlines() if line.strip()]
+
     def server_log(self) -> str:
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")
@@ -178,11 +193,12 @@ class Portal:
                         "--listen", f"127.0.0.1:{self.port}",
                         "--public-url", self.base_url,
                         "--data-dir", str(self.data_dir),
+                        *self.serve_args,
                     ],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=child_env(),
+                    env={**child_env(), **self.serve_env},
                     cwd=self.data_dir,
                 )
             finally:
@@ -264,9 +280,10 @@ def path_of(page: Page) -> str:
     return urlparse(page.url).path
 
 
-def expect_path(page: Page, path: str) -> None:
-    """Wait until the page's URL path is exactly `path` (query ignored)."""
-    expect(page).to_have_url(re.compile(r"^https?://[^/]+" + re.escape(path) + r"(\?.*)?(#.*)?$"))
+def expect_path(page: Page, path: str, timeout: float | None = None) -> None:
+    """Wait until the page's URL path is exactly `path` (query ignored), for
+    `timeout` ms if given, else the usual expect timeout."""
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+" + re.escape(path) + r"(\?.*)?(#.*)?$"), timeout=timeout)
 
 
 def sign_in_form_fill(page: Page, email: str, password: str) -> None:
@@ -320,6 +337,19 @@ def sign_out(page: Page) -> None:
     expect_path(page, "/sign-in")
 
 
+def expect_the_page_scripts_load(page: Page) -> None:
+    """Assert that every script the page names in a <script src> answers 200:
+    a page that relies on one (waiting for a call, a security key) can't work
+    without it, and this says which one is missing rather than timing out."""
+    sources = page.locator("script[src]").evaluate_all("els => els.map(e => e.src)")
+    missing = []
+    for src in sources:
+        response = page.request.get(src)
+        if response.status != 200:
+            missing.append(f"{urlparse(src).path} answered {response.status}")
+    assert not missing, f"scripts of {path_of(page)} don't load: " + "; ".join(missing)
+
+
 def error_summary(page: Page):
     """The NHS error summary ("There is a problem"), a role=alert region."""
     return page.get_by_role("alert").filter(has_text="There is a problem")
@@ -365,3 +395,86 @@ def axe(page: Page, label: str = "") -> None:
         f"axe-core: {len(violations)} violation(s) on {label or path_of(page)} ({page.url}):\n"
         + format_violations(violations)
     )
+
+
+# --------------------------------------------------------------------------
+# The outbox
+# --------------------------------------------------------------------------
+
+OUTBOX_WAIT_S = 5
+
+
+def messages_after(portal: Portal, after: int, channel: str, to: str | None = None) -> list[dict]:
+    """The messages on `channel` (and to `to`, if given) among those written
+    after the outbox's first `after` lines."""
+    return [
+        m for m in portal.outbox()[after:]
+        if m.get("channel") == channel and (to is None or m.get("to") == to)
+    ]
+
+
+def next_message(portal: Portal, after: int, channel: str, to: str | None = None) -> dict:
+    """The one message on `channel` (to `to`) written after the outbox's first
+    `after` lines; fails unless exactly one arrives within a few seconds."""
+    deadline = time.monotonic() + OUTBOX_WAIT_S
+    found = messages_after(portal, after, channel, to)
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = messages_after(portal, after, channel, to)
+    assert len(found) == 1, (
+        f"expected one new {channel} message{f' to {to}' if to else ''} in {portal.outbox_path} "
+        f"after line {after}, found {len(found)}: {found}\nthe whole outbox: {portal.outbox()}"
+    )
+    return found[0]
+
+
+# --------------------------------------------------------------------------
+# Signed-in pages shared by the tests of each sign-in method
+# --------------------------------------------------------------------------
+
+
+def go_to_method_choice(page: Page) -> None:
+    """From any signed-in page: Profile › My Profile › Self-Service ›
+    Self-enroll for MFA."""
+    open_profile_menu(page)
+    page.get_by_role("link", name="My Profile", exact=True).click()
+    expect_path(page, "/profile")
+    page.get_by_role("main").get_by_role("link", name="Self-Service", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Self-Service", exact=True)).to_be_visible()
+    page.get_by_role("main").get_by_role("button", name="Self-enroll for MFA", exact=True).click()
+    expect(page.get_by_role("radio", name="Authenticator app", exact=True)).to_be_visible()
+
+
+def open_method_choice(page: Page, portal: Portal) -> None:
+    """Sign in with the password (a new user has no methods), then Profile ›
+    My Profile › Self-Service › Self-enroll for MFA."""
+    sign_in(page, portal)
+    expect_path(page, "/profile")
+    go_to_method_choice(page)
+
+
+def choose_method(page: Page, method: str) -> None:
+    """On the method choice: pick the radio `method` and Continue."""
+    page.get_by_role("radio", name=method, exact=True).check()
+    page.get_by_role("button", name="Continue", exact=True).click()
+
+
+def expect_my_profile(page: Page) -> None:
+    expect_path(page, "/profile")
+    expect(page.get_by_role("heading", level=1, name="My Profile", exact=True)).to_be_visible()
+
+
+def method_rows(page: Page, text: str):
+    """The rows of Self-Service's table of methods that mention `text`."""
+    return page.get_by_role("main").get_by_role("table").get_by_role("row").filter(has_text=text)
+
+
+def expect_a_method_added(page: Page, method: str) -> Locator:
+    """Self-Service after a successful enrolment: the confirmation, and one row
+    for `method`, which is returned."""
+    expect_path(page, "/profile/self-service")
+    main = page.get_by_role("main")
+    expect(main.get_by_text(re.compile(r"^Your new sign-in method has been added"))).to_be_visible()
+    row = method_rows(page, method)
+    expect(row).to_have_count(1)
+    return row

@@ -23,8 +23,10 @@ from harness import (
     Portal,
     axe,
     error_summary,
+    expect_my_profile,
     expect_path,
-    open_profile_menu,
+    go_to_method_choice,
+    open_method_choice,
     sign_in,
     sign_out,
 )
@@ -84,26 +86,6 @@ def expect_one_email_to(portal: Portal, address: str) -> None:
         f"expected one email to {address} in {portal.data_dir / 'outbox.jsonl'}, "
         f"found {emails_to(portal, address)}"
     )
-
-
-def open_method_choice(page: Page, portal: Portal) -> None:
-    """Sign in with the password (a new user has no methods), then Profile ›
-    My Profile › Self-Service › Self-enroll for MFA."""
-    sign_in(page, portal)
-    expect_path(page, "/profile")
-    go_to_method_choice(page)
-
-
-def go_to_method_choice(page: Page) -> None:
-    """From any signed-in page: Profile › My Profile › Self-Service ›
-    Self-enroll for MFA."""
-    open_profile_menu(page)
-    page.get_by_role("link", name="My Profile", exact=True).click()
-    expect_path(page, "/profile")
-    page.get_by_role("main").get_by_role("link", name="Self-Service", exact=True).click()
-    expect(page.get_by_role("heading", level=1, name="Self-Service", exact=True)).to_be_visible()
-    page.get_by_role("main").get_by_role("button", name="Self-enroll for MFA", exact=True).click()
-    expect(page.get_by_role("radio", name="Authenticator app", exact=True)).to_be_visible()
 
 
 def expect_the_method_choice(page: Page) -> None:
@@ -173,11 +155,6 @@ def expect_the_second_step(page: Page) -> None:
     expect(page.get_by_role("textbox", name="Verification code", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Verify", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Sign in another way", exact=True)).to_be_visible()
-
-
-def expect_my_profile(page: Page) -> None:
-    expect_path(page, "/profile")
-    expect(page.get_by_role("heading", level=1, name="My Profile", exact=True)).to_be_visible()
 
 
 def enrol_and_sign_in_with_the_app(page: Page, portal: Portal) -> None:

@@ -92,7 +92,7 @@ impl SecurityKeys {
         &self,
         account: &Account,
         existing: &[Method],
-    ) -> Result<(CreationChallengeResponse, serde_json::Value), MfaError> {
+    ) -> Result<(serde_json::Value, serde_json::Value), MfaError> {
         let user_id =
             Uuid::parse_str(&account.id).map_err(|e| MfaError::Internal(e.to_string()))?;
         let exclude: Vec<_> = existing
@@ -112,7 +112,7 @@ impl SecurityKeys {
             )
             .map_err(|e| MfaError::Internal(e.to_string()))?;
         let state = serde_json::to_value(&state).map_err(|e| MfaError::Internal(e.to_string()))?;
-        Ok((options, state))
+        Ok((browser_options(&options)?, state))
     }
 
     pub fn finish_registration(
@@ -162,6 +162,24 @@ impl SecurityKeys {
         self.webauthn
             .finish_securitykey_authentication(&response, &state)
     }
+}
+
+/// The registration options as the browser gets them. webauthn-rs asks security keys for the
+/// credProtect policy "user verification required" while asking for user verification only as
+/// "preferred"; Chromium refuses that combination outright ("Requested protection policy is
+/// inconsistent…"), so the credProtect request is dropped: user verification stays preferred,
+/// which is what a second factor after a password needs (WA-2 is for keys used alone).
+fn browser_options(options: &CreationChallengeResponse) -> Result<serde_json::Value, MfaError> {
+    let mut value = serde_json::to_value(options).map_err(|e| MfaError::Internal(e.to_string()))?;
+    if let Some(extensions) = value
+        .get_mut("publicKey")
+        .and_then(|pk| pk.get_mut("extensions"))
+        .and_then(|e| e.as_object_mut())
+    {
+        extensions.remove("credentialProtectionPolicy");
+        extensions.remove("enforceCredentialProtectionPolicy");
+    }
+    Ok(value)
 }
 
 /// Saves a registered key as a method.
