@@ -28,7 +28,9 @@ use nhsmal::web::{self, App};
 const PASSWORD: &str = "correct horse battery staple 1";
 const SECONDS: u64 = 10;
 /// Enough accounts that 10 s of password + TOTP sign-ins never reuse one.
-const TOTP_ACCOUNTS: usize = 1500;
+const TOTP_ACCOUNTS: usize = 2000;
+/// Of those, the ones kept for measuring the second step alone.
+const SECOND_STEP_ACCOUNTS: usize = 500;
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -243,24 +245,33 @@ fn run_store(name: &str, admin_url: Option<&str>, a: f64) -> anyhow::Result<()> 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let a_again =
         argon2_hashes_per_second(&Settings::with_data_dir(std::path::Path::new(".")), cores);
+    let mut secrets = secrets;
+    let kept = Arc::new(secrets.split_off(TOTP_ACCOUNTS - SECOND_STEP_ACCOUNTS));
     let secrets = Arc::new(secrets);
-    let (e, verify_p99) = std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(totp_sign_ins_per_second(&base, Arc::clone(&secrets)))
+    let in_a_thread = |work: &(dyn Fn(&tokio::runtime::Runtime) -> anyhow::Result<f64> + Sync)| {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                work(&rt)
+            })
+            .join()
+            .expect("load thread")
         })
-        .join()
-        .expect("load thread")
+    };
+    let e = in_a_thread(&|rt| {
+        rt.block_on(totp_sign_ins_per_second(&base, Arc::clone(&secrets)))
+            .map(|(rate, _)| rate)
     })?;
+    let verify_p99 = in_a_thread(&|rt| rt.block_on(second_step_alone(&base, Arc::clone(&kept))))?;
     println!(
         "{name} (e) password + TOTP sign-ins over HTTP, 16 clients: {e:.1}/s   e/a = {:.2} (target >= 0.90; a re-measured now: {a_again:.1}/s)",
         e / a_again
     );
     println!(
-        "{name}     second step alone (POST the code: TOTP check, replay bookkeeping, new session): p99 {verify_p99:.2} ms (target < 5 ms on SQLite)"
+        "{name}     second step alone (POST the code: TOTP check, replay bookkeeping, new session), 16 clients, {SECOND_STEP_ACCOUNTS} sign-ins: p99 {verify_p99:.2} ms (target < 5 ms on SQLite)"
     );
     server_rt.shutdown_timeout(Duration::from_secs(1));
     if let Some((admin, db)) = database {
@@ -437,6 +448,92 @@ async fn totp_sign_ins_per_second(
         .copied()
         .unwrap_or(f64::NAN);
     Ok((total as f64 / started.elapsed().as_secs_f64(), p99))
+}
+
+/// The second step alone: sessions are taken through the password step first (not timed);
+/// then 16 clients post their codes and the latency of each POST is measured.
+async fn second_step_alone(
+    base: &str,
+    accounts: Arc<Vec<(String, nhsmal::domain::mfa::totp::TotpSecret)>>,
+) -> anyhow::Result<f64> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut pending = vec![];
+    for (email, _) in accounts.iter() {
+        let form_page = client.get(format!("{base}/sign-in")).send().await?;
+        let visitor = cookie_pair(form_page.headers(), "nhsmal_visitor")?;
+        let token = field(&form_page.text().await?, "csrf_token")?;
+        let response = client
+            .post(format!("{base}/sign-in"))
+            .header("cookie", &visitor)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email.as_str()),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await?;
+        let session = cookie_pair(response.headers(), "nhsmal_session")?;
+        let page = client
+            .get(format!("{base}/sign-in/verify"))
+            .header("cookie", &session)
+            .send()
+            .await?
+            .text()
+            .await?;
+        pending.push((
+            session,
+            field(&page, "csrf_token")?,
+            field(&page, "method")?,
+        ));
+    }
+    let pending = Arc::new(pending);
+    let mut tasks = vec![];
+    for worker in 0..16 {
+        let (base, client, pending, accounts) = (
+            base.to_string(),
+            client.clone(),
+            Arc::clone(&pending),
+            Arc::clone(&accounts),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = vec![];
+            for i in (worker..pending.len()).step_by(16) {
+                let (session, token, method) = &pending[i];
+                let code = accounts[i]
+                    .1
+                    .code_at(nhsmal::clock::Clock::now(&SystemClock));
+                let posted = Instant::now();
+                let response = client
+                    .post(format!("{base}/sign-in/verify"))
+                    .header("cookie", session)
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("method", method.as_str()),
+                        ("code", code.as_str()),
+                    ])
+                    .send()
+                    .await?;
+                latencies.push(posted.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(
+                    response.status() == 303,
+                    "second step: {}",
+                    response.status()
+                );
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = vec![];
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(latencies
+        .get(latencies.len() * 99 / 100)
+        .copied()
+        .unwrap_or(f64::NAN))
 }
 
 /// The value of the first input named `name` on a page.
