@@ -80,7 +80,7 @@ impl AccountRecords for Store {
         .bind(&account.password_hash)
         .bind(account.password_hash.as_ref().map(|_| account.now))
         .bind(account.now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())
@@ -116,7 +116,7 @@ impl AccountRecords for Store {
             .bind(state.as_str())
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -135,7 +135,7 @@ impl AccountRecords for Store {
         .bind(hash)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())

@@ -74,7 +74,7 @@ impl ApprovalRecords for Store {
             .bind(a.expires_at)
             .bind(a.created_at)
             .bind(a.decided_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -104,7 +104,7 @@ impl ApprovalRecords for Store {
         .bind(status)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(done.rows_affected() == 1)
@@ -113,7 +113,7 @@ impl ApprovalRecords for Store {
     async fn delete_approval(&self, id: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM approvals WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())

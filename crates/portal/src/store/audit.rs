@@ -35,7 +35,7 @@ impl AuditTrail for Store {
         .bind(&e.requester.user_agent)
         .bind(&e.reason)
         .bind(&e.requester.correlation_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())

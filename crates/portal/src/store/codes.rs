@@ -53,7 +53,7 @@ impl CodeRecords for Store {
         .bind(c.expires_at)
         .bind(c.used_at)
         .bind(c.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())
@@ -80,7 +80,7 @@ impl CodeRecords for Store {
     async fn count_code_attempt(&self, id: &str) -> Result<(), StorageError> {
         sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -92,7 +92,7 @@ impl CodeRecords for Store {
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(done.rows_affected() == 1)
@@ -102,7 +102,7 @@ impl CodeRecords for Store {
         sqlx::query("DELETE FROM verification_codes WHERE session_hash = $1 AND purpose = $2")
             .bind(session_hash)
             .bind(purpose)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -123,7 +123,7 @@ impl CodeRecords for Store {
         sqlx::query("INSERT INTO message_sends (send_key, at) VALUES ($1, $2)")
             .bind(key)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())

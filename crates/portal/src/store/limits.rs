@@ -88,7 +88,7 @@ impl SignInLimitRecords for Store {
         .bind(key)
         .bind(now)
         .bind(window_floor)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(row.into())
@@ -98,7 +98,7 @@ impl SignInLimitRecords for Store {
         sqlx::query("UPDATE sign_in_limits SET blocked_until = $1 WHERE limit_key = $2")
             .bind(until)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -107,7 +107,7 @@ impl SignInLimitRecords for Store {
     async fn clear_limit(&self, key: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM sign_in_limits WHERE limit_key = $1")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())

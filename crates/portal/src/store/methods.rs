@@ -74,7 +74,7 @@ impl MethodRecords for Store {
         .bind(i64::from(m.is_default))
         .bind(m.created_at)
         .bind(m.last_used_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())
@@ -94,7 +94,7 @@ impl MethodRecords for Store {
         .bind(step)
         .bind(now)
         .bind(method_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(done.rows_affected() == 1)
@@ -104,7 +104,7 @@ impl MethodRecords for Store {
         sqlx::query("UPDATE mfa_methods SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(method_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -114,7 +114,7 @@ impl MethodRecords for Store {
         sqlx::query("UPDATE mfa_methods SET name = $1 WHERE id = $2")
             .bind(name)
             .bind(method_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -131,7 +131,7 @@ impl MethodRecords for Store {
         )
         .bind(method_id)
         .bind(account_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())
@@ -145,7 +145,7 @@ impl MethodRecords for Store {
         sqlx::query("UPDATE mfa_methods SET credential = $1 WHERE id = $2")
             .bind(credential)
             .bind(method_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -154,7 +154,7 @@ impl MethodRecords for Store {
     async fn delete_method(&self, method_id: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM mfa_methods WHERE id = $1")
             .bind(method_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())

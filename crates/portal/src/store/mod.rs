@@ -29,7 +29,12 @@ pub enum Backend {
 /// The database behind every aggregate's records trait.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, everything).
     pool: AnyPool,
+    /// Writes. SQLite has one writer at a time: with one connection for writes, writers queue
+    /// here, in async code, instead of sleeping in SQLite's busy handler (which gives long tails
+    /// under load). On PostgreSQL this is the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -67,36 +72,50 @@ impl Store {
             .parse::<AnyConnectOptions>()
             .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?
             .disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; foreign keys are off in
-                        // SQLite unless asked for; wait for a busy writer rather than fail.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+        let pool_options = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the one writer; foreign keys are off in
+                            // SQLite unless asked for; wait for a busy writer rather than fail.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
                              PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_options(max_connections)
+            .connect_with(options.clone())
             .await
             .map_err(storage_error)?;
+        let writer = match backend {
+            Backend::Sqlite => pool_options(1)
+                .connect_with(options)
+                .await
+                .map_err(storage_error)?,
+            Backend::Postgres => pool.clone(),
+        };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| StorageError::Other(format!("migrations failed: {e}")))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -114,6 +133,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

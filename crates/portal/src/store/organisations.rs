@@ -17,7 +17,7 @@ impl OrganisationRecords for Store {
             .bind(&org.code)
             .bind(&org.name)
             .bind(org.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())

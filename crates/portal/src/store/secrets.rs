@@ -18,7 +18,7 @@ impl Store {
         .bind(name)
         .bind(candidate)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         let (value,): (Vec<u8>,) =

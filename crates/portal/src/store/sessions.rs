@@ -40,7 +40,7 @@ impl SessionRecords for Store {
         .bind(s.stage.as_str())
         .bind(&s.flow)
         .bind(s.second_factor_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(storage_error)?;
         Ok(())
@@ -88,7 +88,7 @@ impl SessionRecords for Store {
         sqlx::query("UPDATE sessions SET flow = $1 WHERE id_hash = $2")
             .bind(flow)
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -98,7 +98,7 @@ impl SessionRecords for Store {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -107,7 +107,7 @@ impl SessionRecords for Store {
     async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(())
@@ -121,7 +121,7 @@ impl SessionRecords for Store {
         let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
             .bind(account_id)
             .bind(keep.unwrap_or(""))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(storage_error)?;
         Ok(done.rows_affected())

@@ -412,8 +412,15 @@ pub(crate) async fn succeeded<R>(
 where
     R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    records.clear_limit(&mfa_limit_key(&account.id)).await?;
-    records.mark_method_used(&method.id, ctx.now).await?;
+    // Writes are the scarce resource (SQLite has one writer): read before clearing, and let an
+    // authenticator app's step update (which sets last_used_at) stand for "used".
+    let key = mfa_limit_key(&account.id);
+    if records.limit_state(&key).await?.is_some() {
+        records.clear_limit(&key).await?;
+    }
+    if method.kind != MethodKind::Totp {
+        records.mark_method_used(&method.id, ctx.now).await?;
+    }
     records
         .append_audit(
             &ctx.audit("mfa.verify", Outcome::Success, account)
