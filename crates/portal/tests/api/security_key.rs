@@ -230,3 +230,44 @@ async fn with_an_allow_list_only_listed_authenticators_can_register() {
     let (status, body) = try_register(&mut listed).await;
     assert_eq!(status, StatusCode::OK, "the listed one registers: {body}");
 }
+
+#[tokio::test]
+async fn a_copied_key_whose_counter_does_not_increase_is_refused_and_reported() {
+    let app = spawn_app().await;
+    let (mut key, _) = ann_with_a_key(&app).await;
+    // A copy of the key as it is now (same private key, same counter).
+    let mut copy = SoftToken::from_cbor(&key.to_cbor().expect("cbor")).expect("copy");
+    let client = browser();
+    let (token, method, options) = challenge(&app, &client).await;
+    let assertion = key
+        .do_authentication(origin(&app), options)
+        .expect("assertion");
+    assert_eq!(
+        answer(&app, &client, &token, &method, &assertion).await.0,
+        StatusCode::OK
+    );
+
+    let other = browser();
+    let (token, method, options) = challenge(&app, &other).await;
+    let cloned = copy
+        .do_authentication(origin(&app), options)
+        .expect("assertion from the copy");
+    let (status, _) = answer(&app, &other, &token, &method, &cloned).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the copy's counter did not move on"
+    );
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "mfa.possible_clone")
+    );
+    assert!(app.outbox().iter().any(|m| {
+        m["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("may have been copied")
+    }));
+}
