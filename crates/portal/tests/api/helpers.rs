@@ -409,25 +409,35 @@ impl TestApp {
     /// Posts the second step's form with `code` for the method the page offers.
     pub async fn second_step(&self, client: &reqwest::Client, code: &str) -> Response {
         let page = self.page(client, "/sign-in/verify").await;
-        let doc = scraper::Html::parse_document(&page);
-        let selector = scraper::Selector::parse("input[name=method]").expect("selector");
-        let method = doc
-            .select(&selector)
-            .next()
-            .and_then(|e| e.value().attr("value"))
-            .expect("method field")
-            .to_string();
-        let token = csrf_token(&page);
+        self.post_second_step(client, &page, &[("code", code)])
+            .await
+    }
+
+    /// Posts the form of a second-step `page` already shown (its token and method) with `extra`.
+    pub async fn post_second_step(
+        &self,
+        client: &reqwest::Client,
+        page: &str,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let (token, method) = (csrf_token(page), input_value(page, "method"));
+        let mut form = vec![("csrf_token", token.as_str()), ("method", method.as_str())];
+        form.extend_from_slice(extra);
         client
             .post(self.url("/sign-in/verify"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("method", &method),
-                ("code", code),
-            ])
+            .form(&form)
             .send()
             .await
             .expect("POST")
+    }
+
+    /// Ann Example (ann@example.nhs.uk, in FA123) signed in with her password in a new browser.
+    pub async fn ann_signed_in(&self) -> reqwest::Client {
+        self.add_user("ann@example.nhs.uk").await;
+        let client = browser();
+        self.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+            .await;
+        client
     }
 }
 

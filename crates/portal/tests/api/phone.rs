@@ -25,10 +25,7 @@ async fn post(
 
 /// Ann signs in (no method yet) and adds a mobile number by text message.
 async fn ann_with_sms(app: &TestApp) -> reqwest::Client {
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let r = post(
         app,
         &client,
@@ -55,10 +52,7 @@ async fn ann_with_sms(app: &TestApp) -> reqwest::Client {
 #[tokio::test]
 async fn a_mobile_number_is_saved_only_after_its_code_is_entered() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     for bad in ["12345", "not a phone", "020 7946 0018", ""] {
         let r = post(
             &app,
@@ -254,10 +248,7 @@ async fn a_texted_code_expires_after_ten_minutes_and_dies_after_five_wrong_tries
 #[tokio::test]
 async fn sending_is_limited_per_person_and_per_number() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     for i in 0..5 {
         let r = post(
             &app,
@@ -306,10 +297,7 @@ async fn sending_is_limited_per_person_and_per_number() {
 #[tokio::test]
 async fn a_provider_failure_says_so_and_uses_up_no_attempt() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     // Make the outbox unwritable: a folder where the file should be.
     std::fs::create_dir(app.data_dir.path().join("outbox.jsonl")).expect("block the outbox");
     for _ in 0..6 {
@@ -360,10 +348,7 @@ async fn press(app: &TestApp, digits: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_phone_is_added_when_the_call_is_answered_with_hash_and_signs_in_the_same_way() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let r = post(
         &app,
         &client,
@@ -402,14 +387,7 @@ async fn a_phone_is_added_when_the_call_is_answered_with_hash_and_signs_in_the_s
         .await
         .expect("json");
     assert_eq!(status["status"], "approved");
-    let token = csrf_token(&page);
-    let method = crate::helpers::input_value(&page, "method");
-    let r = other
-        .post(app.url("/sign-in/verify"))
-        .form(&[("csrf_token", token.as_str()), ("method", &method)])
-        .send()
-        .await
-        .expect("POST");
+    let r = app.post_second_step(&other, &page, &[]).await;
     assert_eq!(location(&r), "/profile");
     // The keypad URL works once.
     assert_eq!(press(&app, "#").await.status(), StatusCode::GONE);
@@ -418,10 +396,7 @@ async fn a_phone_is_added_when_the_call_is_answered_with_hash_and_signs_in_the_s
 #[tokio::test]
 async fn pressing_0_hash_blocks_the_sign_in_and_alerts_the_person() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     post(
         &app,
         &client,
@@ -437,14 +412,7 @@ async fn pressing_0_hash_blocks_the_sign_in_and_alerts_the_person() {
         .await;
     let page = app.page(&intruder, "/sign-in/verify").await;
     assert_eq!(press(&app, "0#").await.status(), StatusCode::OK);
-    let token = csrf_token(&page);
-    let method = crate::helpers::input_value(&page, "method");
-    let r = intruder
-        .post(app.url("/sign-in/verify"))
-        .form(&[("csrf_token", token.as_str()), ("method", &method)])
-        .send()
-        .await
-        .expect("POST");
+    let r = app.post_second_step(&intruder, &page, &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         location(&app.get_with(&intruder, "/profile").await),
@@ -467,10 +435,7 @@ async fn pressing_0_hash_blocks_the_sign_in_and_alerts_the_person() {
 #[tokio::test]
 async fn an_unanswered_call_expires_after_two_minutes() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     post(
         &app,
         &client,

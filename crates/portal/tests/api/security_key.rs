@@ -23,10 +23,7 @@ async fn form_json(
 
 /// Ann signs in and registers a software security key; returns the key and her browser.
 async fn ann_with_a_key(app: &TestApp) -> (SoftToken, reqwest::Client) {
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let page = app
         .page(&client, "/profile/self-service/enrol/fido2-token")
         .await;
@@ -190,10 +187,7 @@ async fn with_an_allow_list_only_listed_authenticators_can_register() {
     let allowed =
         nhsmal::domain::mfa::security_key::read_allow_list(&allow_list).expect("allow list parses");
     let app = crate::helpers::spawn_app_with(|s| s.fido2_allowed = allowed).await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let page = app
         .page(&client, "/profile/self-service/enrol/fido2-token")
         .await;

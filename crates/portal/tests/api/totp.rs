@@ -4,10 +4,7 @@ use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, text_of, t
 
 /// Ann has an authenticator app; returns its key. She is signed out afterwards.
 async fn ann_with_an_app(app: &TestApp) -> Vec<u8> {
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let secret = app.enrol_authenticator_app(&client).await;
     // The enrolment code's step is used up; move to the next step for the tests.
     app.clock.advance(30);
@@ -275,10 +272,7 @@ async fn the_key_is_encrypted_at_rest() {
 #[tokio::test]
 async fn methods_are_listed_renamed_made_default_and_removed_after_a_fresh_code() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let first = app.enrol_authenticator_app(&client).await;
     app.clock.advance(30);
     // A second app needs a fresh second factor first: the first sign-in had none.
@@ -405,10 +399,7 @@ async fn another_persons_method_cannot_be_changed() {
 #[tokio::test]
 async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
     let app = spawn_app().await;
-    app.add_user("ann@example.nhs.uk").await;
-    let client = browser();
-    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
-        .await;
+    let client = app.ann_signed_in().await;
     let mut last = app.enrol_authenticator_app(&client).await;
     for _ in 0..4 {
         app.clock.advance(30);
