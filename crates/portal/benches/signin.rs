@@ -317,31 +317,7 @@ async fn sign_ins_per_second(base: &str) -> anyhow::Result<(f64, String)> {
             let mut done = 0u64;
             let mut session = String::new();
             while Instant::now() < deadline {
-                let form_page = client.get(format!("{base}/sign-in")).send().await?;
-                let visitor = cookie_pair(form_page.headers(), "nhsmal_visitor")?;
-                let page = form_page.text().await?;
-                let token = page
-                    .split("name=\"csrf_token\" value=\"")
-                    .nth(1)
-                    .and_then(|rest| rest.split('"').next())
-                    .ok_or_else(|| anyhow::anyhow!("no csrf token"))?
-                    .to_string();
-                let response = client
-                    .post(format!("{base}/sign-in"))
-                    .header("cookie", &visitor)
-                    .form(&[
-                        ("csrf_token", token.as_str()),
-                        ("email", &format!("user{i}@bench.nhs.uk")),
-                        ("password", PASSWORD),
-                    ])
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status() == 303,
-                    "sign-in failed: {}",
-                    response.status()
-                );
-                session = cookie_pair(response.headers(), "nhsmal_session")?;
+                session = password_step(&client, &base, &format!("user{i}@bench.nhs.uk")).await?;
                 let profile = client
                     .get(format!("{base}/profile"))
                     .header("cookie", &session)
@@ -386,25 +362,7 @@ async fn totp_sign_ins_per_second(
                 if Instant::now() >= deadline {
                     break;
                 }
-                let form_page = client.get(format!("{base}/sign-in")).send().await?;
-                let visitor = cookie_pair(form_page.headers(), "nhsmal_visitor")?;
-                let token = field(&form_page.text().await?, "csrf_token")?;
-                let response = client
-                    .post(format!("{base}/sign-in"))
-                    .header("cookie", &visitor)
-                    .form(&[
-                        ("csrf_token", token.as_str()),
-                        ("email", email.as_str()),
-                        ("password", PASSWORD),
-                    ])
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status() == 303,
-                    "password step: {}",
-                    response.status()
-                );
-                let pending = cookie_pair(response.headers(), "nhsmal_session")?;
+                let pending = password_step(&client, &base, email).await?;
                 let page = client
                     .get(format!("{base}/sign-in/verify"))
                     .header("cookie", &pending)
@@ -471,20 +429,7 @@ async fn second_step_alone(
         .build()?;
     let mut pending = vec![];
     for (email, _) in accounts.iter() {
-        let form_page = client.get(format!("{base}/sign-in")).send().await?;
-        let visitor = cookie_pair(form_page.headers(), "nhsmal_visitor")?;
-        let token = field(&form_page.text().await?, "csrf_token")?;
-        let response = client
-            .post(format!("{base}/sign-in"))
-            .header("cookie", &visitor)
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("email", email.as_str()),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await?;
-        let session = cookie_pair(response.headers(), "nhsmal_session")?;
+        let session = password_step(&client, base, email).await?;
         let page = client
             .get(format!("{base}/sign-in/verify"))
             .header("cookie", &session)
@@ -544,6 +489,34 @@ async fn second_step_alone(
         .get(latencies.len() * 99 / 100)
         .copied()
         .unwrap_or(f64::NAN))
+}
+
+/// The password step as a browser does it: GET the form (visitor cookie, CSRF token), POST it;
+/// returns the session cookie it sets.
+async fn password_step(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> anyhow::Result<String> {
+    let form_page = client.get(format!("{base}/sign-in")).send().await?;
+    let visitor = cookie_pair(form_page.headers(), "nhsmal_visitor")?;
+    let token = field(&form_page.text().await?, "csrf_token")?;
+    let response = client
+        .post(format!("{base}/sign-in"))
+        .header("cookie", &visitor)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 303,
+        "password step: {}",
+        response.status()
+    );
+    cookie_pair(response.headers(), "nhsmal_session")
 }
 
 /// The value of the first input named `name` on a page.
