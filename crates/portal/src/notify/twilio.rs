@@ -97,13 +97,14 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The call: the script inside a Gather that ends on # (so "#" arrives as Digits "" and
-/// "0#" as "0"), with one repeat if nothing is pressed.
+/// The call: the script inside a Gather with no finish key, so "#" itself is collected: "0#"
+/// arrives at once (two digits), "#" alone after a 3-second pause. (A Gather that finished on #
+/// would send nothing for a bare "#".)
 pub fn call_twiml(script: &str, action: &str) -> String {
     let say = xml_escape(script);
     let action = xml_escape(action);
     format!(
-        "<Response><Gather input=\"dtmf\" finishOnKey=\"#\" timeout=\"10\" action=\"{action}\" method=\"POST\"><Say language=\"en-GB\">{say}</Say></Gather><Say language=\"en-GB\">We did not receive a response. Goodbye.</Say></Response>"
+        "<Response><Gather input=\"dtmf\" finishOnKey=\"\" numDigits=\"2\" timeout=\"3\" action=\"{action}\" method=\"POST\"><Say language=\"en-GB\">{say}</Say></Gather><Say language=\"en-GB\">We did not receive a response. Goodbye.</Say></Response>"
     )
 }
 
@@ -173,7 +174,7 @@ mod tests {
     #[test]
     fn the_call_gathers_the_keypress_and_escapes_the_script() {
         let twiml = call_twiml("Press # & go", "https://portal/telephony/twilio/keypad/abc");
-        assert!(twiml.contains("finishOnKey=\"#\""));
+        assert!(twiml.contains("finishOnKey=\"\"") && twiml.contains("numDigits=\"2\""));
         assert!(twiml.contains("Press # &amp; go"));
         assert!(twiml.contains("action=\"https://portal/telephony/twilio/keypad/abc\""));
     }

@@ -189,6 +189,22 @@ where
     }
 }
 
+impl<S> axum::extract::OptionalFromRequestParts<S> for AnySession
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        Ok(any_session(parts, &app).await?.map(AnySession))
+    }
+}
+
 /// A signed-in session; without one, a GET is sent to sign in and brought back afterwards.
 pub struct SignedIn(pub SignedInSession);
 

@@ -1,5 +1,6 @@
 //! Per-request observation: a correlation id (also sent back as `x-request-id`), one log line,
-//! and Prometheus metrics. Only the path is logged, never the query, cookies or bodies.
+//! and Prometheus metrics. Only the route pattern is logged, never the path's values, the
+//! query, cookies or bodies.
 
 use std::sync::OnceLock;
 
@@ -39,11 +40,12 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     request.extensions_mut().insert(CorrelationId(id.clone()));
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string());
+    // The route pattern, not the path: a path can carry a token (/telephony/keypad/{token}).
+    let path = route.clone().unwrap_or_else(|| "unmatched".to_string());
     let span = tracing::info_span!("request", %method, %path, request_id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

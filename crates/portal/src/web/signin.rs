@@ -9,8 +9,8 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::extract::{
-    CsrfForm, MaybeSignedIn, removal_of_session_cookie, safe_next, session_cookie, session_token,
-    visitor_csrf,
+    AnySession, CsrfForm, MaybeSignedIn, removal_of_session_cookie, safe_next, session_cookie,
+    session_token, visitor_csrf,
 };
 use super::flow::Flow;
 use super::pages::{Chrome, FieldError, SignInPage, render};
@@ -228,11 +228,12 @@ struct Empty {}
 async fn sign_out(
     State(app): State<AppState>,
     requester: Requester,
-    MaybeSignedIn(session): MaybeSignedIn,
+    session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    if let Some(session) = session {
+    // A session still at the second step ends too.
+    if let Some(AnySession(session)) = session {
         sessions::end_session(&app.store, &session.token).await?;
         let event = AuditEvent::new(
             "session.signed_out",

@@ -48,6 +48,10 @@ async fn keypad(
     Path(token): Path<String>,
     Form(form): Form<KeypadForm>,
 ) -> Result<Response, AppError> {
+    // The unsigned keypad is the outbox's; with a real provider only its signed callback counts.
+    if app.settings.providers.voice != crate::config::VoiceProvider::Outbox {
+        return Err(AppError::NotFound);
+    }
     let ctx = app.mfa(&requester);
     let outcome = approvals::keypress(&app.store, &ctx, &token, &form.digits).await?;
     let (status, text) = match outcome {
@@ -70,7 +74,7 @@ async fn keypad(
 
 /// Twilio's `<Gather>` callback: the signature is checked against the URL Twilio was given
 /// (from the configured public URL) and every form field; a bad one is refused with 403.
-/// "#" ends the Gather, so "#" arrives as Digits "" and "0#" as "0".
+/// The Gather has no finish key, so "#" and "0#" arrive as pressed.
 async fn twilio_keypad(
     State(app): State<AppState>,
     requester: Requester,
@@ -94,18 +98,14 @@ async fn twilio_keypad(
         tracing::warn!("Twilio callback with a bad signature refused");
         return Ok((StatusCode::FORBIDDEN, "bad signature").into_response());
     }
+    // "#" and "0#" arrive as pressed; nothing pressed is never an approval.
     let digits = fields
         .iter()
         .find(|(k, _)| k == "Digits")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
-    let keys = match digits {
-        "" => "#",
-        "0" => "0#",
-        other => other,
-    };
     let ctx = app.mfa(&requester);
-    let outcome = approvals::keypress(&app.store, &ctx, &token, keys).await?;
+    let outcome = approvals::keypress(&app.store, &ctx, &token, digits).await?;
     let say = match outcome {
         Keypress::Approved => "Thank you. You can now continue on the NHSmal website. Goodbye.",
         Keypress::Reported => "Thank you. We have blocked the sign-in and will email you. Goodbye.",

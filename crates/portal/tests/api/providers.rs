@@ -316,7 +316,7 @@ async fn calls_go_to_twilio_with_a_gather_and_only_signed_callbacks_count() {
     let twiml = field(&fields, "Twiml");
     assert!(
         twiml.starts_with("<Response><Gather")
-            && twiml.contains("finishOnKey=\"#\"")
+            && twiml.contains("numDigits=\"2\"")
             && twiml.contains("NHSmal"),
         "{twiml}"
     );
@@ -340,7 +340,7 @@ async fn calls_go_to_twilio_with_a_gather_and_only_signed_callbacks_count() {
 
     let callback = [
         ("CallSid", "CA0123456789abcdef0123456789abcdef"),
-        ("Digits", ""),
+        ("Digits", "#"),
         ("From", "+447700900123"),
     ];
     // A forged callback (wrong signature) is refused and changes nothing.
@@ -356,7 +356,34 @@ async fn calls_go_to_twilio_with_a_gather_and_only_signed_callbacks_count() {
         .submit(&client, page, page, &[("step", "continue")])
         .await;
     assert_eq!(r.status(), Status::ACCEPTED, "still waiting");
-    // The signed one (Digits "" = the # that ends the Gather) approves.
+    // Nothing pressed (an empty Digits) approves nothing, even signed.
+    let empty = [
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("Digits", ""),
+        ("From", "+447700900123"),
+    ];
+    let r = browser()
+        .post(app.url(&path))
+        .header("x-twilio-signature", sign(&action, &empty))
+        .form(&empty)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), Status::OK);
+    let r = app
+        .submit(&client, page, page, &[("step", "continue")])
+        .await;
+    assert_eq!(r.status(), Status::ACCEPTED, "{}", location(&r));
+    // The unsigned outbox keypad is closed when Twilio places the calls.
+    let token = path.rsplit('/').next().expect("token");
+    let r = browser()
+        .post(app.url(&format!("/telephony/keypad/{token}")))
+        .form(&[("Digits", "#")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), Status::NOT_FOUND);
+    // The signed "#" approves.
     let signed = browser()
         .post(app.url(&path))
         .header("x-twilio-signature", sign(&action, &callback))

@@ -185,7 +185,7 @@ where
     };
     let status = match digits.trim() {
         "#" => "approved",
-        "0#" | "0" => "denied",
+        "0#" => "denied",
         _ => return Ok(Keypress::NotUnderstood),
     };
     if !records
