@@ -77,13 +77,17 @@ impl CodeRecords for Store {
         Ok(row.map(VerificationCode::from))
     }
 
-    async fn count_code_attempt(&self, id: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(storage_error)?;
-        Ok(())
+    async fn count_code_attempt(&self, id: &str, limit: i64) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "UPDATE verification_codes SET attempts = attempts + 1 \
+             WHERE id = $1 AND attempts < $2 AND used_at IS NULL",
+        )
+        .bind(id)
+        .bind(limit)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn use_code(&self, id: &str, now: UnixTime) -> Result<bool, StorageError> {

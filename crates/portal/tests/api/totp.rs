@@ -437,3 +437,62 @@ async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
     let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     assert_eq!(app.store.methods_of(&account.id).await.expect("q").len(), 5);
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_ten_tries() {
+    let app = spawn_app().await;
+    let _ = ann_with_an_app(&app).await;
+    let client = browser();
+    app.sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let page = app.page(&client, "/sign-in/verify").await;
+    let (token, method) = (
+        crate::helpers::csrf_token(&page),
+        crate::helpers::input_value(&page, "method"),
+    );
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let (client, url, token, method) = (
+            client.clone(),
+            app.url("/sign-in/verify"),
+            token.clone(),
+            method.clone(),
+        );
+        burst.spawn(async move {
+            let code = format!("{:06}", 100_000 + i);
+            client
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("method", method.as_str()),
+                    ("code", code.as_str()),
+                ])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        });
+    }
+    let mut checked = 0;
+    while let Some(status) = burst.join_next().await {
+        match status.expect("task") {
+            StatusCode::UNPROCESSABLE_ENTITY => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(checked <= 10, "{checked} guesses were checked");
+    let wrong = app
+        .audit()
+        .await
+        .iter()
+        .filter(|e| e.event == "mfa.verify" && e.outcome == "failure")
+        .count();
+    assert!(wrong <= 10, "{wrong} failures recorded");
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "account.locked")
+    );
+}

@@ -219,7 +219,7 @@ impl MfaContext<'_> {
     }
 }
 
-fn mfa_limit_key(account_id: &str) -> String {
+pub(crate) fn mfa_limit_key(account_id: &str) -> String {
     format!("mfa:account:{account_id}")
 }
 
@@ -252,36 +252,78 @@ pub async fn locked_until(
     Ok(state.map(|s| s.blocked_until).filter(|until| *until > now))
 }
 
-/// Counts a failed second factor; the `lock_after`th in a row locks the account for a while,
-/// which is audited and emailed to the person.
+/// A second-factor attempt, counted before it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// Consecutive attempts without a success, this one included.
+    failures: i64,
+}
+
+/// Counts this attempt before it is checked, so that a burst of guesses sent in parallel
+/// cannot all slip in before any is counted (TH-1, OTP-4). Refuses while the account is locked,
+/// or when this attempt is one past the limit.
+pub async fn reserve_attempt<R>(
+    records: &R,
+    account: &Account,
+    ctx: &MfaContext<'_>,
+) -> Result<Attempt, MfaError>
+where
+    R: SignInLimitRecords + Sync,
+{
+    let key = mfa_limit_key(&account.id);
+    if let Some(state) = records.limit_state(&key).await? {
+        if state.blocked_until > ctx.now {
+            return Err(MfaError::Locked {
+                until: state.blocked_until,
+            });
+        }
+        if state.blocked_until != 0 {
+            // The lock has been served: the count starts afresh.
+            records.clear_limit(&key).await?;
+        }
+    }
+    let state = records
+        .count_failure(&key, ctx.now, ctx.now - MFA_WINDOW)
+        .await?;
+    if state.failures > ctx.limits.lock_after {
+        let until = ctx.now + ctx.limits.lock_seconds;
+        records.block_until(&key, until).await?;
+        return Err(MfaError::Locked { until });
+    }
+    Ok(Attempt {
+        failures: state.failures,
+    })
+}
+
+/// A reserved attempt failed: audited; the `lock_after`th in a row locks the account for a
+/// while, which is audited and emailed to the person.
 pub async fn record_mfa_failure<R>(
     records: &R,
     account: &Account,
     method: MethodKind,
+    attempt: Attempt,
     ctx: &MfaContext<'_>,
 ) -> Result<(), StorageError>
 where
     R: SignInLimitRecords + AuditTrail + Sync,
 {
-    let key = mfa_limit_key(&account.id);
     records
         .append_audit(
             &ctx.audit("mfa.verify", Outcome::Failure, account)
                 .reason(&format!("wrong_{}", method.as_str())),
         )
         .await?;
-    let state = records
-        .count_failure(&key, ctx.now, ctx.now - MFA_WINDOW)
-        .await?;
-    if state.failures >= ctx.limits.lock_after {
+    if attempt.failures == ctx.limits.lock_after {
         let until = ctx.now + ctx.limits.lock_seconds;
-        records.block_until(&key, until).await?;
+        records
+            .block_until(&mfa_limit_key(&account.id), until)
+            .await?;
         records
             .append_audit(
                 &ctx.audit("account.locked", Outcome::Success, account)
                     .reason(&format!(
                         "{} consecutive failed second factors; locked until {}",
-                        state.failures,
+                        attempt.failures,
                         crate::clock::rfc3339(until)
                     )),
             )
@@ -289,7 +331,7 @@ where
         let body = format!(
             "Dear {},\n\nSomeone entered your password correctly but then failed the second step of signing in to NHSmal {} times, so your account is locked until {}.\n\nIf this wasn't you, someone may know your password: change it as soon as you can, and tell your local administrator.\n\nNHSmal",
             account.display_name,
-            state.failures,
+            attempt.failures,
             crate::clock::human(until)
         );
         notify_by_email(
@@ -412,12 +454,9 @@ pub(crate) async fn succeeded<R>(
 where
     R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    // Writes are the scarce resource (SQLite has one writer): read before clearing, and let an
-    // authenticator app's step update (which sets last_used_at) stand for "used".
-    let key = mfa_limit_key(&account.id);
-    if records.limit_state(&key).await?.is_some() {
-        records.clear_limit(&key).await?;
-    }
+    // The attempt was counted when it was reserved; success ends the run of failures. An
+    // authenticator app's step update (which sets last_used_at) stands for "used".
+    records.clear_limit(&mfa_limit_key(&account.id)).await?;
     if method.kind != MethodKind::Totp {
         records.mark_method_used(&method.id, ctx.now).await?;
     }
@@ -441,12 +480,10 @@ pub async fn verify_totp<R>(
 where
     R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    if let Some(until) = locked_until(records, &account.id, ctx.now).await? {
-        return Err(MfaError::Locked { until });
-    }
     if code.trim().is_empty() {
         return Err(MfaError::CodeMissing);
     }
+    let attempt = reserve_attempt(records, account, ctx).await?;
     let sealed = method
         .secret
         .as_deref()
@@ -461,7 +498,7 @@ where
         None => false,
     };
     if !accepted {
-        record_mfa_failure(records, account, MethodKind::Totp, ctx).await?;
+        record_mfa_failure(records, account, MethodKind::Totp, attempt, ctx).await?;
         return Err(MfaError::WrongCode);
     }
     succeeded(records, account, method, ctx).await?;
@@ -514,9 +551,6 @@ pub async fn finish_totp_enrolment<R>(
 where
     R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    if let Some(until) = locked_until(records, &account.id, ctx.now).await? {
-        return Err(MfaError::Locked { until });
-    }
     let name = valid_name(name, MethodKind::Totp)?;
     let existing = records.methods_of(&account.id).await?;
     if existing
@@ -530,10 +564,12 @@ where
     if code.trim().is_empty() {
         return Err(MfaError::CodeMissing);
     }
+    let attempt = reserve_attempt(records, account, ctx).await?;
     let Some(step) = secret.matching_step(code, ctx.now) else {
-        record_mfa_failure(records, account, MethodKind::Totp, ctx).await?;
+        record_mfa_failure(records, account, MethodKind::Totp, attempt, ctx).await?;
         return Err(MfaError::WrongCode);
     };
+    records.clear_limit(&mfa_limit_key(&account.id)).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let method = Method {
         secret: Some(

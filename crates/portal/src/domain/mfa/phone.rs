@@ -127,8 +127,12 @@ pub trait CodeRecords {
         session_hash: &str,
         purpose: &str,
     ) -> impl Future<Output = Result<Option<VerificationCode>, StorageError>> + Send;
-    fn count_code_attempt(&self, id: &str)
-    -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Takes one of the code's tries; false when none is left (or it was used).
+    fn count_code_attempt(
+        &self,
+        id: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     /// Marks the code used; false if it already was (two nodes, one code).
     fn use_code(
         &self,
@@ -291,9 +295,6 @@ pub async fn check_code<R>(
 where
     R: CodeRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    if let Some(until) = super::locked_until(records, &account.id, ctx.now).await? {
-        return Err(MfaError::Locked { until });
-    }
     let entered: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
     if entered.is_empty() {
         return Err(MfaError::CodeMissing);
@@ -306,14 +307,21 @@ where
     if code.used_at.is_some() || code.expires_at <= ctx.now || code.attempts >= TRIES_PER_CODE {
         return Err(MfaError::CodeExpired);
     }
+    let attempt = super::reserve_attempt(records, account, ctx).await?;
+    // The try is taken before the comparison, atomically, so parallel guesses share the 5.
+    if !records.count_code_attempt(&code.id, TRIES_PER_CODE).await? {
+        return Err(MfaError::CodeExpired);
+    }
     if !ctx
         .secrets
         .mac_matches(&code_mac_input(&code.id, &entered), &code.code_hash)
     {
-        records.count_code_attempt(&code.id).await?;
-        record_mfa_failure(records, account, MethodKind::Sms, ctx).await?;
+        record_mfa_failure(records, account, MethodKind::Sms, attempt, ctx).await?;
         return Err(MfaError::WrongCode);
     }
+    records
+        .clear_limit(&super::mfa_limit_key(&account.id))
+        .await?;
     if !records.use_code(&code.id, ctx.now).await? {
         return Err(MfaError::CodeExpired);
     }

@@ -229,9 +229,7 @@ pub async fn verify_security_key<R>(
 where
     R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    if let Some(until) = super::locked_until(records, &account.id, ctx.now).await? {
-        return Err(MfaError::Locked { until });
-    }
+    let attempt = super::reserve_attempt(records, account, ctx).await?;
     let result = match keys.finish_authentication(state, response) {
         Ok(result) => result,
         Err(WebauthnError::CredentialPossibleCompromise) => {
@@ -253,11 +251,11 @@ where
                 &body,
             )
             .await?;
-            record_mfa_failure(records, account, MethodKind::Fido2, ctx).await?;
+            record_mfa_failure(records, account, MethodKind::Fido2, attempt, ctx).await?;
             return Err(MfaError::KeyRefused);
         }
         Err(_) => {
-            record_mfa_failure(records, account, MethodKind::Fido2, ctx).await?;
+            record_mfa_failure(records, account, MethodKind::Fido2, attempt, ctx).await?;
             return Err(MfaError::KeyRefused);
         }
     };
