@@ -119,10 +119,11 @@ pub trait SessionRecords {
         id_hash: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Deletes the session; false if it was already gone.
     fn delete_session(
         &self,
         id_hash: &str,
-    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     /// Ends every session of the account except `keep` (a storage key); returns how many ended.
     fn delete_sessions_of_account(
         &self,
@@ -211,11 +212,11 @@ pub async fn resume_session(
     };
     match check_session(&record, settings, now) {
         SessionCheck::Expired => {
-            records.delete_session(&key).await?;
+            let _ = records.delete_session(&key).await?;
             Ok(None)
         }
         SessionCheck::Valid { .. } if account.state == AccountState::Disabled => {
-            records.delete_session(&key).await?;
+            let _ = records.delete_session(&key).await?;
             Ok(None)
         }
         SessionCheck::Valid { touch } => {
@@ -231,10 +232,11 @@ pub async fn resume_session(
     }
 }
 
+/// Ends the session; false if it had already ended (another request got there first).
 pub async fn end_session(
     records: &impl SessionRecords,
     token: &SessionToken,
-) -> Result<(), StorageError> {
+) -> Result<bool, StorageError> {
     records.delete_session(&token.storage_key()).await
 }
 

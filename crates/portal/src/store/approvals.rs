@@ -110,12 +110,12 @@ impl ApprovalRecords for Store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_approval(&self, id: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM approvals WHERE id = $1")
+    async fn delete_approval(&self, id: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query("DELETE FROM approvals WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -104,13 +104,13 @@ impl SessionRecords for Store {
         Ok(())
     }
 
-    async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete_sessions_of_account(

@@ -372,7 +372,10 @@ async fn complete(
             amr.push(value);
         }
     }
-    sessions::end_session(&app.store, &session.0.token).await?;
+    // Only one request may turn this session into a signed-in one.
+    if !sessions::end_session(&app.store, &session.0.token).await? {
+        return Err(AppError::SignInRequired { next: None });
+    }
     let new = NewSession {
         stage: SessionStage::SignedIn,
         auth_methods: &amr.join(" "),

@@ -87,7 +87,8 @@ pub trait ApprovalRecords {
         status: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
-    fn delete_approval(&self, id: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Deletes the approval; false if it was already gone (taken by another request).
+    fn delete_approval(&self, id: &str) -> impl Future<Output = Result<bool, StorageError>> + Send;
 }
 
 fn keypad_hash(token: &str) -> String {
@@ -269,7 +270,9 @@ pub async fn take_approved(
     }
     match a.status_at(now) {
         ApprovalStatus::Approved => {
-            records.delete_approval(&a.id).await?;
+            if !records.delete_approval(&a.id).await? {
+                return Ok(Err(ApprovalStatus::Expired));
+            }
             Ok(a.phone.map(E164).ok_or(ApprovalStatus::Expired))
         }
         other => Ok(Err(other)),
