@@ -166,7 +166,7 @@ async fn reach_phone(
     session: &AnySession,
     method: &Method,
     force: bool,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<(StatusCode, String)>, AppError> {
     let Some(phone) = method.phone.clone().map(E164) else {
         return Ok(None);
     };
@@ -218,11 +218,12 @@ async fn reach_phone(
     };
     match result {
         Ok(()) => Ok(None),
-        Err(
-            e @ (MfaError::TooManySends { .. }
-            | MfaError::ProviderFailed(_)
-            | MfaError::Locked { .. }),
-        ) => Ok(Some(e.to_string())),
+        Err(e @ (MfaError::TooManySends { .. } | MfaError::Locked { .. })) => {
+            Ok(Some((StatusCode::TOO_MANY_REQUESTS, e.to_string())))
+        }
+        Err(e @ MfaError::ProviderFailed(_)) => {
+            Ok(Some((StatusCode::SERVICE_UNAVAILABLE, e.to_string())))
+        }
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
@@ -240,13 +241,10 @@ async fn verify_page(
         flow.method = Some(method.id.clone());
         flow.save(&app, &session.0.token.storage_key()).await?;
     }
-    let problem = reach_phone(&app, &requester, &session, &method, false).await?;
-    let status = if problem.is_some() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    Ok(verify_form(&app, &session, &method, status, problem))
+    match reach_phone(&app, &requester, &session, &method, false).await? {
+        None => Ok(verify_form(&app, &session, &method, StatusCode::OK, None)),
+        Some((status, problem)) => Ok(verify_form(&app, &session, &method, status, Some(problem))),
+    }
 }
 
 async fn resend(
@@ -258,13 +256,7 @@ async fn resend(
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     match reach_phone(&app, &requester, &session, &method, true).await? {
         None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
-        Some(problem) => Ok(verify_form(
-            &app,
-            &session,
-            &method,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(problem),
-        )),
+        Some((status, problem)) => Ok(verify_form(&app, &session, &method, status, Some(problem))),
     }
 }
 
@@ -329,7 +321,8 @@ async fn verify(
                 }
             }
         }
-        MethodKind::Fido2 => Err(MfaError::NoSuchMethod),
+        // A key answers through its own endpoints, never this form.
+        MethodKind::Fido2 => Err(MfaError::KeyRefused),
     };
     metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
     match result {
