@@ -119,6 +119,13 @@ pub trait SessionRecords {
         id_hash: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Gives the session `old_hash` a new id and contents in one write; false if it was gone
+    /// (so of two requests racing to upgrade one session, one wins).
+    fn replace_session(
+        &self,
+        old_hash: &str,
+        session: &SessionRecord,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     /// Deletes the session; false if it was already gone.
     fn delete_session(
         &self,
@@ -196,6 +203,35 @@ pub async fn start_session(
     };
     records.insert_session(&record).await?;
     Ok(token)
+}
+
+/// Replaces a session with a new id (step-up, second factor: SE-2), keeping it for the same
+/// account; None if another request already replaced or ended it.
+pub async fn rotate_session(
+    records: &impl SessionRecords,
+    old: &SessionToken,
+    account: &Account,
+    new: NewSession<'_>,
+    requester: &Requester,
+    now: UnixTime,
+) -> Result<Option<SessionToken>, StorageError> {
+    let token = SessionToken::generate();
+    let record = SessionRecord {
+        id_hash: token.storage_key(),
+        account_id: account.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        auth_methods: new.auth_methods.to_string(),
+        ip: requester.ip.clone(),
+        user_agent: truncate(&requester.user_agent, 512),
+        stage: new.stage,
+        flow: None,
+        second_factor_at: new.second_factor_at,
+    };
+    Ok(records
+        .replace_session(&old.storage_key(), &record)
+        .await?
+        .then_some(token))
 }
 
 /// The session behind a cookie, if it is still valid; an expired one is deleted, as is one

@@ -104,6 +104,33 @@ impl SessionRecords for Store {
         Ok(())
     }
 
+    async fn replace_session(
+        &self,
+        old_hash: &str,
+        s: &SessionRecord,
+    ) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET id_hash = $1, created_at = $2, last_seen_at = $3, \
+             auth_methods = $4, ip = $5, user_agent = $6, stage = $7, flow = $8, \
+             second_factor_at = $9 WHERE id_hash = $10 AND account_id = $11",
+        )
+        .bind(&s.id_hash)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(&s.auth_methods)
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(s.stage.as_str())
+        .bind(&s.flow)
+        .bind(s.second_factor_at)
+        .bind(old_hash)
+        .bind(&s.account_id)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_session(&self, id_hash: &str) -> Result<bool, StorageError> {
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)

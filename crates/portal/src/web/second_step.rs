@@ -365,17 +365,24 @@ async fn complete(
             amr.push(value);
         }
     }
-    // Only one request may turn this session into a signed-in one.
-    if !sessions::end_session(&app.store, &session.0.token).await? {
-        return Err(AppError::SignInRequired { next: None });
-    }
     let new = NewSession {
         stage: SessionStage::SignedIn,
         auth_methods: &amr.join(" "),
         second_factor_at: Some(now),
     };
-    let token =
-        sessions::start_session(&app.store, &session.0.account, new, requester, now).await?;
+    // One write gives the session a new id (SE-2); of two requests racing, only one gets it.
+    let Some(token) = sessions::rotate_session(
+        &app.store,
+        &session.0.token,
+        &session.0.account,
+        new,
+        requester,
+        now,
+    )
+    .await?
+    else {
+        return Err(AppError::SignInRequired { next: None });
+    };
     let jar = jar.add(session_cookie(app, &token));
     let target = flow.next.unwrap_or_else(|| "/profile".to_string());
     Ok((jar, Redirect::to(&target)).into_response())
