@@ -184,6 +184,10 @@ pub struct ServeArgs {
     /// `aaguid`, `description`, `ca_pem`); without it any security key may register
     #[arg(long, env = "NHSMAL_FIDO2_ALLOW_LIST")]
     pub fido2_allow_list: Option<PathBuf>,
+    /// Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated); without
+    /// them the client address is the TCP peer
+    #[arg(long, env = "NHSMAL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     #[command(flatten)]
     pub providers: ProviderArgs,
 }
@@ -210,6 +214,7 @@ struct FileSettings {
     database_max_connections: Option<u32>,
     master_key_file: Option<PathBuf>,
     fido2_allow_list: Option<PathBuf>,
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
     sms_provider: Option<SmsProvider>,
     voice_provider: Option<VoiceProvider>,
     email_provider: Option<EmailProvider>,
@@ -305,6 +310,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub master_key_file: PathBuf,
     pub providers: ProviderSettings,
+    /// Reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// FIDO2 authenticators allowed to register; empty means any.
     pub fido2_allowed: Vec<crate::domain::mfa::security_key::AllowedAuthenticator>,
 }
@@ -326,6 +333,7 @@ impl Settings {
             database_max_connections: 16,
             master_key_file: data_dir.join("master.key"),
             fido2_allowed: Vec::new(),
+            trusted_proxies: Vec::new(),
             providers: ProviderSettings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
                 twilio_base_url: "https://api.twilio.com".into(),
@@ -554,7 +562,13 @@ impl Settings {
                     .map_err(|e| bad("fido2_allow_list", format!("{}: {e}", path.display())))?
             }
         };
+        let trusted_proxies = if serve.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            serve.trusted_proxies.clone()
+        };
         Ok(Self {
+            trusted_proxies,
             fido2_allowed,
             providers,
             master_key_file,

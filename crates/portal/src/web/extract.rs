@@ -111,12 +111,18 @@ where
 {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = match peer {
+            Some(peer) => {
+                client_address(peer, &parts.headers, &app.settings.trusted_proxies).to_string()
+            }
+            None => "unknown".into(),
+        };
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -142,6 +148,30 @@ async fn any_session(parts: &Parts, app: &AppState) -> Result<Option<SignedInSes
         return Ok(None);
     };
     Ok(sessions::resume_session(&app.store, token, &app.settings.sessions, app.now()).await?)
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
+/// right-most address in X-Forwarded-For that is not itself a trusted proxy (the left-most
+/// entries are whatever the client chose to send).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .unwrap_or(peer)
 }
 
 /// The signed-in session, if any (a session still at the second step is not signed in).
@@ -290,6 +320,34 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::safe_next;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        use super::client_address;
+        let proxy: std::net::IpAddr = "10.0.0.5".parse().expect("ip");
+        let client: std::net::IpAddr = "203.0.113.9".parse().expect("ip");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9".parse().expect("header"),
+        );
+        assert_eq!(
+            client_address(proxy, &headers, &[proxy]),
+            client,
+            "right-most untrusted hop"
+        );
+        let mut spoofed = axum::http::HeaderMap::new();
+        spoofed.insert("x-forwarded-for", "198.51.100.1".parse().expect("header"));
+        assert_eq!(
+            client_address(client, &spoofed, &[proxy]),
+            client,
+            "a direct client's header is ignored"
+        );
+        assert_eq!(
+            client_address(proxy, &axum::http::HeaderMap::new(), &[proxy]),
+            proxy
+        );
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

@@ -450,3 +450,42 @@ async fn a_stored_hash_with_weaker_parameters_is_upgraded_at_sign_in() {
         "{hash}"
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_and_audit_see_the_forwarded_client() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    app.add_user("ann@example.nhs.uk").await;
+    let client = browser();
+    let token = crate::helpers::csrf_token(&app.page(&client, "/sign-in").await);
+    let r = client
+        .post(app.url("/sign-in"))
+        .header("x-forwarded-for", "198.51.100.7, 203.0.113.9")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ann@example.nhs.uk"),
+            ("password", "wrong password 42"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let events = app.audit().await;
+    assert_eq!(events[0].ip.as_deref(), Some("203.0.113.9"));
+
+    // Without trust, the header is ignored.
+    let app = spawn_app().await;
+    let client = browser();
+    let token = crate::helpers::csrf_token(&app.page(&client, "/sign-in").await);
+    client
+        .post(app.url("/sign-in"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ann@example.nhs.uk"),
+            ("password", "wrong password 42"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(app.audit().await[0].ip.as_deref(), Some("127.0.0.1"));
+}
