@@ -42,10 +42,6 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl std::fmt::Debug for Password {
@@ -159,7 +155,7 @@ impl PasswordHashing {
             dummy_hash: String::new(),
             workers: tokio::sync::Semaphore::new(cores),
         };
-        let dummy = Password::new(&hex(&super::random_bytes::<16>()));
+        let dummy = Password::new(&super::sessions::hex(&super::random_bytes::<16>()));
         hashing.dummy_hash = hashing.hash(&dummy)?;
         Ok(hashing)
     }
@@ -225,10 +221,6 @@ impl PasswordHashing {
 pub struct PasswordRules<'a> {
     pub hashing: &'a std::sync::Arc<PasswordHashing>,
     pub limits: &'a crate::config::SignInLimits,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -60,17 +60,6 @@ pub struct Providers {
     pub email: std::sync::Arc<dyn Notifier>,
 }
 
-impl Providers {
-    /// Everything through one notifier (the outbox, by default).
-    pub fn all(notifier: std::sync::Arc<dyn Notifier>) -> Self {
-        Self {
-            sms: notifier.clone(),
-            voice: notifier.clone(),
-            email: notifier,
-        }
-    }
-}
-
 impl Notifier for Providers {
     fn send<'a>(&'a self, message: &'a Message, at: crate::clock::UnixTime) -> DeliveryFuture<'a> {
         match message.channel {

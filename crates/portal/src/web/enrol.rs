@@ -47,13 +47,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn chrome(app: &AppState, signed_in: &SignedIn) -> Chrome {
-    Chrome {
-        signed_in: Some(signed_in.0.account.display_name.clone()),
-        csrf_token: signed_in.csrf_token(app),
-    }
-}
-
 /// Adding a method to an account that has one needs a fresh second factor (LC-1).
 async fn fresh_factor_check(
     app: &AppState,
@@ -89,7 +82,7 @@ async fn choose(
     let error = (query.method.is_some() || query.chosen.is_some())
         .then(|| "Select how you want to prove it is you".to_string());
     let page = EnrolChoicePage {
-        chrome: chrome(&app, &signed_in),
+        chrome: Chrome::signed_in(&app, &signed_in.0),
         errors: error
             .iter()
             .map(|m| FieldError {
@@ -130,7 +123,7 @@ fn totp_form(
 ) -> Response {
     let uri = secret.otpauth_uri(&signed_in.0.account.email);
     let page = EnrolTotpPage {
-        chrome: chrome(app, signed_in),
+        chrome: Chrome::signed_in(app, &signed_in.0),
         qr: qr_data_url(&uri),
         key: secret.base32_grouped(),
         name: name.to_string(),
@@ -284,7 +277,7 @@ fn phone_form(
         "code"
     };
     let page = EnrolPhonePage {
-        chrome: chrome(app, signed_in),
+        chrome: Chrome::signed_in(app, &signed_in.0),
         heading: match (kind, view.stage) {
             (MethodKind::Voice, "call") => "Answer the call".into(),
             (_, "code") => "Enter the code we sent you".into(),
@@ -572,7 +565,7 @@ async fn key_page(State(app): State<AppState>, signed_in: SignedIn) -> Result<Re
     Ok(render(
         StatusCode::OK,
         &super::pages::EnrolKeyPage {
-            chrome: chrome(&app, &signed_in),
+            chrome: Chrome::signed_in(&app, &signed_in.0),
         },
     ))
 }

@@ -238,12 +238,6 @@ where
 /// A signed-in session; without one, a GET is sent to sign in and brought back afterwards.
 pub struct SignedIn(pub SignedInSession);
 
-impl SignedIn {
-    pub fn csrf_token(&self, app: &AppState) -> String {
-        csrf_token(app, "session", self.0.token.cookie_value())
-    }
-}
-
 impl<S> FromRequestParts<S> for SignedIn
 where
     AppState: FromRef<S>,

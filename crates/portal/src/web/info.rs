@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::AppState;
-use super::extract::{MaybeSignedIn, csrf_token};
+use super::extract::MaybeSignedIn;
 use super::pages::{Chrome, MessagePage, render};
 
 pub fn router() -> Router<AppState> {
@@ -20,10 +20,7 @@ pub fn router() -> Router<AppState> {
 
 fn chrome(app: &AppState, session: &MaybeSignedIn) -> Chrome {
     match &session.0 {
-        Some(s) => Chrome {
-            signed_in: Some(s.account.display_name.clone()),
-            csrf_token: csrf_token(app, "session", s.token.cookie_value()),
-        },
+        Some(s) => Chrome::signed_in(app, s),
         None => Chrome::anonymous(),
     }
 }

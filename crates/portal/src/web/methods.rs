@@ -30,13 +30,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn chrome(app: &AppState, signed_in: &SignedIn) -> Chrome {
-    Chrome {
-        signed_in: Some(signed_in.0.account.display_name.clone()),
-        csrf_token: signed_in.csrf_token(app),
-    }
-}
-
 /// The person's own method; another person's id is simply not found.
 async fn own_method(
     app: &AppState,
@@ -86,7 +79,7 @@ fn action_page(
     error: Option<String>,
 ) -> Response {
     let page = MethodActionPage {
-        chrome: chrome(app, signed_in),
+        chrome: Chrome::signed_in(app, &signed_in.0),
         remove,
         method_id: method.id.clone(),
         kind: method.kind.label().to_string(),

@@ -13,6 +13,17 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The header of a page for a signed-in person: their name and the session's CSRF token.
+    pub fn signed_in(
+        app: &super::AppState,
+        session: &crate::domain::sessions::SignedInSession,
+    ) -> Self {
+        Self {
+            signed_in: Some(session.account.display_name.clone()),
+            csrf_token: super::extract::csrf_token(app, "session", session.token.cookie_value()),
+        }
+    }
+
     pub fn anonymous() -> Self {
         Self {
             signed_in: None,

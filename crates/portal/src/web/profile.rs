@@ -31,16 +31,9 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn chrome(app: &AppState, signed_in: &SignedIn) -> Chrome {
-    Chrome {
-        signed_in: Some(signed_in.0.account.display_name.clone()),
-        csrf_token: signed_in.csrf_token(app),
-    }
-}
-
 async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Response {
     let page = ProfilePage {
-        chrome: chrome(&app, &signed_in),
+        chrome: Chrome::signed_in(&app, &signed_in.0),
         account: signed_in.0.account,
     };
     render(StatusCode::OK, &page)
@@ -49,7 +42,7 @@ async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Respons
 /// The Profile menu as a page, for browsers without JavaScript.
 async fn profile_menu(State(app): State<AppState>, signed_in: SignedIn) -> Response {
     let page = ProfileMenuPage {
-        chrome: chrome(&app, &signed_in),
+        chrome: Chrome::signed_in(&app, &signed_in.0),
     };
     render(StatusCode::OK, &page)
 }
@@ -95,7 +88,7 @@ async fn self_service(
     .map(|(_, text)| text.to_string());
     let methods = mfa::methods_of(&app.store, &signed_in.0.account.id).await?;
     let page = SelfServicePage {
-        chrome: chrome(&app, &signed_in),
+        chrome: Chrome::signed_in(&app, &signed_in.0),
         notice,
         methods: methods
             .iter()
@@ -151,7 +144,7 @@ fn change_password_form(
     errors: Vec<FieldError>,
 ) -> Response {
     let page = ChangePasswordPage {
-        chrome: chrome(app, signed_in),
+        chrome: Chrome::signed_in(app, &signed_in.0),
         fields: password_fields(&errors),
         errors,
     };

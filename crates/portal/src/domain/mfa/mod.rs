@@ -85,10 +85,6 @@ impl MethodKind {
             MethodKind::Fido2 => "fido2-token",
         }
     }
-
-    pub fn from_slug(slug: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.slug() == slug)
-    }
 }
 
 /// A registered second factor. `secret` is sealed (TOTP key); `phone` is E.164.
@@ -605,6 +601,22 @@ where
     method_changed(records, account, method, Change::Added, ctx).await
 }
 
+/// One of the person's own methods (and all of them, default first); another person's
+/// method id is simply not found.
+async fn own_method(
+    records: &impl MethodRecords,
+    account: &Account,
+    method_id: &str,
+) -> Result<(Vec<Method>, Method), MfaError> {
+    let methods = methods_of(records, &account.id).await?;
+    let method = methods
+        .iter()
+        .find(|m| m.id == method_id)
+        .cloned()
+        .ok_or(MfaError::NoSuchMethod)?;
+    Ok((methods, method))
+}
+
 /// Removes a method. The caller has checked a fresh second factor (LC-1). If it was the
 /// default, the oldest remaining method becomes the default.
 pub async fn remove_method<R>(
@@ -616,11 +628,8 @@ pub async fn remove_method<R>(
 where
     R: MethodRecords + AuditTrail + Sync,
 {
-    let methods = methods_of(records, &account.id).await?;
-    let method = methods
-        .iter()
-        .find(|m| m.id == method_id)
-        .ok_or(MfaError::NoSuchMethod)?;
+    let (methods, method) = own_method(records, account, method_id).await?;
+    let method = &method;
     records.delete_method(&method.id).await?;
     if method.is_default
         && let Some(next) = methods
@@ -644,11 +653,7 @@ pub async fn rename_method<R>(
 where
     R: MethodRecords + AuditTrail + Sync,
 {
-    let methods = records.methods_of(&account.id).await?;
-    let method = methods
-        .iter()
-        .find(|m| m.id == method_id)
-        .ok_or(MfaError::NoSuchMethod)?;
+    let (_, method) = own_method(records, account, method_id).await?;
     let name = valid_name(name, method.kind)?;
     records.rename_method(&method.id, &name).await?;
     records
@@ -666,10 +671,7 @@ pub async fn make_default<R>(
 where
     R: MethodRecords + AuditTrail + Sync,
 {
-    let methods = records.methods_of(&account.id).await?;
-    if !methods.iter().any(|m| m.id == method_id) {
-        return Err(MfaError::NoSuchMethod);
-    }
+    own_method(records, account, method_id).await?;
     records.make_default_method(&account.id, method_id).await?;
     records
         .append_audit(&ctx.audit("mfa.default_changed", Outcome::Success, account))
