@@ -75,6 +75,12 @@ impl AuditEvent {
         self
     }
 
+    /// The administrator (or other person) who acted on the account.
+    pub fn actor(mut self, id: &str) -> Self {
+        self.actor_id = Some(id.to_string());
+        self
+    }
+
     pub fn subject(mut self, subject: &str) -> Self {
         self.subject = Some(subject.to_string());
         self

@@ -2,11 +2,13 @@
 //! trait it needs; `store::Store` implements them for SQLite and PostgreSQL alike.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod mfa;
 pub mod notices;
 pub mod organisations;
 pub mod password;
+pub mod policy;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

@@ -9,6 +9,7 @@ mod codes;
 mod limits;
 mod methods;
 mod organisations;
+mod policy;
 mod secrets;
 mod sessions;
 

@@ -7,10 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn};
+use super::extract::{CsrfForm, Enrolling};
 use super::flow::Flow;
 use super::pages::{
-    Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MethodOption, render,
+    Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MessagePage, MethodOption,
+    render,
 };
 use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
 use super::{AppError, AppState};
@@ -18,6 +19,8 @@ use crate::domain::StorageError;
 use crate::domain::audit::Requester;
 use crate::domain::mfa::totp::{TotpSecret, qr_data_url};
 use crate::domain::mfa::{self, MethodKind, MfaError, PendingTotp};
+use crate::domain::policy::{self, Access, Standing};
+use crate::domain::sessions;
 
 const CHOICE: &str = "/profile/self-service/enrol";
 
@@ -47,12 +50,15 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Adding a method to an account that has one needs a fresh second factor (LC-1).
+/// Only methods the policy allows for this person can be added; adding a method to an
+/// account that has one needs a fresh second factor (LC-1).
 async fn fresh_factor_check(
     app: &AppState,
-    signed_in: &SignedIn,
+    signed_in: &Enrolling,
+    kind: MethodKind,
     back_to: &str,
 ) -> Result<Option<Response>, AppError> {
+    allowed_check(app, signed_in, kind).await?;
     let has_methods = !mfa::methods_of(&app.store, &signed_in.0.account.id)
         .await?
         .is_empty();
@@ -64,6 +70,23 @@ async fn fresh_factor_check(
     Ok(None)
 }
 
+async fn allowed_check(
+    app: &AppState,
+    signed_in: &Enrolling,
+    kind: MethodKind,
+) -> Result<(), AppError> {
+    let account = &signed_in.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    if policy.allowed_for(account.role).contains(kind) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "Your organisation does not allow {} for your account. Go back and choose another method.",
+            kind.label().to_lowercase()
+        )))
+    }
+}
+
 #[derive(Deserialize)]
 struct ChoiceQuery {
     method: Option<String>,
@@ -73,25 +96,65 @@ struct ChoiceQuery {
 
 async fn choose(
     State(app): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     Query(query): Query<ChoiceQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(kind) = query.method.as_deref().and_then(MethodKind::parse) {
+    let account = &signed_in.0.account;
+    let now = app.now();
+    let (policy, standing) = policy::standing_of(&app.store, account, now).await?;
+    let access = policy::access(&app.store, account, &signed_in.0.record.auth_methods, now).await?;
+    if access == Access::EnrolOnly && standing == Standing::Satisfied {
+        // A temporary access pass opens one enrolment; with a method set up, it is spent.
+        sessions::end_session(&app.store, &signed_in.0.token).await?;
+        let page = MessagePage {
+            chrome: Chrome::anonymous(),
+            heading: "Multi-factor authentication is set up".into(),
+            paragraphs: vec![
+                "Sign in again with your password and the method you have just set up.".into(),
+            ],
+            link: Some(("/sign-in".into(), "Sign in".into())),
+        };
+        return Ok(render(StatusCode::OK, &page));
+    }
+    let allowed = policy.allowed_for(account.role);
+    if let Some(kind) = query.method.as_deref().and_then(MethodKind::parse)
+        && allowed.contains(kind)
+    {
         return Ok(Redirect::to(&format!("{CHOICE}/{}", kind.slug())).into_response());
     }
+    let kinds = allowed.kinds();
+    // The error summary links to the first radio button.
+    let first = match kinds.first() {
+        Some(MethodKind::Sms) => "method-sms",
+        Some(MethodKind::Voice) => "method-voice",
+        Some(MethodKind::Fido2) => "method-fido2",
+        _ => "method-totp",
+    };
     let error = (query.method.is_some() || query.chosen.is_some())
         .then(|| "Select how you want to prove it is you".to_string());
+    let required = match (access, &policy.required_from) {
+        (Access::EnrolOnly, Some(by)) if now >= *by => Some(format!(
+            "Multi-factor authentication has been required since {}. Set up a method to continue using NHSmal.",
+            crate::clock::human_date(*by)
+        )),
+        (Access::EnrolOnly, _) => Some(
+            "You need to set up multi-factor authentication to continue using NHSmal.".to_string(),
+        ),
+        _ => None,
+    };
     let page = EnrolChoicePage {
         chrome: Chrome::signed_in(&app, &signed_in.0),
         errors: error
             .iter()
             .map(|m| FieldError {
-                field: "method-totp",
+                field: first,
                 message: m.clone(),
             })
             .collect(),
         method_error: error.clone(),
-        options: MethodKind::ALL
+        enrolment_only: access == Access::EnrolOnly,
+        required,
+        options: kinds
             .iter()
             .map(|k| MethodOption {
                 value: k.as_str(),
@@ -115,7 +178,7 @@ async fn choose(
 
 fn totp_form(
     app: &AppState,
-    signed_in: &SignedIn,
+    signed_in: &Enrolling,
     secret: &TotpSecret,
     name: &str,
     status: StatusCode,
@@ -146,10 +209,14 @@ fn totp_form(
     render(status, &page)
 }
 
-async fn totp_page(State(app): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+async fn totp_page(
+    State(app): State<AppState>,
+    signed_in: Enrolling,
+) -> Result<Response, AppError> {
     if let Some(redirect) = fresh_factor_check(
         &app,
         &signed_in,
+        MethodKind::Totp,
         "/profile/self-service/enrol/authenticator-app",
     )
     .await?
@@ -183,12 +250,13 @@ struct TotpForm {
 async fn totp_verify(
     State(app): State<AppState>,
     requester: Requester,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     CsrfForm(form): CsrfForm<TotpForm>,
 ) -> Result<Response, AppError> {
     if let Some(redirect) = fresh_factor_check(
         &app,
         &signed_in,
+        MethodKind::Totp,
         "/profile/self-service/enrol/authenticator-app",
     )
     .await?
@@ -265,7 +333,7 @@ struct PhoneView<'a> {
 
 fn phone_form(
     app: &AppState,
-    signed_in: &SignedIn,
+    signed_in: &Enrolling,
     view: PhoneView<'_>,
     status: StatusCode,
     error: Option<String>,
@@ -310,12 +378,14 @@ struct PhoneQuery {
 
 async fn phone_page(
     State(app): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     uri: axum::http::Uri,
     Query(query): Query<PhoneQuery>,
 ) -> Result<Response, AppError> {
     let kind = phone_kind(&uri);
-    if let Some(redirect) = fresh_factor_check(&app, &signed_in, uri.path()).await? {
+    if let Some(redirect) =
+        fresh_factor_check(&app, &signed_in, phone_kind(&uri), uri.path()).await?
+    {
         return Ok(redirect);
     }
     let mut flow = Flow::of(&signed_in.0);
@@ -361,7 +431,7 @@ struct PhoneForm {
 async fn phone_step(
     State(app): State<AppState>,
     requester: Requester,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     uri: axum::http::Uri,
     CsrfForm(form): CsrfForm<PhoneForm>,
 ) -> Result<Response, AppError> {
@@ -369,7 +439,7 @@ async fn phone_step(
     use crate::domain::mfa::phone::{self, Purpose};
     let kind = phone_kind(&uri);
     let here = format!("{CHOICE}/{}", kind.slug());
-    if let Some(redirect) = fresh_factor_check(&app, &signed_in, &here).await? {
+    if let Some(redirect) = fresh_factor_check(&app, &signed_in, kind, &here).await? {
         return Ok(redirect);
     }
     let key = signed_in.0.token.storage_key();
@@ -558,8 +628,10 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-async fn key_page(State(app): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
-    if let Some(redirect) = fresh_factor_check(&app, &signed_in, KEY_PAGE).await? {
+async fn key_page(State(app): State<AppState>, signed_in: Enrolling) -> Result<Response, AppError> {
+    if let Some(redirect) =
+        fresh_factor_check(&app, &signed_in, MethodKind::Fido2, KEY_PAGE).await?
+    {
         return Ok(redirect);
     }
     Ok(render(
@@ -575,9 +647,10 @@ struct Empty {}
 
 async fn key_options(
     State(app): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
+    allowed_check(&app, &signed_in, MethodKind::Fido2).await?;
     let methods = mfa::methods_of(&app.store, &signed_in.0.account.id).await?;
     if needs_fresh_factor(&signed_in.0, !methods.is_empty(), app.now()) {
         return Ok(json_error(
@@ -607,9 +680,10 @@ struct KeyFinish {
 async fn key_finish(
     State(app): State<AppState>,
     requester: Requester,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     CsrfForm(form): CsrfForm<KeyFinish>,
 ) -> Result<Response, AppError> {
+    allowed_check(&app, &signed_in, MethodKind::Fido2).await?;
     let key = signed_in.0.token.storage_key();
     let mut flow = Flow::of(&signed_in.0);
     // The state is used once, whatever happens next.

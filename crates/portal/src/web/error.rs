@@ -21,6 +21,18 @@ pub enum AppError {
     /// A page past the second step asked for by a session still at it.
     #[error("second factor required")]
     SecondFactorRequired,
+    /// The MFA policy requires this person to set up a method before anything else.
+    #[error("enrolment required")]
+    EnrolmentRequired,
+    /// Somewhere else to go first (a fresh second factor, say); the target is a local path.
+    #[error("redirect")]
+    Redirect(String),
+    /// Signed in, but not allowed to do this. The message says what they can do instead.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The request was understood but something in it is wrong (an API caller's mistake).
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error("too many requests")]
     TooManyRequests { retry_after: i64, message: String },
     #[error("service unavailable: {0}")]
@@ -68,6 +80,22 @@ impl IntoResponse for AppError {
             AppError::SecondFactorRequired => {
                 return Redirect::to("/sign-in/verify").into_response();
             }
+            AppError::EnrolmentRequired => {
+                return Redirect::to("/profile/self-service/enrol").into_response();
+            }
+            AppError::Redirect(target) => {
+                return Redirect::to(target).into_response();
+            }
+            AppError::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                "You cannot do this",
+                vec![message.clone()],
+            ),
+            AppError::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "There is a problem with your request",
+                vec![message.clone()],
+            ),
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",

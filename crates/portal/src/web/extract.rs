@@ -17,6 +17,7 @@ use sha2::Sha256;
 use super::observe::CorrelationId;
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
+use crate::domain::policy::{self, Access};
 use crate::domain::sessions::{self, SessionStage, SessionToken, SignedInSession};
 
 const SESSION_COOKIE: &str = "nhsmal_session";
@@ -249,7 +250,17 @@ where
         let app = AppState::from_ref(state);
         match any_session(parts, &app).await? {
             Some(session) if session.record.stage == SessionStage::SignedIn => {
-                Ok(SignedIn(session))
+                let access = policy::access(
+                    &app.store,
+                    &session.account,
+                    &session.record.auth_methods,
+                    app.now(),
+                )
+                .await?;
+                match access {
+                    Access::Full => Ok(SignedIn(session)),
+                    Access::EnrolOnly => Err(AppError::EnrolmentRequired),
+                }
             }
             // Password done, second factor not yet: back to the second step.
             Some(_) => Err(AppError::SecondFactorRequired),
@@ -259,6 +270,29 @@ where
                     .flatten();
                 Err(AppError::SignInRequired { next })
             }
+        }
+    }
+}
+
+/// A signed-in session that may be limited to enrolment (by the MFA policy, or because it was
+/// opened with a temporary access pass): for the enrolment pages only.
+pub struct Enrolling(pub SignedInSession);
+
+impl<S> FromRequestParts<S> for Enrolling
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        match any_session(parts, &app).await? {
+            Some(session) if session.record.stage == SessionStage::SignedIn => {
+                Ok(Enrolling(session))
+            }
+            Some(_) => Err(AppError::SecondFactorRequired),
+            None => Err(AppError::SignInRequired { next: None }),
         }
     }
 }

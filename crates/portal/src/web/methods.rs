@@ -48,6 +48,7 @@ async fn own_method(
 fn mfa_error(e: MfaError) -> AppError {
     match e {
         MfaError::NoSuchMethod => AppError::NotFound,
+        e @ MfaError::LastMethodRequired => AppError::Forbidden(e.to_string()),
         MfaError::Storage(s) => s.into(),
         other => AppError::Internal(other.to_string()),
     }

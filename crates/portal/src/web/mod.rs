@@ -1,5 +1,6 @@
 //! The web layer (axum): routes, extractors, pages. Handlers parse, call the domain, render.
 
+mod admin;
 mod assets;
 mod enrol;
 mod error;
@@ -11,6 +12,7 @@ mod observe;
 mod ops;
 mod pages;
 mod profile;
+mod rollout;
 mod second_step;
 mod security;
 mod signin;
@@ -118,6 +120,8 @@ pub fn router(app: AppState) -> Router {
         .merge(methods::router())
         .merge(telephony::router())
         .merge(info::router())
+        .merge(rollout::router())
+        .merge(admin::router())
         .layer(security::csrf_layer(&app.settings));
     let routes = Router::new()
         .merge(portal)

@@ -10,6 +10,8 @@ use crate::domain::accounts::Account;
 pub struct Chrome {
     pub signed_in: Option<String>,
     pub csrf_token: String,
+    /// Shows the "Admin" link in the header.
+    pub admin: bool,
 }
 
 impl Chrome {
@@ -21,6 +23,7 @@ impl Chrome {
         Self {
             signed_in: Some(session.account.display_name.clone()),
             csrf_token: super::extract::csrf_token(app, "session", session.token.cookie_value()),
+            admin: session.account.role != crate::domain::accounts::Role::User,
         }
     }
 
@@ -28,6 +31,7 @@ impl Chrome {
         Self {
             signed_in: None,
             csrf_token: String::new(),
+            admin: false,
         }
     }
 }
@@ -144,6 +148,8 @@ pub struct EnrolChoicePage {
     pub errors: Vec<FieldError>,
     pub method_error: Option<String>,
     pub options: Vec<MethodOption>,
+    pub enrolment_only: bool,
+    pub required: Option<String>,
 }
 
 #[derive(Template)]
@@ -202,4 +208,22 @@ pub struct EnrolPhonePage {
 #[template(path = "enrol_key.html")]
 pub struct EnrolKeyPage {
     pub chrome: Chrome,
+}
+
+#[derive(Template)]
+#[template(path = "mfa_reminder.html")]
+pub struct MfaReminderPage {
+    pub chrome: Chrome,
+    pub by: String,
+    pub snoozes_left: i64,
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_home.html")]
+pub struct AdminHomePage {
+    pub chrome: Chrome,
+    pub national: bool,
+    pub org: String,
+    pub org_name: String,
 }

@@ -18,6 +18,7 @@ use crate::domain::audit::Requester;
 use crate::domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
 use crate::domain::mfa::phone::{self, E164, Purpose};
 use crate::domain::mfa::{self, CallOutcome, Method, MethodKind, MfaError};
+use crate::domain::policy;
 use crate::domain::sessions::{self, NewSession, SessionStage, SignedInSession};
 
 /// How long a proved second factor counts as fresh for changing methods.
@@ -53,18 +54,31 @@ pub async fn ask_for_fresh_factor(
     session: &SignedInSession,
     back_to: &str,
 ) -> Result<Response, AppError> {
+    prepare_fresh_factor(app, session, back_to).await?;
+    Ok(Redirect::to(VERIFY).into_response())
+}
+
+/// Records where to come back to after the second step; the caller sends the person to
+/// [`VERIFY`].
+pub async fn prepare_fresh_factor(
+    app: &AppState,
+    session: &SignedInSession,
+    back_to: &str,
+) -> Result<(), AppError> {
     let mut flow = Flow::of(session);
     flow.next = Some(back_to.to_string());
     flow.method = None;
-    flow.save(app, &session.token.storage_key()).await?;
-    Ok(Redirect::to("/sign-in/verify").into_response())
+    flow.save(app, &session.token.storage_key()).await
 }
+
+pub const VERIFY: &str = "/sign-in/verify";
 
 fn chrome(app: &AppState, session: &AnySession) -> Chrome {
     let signed_in = session.0.record.stage == SessionStage::SignedIn;
     Chrome {
         signed_in: signed_in.then(|| session.0.account.display_name.clone()),
         csrf_token: session.csrf_token(app),
+        admin: false,
     }
 }
 
@@ -73,12 +87,21 @@ struct VerifyQuery {
     method: Option<String>,
 }
 
+/// The methods this person may use here: those the policy allows, or, when they have none of
+/// those, their old ones (to prove who they are before enrolling an allowed one).
+async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Method>, AppError> {
+    let account = &session.0.account;
+    let methods = mfa::methods_of(&app.store, &account.id).await?;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    Ok(policy::methods_for_sign_in(&policy, account.role, methods))
+}
+
 async fn chosen_method(
     app: &AppState,
     session: &AnySession,
     wanted: Option<&str>,
 ) -> Result<(Vec<Method>, Method), AppError> {
-    let methods = mfa::methods_of(&app.store, &session.0.account.id).await?;
+    let methods = offered_methods(app, session).await?;
     let flow = Flow::of(&session.0);
     let wanted = wanted.or(flow.method.as_deref());
     let method = wanted
@@ -360,8 +383,13 @@ async fn complete(
     let now = app.now();
     let flow = Flow::of(&session.0);
     let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
+    // A method the policy no longer allows proves who the person is, but does not count as
+    // MFA: without "mfa" the session is held to enrolling an allowed method when required.
+    let account = &session.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    let counts = policy.allowed_for(account.role).contains(kind);
     for value in [kind.amr(), "mfa"] {
-        if !amr.contains(&value) {
+        if !amr.contains(&value) && (value != "mfa" || counts) {
             amr.push(value);
         }
     }
@@ -384,7 +412,10 @@ async fn complete(
         return Err(AppError::SignInRequired { next: None });
     };
     let jar = jar.add(session_cookie(app, &token));
-    let target = flow.next.unwrap_or_else(|| "/profile".to_string());
+    let mut target = flow.next.unwrap_or_else(|| "/profile".to_string());
+    if !counts {
+        target = super::rollout::after_sign_in(app, account, target).await?;
+    }
     Ok((jar, Redirect::to(&target)).into_response())
 }
 
@@ -397,7 +428,7 @@ async fn key_options(
     session: AnySession,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
-    let methods = mfa::methods_of(&app.store, &session.0.account.id).await?;
+    let methods = offered_methods(&app, &session).await?;
     let (options, state) = match app.security_keys.start_authentication(&methods) {
         Ok(x) => x,
         Err(MfaError::NoSuchMethod) => {
@@ -488,7 +519,7 @@ async fn another_way(
     State(app): State<AppState>,
     session: AnySession,
 ) -> Result<Response, AppError> {
-    let methods = mfa::methods_of(&app.store, &session.0.account.id).await?;
+    let methods = offered_methods(&app, &session).await?;
     let page = AnotherWayPage {
         chrome: chrome(&app, &session),
         methods: methods

@@ -92,6 +92,7 @@ fn sign_in_form(
         chrome: Chrome {
             signed_in: None,
             csrf_token,
+            admin: false,
         },
         email_error: error_for("email"),
         password_error: error_for("password"),
@@ -178,6 +179,7 @@ async fn sign_in(
                 flow.save(&app, &token.storage_key()).await?;
                 return Ok((jar, Redirect::to("/sign-in/verify")).into_response());
             }
+            let target = super::rollout::after_sign_in(&app, &account, target).await?;
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(SignInError::WrongPasswordOrEmail) => {

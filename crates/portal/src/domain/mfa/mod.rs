@@ -188,6 +188,10 @@ pub enum MfaError {
     Phone(#[from] phone::PhoneError),
     #[error("Your security key was not accepted. Try again, or sign in another way")]
     KeyRefused,
+    #[error(
+        "You cannot remove your last method while multi-factor authentication is required. Add another method first, then remove this one"
+    )]
+    LastMethodRequired,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{0}")]
@@ -626,10 +630,20 @@ pub async fn remove_method<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: MethodRecords + AuditTrail + Sync,
+    R: MethodRecords + AuditTrail + super::policy::PolicyRecords + Sync,
 {
     let (methods, method) = own_method(records, account, method_id).await?;
     let method = &method;
+    // While the policy sets a date, the person keeps at least one allowed method.
+    let policy = super::policy::policy_for(records, &account.org_code).await?;
+    let allowed = policy.allowed_for(account.role);
+    if policy.required_from.is_some()
+        && !methods
+            .iter()
+            .any(|m| m.id != method.id && allowed.contains(m.kind))
+    {
+        return Err(MfaError::LastMethodRequired);
+    }
     records.delete_method(&method.id).await?;
     if method.is_default
         && let Some(next) = methods

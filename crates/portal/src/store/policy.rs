@@ -1,0 +1,136 @@
+use sqlx::FromRow;
+
+use super::{Store, storage_error};
+use crate::clock::UnixTime;
+use crate::domain::StorageError;
+use crate::domain::policy::{MethodSet, NATIONAL, PolicyRecords, PolicySettings, Snoozes};
+
+#[derive(FromRow)]
+struct PolicyRow {
+    scope: String,
+    required_from: Option<i64>,
+    user_methods: Option<String>,
+    admin_methods: Option<String>,
+    reminder_days: Option<i64>,
+    max_snoozes: Option<i64>,
+    snooze_days: Option<i64>,
+}
+
+impl TryFrom<PolicyRow> for PolicySettings {
+    type Error = StorageError;
+    fn try_from(r: PolicyRow) -> Result<Self, StorageError> {
+        let set = |text: Option<String>| {
+            text.map(|t| MethodSet::parse(&t))
+                .transpose()
+                .map_err(|e| StorageError::Other(format!("policy {}: {e}", r.scope)))
+        };
+        Ok(PolicySettings {
+            required_from: r.required_from,
+            user_methods: set(r.user_methods.clone())?,
+            admin_methods: set(r.admin_methods.clone())?,
+            reminder_days: r.reminder_days,
+            max_snoozes: r.max_snoozes,
+            snooze_days: r.snooze_days,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct SnoozeRow {
+    mfa_snoozes: i64,
+    mfa_snoozed_until: Option<i64>,
+}
+
+impl PolicyRecords for Store {
+    async fn policy_settings(
+        &self,
+        org_code: &str,
+    ) -> Result<(Option<PolicySettings>, Option<PolicySettings>), StorageError> {
+        let rows: Vec<PolicyRow> = sqlx::query_as(
+            "SELECT scope, required_from, user_methods, admin_methods, reminder_days, \
+             max_snoozes, snooze_days FROM mfa_policies WHERE scope = $1 OR scope = $2",
+        )
+        .bind(NATIONAL)
+        .bind(org_code)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        let mut national = None;
+        let mut org = None;
+        for row in rows {
+            if row.scope == NATIONAL {
+                national = Some(row.try_into()?);
+            } else {
+                org = Some(row.try_into()?);
+            }
+        }
+        Ok((national, org))
+    }
+
+    async fn save_policy_settings(
+        &self,
+        scope: &str,
+        s: &PolicySettings,
+        by: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO mfa_policies (scope, required_from, user_methods, admin_methods, \
+             reminder_days, max_snoozes, snooze_days, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
+             user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
+             reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
+             snooze_days = excluded.snooze_days, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(scope)
+        .bind(s.required_from)
+        .bind(s.user_methods.map(|m| m.to_list()))
+        .bind(s.admin_methods.map(|m| m.to_list()))
+        .bind(s.reminder_days)
+        .bind(s.max_snoozes)
+        .bind(s.snooze_days)
+        .bind(now)
+        .bind(by)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn snoozes_of(&self, account_id: &str) -> Result<Snoozes, StorageError> {
+        let row: Option<SnoozeRow> =
+            sqlx::query_as("SELECT mfa_snoozes, mfa_snoozed_until FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage_error)?;
+        Ok(row
+            .map(|r| Snoozes {
+                used: r.mfa_snoozes,
+                until: r.mfa_snoozed_until,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn take_snooze(
+        &self,
+        account_id: &str,
+        max: i64,
+        until: UnixTime,
+    ) -> Result<bool, StorageError> {
+        // One conditional UPDATE, so two tabs cannot both take the last snooze.
+        let done = sqlx::query(
+            "UPDATE accounts SET mfa_snoozes = mfa_snoozes + 1, mfa_snoozed_until = $1 \
+             WHERE id = $2 AND mfa_snoozes < $3",
+        )
+        .bind(until)
+        .bind(account_id)
+        .bind(max)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,130 @@
+//! The admin area (`/admin`): local administrators for their organisation, national
+//! administrators for everything. Every page needs a signed-in administrator who proved a
+//! second factor in the last 15 minutes; authorization is checked on the server for every
+//! page and action, and refusals are audited.
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+
+use super::extract::SignedIn;
+use super::pages::{AdminHomePage, Chrome, render};
+use super::second_step::{VERIFY, needs_fresh_factor, prepare_fresh_factor};
+use super::{AppError, AppState};
+use crate::domain::admin::{Admin, AdminError, AdminScope};
+use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::mfa;
+use crate::domain::sessions::SignedInSession;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin", get(home))
+}
+
+#[allow(dead_code)] // TEMP: the admin pages arrive in the next commits
+/// A signed-in administrator with a fresh second factor, and what they may manage.
+pub struct AdminSession {
+    pub session: SignedInSession,
+    pub scope: AdminScope,
+    pub requester: Requester,
+    pub now: i64,
+}
+
+#[allow(dead_code)] // TEMP
+impl AdminSession {
+    /// The administrator as the domain sees them.
+    pub fn admin(&self) -> Admin<'_> {
+        Admin {
+            account: &self.session.account,
+            scope: self.scope.clone(),
+            requester: &self.requester,
+            now: self.now,
+        }
+    }
+
+    pub fn chrome(&self, app: &AppState) -> Chrome {
+        Chrome::signed_in(app, &self.session)
+    }
+
+    /// Only national administrators: others get 403, and the refusal is audited.
+    pub async fn require_national(&self, app: &AppState, action: &str) -> Result<(), AppError> {
+        self.admin()
+            .require_national(&app.store, action)
+            .await
+            .map_err(admin_error)
+    }
+}
+
+#[allow(dead_code)] // TEMP
+/// A refusal is a 403 page that says why; a storage failure is the usual 503/500.
+pub fn admin_error(e: AdminError) -> AppError {
+    match e {
+        e @ AdminError::Denied => AppError::Forbidden(e.to_string()),
+        AdminError::Storage(s) => s.into(),
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminSession
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let SignedIn(session) = SignedIn::from_request_parts(parts, state).await?;
+        let requester = Requester::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let now = app.now();
+        let Some(scope) = AdminScope::of(&session.account) else {
+            let event = AuditEvent::new("admin.denied", Outcome::Failure, &requester, now)
+                .actor(&session.account.id)
+                .reason(parts.uri.path());
+            app.store.append_audit(&event).await?;
+            return Err(AppError::Forbidden(
+                "The admin area is for local and national administrators. If you need access, ask your local administrator.".into(),
+            ));
+        };
+        let has_methods = !mfa::methods_of(&app.store, &session.account.id)
+            .await?
+            .is_empty();
+        if !has_methods {
+            return Err(AppError::Forbidden(
+                "The admin area needs multi-factor authentication. Set it up under My Profile › Self-Service, then come back.".into(),
+            ));
+        }
+        if needs_fresh_factor(&session, has_methods, now) {
+            // Prove it again, then come back to this page (or the admin home after a form).
+            let back_to = match parts.method {
+                Method::GET => parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/admin".into()),
+                _ => "/admin".into(),
+            };
+            prepare_fresh_factor(&app, &session, &back_to).await?;
+            return Err(AppError::Redirect(VERIFY.into()));
+        }
+        Ok(AdminSession {
+            session,
+            scope,
+            requester,
+            now,
+        })
+    }
+}
+
+async fn home(State(app): State<AppState>, admin: AdminSession) -> Result<Response, AppError> {
+    let page = AdminHomePage {
+        chrome: admin.chrome(&app),
+        national: admin.scope.is_national(),
+        org: admin.session.account.org_code.clone(),
+        org_name: admin.session.account.org_name.clone(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}

@@ -1,0 +1,88 @@
+//! The MFA rollout as a person meets it: a reminder after sign-in before the date, with
+//! "Set up now" and (while snoozes last) "Remind me later".
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::extract::{CsrfForm, SignedIn, safe_next};
+use super::pages::{Chrome, MfaReminderPage, render};
+use super::{AppError, AppState};
+use crate::domain::accounts::Account;
+use crate::domain::audit::Requester;
+use crate::domain::policy::{self, PolicyError, Standing};
+
+const REMINDER: &str = "/mfa-reminder";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(REMINDER, get(reminder).post(remind_me_later))
+}
+
+/// Where to send a person who has just signed in: the reminder first when it is due.
+pub async fn after_sign_in(
+    app: &AppState,
+    account: &Account,
+    target: String,
+) -> Result<String, AppError> {
+    let (_, standing) = policy::standing_of(&app.store, account, app.now()).await?;
+    Ok(match standing {
+        Standing::Remind { .. } => format!(
+            "{REMINDER}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", &target)
+                .finish()
+        ),
+        _ => target,
+    })
+}
+
+#[derive(Deserialize)]
+struct ReminderQuery {
+    next: Option<String>,
+}
+
+async fn reminder(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<ReminderQuery>,
+) -> Result<Response, AppError> {
+    let next = safe_next(query.next.as_deref()).unwrap_or_else(|| "/profile".into());
+    let (_, standing) = policy::standing_of(&app.store, &signed_in.0.account, app.now()).await?;
+    let Standing::Remind { by, snoozes_left } = standing else {
+        return Ok(Redirect::to(&next).into_response());
+    };
+    let page = MfaReminderPage {
+        chrome: Chrome::signed_in(&app, &signed_in.0),
+        by: crate::clock::human_date(by),
+        snoozes_left,
+        next,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+struct LaterForm {
+    #[serde(default)]
+    next: String,
+}
+
+async fn remind_me_later(
+    State(app): State<AppState>,
+    requester: Requester,
+    signed_in: SignedIn,
+    CsrfForm(form): CsrfForm<LaterForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(Some(&form.next)).unwrap_or_else(|| "/profile".into());
+    match policy::snooze(&app.store, &signed_in.0.account, &requester, app.now()).await {
+        Ok(_) => Ok(Redirect::to(&next).into_response()),
+        // Used up (perhaps in another tab): enrolment is now required.
+        Err(PolicyError::NoSnoozesLeft) => {
+            Ok(Redirect::to("/profile/self-service/enrol").into_response())
+        }
+        Err(PolicyError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
