@@ -2,6 +2,7 @@
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
 mod org;
+mod policy;
 mod serve;
 mod user;
 
@@ -39,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         action: user::UserCommand,
     },
+    /// The MFA policy: the date MFA is required from, allowed methods, reminders
+    Policy {
+        #[command(subcommand)]
+        action: policy::PolicyCommand,
+    },
 }
 
 /// How a command failed.
@@ -75,6 +81,7 @@ pub fn run() -> ExitCode {
             Command::Serve(args) => serve::run(&cli.common, &args).await,
             Command::Org { action } => org::run(&cli.common, action).await,
             Command::User { action } => user::run(&cli.common, action).await,
+            Command::Policy { action } => policy::run(&cli.common, action).await,
         }
     });
     match result {

@@ -6,6 +6,7 @@ use super::{CliError, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
 use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest, AccountState};
+use crate::domain::admin;
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::domain::password::PasswordHashing;
 use crate::domain::signin::{SignInLimitRecords, email_limit_key};
@@ -34,12 +35,28 @@ pub enum UserCommand {
     Disable { email: String },
     /// Let a disabled account sign in again
     Enable { email: String },
+    /// Remove every MFA method of an account (a lost phone); its sessions end
+    ResetMfa {
+        email: String,
+        /// Why, for the audit trail
+        #[arg(long, default_value = "reset by an operator at the command line")]
+        reason: String,
+    },
+    /// End a sign-in lock early
+    Unlock { email: String },
 }
 
 fn account_error(e: AccountError) -> CliError {
     match e {
         AccountError::Storage(s) => CliError::from(s),
         AccountError::Hashing(h) => CliError::Failed(anyhow::anyhow!(h)),
+        other => CliError::BadInput(other.to_string()),
+    }
+}
+
+fn admin_error(e: admin::AdminError) -> CliError {
+    match e {
+        admin::AdminError::Storage(s) => CliError::from(s),
         other => CliError::BadInput(other.to_string()),
     }
 }
@@ -124,6 +141,43 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                     a.email, a.display_name, a.org_code, a.role, state
                 );
             }
+        }
+        UserCommand::ResetMfa { email, reason } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            let notifier = crate::notify::from_settings(&settings)
+                .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+            let action = admin::AdminAction {
+                actor_id: None,
+                requester: &requester,
+                now,
+                notifier: &notifier,
+            };
+            let removed = admin::reset_mfa(&store, &action, &account, &reason)
+                .await
+                .map_err(admin_error)?;
+            println!(
+                "Reset MFA for {}: {removed} method(s) removed, sessions ended",
+                account.email
+            );
+        }
+        UserCommand::Unlock { email } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            let notifier = crate::notify::from_settings(&settings)
+                .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+            let action = admin::AdminAction {
+                actor_id: None,
+                requester: &requester,
+                now,
+                notifier: &notifier,
+            };
+            admin::unlock(&store, &action, &account)
+                .await
+                .map_err(admin_error)?;
+            println!("Unlocked {}", account.email);
         }
         UserCommand::Disable { email } | UserCommand::Enable { email } if email.is_empty() => {
             return Err(CliError::BadInput(

@@ -3,9 +3,14 @@
 //! audited as `admin.denied`.
 
 use super::StorageError;
-use super::accounts::{Account, Role};
+use super::accounts::{Account, AccountRecords, AccountState, Role};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::notices::{Notice, email_person};
+use super::secrets::SecretBox;
+use super::sessions::SessionRecords;
+use super::signin::{SignInLimitRecords, email_limit_key};
 use crate::clock::UnixTime;
+use crate::notify::Notifier;
 
 /// The accounts an administrator can see and manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +63,10 @@ pub struct Admin<'a> {
 pub enum AdminError {
     #[error("You can only manage accounts in your own organisation")]
     Denied,
+    #[error("Enter the reason, in up to 500 characters")]
+    BadReason,
+    #[error("The pass must last from 10 minutes to 8 hours")]
+    BadLifetime,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -75,6 +84,24 @@ impl Admin<'_> {
             return Ok(());
         }
         self.deny(records, Some(target), action).await?;
+        Err(AdminError::Denied)
+    }
+
+    /// Refuses (and audits) a look at an organisation outside this administrator's scope.
+    pub async fn authorize_org(
+        &self,
+        records: &impl AuditTrail,
+        org_code: &str,
+        action: &str,
+    ) -> Result<(), AdminError> {
+        if self.scope.covers_org(org_code) {
+            return Ok(());
+        }
+        let event = AuditEvent::new("admin.denied", Outcome::Failure, self.requester, self.now)
+            .actor(&self.account.id)
+            .subject(org_code)
+            .reason(action);
+        records.append_audit(&event).await?;
         Err(AdminError::Denied)
     }
 
@@ -112,4 +139,292 @@ impl Admin<'_> {
             .actor(&self.account.id)
             .account(&target.id)
     }
+}
+
+/// What the user search looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolmentFilter {
+    Enrolled,
+    NotEnrolled,
+    Locked,
+}
+
+impl EnrolmentFilter {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "enrolled" => Some(Self::Enrolled),
+            "not-enrolled" => Some(Self::NotEnrolled),
+            "locked" => Some(Self::Locked),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrolled => "enrolled",
+            Self::NotEnrolled => "not-enrolled",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// A search for accounts within a scope: `text` matches part of the name or email.
+#[derive(Debug, Clone)]
+pub struct UserSearch {
+    pub text: String,
+    pub filter: Option<EnrolmentFilter>,
+    pub org: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+    /// Failures that make a sign-in lock (from the limits settings), and the time now.
+    pub lock_after: i64,
+    pub now: UnixTime,
+}
+
+/// One account as the search lists it.
+#[derive(Debug, Clone)]
+pub struct AccountSummary {
+    pub account: Account,
+    pub methods: i64,
+    pub locked_until: Option<UnixTime>,
+}
+
+/// A temporary access pass as stored: only a keyed hash of the code.
+#[derive(Debug, Clone)]
+pub struct StoredPass {
+    pub id: String,
+    pub account_id: String,
+    pub code_hash: String,
+    pub expires_at: UnixTime,
+}
+
+pub trait AdminRecords {
+    fn search_accounts(
+        &self,
+        search: &UserSearch,
+    ) -> impl std::future::Future<Output = Result<Vec<AccountSummary>, StorageError>> + Send;
+    /// Deletes every method of the account; returns how many there were.
+    fn delete_methods_of(
+        &self,
+        account_id: &str,
+    ) -> impl std::future::Future<Output = Result<u64, StorageError>> + Send;
+    /// Stores a new pass and voids any earlier unused one of the account.
+    fn replace_temporary_access_pass(
+        &self,
+        pass: &StoredPass,
+        issued_by: &str,
+        now: UnixTime,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send;
+    fn live_temporary_access_pass(
+        &self,
+        account_id: &str,
+        now: UnixTime,
+    ) -> impl std::future::Future<Output = Result<Option<StoredPass>, StorageError>> + Send;
+    /// Marks the pass used; false if it was already used (one conditional UPDATE).
+    fn spend_temporary_access_pass(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl std::future::Future<Output = Result<bool, StorageError>> + Send;
+}
+
+/// Who takes an administrative action and how the person is told: an administrator in the
+/// portal (after `Admin::authorize`), or an operator at the server's command line.
+pub struct AdminAction<'a> {
+    pub actor_id: Option<&'a str>,
+    pub requester: &'a Requester,
+    pub now: UnixTime,
+    pub notifier: &'a dyn Notifier,
+}
+
+impl<'a> AdminAction<'a> {
+    fn event(&self, event: &'static str, target: &Account) -> AuditEvent {
+        let mut e =
+            AuditEvent::new(event, Outcome::Success, self.requester, self.now).account(&target.id);
+        if let Some(actor) = self.actor_id {
+            e = e.actor(actor);
+        }
+        e
+    }
+
+    async fn tell(
+        &self,
+        records: &(impl AuditTrail + Sync),
+        target: &Account,
+        subject: &str,
+        body: String,
+    ) -> Result<(), StorageError> {
+        email_person(
+            records,
+            self.notifier,
+            self.requester,
+            self.now,
+            target,
+            Notice { subject, body },
+        )
+        .await
+    }
+}
+
+const CONTACT: &str = "If you did not expect this, contact your local administrator straight away.";
+
+/// Removes every MFA method of the account (a lost or replaced phone), ends its sessions and
+/// clears its second-factor lock. The reason is recorded in the audit trail.
+pub async fn reset_mfa<R>(
+    records: &R,
+    action: &AdminAction<'_>,
+    target: &Account,
+    reason: &str,
+) -> Result<u64, AdminError>
+where
+    R: AdminRecords + SessionRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AdminError::BadReason);
+    }
+    let removed = records.delete_methods_of(&target.id).await?;
+    records.delete_sessions_of_account(&target.id, None).await?;
+    records
+        .clear_limit(&super::mfa::mfa_limit_key(&target.id))
+        .await?;
+    records
+        .append_audit(&action.event("mfa.reset", target).reason(reason))
+        .await?;
+    action
+        .tell(
+            records,
+            target,
+            "Your NHSmal multi-factor authentication was reset",
+            format!(
+                "An administrator removed the multi-factor authentication methods from your NHSmal account ({}). The next time you sign in you will be asked to set up a method again.\n\n{CONTACT}",
+                target.email
+            ),
+        )
+        .await?;
+    Ok(removed)
+}
+
+/// Ends a sign-in lock and a second-factor lock early.
+pub async fn unlock<R>(
+    records: &R,
+    action: &AdminAction<'_>,
+    target: &Account,
+) -> Result<(), AdminError>
+where
+    R: SignInLimitRecords + AuditTrail + Sync,
+{
+    records.clear_limit(&email_limit_key(&target.email)).await?;
+    records
+        .clear_limit(&super::mfa::mfa_limit_key(&target.id))
+        .await?;
+    records
+        .append_audit(&action.event("account.unlocked", target))
+        .await?;
+    action
+        .tell(
+            records,
+            target,
+            "Your NHSmal account was unlocked",
+            format!(
+                "An administrator unlocked your NHSmal account ({}). You can sign in again now.\n\n{CONTACT}",
+                target.email
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Disables (ending every session) or enables an account, and tells the person.
+pub async fn set_account_state<R>(
+    records: &R,
+    action: &AdminAction<'_>,
+    target: &Account,
+    state: AccountState,
+) -> Result<(), AdminError>
+where
+    R: AccountRecords + SessionRecords + AuditTrail + Sync,
+{
+    records
+        .update_account_state(&target.id, state, action.now)
+        .await?;
+    let (event, subject, what) = match state {
+        AccountState::Disabled => {
+            records.delete_sessions_of_account(&target.id, None).await?;
+            (
+                "account.disabled",
+                "Your NHSmal account was disabled",
+                "disabled your NHSmal account; you cannot sign in until it is enabled again",
+            )
+        }
+        AccountState::Active => (
+            "account.enabled",
+            "Your NHSmal account was enabled",
+            "enabled your NHSmal account; you can sign in again",
+        ),
+    };
+    records.append_audit(&action.event(event, target)).await?;
+    action
+        .tell(
+            records,
+            target,
+            subject,
+            format!("An administrator {what} ({}).\n\n{CONTACT}", target.email),
+        )
+        .await?;
+    Ok(())
+}
+
+/// How long a temporary access pass lasts, in minutes: 10 minutes to 8 hours, 1 hour unless
+/// the administrator chooses.
+pub const PASS_MINUTES_DEFAULT: i64 = 60;
+pub const PASS_MINUTES_MIN: i64 = 10;
+pub const PASS_MINUTES_MAX: i64 = 8 * 60;
+
+/// Issues a temporary access pass: a one-time code shown once to the administrator, who gives
+/// it to the person. Only a keyed hash is stored; an earlier unused pass is voided.
+pub async fn issue_temporary_access_pass<R>(
+    records: &R,
+    action: &AdminAction<'_>,
+    secrets: &SecretBox,
+    target: &Account,
+    minutes: i64,
+) -> Result<(super::temporary_access::PassCode, UnixTime), AdminError>
+where
+    R: AdminRecords + AuditTrail + Sync,
+{
+    if !(PASS_MINUTES_MIN..=PASS_MINUTES_MAX).contains(&minutes) {
+        return Err(AdminError::BadLifetime);
+    }
+    let code = super::temporary_access::PassCode::generate();
+    let expires_at = action.now + minutes * 60;
+    let pass = StoredPass {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: target.id.clone(),
+        code_hash: code.keyed_hash(secrets, &target.id),
+        expires_at,
+    };
+    records
+        .replace_temporary_access_pass(&pass, action.actor_id.unwrap_or("operator"), action.now)
+        .await?;
+    records
+        .append_audit(
+            &action
+                .event("tap.issued", target)
+                .reason(&format!("{minutes} minutes")),
+        )
+        .await?;
+    action
+        .tell(
+            records,
+            target,
+            "A temporary access pass was issued for your NHSmal account",
+            format!(
+                "An administrator issued a temporary access pass for your NHSmal account ({}). It works once, until {}, and only to set up a new multi-factor authentication method. Your administrator will give it to you; NHSmal never sends it by email.\n\n{CONTACT}",
+                target.email,
+                crate::clock::human(expires_at)
+            ),
+        )
+        .await?;
+    Ok((code, expires_at))
 }

@@ -108,6 +108,32 @@ pub struct AuditRecord {
     pub correlation_id: Option<String>,
 }
 
+/// An audit record with the emails of the account and the actor, for the admin pages.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub record: AuditRecord,
+    pub account_email: Option<String>,
+    pub actor_email: Option<String>,
+}
+
+/// A filtered, newest-first look at the audit trail. Empty strings mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    /// Only events about, or by, accounts of this organisation (a local administrator's view).
+    pub org: String,
+    /// An email address: the account, the actor, or the email typed at sign-in.
+    pub email: String,
+    /// Events whose name starts with this (`sign_in`, `mfa.reset`…).
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub from: UnixTime,
+    pub to: UnixTime,
+    /// Only events older than this id (the next page).
+    pub before_id: i64,
+    pub limit: i64,
+}
+
 pub trait AuditTrail {
     fn append_audit(
         &self,
@@ -117,4 +143,13 @@ pub trait AuditTrail {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<AuditRecord>, StorageError>> + Send;
+    fn audit_events_of_account(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StorageError>> + Send;
+    fn search_audit(
+        &self,
+        search: &AuditSearch,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StorageError>> + Send;
 }

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;
+pub mod temporary_access;
 
 /// What can go wrong when the domain reads or writes its records.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

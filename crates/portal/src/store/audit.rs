@@ -2,7 +2,18 @@ use sqlx::FromRow;
 
 use super::{Store, storage_error};
 use crate::domain::StorageError;
-use crate::domain::audit::{AuditEvent, AuditRecord, AuditTrail};
+use crate::domain::audit::{AuditEntry, AuditEvent, AuditRecord, AuditSearch, AuditTrail};
+
+const COLUMNS: &str = "e.id, e.at, e.event, e.outcome, e.account_id, e.actor_id, e.subject, \
+     e.ip, e.user_agent, e.reason, e.correlation_id";
+
+#[derive(FromRow)]
+struct EntryRow {
+    #[sqlx(flatten)]
+    record: AuditRow,
+    account_email: Option<String>,
+    actor_email: Option<String>,
+}
 
 #[derive(FromRow)]
 struct AuditRow {
@@ -42,29 +53,86 @@ impl AuditTrail for Store {
     }
 
     async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRecord>, StorageError> {
-        let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT id, at, event, outcome, account_id, actor_id, subject, ip, user_agent, \
-             reason, correlation_id FROM audit_events ORDER BY id DESC LIMIT $1",
-        )
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM audit_events e ORDER BY e.id DESC LIMIT $1"
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(storage_error)?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn audit_events_of_account(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM audit_events e WHERE e.account_id = $1 \
+             ORDER BY e.at DESC, e.id DESC LIMIT $2"
+        ))
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn search_audit(&self, q: &AuditSearch) -> Result<Vec<AuditEntry>, StorageError> {
+        let sql = format!(
+            "SELECT {COLUMNS}, t.email AS account_email, actor.email AS actor_email \
+             FROM audit_events e \
+             LEFT JOIN accounts t ON t.id = e.account_id \
+             LEFT JOIN accounts actor ON actor.id = e.actor_id \
+             WHERE ($1 = '' OR t.org_code = $1 OR actor.org_code = $1) \
+             AND ($2 = '' OR t.email_normalized = $2 OR actor.email_normalized = $2 \
+                  OR e.subject = $2) \
+             AND ($3 = '' OR e.event = $3 OR e.event LIKE $4) \
+             AND ($5 = '' OR e.outcome = $5) \
+             AND e.at >= $6 AND e.at < $7 AND e.id < $8 \
+             ORDER BY e.id DESC LIMIT $9"
+        );
+        let rows: Vec<EntryRow> = sqlx::query_as(&sql)
+            .bind(&q.org)
+            .bind(q.email.trim().to_lowercase())
+            .bind(&q.event)
+            // A prefix of dotted names: "sign_in" matches "sign_in.password".
+            .bind(format!("{}.%", q.event.replace('%', "")))
+            .bind(&q.outcome)
+            .bind(q.from)
+            .bind(q.to)
+            .bind(q.before_id)
+            .bind(q.limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error)?;
         Ok(rows
             .into_iter()
-            .map(|r| AuditRecord {
-                id: r.id,
-                at: r.at,
-                event: r.event,
-                outcome: r.outcome,
-                account_id: r.account_id,
-                actor_id: r.actor_id,
-                subject: r.subject,
-                ip: r.ip,
-                user_agent: r.user_agent,
-                reason: r.reason,
-                correlation_id: r.correlation_id,
+            .map(|r| AuditEntry {
+                record: r.record.into(),
+                account_email: r.account_email,
+                actor_email: r.actor_email,
             })
             .collect())
+    }
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> Self {
+        AuditRecord {
+            id: r.id,
+            at: r.at,
+            event: r.event,
+            outcome: r.outcome,
+            account_id: r.account_id,
+            actor_id: r.actor_id,
+            subject: r.subject,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            reason: r.reason,
+            correlation_id: r.correlation_id,
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! This is the only module with SQL.
 
 mod accounts;
+mod admin;
 mod approvals;
 mod audit;
 mod codes;

@@ -103,7 +103,17 @@ async fn choose(
     let now = app.now();
     let (policy, standing) = policy::standing_of(&app.store, account, now).await?;
     let access = policy::access(&app.store, account, &signed_in.0.record.auth_methods, now).await?;
-    if access == Access::EnrolOnly && standing == Standing::Satisfied {
+    let by_pass = signed_in
+        .0
+        .record
+        .auth_methods
+        .split(' ')
+        .any(|v| v == policy::TEMPORARY_ACCESS_AMR);
+    let enrolled_here = mfa::methods_of(&app.store, &account.id)
+        .await?
+        .iter()
+        .any(|m| m.created_at >= signed_in.0.record.created_at);
+    if by_pass && enrolled_here && standing == Standing::Satisfied {
         // A temporary access pass opens one enrolment; with a method set up, it is spent.
         sessions::end_session(&app.store, &signed_in.0.token).await?;
         let page = MessagePage {

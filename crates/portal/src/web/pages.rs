@@ -227,3 +227,140 @@ pub struct AdminHomePage {
     pub org: String,
     pub org_name: String,
 }
+
+pub struct AdminUserRow {
+    pub href: String,
+    pub name: String,
+    pub email: String,
+    pub org: String,
+    pub role: &'static str,
+    pub mfa: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct AdminUsersPage {
+    pub chrome: Chrome,
+    pub national: bool,
+    pub q: String,
+    pub show: &'static str,
+    pub org: String,
+    pub searched: bool,
+    pub rows: Vec<AdminUserRow>,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+pub struct AdminMethodRow {
+    pub kind: &'static str,
+    pub name: String,
+    pub detail: String,
+    pub added: String,
+    pub last_used: String,
+}
+
+pub struct AdminEventRow {
+    pub at: String,
+    pub event: String,
+    pub outcome: String,
+    pub from: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+pub struct AdminUserPage {
+    pub chrome: Chrome,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub org: String,
+    pub role: &'static str,
+    pub status: String,
+    pub locked: bool,
+    pub disabled: bool,
+    pub notice: Option<String>,
+    pub errors: Vec<FieldError>,
+    pub reason_error: Option<String>,
+    pub minutes_error: Option<String>,
+    pub reason: String,
+    pub default_minutes: i64,
+    pub methods: Vec<AdminMethodRow>,
+    pub events: Vec<AdminEventRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_pass.html")]
+pub struct AdminPassPage {
+    pub chrome: Chrome,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub code: String,
+    pub until: String,
+}
+
+pub struct AdminAuditRow {
+    pub at: String,
+    pub event: String,
+    pub outcome: String,
+    pub who: String,
+    pub about: String,
+    pub from: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+pub struct AdminAuditPage {
+    pub chrome: Chrome,
+    pub national: bool,
+    pub errors: Vec<FieldError>,
+    pub from_error: Option<String>,
+    pub to_error: Option<String>,
+    pub email: String,
+    pub event: String,
+    pub outcome: String,
+    pub from: String,
+    pub to: String,
+    pub org: String,
+    pub rows: Vec<AdminAuditRow>,
+    pub next: Option<String>,
+}
+
+pub struct PolicyMethodBox {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_policy.html")]
+pub struct AdminPolicyPage {
+    pub chrome: Chrome,
+    pub org: String,
+    pub notice: Option<String>,
+    pub current: String,
+    pub required_from: String,
+    pub reminder_days: String,
+    pub max_snoozes: String,
+    pub snooze_days: String,
+    pub user_methods: Vec<PolicyMethodBox>,
+    pub admin_methods: Vec<PolicyMethodBox>,
+    pub errors: Vec<FieldError>,
+    pub date_error: Option<String>,
+    pub user_methods_error: Option<String>,
+    pub admin_methods_error: Option<String>,
+    pub numbers_error: Option<String>,
+    pub org_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tap_sign_in.html")]
+pub struct TapSignInPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub email_error: Option<String>,
+    pub pass_error: Option<String>,
+    pub email: String,
+}

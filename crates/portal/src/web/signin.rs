@@ -13,18 +13,24 @@ use super::extract::{
     session_token, visitor_csrf,
 };
 use super::flow::Flow;
-use super::pages::{Chrome, FieldError, SignInPage, render};
+use super::pages::{Chrome, FieldError, SignInPage, TapSignInPage, render};
 use super::{AppError, AppState};
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::domain::password::Password;
+use crate::domain::policy::TEMPORARY_ACCESS_AMR;
 use crate::domain::sessions::{self, NewSession, SessionStage};
 use crate::domain::signin::{self, SignInAttempt, SignInError, SignInStep};
+use crate::domain::temporary_access::{self, PassCode};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
+        .route(
+            "/sign-in/temporary-access-pass",
+            get(pass_page).post(sign_in_with_pass),
+        )
 }
 
 async fn home(MaybeSignedIn(session): MaybeSignedIn) -> Redirect {
@@ -248,4 +254,126 @@ async fn sign_out(
     }
     let jar = jar.add(removal_of_session_cookie(&app));
     Ok((jar, Redirect::to("/sign-in?signed_out=1")).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct PassForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    pass: String,
+}
+
+fn pass_form(
+    app: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    email: String,
+    errors: Vec<FieldError>,
+) -> Response {
+    let (jar, csrf_token) = visitor_csrf(app, jar);
+    let error_for = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    let page = TapSignInPage {
+        chrome: Chrome {
+            signed_in: None,
+            csrf_token,
+            admin: false,
+        },
+        email_error: error_for("email"),
+        pass_error: error_for("pass"),
+        errors,
+        email,
+    };
+    (jar, render(status, &page)).into_response()
+}
+
+async fn pass_page(State(app): State<AppState>, jar: CookieJar) -> Response {
+    pass_form(&app, jar, StatusCode::OK, String::new(), vec![])
+}
+
+/// A temporary access pass in place of the password and second factor: the session it opens
+/// can only set up a new method.
+async fn sign_in_with_pass(
+    State(app): State<AppState>,
+    requester: Requester,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<PassForm>,
+) -> Result<Response, AppError> {
+    let mut errors = vec![];
+    if form.email.trim().is_empty() {
+        errors.push(FieldError {
+            field: "email",
+            message: "Enter your email address".into(),
+        });
+    }
+    if form.pass.trim().is_empty() {
+        errors.push(FieldError {
+            field: "pass",
+            message: "Enter your temporary access pass".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Ok(pass_form(
+            &app,
+            jar,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form.email,
+            errors,
+        ));
+    }
+    let now = app.now();
+    let code = PassCode::from_input(&form.pass);
+    let result = temporary_access::sign_in_with_pass(
+        &app.store,
+        &app.secrets,
+        &app.settings.sign_in_limits,
+        &form.email,
+        &code,
+        &requester,
+        now,
+    )
+    .await;
+    match result {
+        Ok(account) => {
+            if let Some(old) = session_token(&app, &jar) {
+                sessions::end_session(&app.store, &old).await?;
+            }
+            let new = NewSession {
+                stage: SessionStage::SignedIn,
+                auth_methods: TEMPORARY_ACCESS_AMR,
+                // The pass stands in for a proved factor, so enrolling asks for nothing more.
+                second_factor_at: Some(now),
+            };
+            let token = sessions::start_session(&app.store, &account, new, &requester, now).await?;
+            let jar = jar.add(session_cookie(&app, &token));
+            Ok((jar, Redirect::to("/profile/self-service/enrol")).into_response())
+        }
+        Err(SignInError::WrongPasswordOrEmail) => Ok(pass_form(
+            &app,
+            jar,
+            StatusCode::UNAUTHORIZED,
+            form.email,
+            vec![FieldError {
+                field: "pass",
+                message: "Enter a correct email address and temporary access pass. A pass works once and expires; ask your local administrator for a new one.".into(),
+            }],
+        )),
+        Err(SignInError::Throttled { until }) => Err(AppError::TooManyRequests {
+            retry_after: until - now,
+            message: format!(
+                "You have tried to sign in too many times. Wait until {} and try again.",
+                crate::clock::human(until)
+            ),
+        }),
+        Err(SignInError::Disabled) => Err(AppError::Forbidden(
+            "Your account has been disabled. Contact your local administrator.".into(),
+        )),
+        Err(SignInError::Storage(e)) => Err(e.into()),
+        Err(SignInError::Internal(e)) => Err(AppError::Internal(e)),
+    }
 }

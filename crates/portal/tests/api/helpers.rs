@@ -460,3 +460,57 @@ pub fn input_value(html: &str, name: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+impl TestApp {
+    /// An account in `org` (made if absent) with `role` and `PASSWORD`.
+    pub async fn add_person(
+        &self,
+        email: &str,
+        org: &str,
+        role: &str,
+    ) -> nhsmal::domain::accounts::Account {
+        use nhsmal::domain::organisations::OrganisationRecords;
+        if self.store.organisation(org).await.expect("query").is_none() {
+            self.add_org(org).await;
+        }
+        let hashing = PasswordHashing::new(&self.settings.argon2).expect("hashing");
+        let request = AccountRequest {
+            email,
+            name: "Pat Example",
+            org,
+            role,
+        };
+        accounts::add_account(&self.store, &hashing, request, Some(PASSWORD), START)
+            .await
+            .expect("account added")
+    }
+
+    /// Signs `email` in with the password and, when asked, the code of their app (`key`).
+    pub async fn sign_in_with_code(&self, email: &str, key: &[u8]) -> reqwest::Client {
+        let client = browser();
+        let response = self.sign_in_with(&client, email, PASSWORD).await;
+        assert_eq!(location(&response), "/sign-in/verify", "second step next");
+        let code = totp_code(key, self.clock_now());
+        let response = self.second_step(&client, &code).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "code accepted");
+        client
+    }
+
+    /// An account with an authenticator app, signed in with it just now (a fresh second
+    /// factor); returns the browser and the app's key.
+    pub async fn with_fresh_factor(
+        &self,
+        email: &str,
+        org: &str,
+        role: &str,
+    ) -> (reqwest::Client, Vec<u8>) {
+        self.add_person(email, org, role).await;
+        let client = browser();
+        self.sign_in_with(&client, email, PASSWORD).await;
+        let key = self.enrol_authenticator_app(&client).await;
+        // The enrolment code's time step is spent.
+        self.clock.advance(30);
+        let client = self.sign_in_with_code(email, &key).await;
+        (client, key)
+    }
+}

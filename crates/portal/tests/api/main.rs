@@ -1,6 +1,7 @@
 //! Integration tests: the real server over HTTP. One binary, modules per area.
 //! Run against SQLite by default and against PostgreSQL with NHSMAL_TEST_STORE=postgres.
 
+mod admin;
 mod cli;
 mod csrf;
 mod helpers;

@@ -19,11 +19,18 @@ use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::domain::mfa;
 use crate::domain::sessions::SignedInSession;
 
+mod audit;
+mod policy;
+mod users;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin", get(home))
+    Router::new()
+        .route("/admin", get(home))
+        .merge(users::router())
+        .merge(audit::router())
+        .merge(policy::router())
 }
 
-#[allow(dead_code)] // TEMP: the admin pages arrive in the next commits
 /// A signed-in administrator with a fresh second factor, and what they may manage.
 pub struct AdminSession {
     pub session: SignedInSession,
@@ -32,7 +39,6 @@ pub struct AdminSession {
     pub now: i64,
 }
 
-#[allow(dead_code)] // TEMP
 impl AdminSession {
     /// The administrator as the domain sees them.
     pub fn admin(&self) -> Admin<'_> {
@@ -57,11 +63,13 @@ impl AdminSession {
     }
 }
 
-#[allow(dead_code)] // TEMP
 /// A refusal is a 403 page that says why; a storage failure is the usual 503/500.
 pub fn admin_error(e: AdminError) -> AppError {
     match e {
         e @ AdminError::Denied => AppError::Forbidden(e.to_string()),
+        e @ (AdminError::BadReason | AdminError::BadLifetime) => {
+            AppError::BadRequest(e.to_string())
+        }
         AdminError::Storage(s) => s.into(),
     }
 }
