@@ -6,6 +6,7 @@ mod accounts;
 mod approvals;
 mod audit;
 mod codes;
+mod feedback;
 mod limits;
 mod methods;
 mod organisations;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod csrf;
+mod feedback;
 mod helpers;
 mod ops;
 mod password;
