@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod feedback;
 pub mod mfa;
 pub mod notices;
 pub mod organisations;

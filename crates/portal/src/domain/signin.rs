@@ -60,9 +60,14 @@ pub fn email_limit_key(email: &str) -> String {
     format!("signin:email:{}", normalize_email(email))
 }
 
-/// IPv6 clients usually hold a whole /64, so that is one source.
 pub fn ip_limit_key(ip: &str) -> String {
-    let source = match ip.parse::<IpAddr>() {
+    format!("signin:ip:{}", client_source(ip))
+}
+
+/// The source a client address stands for when counting: IPv6 clients usually hold a whole
+/// /64, so that is one source.
+pub fn client_source(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
             None => {
@@ -72,8 +77,7 @@ pub fn ip_limit_key(ip: &str) -> String {
         },
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Err(_) => ip.to_string(),
-    };
-    format!("signin:ip:{source}")
+    }
 }
 
 /// How long an email must wait after `failures` consecutive failures.

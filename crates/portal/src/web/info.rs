@@ -1,5 +1,5 @@
-//! Pages that only inform: feedback, forgotten password and accessibility. Their full flows
-//! arrive with the feedback (issue 4) and password-reset (issue 5) work.
+//! Pages that only inform: forgotten password and accessibility. The forgotten-password flow
+//! arrives with the password-reset work (issue 5); feedback has its own module.
 
 use axum::Router;
 use axum::extract::State;
@@ -13,7 +13,6 @@ use super::pages::{Chrome, MessagePage, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/feedback", get(feedback))
         .route("/forgotten-password", get(forgotten_password))
         .route("/accessibility", get(accessibility))
 }
@@ -33,17 +32,6 @@ fn message(chrome: Chrome, heading: &str, paragraphs: &[&str], link: (&str, &str
         link: Some((link.0.into(), link.1.into())),
     };
     render(StatusCode::OK, &page)
-}
-
-async fn feedback(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
-    message(
-        chrome(&app, &session),
-        "Feedback",
-        &[
-            "Tell us what you think of the NHSmal Portal. The feedback form is coming soon; until then, please tell your local administrator.",
-        ],
-        ("/", "Back to the NHSmal Portal"),
-    )
 }
 
 async fn forgotten_password(State(app): State<AppState>, session: MaybeSignedIn) -> Response {

@@ -5,6 +5,7 @@ mod assets;
 mod enrol;
 mod error;
 mod extract;
+mod feedback;
 mod flow;
 mod info;
 mod methods;
@@ -120,6 +121,7 @@ pub fn router(app: AppState) -> Router {
         .merge(methods::router())
         .merge(telephony::router())
         .merge(info::router())
+        .merge(feedback::router())
         .merge(rollout::router())
         .merge(admin::router())
         .layer(security::csrf_layer(&app.settings));

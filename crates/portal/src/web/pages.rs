@@ -364,3 +364,74 @@ pub struct TapSignInPage {
     pub pass_error: Option<String>,
     pub email: String,
 }
+
+/// One radio button or select option.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "feedback.html")]
+pub struct FeedbackPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub topic_error: Option<String>,
+    pub rating_error: Option<String>,
+    pub comments_error: Option<String>,
+    pub topics: Vec<Choice>,
+    pub ratings: Vec<Choice>,
+    pub comments: String,
+}
+
+/// A day or week of the collated feedback, as the admin page shows it.
+pub struct FeedbackPeriodRow {
+    pub label: String,
+    pub by_topic: Vec<i64>,
+    pub by_rating: Vec<i64>,
+    pub total: i64,
+}
+
+/// A comment as the admin page lists it.
+pub struct FeedbackCommentRow {
+    pub submitted: String,
+    pub topic: String,
+    pub rating: String,
+    pub organisation: String,
+    pub comments: String,
+}
+
+/// The collated feedback for a valid filter.
+pub struct FeedbackFigures {
+    pub total: i64,
+    pub average: String,
+    pub by_topic: Vec<(String, i64)>,
+    pub by_rating: Vec<(String, i64)>,
+    /// "day" or "week".
+    pub period: &'static str,
+    pub period_heading: &'static str,
+    pub topic_labels: Vec<&'static str>,
+    pub periods: Vec<FeedbackPeriodRow>,
+    pub comments: Vec<FeedbackCommentRow>,
+    pub comments_total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_feedback.html")]
+pub struct AdminFeedbackPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub topic_options: Vec<Choice>,
+    pub rating_options: Vec<Choice>,
+    pub org: String,
+    pub from: String,
+    pub to: String,
+    /// The filter's query string (with a leading `?` when not empty), for the CSV link.
+    pub query: String,
+    pub figures: Option<FeedbackFigures>,
+}

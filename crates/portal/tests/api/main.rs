@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod csrf;
+mod feedback;
 mod helpers;
 mod ops;
 mod password;

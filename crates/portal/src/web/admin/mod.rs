@@ -3,6 +3,8 @@
 //! second factor in the last 15 minutes; authorization is checked on the server for every
 //! page and action, and refusals are audited.
 
+mod feedback;
+
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -29,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(audit::router())
         .merge(policy::router())
+        .merge(feedback::router())
 }
 
 /// A signed-in administrator with a fresh second factor, and what they may manage.
