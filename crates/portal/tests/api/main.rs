@@ -9,6 +9,7 @@ mod helpers;
 mod ops;
 mod password;
 mod phone;
+mod policy;
 mod providers;
 mod security_key;
 mod sessions;
