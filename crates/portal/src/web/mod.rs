@@ -1,6 +1,7 @@
 //! The web layer (axum): routes, extractors, pages. Handlers parse, call the domain, render.
 
 mod admin;
+mod api;
 mod assets;
 mod enrol;
 mod error;
@@ -124,6 +125,7 @@ pub fn router(app: AppState) -> Router {
         .merge(feedback::router())
         .merge(rollout::router())
         .merge(admin::router())
+        .merge(api::router())
         .layer(security::csrf_layer(&app.settings));
     let routes = Router::new()
         .merge(portal)

@@ -6,6 +6,7 @@ mod cli;
 mod csrf;
 mod feedback;
 mod helpers;
+mod json_api;
 mod ops;
 mod password;
 mod phone;

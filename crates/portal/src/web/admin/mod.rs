@@ -23,7 +23,7 @@ use crate::domain::sessions::SignedInSession;
 
 mod audit;
 mod policy;
-mod users;
+pub(crate) mod users;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -119,7 +119,7 @@ async fn search(
     Ok(render(StatusCode::OK, &page_view))
 }
 
-fn status_text(account: &Account, locked_until: Option<i64>) -> String {
+pub(crate) fn status_text(account: &Account, locked_until: Option<i64>) -> String {
     match (account.state, locked_until) {
         (AccountState::Disabled, _) => "Disabled".into(),
         (AccountState::Active, Some(until)) => {
@@ -130,7 +130,7 @@ fn status_text(account: &Account, locked_until: Option<i64>) -> String {
 }
 
 /// The person, if they exist and this administrator may manage them (403 and audited if not).
-async fn managed_person(
+pub(crate) async fn managed_person(
     app: &AppState,
     admin: &AdminSession,
     id: &str,
@@ -250,7 +250,7 @@ async fn person_page(
     Ok(render(status, &page))
 }
 
-fn action<'a>(app: &'a AppState, admin: &'a AdminSession) -> AdminAction<'a> {
+pub(crate) fn action<'a>(app: &'a AppState, admin: &'a AdminSession) -> AdminAction<'a> {
     AdminAction {
         actor_id: Some(&admin.session.account.id),
         requester: &admin.requester,
