@@ -13,6 +13,8 @@ use crate::web::{self, App};
 
 pub const DEMO_ORG: &str = "DEMO1";
 pub const DEMO_EMAIL: &str = "demo.user@nhsmal.example";
+/// A local administrator of the demo organisation (same password), to show the admin area.
+pub const DEMO_ADMIN_EMAIL: &str = "demo.admin@nhsmal.example";
 pub const DEMO_PASSWORD: &str = "blue pharmacy kettle 2026";
 
 fn init_logging(format: LogFormat) {
@@ -63,6 +65,9 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
         println!(
             "Demo: sign in at {} as {DEMO_EMAIL} with the password \"{DEMO_PASSWORD}\"",
             settings.public_url
+        );
+        println!(
+            "Demo: {DEMO_ADMIN_EMAIL} (same password) is a local administrator of {DEMO_ORG}; set up MFA, then open Admin"
         );
     }
     let local = listener.local_addr().map_err(anyhow::Error::from)?;
@@ -167,17 +172,25 @@ async fn create_demo_data(app: &web::AppState) -> Result<(), CliError> {
         Ok(_) | Err(OrganisationError::AlreadyExists(_)) => {}
         Err(e) => return Err(anyhow::Error::from(e).into()),
     }
-    if app.store.account_by_email(DEMO_EMAIL).await?.is_some() {
-        return Ok(());
+    for (email, name, role) in [
+        (DEMO_EMAIL, "Demo User", "user"),
+        (DEMO_ADMIN_EMAIL, "Demo Administrator", "local-admin"),
+    ] {
+        if app.store.account_by_email(email).await?.is_some() {
+            continue;
+        }
+        let request = AccountRequest {
+            email,
+            name,
+            org: DEMO_ORG,
+            role,
+        };
+        match accounts::add_account(&app.store, &app.hashing, request, Some(DEMO_PASSWORD), now)
+            .await
+        {
+            Ok(_) | Err(AccountError::AlreadyExists(_)) => {}
+            Err(e) => return Err(anyhow::Error::from(e).into()),
+        }
     }
-    let request = AccountRequest {
-        email: DEMO_EMAIL,
-        name: "Demo User",
-        org: DEMO_ORG,
-        role: "user",
-    };
-    match accounts::add_account(&app.store, &app.hashing, request, Some(DEMO_PASSWORD), now).await {
-        Ok(_) | Err(AccountError::AlreadyExists(_)) => Ok(()),
-        Err(e) => Err(anyhow::Error::from(e).into()),
-    }
+    Ok(())
 }
