@@ -166,6 +166,9 @@ pub struct ServeArgs {
     /// Minutes an account stays locked [default: 15]
     #[arg(long, env = "NHSMAL_SIGNIN_LOCK_MINUTES")]
     pub signin_lock_minutes: Option<i64>,
+    /// Different kinds of MFA method an administrator proves to reset a forgotten password [default: 2]
+    #[arg(long, env = "NHSMAL_PASSWORD_RESET_ADMIN_METHODS")]
+    pub password_reset_admin_methods: Option<usize>,
     /// Failed sign-ins from one client address within the window before it is refused [default: 50]
     #[arg(long, env = "NHSMAL_SIGNIN_IP_MAX_FAILURES")]
     pub signin_ip_max_failures: Option<i64>,
@@ -211,6 +214,7 @@ struct FileSettings {
     signin_lock_minutes: Option<i64>,
     signin_ip_max_failures: Option<i64>,
     signin_ip_window_minutes: Option<i64>,
+    password_reset_admin_methods: Option<usize>,
     database_max_connections: Option<u32>,
     master_key_file: Option<PathBuf>,
     fido2_allow_list: Option<PathBuf>,
@@ -314,6 +318,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// FIDO2 authenticators allowed to register; empty means any.
     pub fido2_allowed: Vec<crate::domain::mfa::security_key::AllowedAuthenticator>,
+    /// Different kinds of method an administrator proves to reset a forgotten password (1 or 2).
+    pub password_reset_admin_methods: usize,
 }
 
 impl Settings {
@@ -333,6 +339,7 @@ impl Settings {
             database_max_connections: 16,
             master_key_file: data_dir.join("master.key"),
             fido2_allowed: Vec::new(),
+            password_reset_admin_methods: 2,
             trusted_proxies: Vec::new(),
             providers: ProviderSettings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
@@ -447,6 +454,16 @@ impl Settings {
         at_most("signin_lock_minutes", limits.lock_seconds / 60, 24 * 60)?;
         at_least("signin_ip_max_failures", limits.ip_max_failures, 5)?;
         at_least("signin_ip_window_minutes", limits.ip_window_seconds / 60, 1)?;
+        let password_reset_admin_methods = serve
+            .password_reset_admin_methods
+            .or(file.password_reset_admin_methods)
+            .unwrap_or(2);
+        if !(1..=2).contains(&password_reset_admin_methods) {
+            return Err(bad(
+                "password_reset_admin_methods",
+                "must be 1 or 2".to_string(),
+            ));
+        }
 
         let database_max_connections = serve
             .database_max_connections
@@ -588,6 +605,7 @@ impl Settings {
             },
             sign_in_limits: limits,
             database_max_connections,
+            password_reset_admin_methods,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod notices;
 pub mod organisations;
 pub mod password;
 pub mod policy;
+pub mod recovery;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

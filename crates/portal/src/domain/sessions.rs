@@ -61,6 +61,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub enum SessionStage {
     SecondFactor,
     SignedIn,
+    /// A forgotten password being reset: only the second-step pages and the new-password page.
+    PasswordReset,
 }
 
 impl SessionStage {
@@ -68,6 +70,7 @@ impl SessionStage {
         match self {
             SessionStage::SecondFactor => "second_factor",
             SessionStage::SignedIn => "signed_in",
+            SessionStage::PasswordReset => "password_reset",
         }
     }
 
@@ -75,6 +78,7 @@ impl SessionStage {
         match text {
             "second_factor" => Some(SessionStage::SecondFactor),
             "signed_in" => Some(SessionStage::SignedIn),
+            "password_reset" => Some(SessionStage::PasswordReset),
             _ => None,
         }
     }
@@ -161,8 +165,11 @@ pub fn check_session(
 ) -> SessionCheck {
     let idle_expired = now - record.last_seen_at >= settings.idle_seconds;
     let absolute_expired = now - record.created_at >= settings.absolute_seconds;
-    let waited_too_long = record.stage == SessionStage::SecondFactor
-        && now - record.created_at >= SECOND_FACTOR_SECONDS;
+    let waited_too_long = match record.stage {
+        SessionStage::SecondFactor => now - record.created_at >= SECOND_FACTOR_SECONDS,
+        SessionStage::PasswordReset => now - record.created_at >= super::recovery::RESET_SECONDS,
+        SessionStage::SignedIn => false,
+    };
     if idle_expired || absolute_expired || waited_too_long || now < record.created_at {
         SessionCheck::Expired
     } else {

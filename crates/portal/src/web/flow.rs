@@ -28,6 +28,9 @@ pub struct Flow {
     pub key_registration: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_authentication: Option<serde_json::Value>,
+    /// A forgotten password being reset: the methods proved so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<ResetProgress>,
     /// A number being set up (text message or phone call), not yet proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_phone: Option<PendingPhone>,
@@ -40,6 +43,21 @@ pub struct PendingPhone {
     /// For a call: the approval the call is waiting on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResetProgress {
+    /// How many different kinds of method must be proved.
+    pub needed: usize,
+    pub proved: Vec<MethodKind>,
+    /// When the email step was done: the whole reset must finish within 15 minutes.
+    pub started_at: i64,
+}
+
+impl ResetProgress {
+    pub fn done(&self) -> bool {
+        self.proved.len() >= self.needed
+    }
 }
 
 impl Flow {

@@ -1,5 +1,4 @@
-//! Pages that only inform: forgotten password and accessibility. The forgotten-password flow
-//! arrives with the password-reset work (issue 5); feedback has its own module.
+//! Pages that only inform: the accessibility statement.
 
 use axum::Router;
 use axum::extract::State;
@@ -12,9 +11,7 @@ use super::extract::MaybeSignedIn;
 use super::pages::{Chrome, MessagePage, render};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/forgotten-password", get(forgotten_password))
-        .route("/accessibility", get(accessibility))
+    Router::new().route("/accessibility", get(accessibility))
 }
 
 fn chrome(app: &AppState, session: &MaybeSignedIn) -> Chrome {
@@ -32,15 +29,6 @@ fn message(chrome: Chrome, heading: &str, paragraphs: &[&str], link: (&str, &str
         link: Some((link.0.into(), link.1.into())),
     };
     render(StatusCode::OK, &page)
-}
-
-async fn forgotten_password(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
-    message(
-        chrome(&app, &session),
-        "Forgotten your password?",
-        &["Contact your local administrator. They can help you get back into your NHSmal account."],
-        ("/sign-in", "Back to sign in"),
-    )
 }
 
 async fn accessibility(State(app): State<AppState>, session: MaybeSignedIn) -> Response {

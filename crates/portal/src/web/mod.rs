@@ -14,6 +14,7 @@ mod observe;
 mod ops;
 mod pages;
 mod profile;
+mod reset;
 mod rollout;
 mod second_step;
 mod security;
@@ -124,6 +125,7 @@ pub fn router(app: AppState) -> Router {
         .merge(info::router())
         .merge(feedback::router())
         .merge(rollout::router())
+        .merge(reset::router())
         .merge(admin::router())
         .merge(api::router())
         .layer(security::csrf_layer(&app.settings));

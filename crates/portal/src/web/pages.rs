@@ -120,6 +120,8 @@ pub struct VerifyPage {
     pub errors: Vec<FieldError>,
     pub code_error: Option<String>,
     pub step_up: bool,
+    /// During a password reset: which method this is.
+    pub reset_note: Option<String>,
 }
 
 pub struct MethodChoice {
@@ -434,4 +436,22 @@ pub struct AdminFeedbackPage {
     /// The filter's query string (with a leading `?` when not empty), for the CSV link.
     pub query: String,
     pub figures: Option<FeedbackFigures>,
+}
+
+#[derive(Template)]
+#[template(path = "forgotten_password.html")]
+pub struct ForgottenPasswordPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub email_error: Option<String>,
+    pub email: String,
+}
+
+#[derive(Template)]
+#[template(path = "new_password.html")]
+pub struct NewPasswordPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub new_error: Option<String>,
+    pub confirm_error: Option<String>,
 }

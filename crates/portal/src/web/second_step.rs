@@ -73,6 +73,19 @@ pub async fn prepare_fresh_factor(
 
 pub const VERIFY: &str = "/sign-in/verify";
 
+/// What a password reset asks for at this step.
+fn reset_note(flow: &Flow) -> Option<String> {
+    let progress = flow.reset.as_ref()?;
+    Some(match (progress.needed, progress.proved.len()) {
+        (1, _) => "To reset your password, prove it is you.".into(),
+        (_, 0) => {
+            "To reset your password, prove it is you with two different methods. This is the first."
+                .into()
+        }
+        _ => "Now prove it is you with a second, different method.".into(),
+    })
+}
+
 fn chrome(app: &AppState, session: &AnySession) -> Chrome {
     let signed_in = session.0.record.stage == SessionStage::SignedIn;
     Chrome {
@@ -93,7 +106,17 @@ async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Met
     let account = &session.0.account;
     let methods = mfa::methods_of(&app.store, &account.id).await?;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
-    Ok(policy::methods_for_sign_in(&policy, account.role, methods))
+    // A reset needing two methods asks for a different kind the second time.
+    let proved = Flow::of(&session.0)
+        .reset
+        .map(|r| r.proved)
+        .unwrap_or_default();
+    Ok(crate::domain::recovery::reset_methods(
+        &policy,
+        account.role,
+        methods,
+        &proved,
+    ))
 }
 
 async fn chosen_method(
@@ -177,6 +200,7 @@ fn verify_form(
             .collect(),
         code_error: error,
         step_up: session.0.record.stage == SessionStage::SignedIn,
+        reset_note: reset_note(&Flow::of(&session.0)),
     };
     render(status, &page)
 }
@@ -255,9 +279,13 @@ async fn reach_phone(
 async fn verify_page(
     State(app): State<AppState>,
     requester: Requester,
-    session: AnySession,
+    session: Option<AnySession>,
+    jar: CookieJar,
     Query(query): Query<VerifyQuery>,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::page(&app, &jar, StatusCode::OK, None);
+    };
     let (_, method) = chosen_method(&app, &session, query.method.as_deref()).await?;
     if query.method.is_some() {
         let mut flow = Flow::of(&session.0);
@@ -294,10 +322,13 @@ struct VerifyForm {
 async fn verify(
     State(app): State<AppState>,
     requester: Requester,
-    session: AnySession,
+    session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::wrong_code(&app, &jar, &requester).await;
+    };
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     let account = &session.0.account;
     let ctx = app.mfa(&requester);
@@ -382,6 +413,9 @@ async fn complete(
 ) -> Result<Response, AppError> {
     let now = app.now();
     let flow = Flow::of(&session.0);
+    if session.0.record.stage == SessionStage::PasswordReset {
+        return reset_progress(app, session, flow, kind, requester, jar).await;
+    }
     let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
     // A method the policy no longer allows proves who the person is, but does not count as
     // MFA: without "mfa" the session is held to enrolling an allowed method when required.
@@ -417,6 +451,54 @@ async fn complete(
         target = super::rollout::after_sign_in(app, account, target).await?;
     }
     Ok((jar, Redirect::to(&target)).into_response())
+}
+
+/// A method proved during a password reset: on to the next method, or to the new password.
+/// Each step gets a new session id, as at sign-in.
+async fn reset_progress(
+    app: &AppState,
+    session: &AnySession,
+    mut flow: Flow,
+    kind: MethodKind,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let now = app.now();
+    let Some(mut progress) = flow.reset.take() else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    if !progress.proved.contains(&kind) {
+        progress.proved.push(kind);
+    }
+    let done = progress.done();
+    let new = NewSession {
+        stage: SessionStage::PasswordReset,
+        auth_methods: "",
+        second_factor_at: Some(now),
+    };
+    let Some(token) = sessions::rotate_session(
+        &app.store,
+        &session.0.token,
+        &session.0.account,
+        new,
+        requester,
+        now,
+    )
+    .await?
+    else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    flow.reset = Some(progress);
+    flow.method = None;
+    flow.approval = None;
+    flow.save(app, &token.storage_key()).await?;
+    let jar = jar.add(session_cookie(app, &token));
+    let target = if done {
+        super::reset::NEW_PASSWORD
+    } else {
+        "/sign-in/verify"
+    };
+    Ok((jar, Redirect::to(target)).into_response())
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {
@@ -517,8 +599,12 @@ async fn key_finish(
 
 async fn another_way(
     State(app): State<AppState>,
-    session: AnySession,
+    session: Option<AnySession>,
+    jar: CookieJar,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::another_way(&app, &jar);
+    };
     let methods = offered_methods(&app, &session).await?;
     let page = AnotherWayPage {
         chrome: chrome(&app, &session),
@@ -532,4 +618,122 @@ async fn another_way(
             .collect(),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The second step of a password reset for an address that cannot be reset (see
+/// `web::reset`): it looks like an authenticator app's and never accepts a code. Without a
+/// decoy cookie these pages send people to sign in, as before.
+mod decoy {
+    use axum::http::StatusCode;
+    use axum::response::Response;
+    use axum_extra::extract::cookie::CookieJar;
+
+    use super::super::pages::{
+        AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render,
+    };
+    use super::super::reset::{decoy_csrf, holds_decoy};
+    use super::super::{AppError, AppState};
+    use crate::domain::audit::Requester;
+    use crate::domain::mfa::MfaError;
+    use crate::domain::signin::SignInLimitRecords;
+
+    /// A stable, made-up method id for this decoy, shaped like a real one.
+    fn method_id(app: &AppState, jar: &CookieJar) -> String {
+        let hex = app.secrets.mac_hex(decoy_csrf(app, jar).as_bytes());
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            &hex[17..20],
+            &hex[20..32]
+        )
+    }
+
+    fn chrome(app: &AppState, jar: &CookieJar) -> Chrome {
+        Chrome {
+            signed_in: None,
+            csrf_token: decoy_csrf(app, jar),
+            admin: false,
+        }
+    }
+
+    pub fn page(
+        app: &AppState,
+        jar: &CookieJar,
+        status: StatusCode,
+        error: Option<String>,
+    ) -> Result<Response, AppError> {
+        if !holds_decoy(app, jar) {
+            return Err(AppError::SignInRequired { next: None });
+        }
+        let page = VerifyPage {
+            chrome: chrome(app, jar),
+            mode: "code",
+            resend_label: None,
+            heading: "Enter the code from your authenticator app".into(),
+            hint: "Open the authenticator app you called \u{201c}Authenticator app\u{201d} and enter the 6-digit code it shows for NHSmal.".into(),
+            method_id: method_id(app, jar),
+            errors: error
+                .iter()
+                .map(|m| FieldError {
+                    field: "code",
+                    message: m.clone(),
+                })
+                .collect(),
+            code_error: error,
+            step_up: false,
+            reset_note: Some("To reset your password, prove it is you.".into()),
+        };
+        Ok(render(status, &page))
+    }
+
+    /// Every code is wrong; guesses are counted like real ones, per client address.
+    pub async fn wrong_code(
+        app: &AppState,
+        jar: &CookieJar,
+        requester: &Requester,
+    ) -> Result<Response, AppError> {
+        if !holds_decoy(app, jar) {
+            return Err(AppError::SignInRequired { next: None });
+        }
+        let now = app.now();
+        let key = format!(
+            "reset:decoy:{}",
+            crate::domain::signin::client_source(&requester.ip)
+        );
+        let state = app.store.count_failure(&key, now, now - 86_400).await?;
+        if state.failures >= app.settings.sign_in_limits.lock_after {
+            let until = state.window_start + 86_400;
+            return Err(AppError::TooManyRequests {
+                retry_after: until - now,
+                message: format!(
+                    "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
+                    crate::clock::human(now + app.settings.sign_in_limits.lock_seconds)
+                ),
+            });
+        }
+        page(
+            app,
+            jar,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(MfaError::WrongCode.to_string()),
+        )
+    }
+
+    pub fn another_way(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        if !holds_decoy(app, jar) {
+            return Err(AppError::SignInRequired { next: None });
+        }
+        let id = method_id(app, jar);
+        let page = AnotherWayPage {
+            chrome: chrome(app, jar),
+            methods: vec![MethodChoice {
+                href: format!("/sign-in/verify?method={id}"),
+                label: "Authenticator app: Authenticator app".into(),
+                detail: String::new(),
+            }],
+        };
+        Ok(render(StatusCode::OK, &page))
+    }
 }

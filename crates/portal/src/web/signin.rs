@@ -44,6 +44,7 @@ async fn home(MaybeSignedIn(session): MaybeSignedIn) -> Redirect {
 struct SignInQuery {
     next: Option<String>,
     signed_out: Option<String>,
+    reset: Option<String>,
 }
 
 async fn sign_in_page(
@@ -56,7 +57,13 @@ async fn sign_in_page(
     if session.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/profile")).into_response());
     }
-    let notice = query.signed_out.map(|_| "You have signed out.".to_string());
+    let notice = match (query.signed_out, query.reset) {
+        (_, Some(_)) => {
+            Some("Your password has been reset. Sign in with your new password.".to_string())
+        }
+        (Some(_), None) => Some("You have signed out.".to_string()),
+        (None, None) => None,
+    };
     Ok(sign_in_form(
         &app,
         jar,

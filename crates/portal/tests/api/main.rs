@@ -12,6 +12,7 @@ mod password;
 mod phone;
 mod policy;
 mod providers;
+mod reset;
 mod security_key;
 mod sessions;
 mod sign_in;

@@ -1,0 +1,298 @@
+//! "Forgotten your password?": email address → the same second step as at sign-in (with the
+//! methods the person registered; two different kinds for administrators) → a new password →
+//! the sign-in page. The state is a short-lived session at stage `PasswordReset`, bound to the
+//! browser by its cookie and used once.
+//!
+//! For an unknown address (or a disabled account, or one without enough methods) the browser
+//! gets a decoy: a cookie that looks like a session and a second step that looks like an
+//! authenticator app's and never accepts a code, so the pages do not tell who has an account.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::extract::{
+    AnySession, CsrfForm, csrf_token, removal_of_session_cookie, session_cookie, session_token,
+    visitor_csrf,
+};
+use super::flow::{Flow, ResetProgress};
+use super::pages::{Chrome, FieldError, ForgottenPasswordPage, NewPasswordPage, render};
+use super::{AppError, AppState};
+use crate::domain::audit::Requester;
+use crate::domain::recovery::{self, RESET_SECONDS, ResetError, ResetRules, ResetStart};
+use crate::domain::sessions::{self, NewSession, SessionStage, SessionToken};
+
+pub const NEW_PASSWORD: &str = "/forgotten-password/new-password";
+/// Every answer to the email step takes at least this long, so that known and unknown
+/// addresses (one writes a session, the other does not) cannot be told apart by timing.
+const EMAIL_STEP_FLOOR: std::time::Duration = std::time::Duration::from_millis(60);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/forgotten-password", get(email_page).post(email_step))
+        .route(NEW_PASSWORD, get(new_password_page).post(save_password))
+}
+
+pub fn rules(app: &AppState) -> ResetRules {
+    ResetRules {
+        user_methods: 1,
+        admin_methods: app.settings.password_reset_admin_methods,
+    }
+}
+
+/// A decoy token: 8 bytes of expiry, 8 random bytes and 16 bytes of MAC, base64url — the same
+/// shape as a session id, and never stored.
+fn decoy_token(app: &AppState, expires_at: i64) -> SessionToken {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&expires_at.to_be_bytes());
+    bytes[8..16].copy_from_slice(&crate::domain::random_bytes::<8>());
+    let mac = decoy_mac(app, &bytes[..16]);
+    bytes[16..].copy_from_slice(&mac);
+    SessionToken::from_cookie(&URL_SAFE_NO_PAD.encode(bytes)).unwrap_or_else(SessionToken::generate)
+}
+
+fn decoy_mac(app: &AppState, head: &[u8]) -> [u8; 16] {
+    let mut data = b"password-reset-decoy\0".to_vec();
+    data.extend_from_slice(head);
+    let hex = app.secrets.mac_hex(&data);
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
+    }
+    out
+}
+
+/// True when the browser holds a live decoy from the email step.
+pub fn holds_decoy(app: &AppState, jar: &CookieJar) -> bool {
+    let Some(token) = session_token(app, jar) else {
+        return false;
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token.cookie_value()) else {
+        return false;
+    };
+    if bytes.len() != 32 || bytes[16..] != decoy_mac(app, &bytes[..16]) {
+        return false;
+    }
+    let mut expiry = [0u8; 8];
+    expiry.copy_from_slice(&bytes[..8]);
+    app.now() < i64::from_be_bytes(expiry)
+}
+
+/// The decoy's CSRF token (bound to the decoy cookie like a session's).
+pub fn decoy_csrf(app: &AppState, jar: &CookieJar) -> String {
+    session_token(app, jar)
+        .map(|t| csrf_token(app, "session", t.cookie_value()))
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize, Default)]
+struct EmailForm {
+    #[serde(default)]
+    email: String,
+}
+
+fn email_form(
+    app: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    email: String,
+    error: Option<String>,
+) -> Response {
+    let (jar, csrf_token) = visitor_csrf(app, jar);
+    let page = ForgottenPasswordPage {
+        chrome: Chrome {
+            signed_in: None,
+            csrf_token,
+            admin: false,
+        },
+        errors: error
+            .iter()
+            .map(|m| FieldError {
+                field: "email",
+                message: m.clone(),
+            })
+            .collect(),
+        email_error: error,
+        email,
+    };
+    (jar, render(status, &page)).into_response()
+}
+
+async fn email_page(State(app): State<AppState>, jar: CookieJar) -> Response {
+    email_form(&app, jar, StatusCode::OK, String::new(), None)
+}
+
+async fn email_step(
+    State(app): State<AppState>,
+    requester: Requester,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> Result<Response, AppError> {
+    if form.email.trim().is_empty() {
+        return Ok(email_form(
+            &app,
+            jar,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form.email,
+            Some("Enter your email address".into()),
+        ));
+    }
+    #[allow(clippy::disallowed_methods)] // measuring our own response time, not reading the clock
+    let floor = tokio::time::Instant::now() + EMAIL_STEP_FLOOR;
+    let now = app.now();
+    let started =
+        recovery::start_reset(&app.store, rules(&app), &form.email, &requester, now).await;
+    // Whatever this browser had (a session, an earlier reset or decoy) ends here.
+    if let Some(old) = session_token(&app, &jar) {
+        sessions::end_session(&app.store, &old).await?;
+    }
+    let response = match started {
+        Ok(ResetStart::Proceed { account, needed }) => {
+            let new = NewSession {
+                stage: SessionStage::PasswordReset,
+                auth_methods: "",
+                second_factor_at: None,
+            };
+            let token = sessions::start_session(&app.store, &account, new, &requester, now).await?;
+            let flow = Flow {
+                next: Some(NEW_PASSWORD.into()),
+                reset: Some(ResetProgress {
+                    needed,
+                    proved: vec![],
+                    started_at: now,
+                }),
+                ..Flow::default()
+            };
+            flow.save(&app, &token.storage_key()).await?;
+            let jar = jar.add(session_cookie(&app, &token));
+            (jar, Redirect::to("/sign-in/verify")).into_response()
+        }
+        Ok(ResetStart::Decoy) => {
+            let token = decoy_token(&app, now + RESET_SECONDS);
+            let jar = jar.add(session_cookie(&app, &token));
+            (jar, Redirect::to("/sign-in/verify")).into_response()
+        }
+        Err(ResetError::Throttled { until }) => {
+            return Err(AppError::TooManyRequests {
+                retry_after: until - now,
+                message: format!(
+                    "There have been too many attempts to reset this password. Try again after {}.",
+                    crate::clock::human(until)
+                ),
+            });
+        }
+        Err(ResetError::Storage(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    tokio::time::sleep_until(floor).await;
+    Ok(response)
+}
+
+/// The reset session, once every method it needs is proved and within its 15 minutes.
+fn proved_reset(app: &AppState, session: &AnySession) -> Option<ResetProgress> {
+    if session.0.record.stage != SessionStage::PasswordReset {
+        return None;
+    }
+    Flow::of(&session.0)
+        .reset
+        .filter(|r| r.done() && app.now() - r.started_at < RESET_SECONDS)
+}
+
+fn password_form(
+    app: &AppState,
+    session: &AnySession,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+) -> Response {
+    let error_for = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    let page = NewPasswordPage {
+        chrome: Chrome {
+            signed_in: None,
+            csrf_token: session.csrf_token(app),
+            admin: false,
+        },
+        new_error: error_for("new_password"),
+        confirm_error: error_for("confirm_password"),
+        errors,
+    };
+    render(status, &page)
+}
+
+async fn new_password_page(
+    State(app): State<AppState>,
+    session: Option<AnySession>,
+) -> Result<Response, AppError> {
+    match session {
+        Some(session) if proved_reset(&app, &session).is_some() => {
+            Ok(password_form(&app, &session, StatusCode::OK, vec![]))
+        }
+        _ => Ok(Redirect::to("/forgotten-password").into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+async fn save_password(
+    State(app): State<AppState>,
+    requester: Requester,
+    session: Option<AnySession>,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<Response, AppError> {
+    let Some(session) = session.filter(|s| proved_reset(&app, s).is_some()) else {
+        return Ok(Redirect::to("/forgotten-password").into_response());
+    };
+    let account = &session.0.account;
+    let result = recovery::finish_reset(
+        &app.store,
+        &app.hashing,
+        app.notifier.as_ref(),
+        account,
+        &form.new_password,
+        &form.confirm_password,
+        &requester,
+        app.now(),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            // Every session of the account has ended, this one included: the state is spent.
+            let jar = jar.add(removal_of_session_cookie(&app));
+            Ok((jar, Redirect::to("/sign-in?reset=1")).into_response())
+        }
+        Err(ResetError::Rejected(e)) => {
+            let field = match e {
+                crate::domain::password::PasswordRejected::DoesNotMatch => "confirm_password",
+                _ => "new_password",
+            };
+            Ok(password_form(
+                &app,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![FieldError {
+                    field,
+                    message: e.to_string(),
+                }],
+            ))
+        }
+        Err(ResetError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}

@@ -1,0 +1,309 @@
+//! "Forgotten your password?": reset with the registered methods, the same pages for unknown
+//! addresses, two different methods for administrators, and a short, single-use state.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, spawn_app_with, totp_code};
+
+const NEW: &str = "another long passphrase for nhs mail 42";
+const VERIFY: &str = "/sign-in/verify";
+const NEW_PASSWORD: &str = "/forgotten-password/new-password";
+
+async fn start(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    app.submit(
+        client,
+        "/forgotten-password",
+        "/forgotten-password",
+        &[("email", email)],
+    )
+    .await
+}
+
+async fn save(
+    app: &TestApp,
+    client: &reqwest::Client,
+    password: &str,
+    confirm: &str,
+) -> reqwest::Response {
+    app.submit(
+        client,
+        NEW_PASSWORD,
+        NEW_PASSWORD,
+        &[("new_password", password), ("confirm_password", confirm)],
+    )
+    .await
+}
+
+/// Adds a mobile number by text message to a session with a fresh factor.
+async fn add_sms(app: &TestApp, client: &reqwest::Client) {
+    let page = "/profile/self-service/enrol/text-message";
+    let r = app
+        .submit(
+            client,
+            page,
+            page,
+            &[("step", "send"), ("phone", "07700 900123")],
+        )
+        .await;
+    assert_eq!(location(&r), page);
+    let code = last_sms_code(app);
+    let r = app
+        .submit(client, page, page, &[("step", "verify"), ("code", &code)])
+        .await;
+    assert_eq!(location(&r), "/profile/self-service?added=1");
+}
+
+fn last_sms_code(app: &TestApp) -> String {
+    app.outbox()
+        .into_iter()
+        .rev()
+        .find(|m| m["channel"] == "sms")
+        .and_then(|m| m["code"].as_str().map(str::to_string))
+        .expect("a texted code")
+}
+
+#[tokio::test]
+async fn a_person_resets_a_forgotten_password_with_their_authenticator_app() {
+    let app = spawn_app().await;
+    let (old_session, key) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    app.clock.advance(30);
+    let client = browser();
+    let response = start(&app, &client, "ann@fa123.nhs.uk").await;
+    assert_eq!(location(&response), VERIFY);
+    let page = app.page(&client, VERIFY).await;
+    assert!(page.contains("To reset your password, prove it is you."));
+    // Not signed in: My Profile is out of reach during a reset.
+    assert_eq!(location(&app.get_with(&client, "/profile").await), VERIFY);
+
+    let code = totp_code(&key, app.clock_now());
+    let response = app.second_step(&client, &code).await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+    let response = save(&app, &client, "password", "password").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = save(&app, &client, NEW, "something else entirely 99").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("Passwords do not match")
+    );
+    let response = save(&app, &client, NEW, NEW).await;
+    assert_eq!(location(&response), "/sign-in?reset=1");
+    let page = app.page(&client, "/sign-in?reset=1").await;
+    assert!(page.contains("Your password has been reset"));
+
+    // Every other session ended; the person was told; the new password works, the old not.
+    assert_eq!(
+        location(&app.get_with(&old_session, "/profile").await),
+        "/sign-in?next=%2Fprofile"
+    );
+    let email = app
+        .outbox()
+        .into_iter()
+        .rev()
+        .find(|m| m["channel"] == "email")
+        .expect("email");
+    assert_eq!(email["subject"], "Your NHSmal password has been reset");
+    let response = app
+        .sign_in_with(&browser(), "ann@fa123.nhs.uk", PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = app.sign_in_with(&browser(), "ann@fa123.nhs.uk", NEW).await;
+    assert_eq!(location(&response), VERIFY);
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "password.reset")
+    );
+    // The reset state is spent.
+    let response = app.get_with(&client, NEW_PASSWORD).await;
+    assert_eq!(location(&response), "/forgotten-password");
+}
+
+#[tokio::test]
+async fn unknown_and_known_addresses_get_the_same_pages_and_codes_never_work_for_the_unknown() {
+    let app = spawn_app().await;
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    app.add_person("nomfa@fa123.nhs.uk", "FA123", "user").await;
+    let mut shapes = vec![];
+    for email in [
+        "ann@fa123.nhs.uk",
+        "nobody@fa123.nhs.uk",
+        "nomfa@fa123.nhs.uk",
+    ] {
+        let client = browser();
+        let response = start(&app, &client, email).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email}");
+        assert_eq!(location(&response), VERIFY);
+        let cookies: Vec<String> = crate::helpers::set_cookies(response.headers())
+            .iter()
+            .map(|c| c.split('=').next().unwrap_or_default().to_string())
+            .collect();
+        let page = app.page(&client, VERIFY).await;
+        let heading = crate::helpers::text_of(&page, "h1");
+        let response = app.second_step(&client, "123456").await;
+        shapes.push((cookies, heading, response.status()));
+    }
+    assert_eq!(shapes[0], shapes[1], "unknown address");
+    assert_eq!(shapes[0], shapes[2], "account without a method");
+    assert_eq!(shapes[0].2, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn unknown_and_known_addresses_take_similar_time() {
+    let app = spawn_app().await;
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let mut known = vec![];
+    let mut unknown = vec![];
+    for i in 0..24 {
+        for (email, times) in [
+            ("ann@fa123.nhs.uk", &mut known),
+            ("nobody@fa123.nhs.uk", &mut unknown),
+        ] {
+            let client = browser();
+            let token = crate::helpers::csrf_token(&app.page(&client, "/forgotten-password").await);
+            #[allow(clippy::disallowed_methods)]
+            let began = std::time::Instant::now();
+            let response = client
+                .post(app.url("/forgotten-password"))
+                .form(&[("csrf_token", token.as_str()), ("email", email)])
+                .send()
+                .await
+                .expect("POST");
+            times.push(began.elapsed().as_secs_f64());
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        }
+        // Stay under the per-address limit of starts.
+        if i % 4 == 3 {
+            app.clock.advance(3_601);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let ratio = median(&mut known) / median(&mut unknown);
+    assert!(
+        (0.8..=1.25).contains(&ratio),
+        "known/unknown median ratio {ratio}"
+    );
+}
+
+#[tokio::test]
+async fn administrators_prove_two_different_kinds_of_method() {
+    let app = spawn_app().await;
+    let (client, key) = app
+        .with_fresh_factor("lee@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    // With only an authenticator app, Lee cannot reset: even the right code is refused.
+    app.clock.advance(30);
+    let reset = browser();
+    start(&app, &reset, "lee@fa123.nhs.uk").await;
+    let code = totp_code(&key, app.clock_now());
+    let response = app.second_step(&reset, &code).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    add_sms(&app, &client).await;
+    app.clock.advance(30);
+    let reset = browser();
+    start(&app, &reset, "lee@fa123.nhs.uk").await;
+    let page = app.page(&reset, VERIFY).await;
+    assert!(page.contains("two different methods"), "{page}");
+    let code = totp_code(&key, app.clock_now());
+    let response = app.second_step(&reset, &code).await;
+    assert_eq!(location(&response), VERIFY, "a second method next");
+    let page = app.page(&reset, VERIFY).await;
+    assert!(page.contains("second, different method"));
+    assert!(
+        page.contains("Enter the code we sent to your phone"),
+        "the other kind"
+    );
+    let response = app.second_step(&reset, &last_sms_code(&app)).await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+    let response = save(&app, &reset, NEW, NEW).await;
+    assert_eq!(location(&response), "/sign-in?reset=1");
+}
+
+#[tokio::test]
+async fn the_number_of_methods_for_administrators_is_configurable() {
+    let app = spawn_app_with(|s| s.password_reset_admin_methods = 1).await;
+    let (_, key) = app
+        .with_fresh_factor("lee@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    app.clock.advance(30);
+    let reset = browser();
+    start(&app, &reset, "lee@fa123.nhs.uk").await;
+    let response = app
+        .second_step(&reset, &totp_code(&key, app.clock_now()))
+        .await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+}
+
+#[tokio::test]
+async fn the_reset_lasts_fifteen_minutes() {
+    let app = spawn_app().await;
+    let (_, key) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    app.clock.advance(30);
+    let client = browser();
+    start(&app, &client, "ann@fa123.nhs.uk").await;
+    let response = app
+        .second_step(&client, &totp_code(&key, app.clock_now()))
+        .await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+    let token = crate::helpers::csrf_token(&app.page(&client, NEW_PASSWORD).await);
+    app.clock.advance(15 * 60);
+    let response = client
+        .post(app.url(NEW_PASSWORD))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("new_password", NEW),
+            ("confirm_password", NEW),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(location(&response), "/forgotten-password", "expired");
+    let response = app.sign_in_with(&browser(), "ann@fa123.nhs.uk", NEW).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn starts_are_limited_per_address_and_wrong_codes_count_towards_the_lock() {
+    let app = spawn_app().await;
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    for _ in 0..5 {
+        let response = start(&app, &browser(), "ann@fa123.nhs.uk").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let response = start(&app, &browser(), "ANN@fa123.nhs.uk").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    app.clock.advance(3_601);
+    let client = browser();
+    start(&app, &client, "ann@fa123.nhs.uk").await;
+    let mut last = StatusCode::OK;
+    for _ in 0..11 {
+        last = app.second_step(&client, "000000").await.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "the MFA lock");
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "account.locked")
+    );
+}
