@@ -42,11 +42,23 @@ pub enum PolicyCommand {
 pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliError> {
     // Checked before the store opens, so bad input writes nothing (not even a data folder).
     if let PolicyCommand::Set {
-        mfa_required_from: Some(date),
+        mfa_required_from,
+        user_methods,
+        admin_methods,
+        reminder_days,
+        snoozes,
+        snooze_days,
         ..
     } = &command
     {
-        policy::parse_date(date).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let bad = |e: PolicyError| CliError::BadInput(e.to_string());
+        if let Some(date) = mfa_required_from {
+            policy::parse_date(date).map_err(bad)?;
+        }
+        for list in [user_methods, admin_methods].into_iter().flatten() {
+            policy::MethodSet::parse(list).map_err(bad)?;
+        }
+        policy::check_ranges(*reminder_days, *snoozes, *snooze_days).map_err(bad)?;
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
@@ -68,6 +80,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 reminder_days,
                 max_snoozes: snoozes,
                 snooze_days,
+                replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
                 .await

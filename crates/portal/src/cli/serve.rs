@@ -91,7 +91,7 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
 
 /// The master key: `NHSMAL_MASTER_KEY` if set, else the key file, created (mode 0600) with a
 /// new random key on first start. Every node of a PostgreSQL deployment needs the same key.
-fn load_master_key(settings: &Settings) -> Result<SecretBox, CliError> {
+pub(super) fn load_master_key(settings: &Settings) -> Result<SecretBox, CliError> {
     let bad = |problem: String| CliError::BadInput(format!("setting `master_key`: {problem}"));
     if let Ok(text) = std::env::var("NHSMAL_MASTER_KEY") {
         return SecretBox::from_base64(&text).map_err(|e| bad(e.to_string()));

@@ -44,6 +44,13 @@ pub enum UserCommand {
     },
     /// End a sign-in lock early
     Unlock { email: String },
+    /// Issue a temporary access pass (printed once) that signs the person in once to set up a method
+    TemporaryAccessPass {
+        email: String,
+        /// How long it lasts, 10 to 480 minutes
+        #[arg(long, default_value_t = admin::PASS_MINUTES_DEFAULT)]
+        minutes: i64,
+    },
 }
 
 fn account_error(e: AccountError) -> CliError {
@@ -160,6 +167,30 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             println!(
                 "Reset MFA for {}: {removed} method(s) removed, sessions ended",
                 account.email
+            );
+        }
+        UserCommand::TemporaryAccessPass { email, minutes } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            let secrets = super::serve::load_master_key(&settings)?;
+            let notifier = crate::notify::from_settings(&settings)
+                .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+            let action = admin::AdminAction {
+                actor_id: None,
+                requester: &requester,
+                now,
+                notifier: &notifier,
+            };
+            let (code, until) =
+                admin::issue_temporary_access_pass(&store, &action, &secrets, &account, minutes)
+                    .await
+                    .map_err(admin_error)?;
+            println!(
+                "Temporary access pass for {}: {} (works once, until {})",
+                account.email,
+                code.display(),
+                crate::clock::human(until)
             );
         }
         UserCommand::Unlock { email } => {

@@ -61,7 +61,7 @@ pub struct Admin<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("You can only manage accounts in your own organisation")]
+    #[error("You can only manage the users of your own organisation")]
     Denied,
     #[error("Enter the reason, in up to 500 characters")]
     BadReason,
@@ -80,7 +80,11 @@ impl Admin<'_> {
         target: &Account,
         action: &str,
     ) -> Result<(), AdminError> {
-        if self.scope.covers_org(&target.org_code) {
+        // A local administrator manages the people of their organisation, not its other
+        // administrators (nor a national administrator whose home it is).
+        let may = self.scope.covers_org(&target.org_code)
+            && (self.scope.is_national() || target.role == Role::User);
+        if may {
             return Ok(());
         }
         self.deny(records, Some(target), action).await?;
@@ -97,11 +101,8 @@ impl Admin<'_> {
         if self.scope.covers_org(org_code) {
             return Ok(());
         }
-        let event = AuditEvent::new("admin.denied", Outcome::Failure, self.requester, self.now)
-            .actor(&self.account.id)
-            .subject(org_code)
-            .reason(action);
-        records.append_audit(&event).await?;
+        self.deny(records, None, &format!("{action} {org_code}"))
+            .await?;
         Err(AdminError::Denied)
     }
 
@@ -124,13 +125,19 @@ impl Admin<'_> {
         target: Option<&Account>,
         action: &str,
     ) -> Result<(), StorageError> {
+        deny_event(records, self, target, action).await
+    }
+}
+
+impl Admin<'_> {
+    fn denial(&self, target: Option<&Account>, action: &str) -> AuditEvent {
         let mut event = AuditEvent::new("admin.denied", Outcome::Failure, self.requester, self.now)
             .actor(&self.account.id)
             .reason(action);
         if let Some(target) = target {
             event = event.account(&target.id).subject(&target.org_code);
         }
-        records.append_audit(&event).await
+        event
     }
 
     /// An audit event for an action this administrator took on `target`.
@@ -139,6 +146,36 @@ impl Admin<'_> {
             .actor(&self.account.id)
             .account(&target.id)
     }
+}
+
+/// Denials audited per actor in an hour; beyond that they are refused but not written, so a
+/// script hammering `/admin` cannot flood the append-only trail.
+const DENIALS_AUDITED_PER_HOUR: i64 = 20;
+
+async fn deny_event(
+    records: &impl AuditTrail,
+    admin: &Admin<'_>,
+    target: Option<&Account>,
+    action: &str,
+) -> Result<(), StorageError> {
+    audit_denial(records, &admin.denial(target, action)).await
+}
+
+/// Appends an `admin.denied` event, unless its actor has had too many this hour.
+pub async fn audit_denial(
+    records: &impl AuditTrail,
+    event: &AuditEvent,
+) -> Result<(), StorageError> {
+    let actor = event.actor_id.clone().unwrap_or_default();
+    if records
+        .count_events_by_actor("admin.denied", &actor, event.at - 3_600)
+        .await?
+        >= DENIALS_AUDITED_PER_HOUR
+    {
+        tracing::warn!(actor = %actor, "admin denial not audited: over the hourly limit");
+        return Ok(());
+    }
+    records.append_audit(event).await
 }
 
 /// What the user search looks for.
@@ -220,6 +257,16 @@ pub trait AdminRecords {
         account_id: &str,
         now: UnixTime,
     ) -> impl std::future::Future<Output = Result<Option<StoredPass>, StorageError>> + Send;
+    /// Whether setting up a method needs a temporary access pass (after an MFA reset).
+    fn enrolment_needs_pass(
+        &self,
+        account_id: &str,
+    ) -> impl std::future::Future<Output = Result<bool, StorageError>> + Send;
+    fn set_enrolment_needs_pass(
+        &self,
+        account_id: &str,
+        needs: bool,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send;
     /// Marks the pass used; false if it was already used (one conditional UPDATE).
     fn spend_temporary_access_pass(
         &self,
@@ -284,6 +331,7 @@ where
         return Err(AdminError::BadReason);
     }
     let removed = records.delete_methods_of(&target.id).await?;
+    records.set_enrolment_needs_pass(&target.id, true).await?;
     records.delete_sessions_of_account(&target.id, None).await?;
     records
         .clear_limit(&super::mfa::mfa_limit_key(&target.id))
@@ -297,7 +345,7 @@ where
             target,
             "Your NHSmal multi-factor authentication was reset",
             format!(
-                "An administrator removed the multi-factor authentication methods from your NHSmal account ({}). The next time you sign in you will be asked to set up a method again.\n\n{CONTACT}",
+                "An administrator removed the multi-factor authentication methods from your NHSmal account ({}). To set up a new method, ask your local administrator for a temporary access pass and choose \u{201c}Sign in with a temporary access pass\u{201d} on the sign-in page.\n\n{CONTACT}",
                 target.email
             ),
         )
@@ -391,11 +439,14 @@ pub async fn issue_temporary_access_pass<R>(
     minutes: i64,
 ) -> Result<(super::temporary_access::PassCode, UnixTime), AdminError>
 where
-    R: AdminRecords + AuditTrail + Sync,
+    R: AdminRecords + SessionRecords + AuditTrail + Sync,
 {
     if !(PASS_MINUTES_MIN..=PASS_MINUTES_MAX).contains(&minutes) {
         return Err(AdminError::BadLifetime);
     }
+    // A pass is issued when something is wrong with the account: whoever is signed in to it
+    // now is signed out (LC-4).
+    records.delete_sessions_of_account(&target.id, None).await?;
     let code = super::temporary_access::PassCode::generate();
     let expires_at = action.now + minutes * 60;
     let pass = StoredPass {

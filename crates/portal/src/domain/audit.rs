@@ -152,4 +152,11 @@ pub trait AuditTrail {
         &self,
         search: &AuditSearch,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StorageError>> + Send;
+    /// How many `event`s `actor_id` caused since `since`.
+    fn count_events_by_actor(
+        &self,
+        event: &str,
+        actor_id: &str,
+        since: UnixTime,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
 }

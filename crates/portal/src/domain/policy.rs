@@ -172,19 +172,21 @@ pub fn standing(
     if now >= by {
         return Standing::Required;
     }
+    // Nothing is asked before the reminder period, whatever the snoozes (a date put back
+    // months gives people their reminders again).
+    if now < by - policy.reminder_days * DAY {
+        return Standing::NotYet;
+    }
     if snoozes.until.is_some_and(|until| now < until) {
         return Standing::NotYet;
     }
     if snoozes.used >= policy.max_snoozes {
         return Standing::Required;
     }
-    if now >= by - policy.reminder_days * DAY {
-        return Standing::Remind {
-            by,
-            snoozes_left: policy.max_snoozes - snoozes.used,
-        };
+    Standing::Remind {
+        by,
+        snoozes_left: policy.max_snoozes - snoozes.used,
     }
-    Standing::NotYet
 }
 
 /// The methods offered at the second step: the allowed ones when the person has any;
@@ -290,6 +292,8 @@ pub const TEMPORARY_ACCESS_AMR: &str = "tap";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Full,
+    /// Within the reminder period: the reminder first, until it is put off or a method is set up.
+    Remind,
     /// Only the enrolment pages (and signing out): the policy requires a method first, or the
     /// session was opened with a temporary access pass.
     EnrolOnly,
@@ -315,7 +319,8 @@ where
     }
     Ok(match standing_of(records, account, now).await?.1 {
         Standing::Required => Access::EnrolOnly,
-        _ => Access::Full,
+        Standing::Remind { .. } => Access::Remind,
+        Standing::Satisfied | Standing::NotYet => Access::Full,
     })
 }
 
@@ -359,6 +364,9 @@ pub struct PolicyChange<'a> {
     pub reminder_days: Option<i64>,
     pub max_snoozes: Option<i64>,
     pub snooze_days: Option<i64>,
+    /// Replace the scope's settings: an unset field is cleared (it follows the national
+    /// policy, or the default), rather than kept.
+    pub replace: bool,
 }
 
 /// Parses a date as the start of that day in UTC.
@@ -374,6 +382,17 @@ fn in_range(name: &'static str, value: Option<i64>, min: i64, max: i64) -> Resul
         Some(v) if !(min..=max).contains(&v) => Err(PolicyError::OutOfRange(name, min, max)),
         _ => Ok(()),
     }
+}
+
+/// The reminder period, the number of snoozes and their length, each within its range.
+pub fn check_ranges(
+    reminder_days: Option<i64>,
+    max_snoozes: Option<i64>,
+    snooze_days: Option<i64>,
+) -> Result<(), PolicyError> {
+    in_range("the reminder period (days)", reminder_days, 0, 365)?;
+    in_range("the number of snoozes", max_snoozes, 0, 30)?;
+    in_range("the snooze length (days)", snooze_days, 1, 30)
 }
 
 /// Validates the whole change, then saves it and audits `policy.changed`. Nothing is written
@@ -402,12 +421,14 @@ where
     let required_from = change.required_from.map(parse_date).transpose()?;
     let user_methods = change.user_methods.map(MethodSet::parse).transpose()?;
     let admin_methods = change.admin_methods.map(MethodSet::parse).transpose()?;
-    in_range("the reminder period (days)", change.reminder_days, 0, 365)?;
-    in_range("the number of snoozes", change.max_snoozes, 0, 30)?;
-    in_range("the snooze length (days)", change.snooze_days, 1, 30)?;
+    check_ranges(change.reminder_days, change.max_snoozes, change.snooze_days)?;
 
     let (national, org) = records.policy_settings(&scope).await?;
-    let mut settings = if scope == NATIONAL { national } else { org }.unwrap_or_default();
+    let mut settings = if change.replace {
+        PolicySettings::default()
+    } else {
+        if scope == NATIONAL { national } else { org }.unwrap_or_default()
+    };
     if required_from.is_some() {
         settings.required_from = required_from;
     }
@@ -574,6 +595,9 @@ mod tests {
             until: Some(now - 1),
         };
         assert_eq!(standing(&p, &a, &[], &used_up, now), Standing::Required);
+        // Before the reminder period, used-up snoozes (or none allowed) ask for nothing yet.
+        let far = BY - 60 * DAY;
+        assert_eq!(standing(&p, &a, &[], &used_up, far), Standing::NotYet);
     }
 
     #[test]

@@ -98,10 +98,10 @@ where
         return Err(SignInError::Throttled { until });
     }
     let account = records.account_by_email(&normalize_email(email)).await?;
-    let pass = match &account {
-        Some(a) => records.live_temporary_access_pass(&a.id, now).await?,
-        None => None,
-    };
+    // The same lookups for unknown addresses, so timing does not tell them apart (TH-3).
+    let pass = records
+        .live_temporary_access_pass(account.as_ref().map_or("", |a| a.id.as_str()), now)
+        .await?;
     let accepted = match (&account, &pass) {
         (Some(a), Some(p)) if code.matches(secrets, &a.id, &p.code_hash) => {
             // Spent once: of two requests racing with the same pass, one wins.
@@ -113,11 +113,14 @@ where
             false
         }
     };
-    let Some(account) = account.filter(|_| accepted) else {
-        records
-            .append_audit(&audit(Outcome::Failure, "wrong_pass_or_email"))
-            .await?;
-        record_failed_password(records, limits, None, email, requester, now).await?;
+    let Some(account) = account.clone().filter(|_| accepted) else {
+        // Attached to the account when there is one, so its administrators see the guessing.
+        let mut event = audit(Outcome::Failure, "wrong_pass_or_email");
+        if let Some(a) = &account {
+            event = event.account(&a.id);
+        }
+        records.append_audit(&event).await?;
+        record_failed_password(records, limits, account.as_ref(), email, requester, now).await?;
         return Err(SignInError::WrongPasswordOrEmail);
     };
     if account.state == AccountState::Disabled {
@@ -126,6 +129,7 @@ where
             .await?;
         return Err(SignInError::Disabled);
     }
+    records.set_enrolment_needs_pass(&account.id, false).await?;
     records
         .append_audit(
             &AuditEvent::new("tap.used", Outcome::Success, requester, now).account(&account.id),

@@ -148,6 +148,30 @@ impl AdminRecords for Store {
         }))
     }
 
+    async fn enrolment_needs_pass(&self, account_id: &str) -> Result<bool, StorageError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT enrolment_needs_pass FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage_error)?;
+        Ok(row.is_some_and(|(n,)| n != 0))
+    }
+
+    async fn set_enrolment_needs_pass(
+        &self,
+        account_id: &str,
+        needs: bool,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE accounts SET enrolment_needs_pass = $1 WHERE id = $2")
+            .bind(i64::from(needs))
+            .bind(account_id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn spend_temporary_access_pass(
         &self,
         id: &str,

@@ -80,16 +80,34 @@ impl AuditTrail for Store {
         Ok(rows.into_iter().map(AuditRecord::from).collect())
     }
 
+    async fn count_events_by_actor(
+        &self,
+        event: &str,
+        actor_id: &str,
+        since: i64,
+    ) -> Result<i64, StorageError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_events WHERE actor_id = $1 AND event = $2 AND at >= $3",
+        )
+        .bind(actor_id)
+        .bind(event)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(count)
+    }
+
     async fn search_audit(&self, q: &AuditSearch) -> Result<Vec<AuditEntry>, StorageError> {
         let sql = format!(
             "SELECT {COLUMNS}, t.email AS account_email, actor.email AS actor_email \
              FROM audit_events e \
              LEFT JOIN accounts t ON t.id = e.account_id \
              LEFT JOIN accounts actor ON actor.id = e.actor_id \
-             WHERE ($1 = '' OR t.org_code = $1 OR actor.org_code = $1) \
+             WHERE ($1 = '' OR t.org_code = $1) \
              AND ($2 = '' OR t.email_normalized = $2 OR actor.email_normalized = $2 \
                   OR e.subject = $2) \
-             AND ($3 = '' OR e.event = $3 OR e.event LIKE $4) \
+             AND ($3 = '' OR e.event = $3 OR e.event LIKE $4 ESCAPE '\\') \
              AND ($5 = '' OR e.outcome = $5) \
              AND e.at >= $6 AND e.at < $7 AND e.id < $8 \
              ORDER BY e.id DESC LIMIT $9"
@@ -99,7 +117,7 @@ impl AuditTrail for Store {
             .bind(q.email.trim().to_lowercase())
             .bind(&q.event)
             // A prefix of dotted names: "sign_in" matches "sign_in.password".
-            .bind(format!("{}.%", q.event.replace('%', "")))
+            .bind(format!("{}.%", escape_like(&q.event)))
             .bind(&q.outcome)
             .bind(q.from)
             .bind(q.to)
@@ -135,4 +153,16 @@ impl From<AuditRow> for AuditRecord {
             correlation_id: r.correlation_id,
         }
     }
+}
+
+/// LIKE's wildcards and escape character taken literally (with `ESCAPE '\\'`).
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

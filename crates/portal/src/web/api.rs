@@ -59,6 +59,12 @@ impl IntoResponse for ApiError {
                 "enrolment_required",
                 "Set up multi-factor authentication first".into(),
             ),
+            AppError::ReminderDue { .. } => (
+                StatusCode::FORBIDDEN,
+                "mfa_reminder_due",
+                "Multi-factor authentication is due: set it up, or put it off, in the portal"
+                    .into(),
+            ),
             AppError::Redirect(_) => (
                 StatusCode::FORBIDDEN,
                 "fresh_second_factor_required",
@@ -242,7 +248,7 @@ async fn openapi(State(app): State<AppState>) -> Json<Value> {
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "nhsmal_session"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message"], "properties": {
-                    "error": {"type": "string", "enum": ["sign_in_required", "enrolment_required", "fresh_second_factor_required", "forbidden", "cross_site_request", "not_found", "bad_request", "too_many_requests", "unavailable", "internal_error"]},
+                    "error": {"type": "string", "enum": ["sign_in_required", "enrolment_required", "mfa_reminder_due", "fresh_second_factor_required", "forbidden", "cross_site_request", "not_found", "bad_request", "too_many_requests", "unavailable", "internal_error"]},
                     "message": {"type": "string"}}},
                 "Method": {"type": "object", "properties": {
                     "id": {"type": "string"}, "type": {"type": "string", "enum": ["totp", "sms", "voice", "fido2"]},

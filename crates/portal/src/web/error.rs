@@ -24,6 +24,9 @@ pub enum AppError {
     /// The MFA policy requires this person to set up a method before anything else.
     #[error("enrolment required")]
     EnrolmentRequired,
+    /// The MFA reminder is due: it comes first, then the page asked for.
+    #[error("reminder due")]
+    ReminderDue { next: Option<String> },
     /// Somewhere else to go first (a fresh second factor, say); the target is a local path.
     #[error("redirect")]
     Redirect(String),
@@ -82,6 +85,15 @@ impl IntoResponse for AppError {
             }
             AppError::EnrolmentRequired => {
                 return Redirect::to("/profile/self-service/enrol").into_response();
+            }
+            AppError::ReminderDue { next } => {
+                let target = format!(
+                    "/mfa-reminder?{}",
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("next", next.as_deref().unwrap_or("/profile"))
+                        .finish()
+                );
+                return Redirect::to(&target).into_response();
             }
             AppError::Redirect(target) => {
                 return Redirect::to(target).into_response();

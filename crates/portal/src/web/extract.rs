@@ -260,6 +260,12 @@ where
                 match access {
                     Access::Full => Ok(SignedIn(session)),
                     Access::EnrolOnly => Err(AppError::EnrolmentRequired),
+                    Access::Remind => {
+                        let next = (parts.method == Method::GET)
+                            .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))
+                            .flatten();
+                        Err(AppError::ReminderDue { next })
+                    }
                 }
             }
             // Password done, second factor not yet: back to the second step.

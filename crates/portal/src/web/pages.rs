@@ -341,6 +341,8 @@ pub struct PolicyMethodBox {
 pub struct AdminPolicyPage {
     pub chrome: Chrome,
     pub org: String,
+    pub national: bool,
+    pub can_save: bool,
     pub notice: Option<String>,
     pub current: String,
     pub required_from: String,
@@ -353,7 +355,9 @@ pub struct AdminPolicyPage {
     pub date_error: Option<String>,
     pub user_methods_error: Option<String>,
     pub admin_methods_error: Option<String>,
-    pub numbers_error: Option<String>,
+    pub reminder_error: Option<String>,
+    pub snoozes_error: Option<String>,
+    pub snooze_days_error: Option<String>,
     pub org_error: Option<String>,
 }
 

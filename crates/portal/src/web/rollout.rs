@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn, safe_next};
+use super::extract::{CsrfForm, Enrolling, safe_next};
 use super::pages::{Chrome, MfaReminderPage, render};
 use super::{AppError, AppState};
 use crate::domain::accounts::Account;
@@ -46,13 +46,17 @@ struct ReminderQuery {
 
 async fn reminder(
     State(app): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     Query(query): Query<ReminderQuery>,
 ) -> Result<Response, AppError> {
     let next = safe_next(query.next.as_deref()).unwrap_or_else(|| "/profile".into());
     let (_, standing) = policy::standing_of(&app.store, &signed_in.0.account, app.now()).await?;
-    let Standing::Remind { by, snoozes_left } = standing else {
-        return Ok(Redirect::to(&next).into_response());
+    let (by, snoozes_left) = match standing {
+        Standing::Remind { by, snoozes_left } => (by, snoozes_left),
+        Standing::Required => {
+            return Ok(Redirect::to("/profile/self-service/enrol").into_response());
+        }
+        Standing::Satisfied | Standing::NotYet => return Ok(Redirect::to(&next).into_response()),
     };
     let page = MfaReminderPage {
         chrome: Chrome::signed_in(&app, &signed_in.0),
@@ -72,7 +76,7 @@ struct LaterForm {
 async fn remind_me_later(
     State(app): State<AppState>,
     requester: Requester,
-    signed_in: SignedIn,
+    signed_in: Enrolling,
     CsrfForm(form): CsrfForm<LaterForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(Some(&form.next)).unwrap_or_else(|| "/profile".into());

@@ -613,3 +613,151 @@ async fn the_reset_mfa_command_removes_methods_and_is_audited() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn a_local_administrator_cannot_manage_other_administrators_of_their_organisation() {
+    let app = spawn_app().await;
+    let fellow = app
+        .add_person("kim.admin@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    let national = app
+        .add_person("nia@fa123.nhs.uk", "FA123", "national-admin")
+        .await;
+    let client = local_admin(&app).await;
+    let before = denials(&app).await;
+    for (n, target) in [&fellow, &national].into_iter().enumerate() {
+        let page = format!("/admin/users/{}", target.id);
+        assert_eq!(
+            app.get_with(&client, &page).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        let own = format!(
+            "/admin/users/{}",
+            app.add_person(&format!("user{n}@fa123.nhs.uk"), "FA123", "user")
+                .await
+                .id
+        );
+        let response = post_on(
+            &app,
+            &client,
+            &own,
+            &format!("{page}/temporary-access-pass"),
+            &[("minutes", "60")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(denials(&app).await, before + 4);
+    assert!(app.audit().await.iter().all(|e| e.event != "tap.issued"));
+}
+
+#[tokio::test]
+async fn a_local_administrator_does_not_see_what_a_national_administrator_of_their_organisation_does()
+ {
+    let app = spawn_app().await;
+    let bob = app.add_person("bob@fb456.nhs.uk", "FB456", "user").await;
+    let (national, _) = app
+        .with_fresh_factor("nia@fa123.nhs.uk", "FA123", "national-admin")
+        .await;
+    let page = format!("/admin/users/{}", bob.id);
+    post_on(
+        &app,
+        &national,
+        &page,
+        &format!("{page}/reset-mfa"),
+        &[("reason", "secret reason about bob")],
+    )
+    .await;
+    let client = local_admin(&app).await;
+    let log = app.page(&client, "/admin/audit").await;
+    assert!(
+        !log.contains("bob@fb456.nhs.uk"),
+        "another organisation's person"
+    );
+    assert!(!log.contains("secret reason about bob"));
+}
+
+#[tokio::test]
+async fn issuing_a_pass_signs_the_person_out_and_after_a_reset_only_a_pass_can_set_up_a_method() {
+    let app = spawn_app().await;
+    let (ann_client, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
+        .await
+        .expect("ann");
+    let client = local_admin(&app).await;
+    let page_path = format!("/admin/users/{}", ann.id);
+    post_on(
+        &app,
+        &client,
+        &page_path,
+        &format!("{page_path}/reset-mfa"),
+        &[("reason", "phone stolen")],
+    )
+    .await;
+    // Someone with only the password cannot set up their own method now.
+    let thief = browser();
+    app.sign_in_with(&thief, "ann@fa123.nhs.uk", PASSWORD).await;
+    let response = app
+        .get_with(&thief, "/profile/self-service/enrol/authenticator-app")
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("temporary access pass")
+    );
+    // The pass ends every session (the thief's too) and opens enrolment.
+    let pass = issue_pass(&app, &client, &page_path, "60").await;
+    assert_eq!(
+        location(&app.get_with(&thief, "/profile").await),
+        "/sign-in?next=%2Fprofile"
+    );
+    let _ = ann_client;
+    let ann_browser = browser();
+    let response = sign_in_with_pass(&app, &ann_browser, "ann@fa123.nhs.uk", &pass).await;
+    assert_eq!(location(&response), "/profile/self-service/enrol");
+    app.enrol_authenticator_app(&ann_browser).await;
+}
+
+#[tokio::test]
+async fn exporting_the_audit_log_is_itself_audited() {
+    let app = spawn_app().await;
+    let national = national_admin(&app).await;
+    let response = app
+        .get_with(&national, "/admin/audit.jsonl?event=sign_in")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let _ = response.text().await;
+    let audit = app.audit().await;
+    let export = audit
+        .iter()
+        .find(|e| e.event == "audit.exported")
+        .expect("audited");
+    assert!(export.actor_id.is_some());
+    assert!(
+        export
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("event=sign_in")
+    );
+}
+
+#[tokio::test]
+async fn repeated_refusals_do_not_flood_the_audit_trail() {
+    let app = spawn_app().await;
+    let (client, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    for _ in 0..30 {
+        assert_eq!(
+            app.get_with(&client, "/admin").await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(denials(&app).await, 20, "at most 20 an hour per person");
+}

@@ -341,3 +341,92 @@ async fn national_administrators_set_the_policy_on_a_page_and_local_ones_are_ref
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_reminder_comes_first_whatever_page_is_asked_for() {
+    let app = spawn_app().await;
+    app.add_user("ann@fa123.nhs.uk").await;
+    set_policy(&app, &["--mfa-required-from", IN_FIVE_DAYS]);
+    let client = browser();
+    app.sign_in_with(&client, "ann@fa123.nhs.uk", PASSWORD)
+        .await;
+    for path in ["/profile", "/profile/self-service"] {
+        let response = app.get_with(&client, path).await;
+        assert!(
+            location(&response).starts_with("/mfa-reminder?next="),
+            "{path}: {}",
+            location(&response)
+        );
+    }
+    // Setting up a method is open, and then nothing is in the way.
+    app.enrol_authenticator_app(&client).await;
+    assert_eq!(
+        app.get_with(&client, "/profile").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_held_to_other_methods_cannot_open_the_admin_area_with_a_text_message() {
+    let app = spawn_app().await;
+    let (client, _) = app
+        .with_fresh_factor("lee@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    // No date: nothing is required, but the admin area wants an allowed method.
+    set_policy(&app, &["--admin-methods", "fido2"]);
+    let response = app.get_with(&client, "/admin").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.expect("body").contains("FIDO2 token"));
+}
+
+#[tokio::test]
+async fn saving_an_organisations_policy_keeps_following_the_national_one_where_left_empty() {
+    let app = spawn_app().await;
+    app.add_org("FA123").await;
+    let (national, _) = app
+        .with_fresh_factor("nia@nhsmal.example", "NAT01", "national-admin")
+        .await;
+    set_policy(&app, &["--mfa-required-from", IN_TWO_MONTHS]);
+    // The organisation's page starts empty (it follows the nation) and saves only its reminder.
+    let page = app.page(&national, "/admin/policy?org=FA123").await;
+    assert!(page.contains("value=\"\""), "own fields empty");
+    let response = app
+        .submit(
+            &national,
+            "/admin/policy?org=FA123",
+            "/admin/policy",
+            &[
+                ("org", "FA123"),
+                ("required_from", ""),
+                ("reminder_days", "7"),
+                ("max_snoozes", ""),
+                ("snooze_days", ""),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/admin/policy?org=FA123&saved=1");
+    // A later national change still reaches FA123.
+    set_policy(&app, &["--mfa-required-from", PASSED]);
+    let shown = nhsmal(&app, &["policy", "show", "--org", "FA123"]);
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("required from: 1 January 2027"), "{shown}");
+    assert!(shown.contains("reminder days: 7"), "{shown}");
+
+    // An unknown organisation: an error, and no form that could save the national policy.
+    let response = app.get_with(&national, "/admin/policy?org=ZZ999").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!response.text().await.expect("body").contains("Save policy"));
+}
+
+#[tokio::test]
+async fn policy_set_checks_everything_before_touching_the_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("never-made");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
+        .args(["policy", "set", "--admin-methods", "pigeon", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!data.exists(), "nothing written");
+}

@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{AdminSession, admin_error};
-use crate::domain::audit::{AuditEntry, AuditSearch, AuditTrail};
+use crate::domain::audit::{AuditEntry, AuditEvent, AuditSearch, AuditTrail, Outcome};
 use crate::domain::policy::parse_date;
 use crate::web::pages::{AdminAuditPage, AdminAuditRow, FieldError, render};
 use crate::web::{AppError, AppState};
@@ -183,6 +183,20 @@ async fn export(
             ));
         }
     };
+    // Who took a copy of the trail, and of what, is itself audited.
+    let filter = format!(
+        "email={} event={} outcome={} from={} to={} org={}",
+        query.email, query.event, query.outcome, query.from, query.to, search.org
+    );
+    let event = AuditEvent::new(
+        "audit.exported",
+        Outcome::Success,
+        &admin.requester,
+        admin.now,
+    )
+    .actor(&admin.session.account.id)
+    .reason(&filter);
+    app.store.append_audit(&event).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let store = app.store.clone();
     tokio::spawn(async move {

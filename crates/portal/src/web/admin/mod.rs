@@ -17,8 +17,9 @@ use super::pages::{AdminHomePage, Chrome, render};
 use super::second_step::{VERIFY, needs_fresh_factor, prepare_fresh_factor};
 use super::{AppError, AppState};
 use crate::domain::admin::{Admin, AdminError, AdminScope};
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::audit::{AuditEvent, Outcome, Requester};
 use crate::domain::mfa;
+use crate::domain::policy::policy_for;
 use crate::domain::sessions::SignedInSession;
 
 mod audit;
@@ -95,20 +96,27 @@ where
             let event = AuditEvent::new("admin.denied", Outcome::Failure, &requester, now)
                 .actor(&session.account.id)
                 .reason(parts.uri.path());
-            app.store.append_audit(&event).await?;
+            crate::domain::admin::audit_denial(&app.store, &event).await?;
             return Err(AppError::Forbidden(
                 "The admin area is for local and national administrators. If you need access, ask your local administrator.".into(),
             ));
         };
-        let has_methods = !mfa::methods_of(&app.store, &session.account.id)
+        // The admin area needs a method the policy allows administrators, proved in this
+        // session (an SMS sign-in by an administrator held to FIDO2 and apps does not count)
+        // within the last 15 minutes.
+        let account = &session.account;
+        let methods = mfa::methods_of(&app.store, &account.id).await?;
+        let allowed = policy_for(&app.store, &account.org_code)
             .await?
-            .is_empty();
-        if !has_methods {
-            return Err(AppError::Forbidden(
-                "The admin area needs multi-factor authentication. Set it up under My Profile › Self-Service, then come back.".into(),
-            ));
+            .allowed_for(account.role);
+        if !methods.iter().any(|m| allowed.contains(m.kind)) {
+            return Err(AppError::Forbidden(format!(
+                "The admin area needs multi-factor authentication with a method your organisation allows for administrators ({}). Set one up under My Profile › Self-Service, then come back.",
+                allowed.labels()
+            )));
         }
-        if needs_fresh_factor(&session, has_methods, now) {
+        let proved_allowed = session.record.auth_methods.split(' ').any(|v| v == "mfa");
+        if !proved_allowed || needs_fresh_factor(&session, true, now) {
             // Prove it again, then come back to this page (or the admin home after a form).
             let back_to = match parts.method {
                 Method::GET => parts

@@ -1,5 +1,7 @@
 //! The MFA policy page for national administrators: the national policy and any
-//! organisation's overrides.
+//! organisation's overrides. The form shows the scope's own settings; an empty field (or, for
+//! an organisation, no method ticked) follows the national policy or the default, so saving an
+//! organisation never freezes national values into it.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -10,8 +12,9 @@ use serde::Deserialize;
 
 use super::AdminSession;
 use crate::domain::mfa::MethodKind;
+use crate::domain::organisations::OrganisationRecords;
 use crate::domain::policy::{
-    self, MethodSet, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords,
+    self, MethodSet, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords, PolicySettings,
 };
 use crate::web::extract::CsrfForm;
 use crate::web::pages::{AdminPolicyPage, FieldError, PolicyMethodBox, render};
@@ -51,7 +54,7 @@ struct PolicyForm {
 }
 
 impl PolicyForm {
-    fn list(&self, admin: bool) -> String {
+    fn ticked(&self, admin: bool) -> [bool; 4] {
         let ticks = if admin {
             [
                 &self.admin_totp,
@@ -67,36 +70,60 @@ impl PolicyForm {
                 &self.user_fido2,
             ]
         };
+        ticks.map(Option::is_some)
+    }
+
+    fn list(&self, admin: bool) -> String {
         MethodKind::ALL
             .iter()
-            .zip(ticks)
-            .filter(|(_, t)| t.is_some())
+            .zip(self.ticked(admin))
+            .filter(|(_, t)| *t)
             .map(|(k, _)| k.as_str())
             .collect::<Vec<_>>()
             .join(",")
     }
 }
 
-fn boxes(prefix: &'static str, set: MethodSet) -> Vec<PolicyMethodBox> {
+fn box_name(admin: bool, kind: MethodKind) -> &'static str {
+    match (admin, kind) {
+        (false, MethodKind::Totp) => "user_totp",
+        (false, MethodKind::Sms) => "user_sms",
+        (false, MethodKind::Voice) => "user_voice",
+        (false, MethodKind::Fido2) => "user_fido2",
+        (true, MethodKind::Totp) => "admin_totp",
+        (true, MethodKind::Sms) => "admin_sms",
+        (true, MethodKind::Voice) => "admin_voice",
+        (true, MethodKind::Fido2) => "admin_fido2",
+    }
+}
+
+fn boxes(admin: bool, ticked: [bool; 4]) -> Vec<PolicyMethodBox> {
     MethodKind::ALL
         .iter()
-        .map(|k| PolicyMethodBox {
-            name: match (prefix, k) {
-                ("user", MethodKind::Totp) => "user_totp",
-                ("user", MethodKind::Sms) => "user_sms",
-                ("user", MethodKind::Voice) => "user_voice",
-                ("user", MethodKind::Fido2) => "user_fido2",
-                (_, MethodKind::Totp) => "admin_totp",
-                (_, MethodKind::Sms) => "admin_sms",
-                (_, MethodKind::Voice) => "admin_voice",
-                (_, MethodKind::Fido2) => "admin_fido2",
-            },
+        .zip(ticked)
+        .map(|(k, checked)| PolicyMethodBox {
+            name: box_name(admin, *k),
             label: k.label(),
-            checked: set.contains(*k),
+            checked,
         })
         .collect()
 }
 
+fn ticked_in(set: Option<MethodSet>) -> [bool; 4] {
+    let mut out = [false; 4];
+    if let Some(set) = set {
+        for (i, k) in MethodKind::ALL.iter().enumerate() {
+            out[i] = set.contains(*k);
+        }
+    }
+    out
+}
+
+fn number(value: Option<i64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The page for a scope: its own settings in the form (or what was typed), and what applies.
 async fn render_page(
     app: &AppState,
     admin: &AdminSession,
@@ -105,12 +132,27 @@ async fn render_page(
     errors: Vec<FieldError>,
     notice: Option<String>,
 ) -> Result<Response, AppError> {
-    let scope = if org.is_empty() { NATIONAL } else { org };
+    let national_scope = org.is_empty();
+    let known_org = national_scope || app.store.organisation(org).await?.is_some();
+    let mut errors = errors;
+    if !known_org && errors.is_empty() {
+        errors.push(FieldError {
+            field: "show-org",
+            message: format!("No organisation with code {org}"),
+        });
+    }
+    let scope = if national_scope { NATIONAL } else { org };
     let (national, own) = app.store.policy_settings(scope).await?;
-    let effective = if scope == NATIONAL {
-        MfaPolicy::effective(national.as_ref(), None)
+    let (effective, mine) = if national_scope {
+        (
+            MfaPolicy::effective(national.as_ref(), None),
+            national.clone().unwrap_or_default(),
+        )
     } else {
-        MfaPolicy::effective(national.as_ref(), own.as_ref())
+        (
+            MfaPolicy::effective(national.as_ref(), own.as_ref()),
+            own.clone().unwrap_or_default(),
+        )
     };
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -123,22 +165,22 @@ async fn render_page(
             .find(|e| e.field == field)
             .map(|e| e.message.clone())
     };
-    let value = |typed: Option<&String>, current: String| match typed {
-        Some(t) => t.clone(),
+    let typed = |f: fn(&PolicyForm) -> &String, current: String| match form {
+        Some(form) => f(form).clone(),
         None => current,
+    };
+    let date = |s: &PolicySettings| {
+        s.required_from
+            .map(crate::clock::rfc3339)
+            .map(|d| d[..10].to_string())
+            .unwrap_or_default()
     };
     let page = AdminPolicyPage {
         chrome: admin.chrome(app),
         org: org.to_string(),
+        national: national_scope,
+        can_save: known_org,
         notice,
-        required_from: value(
-            form.map(|f| &f.required_from),
-            effective
-                .required_from
-                .map(crate::clock::rfc3339)
-                .map(|d| d[..10].to_string())
-                .unwrap_or_default(),
-        ),
         current: format!(
             "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days.",
             effective
@@ -151,24 +193,26 @@ async fn render_page(
             effective.max_snoozes,
             effective.snooze_days,
         ),
-        reminder_days: value(
-            form.map(|f| &f.reminder_days),
-            effective.reminder_days.to_string(),
+        required_from: typed(|f| &f.required_from, date(&mine)),
+        reminder_days: typed(|f| &f.reminder_days, number(mine.reminder_days)),
+        max_snoozes: typed(|f| &f.max_snoozes, number(mine.max_snoozes)),
+        snooze_days: typed(|f| &f.snooze_days, number(mine.snooze_days)),
+        user_methods: boxes(
+            false,
+            form.map(|f| f.ticked(false))
+                .unwrap_or_else(|| ticked_in(mine.user_methods)),
         ),
-        max_snoozes: value(
-            form.map(|f| &f.max_snoozes),
-            effective.max_snoozes.to_string(),
+        admin_methods: boxes(
+            true,
+            form.map(|f| f.ticked(true))
+                .unwrap_or_else(|| ticked_in(mine.admin_methods)),
         ),
-        snooze_days: value(
-            form.map(|f| &f.snooze_days),
-            effective.snooze_days.to_string(),
-        ),
-        user_methods: boxes("user", effective.user_methods),
-        admin_methods: boxes("admin", effective.admin_methods),
         date_error: error_for("required_from"),
         user_methods_error: error_for("user_totp"),
         admin_methods_error: error_for("admin_totp"),
-        numbers_error: error_for("reminder_days"),
+        reminder_error: error_for("reminder_days"),
+        snoozes_error: error_for("max_snoozes"),
+        snooze_days_error: error_for("snooze_days"),
         org_error: error_for("show-org"),
         errors,
     };
@@ -195,30 +239,52 @@ async fn save(
 ) -> Result<Response, AppError> {
     admin.require_national(&app, "policy.change").await?;
     let org = form.org.trim().to_uppercase();
-    let number = |text: &str| text.trim().parse::<i64>().map_err(|_| ());
-    let numbers = (
-        number(&form.reminder_days),
-        number(&form.max_snoozes),
-        number(&form.snooze_days),
-    );
-    let (Ok(reminder_days), Ok(max_snoozes), Ok(snooze_days)) = numbers else {
-        let errors = vec![FieldError {
-            field: "reminder_days",
-            message: "Enter whole numbers for the reminder period and the snoozes".into(),
-        }];
-        return render_page(&app, &admin, &org, Some(&form), errors, None).await;
+    let mut errors = vec![];
+    let mut number = |text: &str, field: &'static str, what: &str| -> Option<i64> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(FieldError {
+                    field,
+                    message: format!("Enter {what} as a whole number, or leave it empty"),
+                });
+                None
+            }
+        }
     };
+    let reminder_days = number(&form.reminder_days, "reminder_days", "the reminder period");
+    let max_snoozes = number(&form.max_snoozes, "max_snoozes", "the number of snoozes");
+    let snooze_days = number(&form.snooze_days, "snooze_days", "the snooze length");
     let user_list = form.list(false);
     let admin_list = form.list(true);
+    // Nationally at least one method each; an organisation with none ticked follows the nation.
+    if org.is_empty() {
+        for (list, field) in [(&user_list, "user_totp"), (&admin_list, "admin_totp")] {
+            if list.is_empty() {
+                errors.push(FieldError {
+                    field,
+                    message: "Select at least one method".into(),
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return render_page(&app, &admin, &org, Some(&form), errors, None).await;
+    }
     let change = PolicyChange {
         org: (!org.is_empty()).then_some(org.as_str()),
         required_from: (!form.required_from.trim().is_empty())
             .then_some(form.required_from.as_str()),
-        user_methods: Some(&user_list),
-        admin_methods: Some(&admin_list),
-        reminder_days: Some(reminder_days),
-        max_snoozes: Some(max_snoozes),
-        snooze_days: Some(snooze_days),
+        user_methods: (!user_list.is_empty()).then_some(user_list.as_str()),
+        admin_methods: (!admin_list.is_empty()).then_some(admin_list.as_str()),
+        reminder_days,
+        max_snoozes,
+        snooze_days,
+        replace: true,
     };
     let saved = policy::change_policy(
         &app.store,
@@ -231,7 +297,9 @@ async fn save(
     let field = |e: &PolicyError| match e {
         PolicyError::BadDate(_) => "required_from",
         PolicyError::UnknownOrganisation(_) => "show-org",
-        PolicyError::OutOfRange(..) => "reminder_days",
+        PolicyError::OutOfRange(what, ..) if what.contains("reminder") => "reminder_days",
+        PolicyError::OutOfRange(what, ..) if what.contains("number") => "max_snoozes",
+        PolicyError::OutOfRange(..) => "snooze_days",
         _ => "user_totp",
     };
     match saved {
@@ -244,30 +312,12 @@ async fn save(
             Ok(Redirect::to(&target).into_response())
         }
         Err(PolicyError::Storage(e)) => Err(e.into()),
-        Err(PolicyError::NoMethods) => {
-            // Which list was empty decides where the message goes.
-            let field = if user_list.is_empty() {
-                "user_totp"
-            } else {
-                "admin_totp"
-            };
-            let errors = vec![FieldError {
-                field,
-                message: "Select at least one method".into(),
-            }];
-            render_page(&app, &admin, &org, Some(&form), errors, None).await
-        }
         Err(e) => {
             let errors = vec![FieldError {
                 field: field(&e),
                 message: sentence(&e.to_string()),
             }];
-            let org_shown = if matches!(e, PolicyError::UnknownOrganisation(_)) {
-                ""
-            } else {
-                &org
-            };
-            render_page(&app, &admin, org_shown, Some(&form), errors, None).await
+            render_page(&app, &admin, &org, Some(&form), errors, None).await
         }
     }
 }
