@@ -74,12 +74,6 @@ class AuthenticatorApp:
                 return self.totp.at(step * TOTP_STEP_S)
             time.sleep((step - 1) * TOTP_STEP_S - now + 0.2)
 
-    def wrong_code(self) -> str:
-        """Six digits that are not the code of any step near now."""
-        now = time.time()
-        near = {self.totp.at(now + k * TOTP_STEP_S) for k in range(-3, 4)}
-        return next(c for c in (str(d) * 6 for d in range(10)) if c not in near)
-
 
 def enrol_authenticator_app(page: Page, name: str) -> AuthenticatorApp:
     """On the method choice: choose an authenticator app, read the key shown as
