@@ -15,6 +15,7 @@ from harness import (
     open_profile_menu,
     sign_in,
 )
+from journeys import ENROL_PATH, admin_with_an_app, day, open_user, set_policy
 
 
 def signed_in(page: Page, portal: Portal) -> None:
@@ -94,6 +95,125 @@ def page_not_found(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("heading", level=1, name="Page not found", exact=True)).to_be_visible()
 
 
+# -- the MFA rollout, the admin area and feedback ---------------------------
+
+
+def mfa_reminder(page: Page, portal: Portal) -> None:
+    set_policy(portal, day(5))
+    sign_in(page, portal)
+    expect_path(page, "/mfa-reminder")
+    expect(page.get_by_role("button", name="Remind me later", exact=True)).to_be_visible()
+
+
+def enrol_choice_enrolment_only(page: Page, portal: Portal) -> None:
+    set_policy(portal, day(-1))
+    sign_in(page, portal)
+    expect_path(page, ENROL_PATH)
+    expect(page.get_by_role("main")).to_contain_text("Multi-factor authentication has been required since")
+
+
+def temporary_access_pass_sign_in(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/sign-in"))
+    page.get_by_role("link", name="Sign in with a temporary access pass", exact=True).click()
+    expect_path(page, "/sign-in/temporary-access-pass")
+    expect(page.get_by_role("textbox", name="Temporary access pass", exact=True)).to_be_visible()
+
+
+def temporary_access_pass_sign_in_with_errors(page: Page, portal: Portal) -> None:
+    temporary_access_pass_sign_in(page, portal)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
+def local_admin(page: Page, portal: Portal) -> None:
+    admin_with_an_app(page, portal, "lou.admin@demo1.nhs.uk", "Lou Admin")
+
+
+def national_admin(page: Page, portal: Portal) -> None:
+    admin_with_an_app(page, portal, "nat.admin@demo1.nhs.uk", "Nat Admin", role="national-admin")
+
+
+def admin_users_with_results(page: Page, portal: Portal) -> None:
+    local_admin(page, portal)
+    page.goto(portal.url("/admin/users?q=demo1"))
+    expect(page.get_by_role("table", name="Accounts").get_by_role("link", name="Ann Example")).to_be_visible()
+
+
+def admin_user(page: Page, portal: Portal) -> None:
+    local_admin(page, portal)
+    open_user(page, portal, "Ann", "Ann Example")
+
+
+def admin_user_with_an_error(page: Page, portal: Portal) -> None:
+    admin_user(page, portal)
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="Reset MFA", exact=True).click()
+    assert sent.value is not None and sent.value.status == 422
+    expect(error_summary(page)).to_be_visible()
+
+
+def admin_pass(page: Page, portal: Portal) -> None:
+    admin_user(page, portal)
+    page.get_by_role("button", name="Issue temporary access pass", exact=True).click()
+    expect(page.locator("#temporary-access-pass")).to_be_visible()
+
+
+def admin_audit(page: Page, portal: Portal) -> None:
+    local_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Audit log", exact=True).click()
+    expect(page.get_by_role("table", name="Events, newest first")).to_be_visible()
+
+
+def admin_audit_with_an_error(page: Page, portal: Portal) -> None:
+    admin_audit(page, portal)
+    page.get_by_role("textbox", name="From date", exact=True).fill("yesterday")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
+def admin_policy(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="MFA policy", exact=True).click()
+    expect(page.get_by_role("button", name="Save policy", exact=True)).to_be_visible()
+
+
+def admin_policy_with_an_error(page: Page, portal: Portal) -> None:
+    admin_policy(page, portal)
+    page.get_by_role("textbox", name="MFA required from", exact=True).fill("1 August")
+    page.get_by_role("button", name="Save policy", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
+def feedback_signed_out(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/sign-in"))
+    page.get_by_role("contentinfo").get_by_role("link", name="Feedback", exact=True).click()
+    expect(page.get_by_role("button", name="Send feedback", exact=True)).to_be_visible()
+
+
+def feedback_with_errors(page: Page, portal: Portal) -> None:
+    feedback_signed_out(page, portal)
+    page.get_by_role("textbox", name="Tell us more (optional)", exact=True).fill("x" * 2001)
+    page.get_by_role("button", name="Send feedback", exact=True).click()
+    expect(error_summary(page).get_by_role("link")).to_have_count(3)
+
+
+def send_feedback(page: Page, portal: Portal) -> None:
+    feedback_signed_out(page, portal)
+    page.get_by_role("radio", name="Setting up MFA", exact=True).check()
+    page.get_by_role("radio", name="4 – Easy", exact=True).check()
+    page.get_by_role("textbox", name="Tell us more (optional)", exact=True).fill("Quick to set up.")
+    page.get_by_role("button", name="Send feedback", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Thank you for your feedback", exact=True)).to_be_visible()
+
+
+def admin_feedback(page: Page, portal: Portal) -> None:
+    send_feedback(page, portal)
+    national_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Feedback", exact=True).click()
+    expect(page.get_by_role("table", name="Submissions by topic")).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("cell", name="Quick to set up.")).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "profile menu page": profile_menu_page,
     "change password with errors": change_password_with_errors,
@@ -107,10 +227,37 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "self-service": self_service,
     "change password": change_password,
     "feedback": feedback,
+    "mfa reminder": mfa_reminder,
+    "method choice when only enrolment is allowed": enrol_choice_enrolment_only,
+    "temporary access pass sign-in": temporary_access_pass_sign_in,
+    "temporary access pass sign-in with errors": temporary_access_pass_sign_in_with_errors,
+    "admin home": local_admin,
+    "admin find users with results": admin_users_with_results,
+    "admin user": admin_user,
+    "admin user with an error": admin_user_with_an_error,
+    "admin temporary access pass": admin_pass,
+    "admin audit log": admin_audit,
+    "admin audit log with an error": admin_audit_with_an_error,
+    "admin mfa policy": admin_policy,
+    "admin mfa policy with an error": admin_policy_with_an_error,
+    "feedback signed out": feedback_signed_out,
+    "feedback with errors": feedback_with_errors,
+    "feedback thank-you": send_feedback,
+    "admin feedback": admin_feedback,
 }
+
+
+def expect_error_links_lead_to_fields(page: Page) -> None:
+    """Each link of an error summary leads to one element of the page (axe
+    doesn't check where in-page links go)."""
+    for href in error_summary(page).get_by_role("link").evaluate_all("els => els.map(e => e.getAttribute('href'))"):
+        assert href and href.startswith("#"), f"an error summary link goes off the page: {href!r}"
+        found = page.locator(f"[id='{href[1:]}']").count()
+        assert found == 1, f"the error summary links to {href}, which matches {found} elements"
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_the_page_has_no_accessibility_violations(name: str, portal: Portal, page: Page) -> None:
     PAGES[name](page, portal)
     axe(page, name)
+    expect_error_links_lead_to_fields(page)
