@@ -33,7 +33,7 @@ from journeys import (
 PASS_SIGN_IN_PATH = "/sign-in/temporary-access-pass"
 REASON = "Phone lost; identity checked by a call to the pharmacy"
 OTHER_ORG = "FB456"
-NOT_YOUR_ORGANISATION = "You can only manage accounts in your own organisation"
+NOT_YOUR_ORGANISATION = "You can only manage the users of your own organisation"
 
 
 def methods_table(page: Page):
