@@ -5,7 +5,7 @@
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, Role};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use super::notices::{Notice, email_person};
+use super::notices::{self, Notice, email_person};
 use super::secrets::SecretBox;
 use super::sessions::SessionRecords;
 use super::signin::{SignInLimitRecords, email_limit_key};
@@ -251,8 +251,7 @@ impl<'a> AdminAction<'a> {
         &self,
         records: &(impl AuditTrail + Sync),
         target: &Account,
-        subject: &str,
-        body: String,
+        notice: Notice<'_>,
     ) -> Result<(), StorageError> {
         email_person(
             records,
@@ -260,13 +259,11 @@ impl<'a> AdminAction<'a> {
             self.requester,
             self.now,
             target,
-            Notice { subject, body },
+            notice,
         )
         .await
     }
 }
-
-const CONTACT: &str = "If you did not expect this, contact your local administrator straight away.";
 
 /// Removes every MFA method of the account (a lost or replaced phone), ends its sessions and
 /// clears its second-factor lock. The reason is recorded in the audit trail.
@@ -292,15 +289,7 @@ where
         .append_audit(&action.event("mfa.reset", target).reason(reason))
         .await?;
     action
-        .tell(
-            records,
-            target,
-            "Your NHSmal multi-factor authentication was reset",
-            format!(
-                "An administrator removed the multi-factor authentication methods from your NHSmal account ({}). The next time you sign in you will be asked to set up a method again.\n\n{CONTACT}",
-                target.email
-            ),
-        )
+        .tell(records, target, notices::mfa_reset_by_admin(target))
         .await?;
     Ok(removed)
 }
@@ -322,15 +311,7 @@ where
         .append_audit(&action.event("account.unlocked", target))
         .await?;
     action
-        .tell(
-            records,
-            target,
-            "Your NHSmal account was unlocked",
-            format!(
-                "An administrator unlocked your NHSmal account ({}). You can sign in again now.\n\n{CONTACT}",
-                target.email
-            ),
-        )
+        .tell(records, target, notices::account_unlocked(target))
         .await?;
     Ok(())
 }
@@ -348,30 +329,15 @@ where
     records
         .update_account_state(&target.id, state, action.now)
         .await?;
-    let (event, subject, what) = match state {
+    let (event, notice) = match state {
         AccountState::Disabled => {
             records.delete_sessions_of_account(&target.id, None).await?;
-            (
-                "account.disabled",
-                "Your NHSmal account was disabled",
-                "disabled your NHSmal account; you cannot sign in until it is enabled again",
-            )
+            ("account.disabled", notices::account_disabled(target))
         }
-        AccountState::Active => (
-            "account.enabled",
-            "Your NHSmal account was enabled",
-            "enabled your NHSmal account; you can sign in again",
-        ),
+        AccountState::Active => ("account.enabled", notices::account_enabled(target)),
     };
     records.append_audit(&action.event(event, target)).await?;
-    action
-        .tell(
-            records,
-            target,
-            subject,
-            format!("An administrator {what} ({}).\n\n{CONTACT}", target.email),
-        )
-        .await?;
+    action.tell(records, target, notice).await?;
     Ok(())
 }
 
@@ -418,12 +384,7 @@ where
         .tell(
             records,
             target,
-            "A temporary access pass was issued for your NHSmal account",
-            format!(
-                "An administrator issued a temporary access pass for your NHSmal account ({}). It works once, until {}, and only to set up a new multi-factor authentication method. Your administrator will give it to you; NHSmal never sends it by email.\n\n{CONTACT}",
-                target.email,
-                crate::clock::human(expires_at)
-            ),
+            notices::temporary_access_pass_issued(target, expires_at),
         )
         .await?;
     Ok((code, expires_at))

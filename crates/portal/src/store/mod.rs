@@ -7,6 +7,7 @@ mod admin;
 mod approvals;
 mod audit;
 mod codes;
+mod email_queue;
 mod feedback;
 mod limits;
 mod methods;

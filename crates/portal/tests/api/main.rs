@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod csrf;
+mod email;
 mod feedback;
 mod helpers;
 mod json_api;
