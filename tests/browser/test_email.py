@@ -110,7 +110,12 @@ def test_enrolling_a_method_emails_the_person_over_smtp_and_not_to_the_outbox(
 
     message = mailbox.wait_for_one_to(address, METHOD_ADDED)
     assert message["To"] is not None and address in message["To"], message["To"]
-    assert "Authenticator app" in message.get_content(), message.get_content()
+    # Plain text and HTML alternatives (multipart/alternative); the text says what was added.
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Authenticator app" in text, text
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None and html.get_content_type() == "text/html", message.as_string()
+    assert "Authenticator app" in html.get_content()
 
     emails = [m for m in portal.outbox() if m.get("channel") == "email"]
     assert emails == [], f"email went to {portal.outbox_path} as well as over SMTP: {emails}"

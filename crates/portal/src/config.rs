@@ -109,11 +109,17 @@ pub struct ProviderArgs {
     pub twilio_from: Option<String>,
     #[arg(long, env = "NHSMAL_TWILIO_BASE_URL")]
     pub twilio_base_url: Option<String>,
-    /// smtp://user:password@host:587 (STARTTLS), or smtp://127.0.0.1:PORT for a loopback relay
+    /// smtps://user:password@host:465 (implicit TLS), smtp://user:password@host:587 (STARTTLS
+    /// required), or smtp://127.0.0.1:PORT for a loopback relay (no TLS)
     #[arg(long, env = "NHSMAL_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<Secret>,
+    /// The sender of email, such as `NHSmal <no-reply@nhsmal.net>`
     #[arg(long, env = "NHSMAL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Seconds to wait for the SMTP relay to answer a connection; a whole message must be sent
+    /// within four times this [default: 10]
+    #[arg(long, env = "NHSMAL_SMTP_TIMEOUT_SECONDS")]
+    pub smtp_timeout_seconds: Option<u64>,
 }
 
 /// Providers, validated.
@@ -131,6 +137,7 @@ pub struct ProviderSettings {
     pub twilio_base_url: String,
     pub smtp_url: Secret,
     pub smtp_from: String,
+    pub smtp_timeout_seconds: u64,
 }
 
 /// Flags of `nhsmal serve`.
@@ -231,6 +238,7 @@ struct FileSettings {
     twilio_base_url: Option<String>,
     smtp_url: Option<Secret>,
     smtp_from: Option<String>,
+    smtp_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -345,6 +353,7 @@ impl Settings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
                 twilio_base_url: "https://api.twilio.com".into(),
                 smtp_from: "NHSmal <no-reply@nhsmal.example>".into(),
+                smtp_timeout_seconds: 10,
                 ..ProviderSettings::default()
             },
         }
@@ -526,6 +535,10 @@ impl Settings {
                 .clone()
                 .or(file.smtp_from)
                 .unwrap_or_else(|| "NHSmal <no-reply@nhsmal.example>".into()),
+            smtp_timeout_seconds: p
+                .smtp_timeout_seconds
+                .or(file.smtp_timeout_seconds)
+                .unwrap_or(10),
         };
         let needs = |setting: &'static str, value: &str, because: &str| {
             if value.trim().is_empty() {
@@ -566,6 +579,30 @@ impl Settings {
         if providers.email == EmailProvider::Smtp {
             needs("smtp_url", &providers.smtp_url.0, "email_provider is smtp")?;
         }
+        // Checked whenever set, so that a wrong URL is found before the day it is switched on.
+        if !providers.smtp_url.0.trim().is_empty() {
+            crate::notify::smtp::SmtpEndpoint::parse(&providers.smtp_url.0)
+                .map_err(|e| bad("smtp_url", e))?;
+        }
+        providers
+            .smtp_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                bad(
+                    "smtp_from",
+                    format!("not an email address such as NHSmal <no-reply@nhsmal.net> ({e})"),
+                )
+            })?;
+        at_least(
+            "smtp_timeout_seconds",
+            providers.smtp_timeout_seconds as i64,
+            1,
+        )?;
+        at_most(
+            "smtp_timeout_seconds",
+            providers.smtp_timeout_seconds as i64,
+            30,
+        )?;
         let fido2_allowed = match serve.fido2_allow_list.clone().or(file.fido2_allow_list) {
             None => Vec::new(),
             Some(path) => {
@@ -743,6 +780,40 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.setting, "session_idle_minutes");
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_at_start_without_printing_the_password() {
+        let smtp = |url: &str| ServeArgs {
+            providers: ProviderArgs {
+                email_provider: Some(EmailProvider::Smtp),
+                smtp_url: Some(Secret(url.into())),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = resolve(smtp("http://user:hunter22@relay.nhsmal.net")).unwrap_err();
+        assert_eq!(err.setting, "smtp_url");
+        assert!(!err.to_string().contains("hunter22"), "{err}");
+        let err = resolve(ServeArgs {
+            providers: ProviderArgs {
+                email_provider: Some(EmailProvider::Smtp),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "smtp_url");
+        let ok = resolve(smtp("smtps://user:hunter22@relay.nhsmal.net")).expect("valid");
+        assert_eq!(ok.providers.smtp_timeout_seconds, 10);
+        assert!(!format!("{ok:?}").contains("hunter22"));
+
+        let mut args = smtp("smtp://127.0.0.1:2525");
+        args.providers.smtp_from = Some("not an address".into());
+        assert_eq!(resolve(args).unwrap_err().setting, "smtp_from");
+        let mut args = smtp("smtp://127.0.0.1:2525");
+        args.providers.smtp_timeout_seconds = Some(0);
+        assert_eq!(resolve(args).unwrap_err().setting, "smtp_timeout_seconds");
     }
 
     #[test]

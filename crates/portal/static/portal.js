@@ -28,3 +28,9 @@ if (toggle && menu) {
     }
   })
 }
+
+// "Print the codes": a real button once scripts run; without them the browser's own print works.
+for (const button of document.querySelectorAll('[data-print]')) {
+  button.hidden = false
+  button.addEventListener('click', () => window.print())
+}

@@ -31,6 +31,12 @@ pub enum PolicyCommand {
         /// How long each "Remind me later" lasts
         #[arg(long, value_name = "DAYS")]
         snooze_days: Option<i64>,
+        /// Days a user's device may be remembered after a second factor (0: never)
+        #[arg(long, value_name = "DAYS")]
+        remember_days: Option<i64>,
+        /// Days an administrator's device may be remembered (0: never)
+        #[arg(long, value_name = "DAYS")]
+        admin_remember_days: Option<i64>,
     },
     /// Show the policy that applies (nationally, or to an organisation)
     Show {
@@ -48,6 +54,8 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         reminder_days,
         snoozes,
         snooze_days,
+        remember_days,
+        admin_remember_days,
         ..
     } = &command
     {
@@ -59,6 +67,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             policy::MethodSet::parse(list).map_err(bad)?;
         }
         policy::check_ranges(*reminder_days, *snoozes, *snooze_days).map_err(bad)?;
+        policy::check_remember_days(*remember_days, *admin_remember_days).map_err(bad)?;
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
@@ -71,6 +80,8 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             reminder_days,
             snoozes,
             snooze_days,
+            remember_days,
+            admin_remember_days,
         } => {
             let change = PolicyChange {
                 org: org.as_deref(),
@@ -80,6 +91,8 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 reminder_days,
                 max_snoozes: snoozes,
                 snooze_days,
+                remember_days_user: remember_days,
+                remember_days_admin: admin_remember_days,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -111,6 +124,10 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!("admin methods: {}", p.admin_methods.to_list());
                     println!("reminder days: {}", p.reminder_days);
                     println!("snoozes: {} of {} days", p.max_snoozes, p.snooze_days);
+                    println!(
+                        "devices remembered: {} days for users, {} for administrators",
+                        p.remember_days_user, p.remember_days_admin
+                    );
                     Ok(())
                 }
                 Err(e) => Err(e.into()),

@@ -153,8 +153,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             let account = accounts::find_by_email(&store, &email)
                 .await
                 .map_err(account_error)?;
-            let notifier = crate::notify::from_settings(&settings)
-                .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+            let notifier = email_queue(&settings, &store)?;
             let action = admin::AdminAction {
                 actor_id: None,
                 requester: &requester,
@@ -197,8 +196,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             let account = accounts::find_by_email(&store, &email)
                 .await
                 .map_err(account_error)?;
-            let notifier = crate::notify::from_settings(&settings)
-                .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+            let notifier = email_queue(&settings, &store)?;
             let action = admin::AdminAction {
                 actor_id: None,
                 requester: &requester,
@@ -236,4 +234,18 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
     }
     store.close().await;
     Ok(())
+}
+
+/// The configured providers behind the email queue, as the server has them: a notice the
+/// relay does not take now stays queued for the server's delivery worker.
+fn email_queue(
+    settings: &crate::config::Settings,
+    store: &crate::store::Store,
+) -> Result<crate::domain::email_queue::EmailQueue<crate::store::Store>, CliError> {
+    let providers = crate::notify::from_settings(settings)
+        .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
+    Ok(crate::domain::email_queue::EmailQueue::new(
+        store.clone(),
+        std::sync::Arc::new(providers),
+    ))
 }

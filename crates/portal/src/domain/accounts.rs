@@ -350,6 +350,7 @@ where
     R: AccountRecords
         + super::signin::SignInLimitRecords
         + super::sessions::SessionRecords
+        + super::devices::DeviceRecords
         + super::audit::AuditTrail
         + Sync,
 {
@@ -405,19 +406,12 @@ where
     records
         .delete_sessions_of_account(&account.id, None)
         .await?;
+    // A new password voids every remembered device.
+    records.forget_devices(&account.id, None).await?;
     records
         .append_audit(&audit(Outcome::Success, "password_changed"))
         .await?;
-    let notice = super::notices::Notice {
-        subject: "Your NHSmal password has been changed",
-        body: format!(
-            "Dear {},\n\nThe password of your NHSmal account was changed on {}. You have been \
-             signed out everywhere else.\n\nIf this wasn't you, contact your local administrator \
-             straight away: someone else may know your password.\n\nNHSmal",
-            account.display_name,
-            crate::clock::human(now)
-        ),
-    };
+    let notice = super::notices::password_changed(account, now);
     super::notices::email_person(records, notifier, requester, now, account, notice).await?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, Role};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use super::notices::{Notice, email_person};
+use super::notices::{self, Notice, email_person};
 use super::secrets::SecretBox;
 use super::sessions::SessionRecords;
 use super::signin::{SignInLimitRecords, email_limit_key};
@@ -298,8 +298,7 @@ impl<'a> AdminAction<'a> {
         &self,
         records: &(impl AuditTrail + Sync),
         target: &Account,
-        subject: &str,
-        body: String,
+        notice: Notice<'_>,
     ) -> Result<(), StorageError> {
         email_person(
             records,
@@ -307,13 +306,11 @@ impl<'a> AdminAction<'a> {
             self.requester,
             self.now,
             target,
-            Notice { subject, body },
+            notice,
         )
         .await
     }
 }
-
-const CONTACT: &str = "If you did not expect this, contact your local administrator straight away.";
 
 /// Removes every MFA method of the account (a lost or replaced phone), ends its sessions and
 /// clears its second-factor lock. The reason is recorded in the audit trail.
@@ -324,7 +321,12 @@ pub async fn reset_mfa<R>(
     reason: &str,
 ) -> Result<u64, AdminError>
 where
-    R: AdminRecords + SessionRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: AdminRecords
+        + SessionRecords
+        + SignInLimitRecords
+        + super::devices::DeviceRecords
+        + AuditTrail
+        + Sync,
 {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -332,6 +334,7 @@ where
     }
     let removed = records.delete_methods_of(&target.id).await?;
     records.set_enrolment_needs_pass(&target.id, true).await?;
+    records.forget_devices(&target.id, None).await?;
     records.delete_sessions_of_account(&target.id, None).await?;
     records
         .clear_limit(&super::mfa::mfa_limit_key(&target.id))
@@ -340,15 +343,7 @@ where
         .append_audit(&action.event("mfa.reset", target).reason(reason))
         .await?;
     action
-        .tell(
-            records,
-            target,
-            "Your NHSmal multi-factor authentication was reset",
-            format!(
-                "An administrator removed the multi-factor authentication methods from your NHSmal account ({}). To set up a new method, ask your local administrator for a temporary access pass and choose \u{201c}Sign in with a temporary access pass\u{201d} on the sign-in page.\n\n{CONTACT}",
-                target.email
-            ),
-        )
+        .tell(records, target, notices::mfa_reset_by_admin(target))
         .await?;
     Ok(removed)
 }
@@ -370,15 +365,7 @@ where
         .append_audit(&action.event("account.unlocked", target))
         .await?;
     action
-        .tell(
-            records,
-            target,
-            "Your NHSmal account was unlocked",
-            format!(
-                "An administrator unlocked your NHSmal account ({}). You can sign in again now.\n\n{CONTACT}",
-                target.email
-            ),
-        )
+        .tell(records, target, notices::account_unlocked(target))
         .await?;
     Ok(())
 }
@@ -396,30 +383,15 @@ where
     records
         .update_account_state(&target.id, state, action.now)
         .await?;
-    let (event, subject, what) = match state {
+    let (event, notice) = match state {
         AccountState::Disabled => {
             records.delete_sessions_of_account(&target.id, None).await?;
-            (
-                "account.disabled",
-                "Your NHSmal account was disabled",
-                "disabled your NHSmal account; you cannot sign in until it is enabled again",
-            )
+            ("account.disabled", notices::account_disabled(target))
         }
-        AccountState::Active => (
-            "account.enabled",
-            "Your NHSmal account was enabled",
-            "enabled your NHSmal account; you can sign in again",
-        ),
+        AccountState::Active => ("account.enabled", notices::account_enabled(target)),
     };
     records.append_audit(&action.event(event, target)).await?;
-    action
-        .tell(
-            records,
-            target,
-            subject,
-            format!("An administrator {what} ({}).\n\n{CONTACT}", target.email),
-        )
-        .await?;
+    action.tell(records, target, notice).await?;
     Ok(())
 }
 
@@ -469,12 +441,7 @@ where
         .tell(
             records,
             target,
-            "A temporary access pass was issued for your NHSmal account",
-            format!(
-                "An administrator issued a temporary access pass for your NHSmal account ({}). It works once, until {}, and only to set up a new multi-factor authentication method. Your administrator will give it to you; NHSmal never sends it by email.\n\n{CONTACT}",
-                target.email,
-                crate::clock::human(expires_at)
-            ),
+            notices::temporary_access_pass_issued(target, expires_at),
         )
         .await?;
     Ok((code, expires_at))

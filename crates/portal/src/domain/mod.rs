@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod devices;
+pub mod email_queue;
 pub mod feedback;
 pub mod mfa;
 pub mod notices;

@@ -25,6 +25,9 @@ pub struct PolicySettings {
     pub reminder_days: Option<i64>,
     pub max_snoozes: Option<i64>,
     pub snooze_days: Option<i64>,
+    /// Days a device may be remembered after a second factor (0: not offered).
+    pub remember_days_user: Option<i64>,
+    pub remember_days_admin: Option<i64>,
 }
 
 /// A set of method kinds.
@@ -102,8 +105,13 @@ pub struct MfaPolicy {
     pub reminder_days: i64,
     pub max_snoozes: i64,
     pub snooze_days: i64,
+    pub remember_days_user: i64,
+    pub remember_days_admin: i64,
 }
 
+/// Users may have a device remembered for 30 days unless the policy says otherwise;
+/// administrators are asked every time unless the policy allows it.
+pub const DEFAULT_REMEMBER_DAYS_USER: i64 = 30;
 pub const DEFAULT_REMINDER_DAYS: i64 = 30;
 pub const DEFAULT_MAX_SNOOZES: i64 = 3;
 pub const DEFAULT_SNOOZE_DAYS: i64 = 1;
@@ -129,6 +137,16 @@ impl MfaPolicy {
             reminder_days: pick(&|p| p.reminder_days, DEFAULT_REMINDER_DAYS),
             max_snoozes: pick(&|p| p.max_snoozes, DEFAULT_MAX_SNOOZES),
             snooze_days: pick(&|p| p.snooze_days, DEFAULT_SNOOZE_DAYS),
+            remember_days_user: pick(&|p| p.remember_days_user, DEFAULT_REMEMBER_DAYS_USER),
+            remember_days_admin: pick(&|p| p.remember_days_admin, 0),
+        }
+    }
+
+    /// How many days a device may be remembered for this person (0: not offered).
+    pub fn remember_days_for(&self, role: Role) -> i64 {
+        match role {
+            Role::User => self.remember_days_user,
+            Role::LocalAdmin | Role::NationalAdmin => self.remember_days_admin,
         }
     }
 
@@ -364,6 +382,8 @@ pub struct PolicyChange<'a> {
     pub reminder_days: Option<i64>,
     pub max_snoozes: Option<i64>,
     pub snooze_days: Option<i64>,
+    pub remember_days_user: Option<i64>,
+    pub remember_days_admin: Option<i64>,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -395,6 +415,22 @@ pub fn check_ranges(
     in_range("the snooze length (days)", snooze_days, 1, 30)
 }
 
+/// Remembered devices last 0 (not offered) to 90 days.
+pub fn check_remember_days(user: Option<i64>, admin: Option<i64>) -> Result<(), PolicyError> {
+    in_range(
+        "the days a device is remembered",
+        user,
+        0,
+        super::devices::MAX_REMEMBER_DAYS,
+    )?;
+    in_range(
+        "the days an administrator's device is remembered",
+        admin,
+        0,
+        super::devices::MAX_REMEMBER_DAYS,
+    )
+}
+
 /// Validates the whole change, then saves it and audits `policy.changed`. Nothing is written
 /// when any part is invalid.
 pub async fn change_policy<R>(
@@ -422,6 +458,7 @@ where
     let user_methods = change.user_methods.map(MethodSet::parse).transpose()?;
     let admin_methods = change.admin_methods.map(MethodSet::parse).transpose()?;
     check_ranges(change.reminder_days, change.max_snoozes, change.snooze_days)?;
+    check_remember_days(change.remember_days_user, change.remember_days_admin)?;
 
     let (national, org) = records.policy_settings(&scope).await?;
     let mut settings = if change.replace {
@@ -446,6 +483,12 @@ where
     }
     if change.snooze_days.is_some() {
         settings.snooze_days = change.snooze_days;
+    }
+    if change.remember_days_user.is_some() {
+        settings.remember_days_user = change.remember_days_user;
+    }
+    if change.remember_days_admin.is_some() {
+        settings.remember_days_admin = change.remember_days_admin;
     }
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
@@ -480,6 +523,12 @@ pub fn describe(settings: &PolicySettings) -> String {
     }
     if let Some(d) = settings.snooze_days {
         parts.push(format!("of {d} days"));
+    }
+    if let Some(d) = settings.remember_days_user {
+        parts.push(format!("devices remembered {d} days"));
+    }
+    if let Some(d) = settings.remember_days_admin {
+        parts.push(format!("administrators' devices remembered {d} days"));
     }
     if parts.is_empty() {
         "no settings".into()

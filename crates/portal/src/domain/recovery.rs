@@ -160,7 +160,12 @@ pub async fn finish_reset<R>(
     now: UnixTime,
 ) -> Result<(), ResetError>
 where
-    R: AccountRecords + SessionRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: AccountRecords
+        + SessionRecords
+        + SignInLimitRecords
+        + super::devices::DeviceRecords
+        + AuditTrail
+        + Sync,
 {
     let new = NewPassword::parse(new, confirmation, &account.personal_words())?;
     let hash = hashing
@@ -174,6 +179,8 @@ where
     records
         .delete_sessions_of_account(&account.id, None)
         .await?;
+    // A new password voids every remembered device.
+    records.forget_devices(&account.id, None).await?;
     records
         .clear_limit(&email_limit_key(&account.email))
         .await?;
@@ -189,17 +196,184 @@ where
         requester,
         now,
         account,
-        super::notices::Notice {
-            subject: "Your NHSmal password has been reset",
-            body: format!(
-                "Dear {},\n\nThe password of your NHSmal account was reset on {} after your \
-                 multi-factor authentication was checked. You have been signed out everywhere.\n\n\
-                 If this wasn't you, contact your local administrator straight away.\n\nNHSmal",
-                account.display_name,
-                crate::clock::human(now)
-            ),
-        },
+        super::notices::password_reset(account, now),
     )
     .await?;
     Ok(())
+}
+
+/// Recovery codes: for when the phone is lost. Ten at a time, each ten characters from the
+/// same unambiguous alphabet as temporary access passes (about 49 bits), single use, kept only
+/// as HMACs under the master key bound to the account; making a new set voids the old.
+pub const RECOVERY_CODE_COUNT: usize = 10;
+const RECOVERY_CODE_LENGTH: usize = 10;
+const SYMBOLS: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A recovery code as shown once: `ABCDE-FGHJK`.
+pub struct RecoveryCode(zeroize::Zeroizing<String>);
+
+impl RecoveryCode {
+    fn generate() -> Self {
+        let mut code = String::with_capacity(RECOVERY_CODE_LENGTH);
+        while code.len() < RECOVERY_CODE_LENGTH {
+            for b in super::random_bytes::<16>() {
+                let b = usize::from(b & 0x1f);
+                if b < SYMBOLS.len() && code.len() < RECOVERY_CODE_LENGTH {
+                    code.push(char::from(SYMBOLS[b]));
+                }
+            }
+        }
+        RecoveryCode(zeroize::Zeroizing::new(code))
+    }
+
+    /// What a person typed: spaces, hyphens and case do not matter.
+    pub fn from_input(text: &str) -> Self {
+        RecoveryCode(zeroize::Zeroizing::new(
+            text.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+        ))
+    }
+
+    pub fn display(&self) -> String {
+        let (a, b) = self.0.split_at(self.0.len() / 2);
+        format!("{a}-{b}")
+    }
+
+    fn binding(&self, account_id: &str) -> Vec<u8> {
+        format!("recovery\0{account_id}\0{}", self.0.as_str()).into_bytes()
+    }
+}
+
+/// A stored code: its id and keyed hash.
+#[derive(Debug, Clone)]
+pub struct StoredRecoveryCode {
+    pub id: String,
+    pub code_hash: String,
+}
+
+pub trait RecoveryCodeRecords {
+    /// Replaces every code of the account with these.
+    fn replace_recovery_codes(
+        &self,
+        account_id: &str,
+        codes: &[StoredRecoveryCode],
+        now: UnixTime,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send;
+    fn unused_recovery_codes(
+        &self,
+        account_id: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<StoredRecoveryCode>, StorageError>> + Send;
+    /// Marks the code used; false if it already was (one conditional UPDATE).
+    fn spend_recovery_code(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl std::future::Future<Output = Result<bool, StorageError>> + Send;
+}
+
+/// A new set of recovery codes, shown once; the old set stops working.
+pub async fn create_recovery_codes<R>(
+    records: &R,
+    secrets: &super::secrets::SecretBox,
+    account: &Account,
+    requester: &Requester,
+    now: UnixTime,
+) -> Result<Vec<RecoveryCode>, StorageError>
+where
+    R: RecoveryCodeRecords + AuditTrail + Sync,
+{
+    let codes: Vec<RecoveryCode> = (0..RECOVERY_CODE_COUNT)
+        .map(|_| RecoveryCode::generate())
+        .collect();
+    let stored: Vec<StoredRecoveryCode> = codes
+        .iter()
+        .map(|c| StoredRecoveryCode {
+            id: uuid::Uuid::new_v4().to_string(),
+            code_hash: secrets.mac_hex(&c.binding(&account.id)),
+        })
+        .collect();
+    records
+        .replace_recovery_codes(&account.id, &stored, now)
+        .await?;
+    records
+        .append_audit(
+            &AuditEvent::new("recovery_codes.created", Outcome::Success, requester, now)
+                .account(&account.id),
+        )
+        .await?;
+    Ok(codes)
+}
+
+/// A recovery code at the second step. Counted before it is checked, towards the same lock
+/// as other second factors; on success the code is spent and the person told how many are
+/// left (by email too). Returns how many are left.
+pub async fn use_recovery_code<R>(
+    records: &R,
+    account: &Account,
+    typed: &str,
+    ctx: &super::mfa::MfaContext<'_>,
+) -> Result<usize, super::mfa::MfaError>
+where
+    R: RecoveryCodeRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    use super::mfa::{MfaError, record_failure_of, reserve_attempt};
+    let code = RecoveryCode::from_input(typed);
+    if code.0.is_empty() {
+        return Err(MfaError::CodeMissing);
+    }
+    let attempt = reserve_attempt(records, account, ctx).await?;
+    let unused = records.unused_recovery_codes(&account.id).await?;
+    let binding = code.binding(&account.id);
+    // Every stored code is compared (in constant time), not just until the first match.
+    let mut found = None;
+    for stored in &unused {
+        if ctx.secrets.mac_matches(&binding, &stored.code_hash) {
+            found = Some(stored.id.clone());
+        }
+    }
+    let spent = match found {
+        Some(id) => records.spend_recovery_code(&id, ctx.now).await?,
+        None => false,
+    };
+    if !spent {
+        record_failure_of(records, account, "recovery_code", attempt, ctx).await?;
+        return Err(MfaError::WrongCode);
+    }
+    records
+        .clear_limit(&super::mfa::mfa_limit_key(&account.id))
+        .await?;
+    let remaining = unused.len() - 1;
+    records
+        .append_audit(
+            &ctx.audit("mfa.recovery_code_used", Outcome::Success, account)
+                .reason(&format!("{remaining} left")),
+        )
+        .await?;
+    super::mfa::send_notice(
+        records,
+        ctx,
+        account,
+        super::notices::recovery_code_used(account, remaining, ctx.now),
+    )
+    .await?;
+    Ok(remaining)
+}
+
+#[cfg(test)]
+mod recovery_code_tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_ten_unambiguous_characters() {
+        let code = RecoveryCode::generate();
+        let shown = code.display();
+        assert_eq!(shown.len(), 11);
+        assert!(!shown.contains(['0', 'O', '1', 'I', 'L']));
+        assert_eq!(
+            RecoveryCode::from_input(&shown.to_lowercase()).display(),
+            shown
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 mod notify_uk;
 mod outbox;
-mod smtp;
+pub mod smtp;
 pub mod twilio;
 
 pub use notify_uk::GovUkNotify;
@@ -34,6 +34,9 @@ pub struct Message {
     pub code: Option<String>,
     /// For voice: where the keypress is posted (`Digits` = `#` or `0#`).
     pub keypad_url: Option<String>,
+    /// For email only: the HTML alternative of `body`. SMTP sends both; the outbox line keeps
+    /// to the contract of DESIGN.md §2 and leaves it out.
+    pub html: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +103,11 @@ pub fn from_settings(settings: &crate::config::Settings) -> Result<Providers, St
         },
         email: match p.email {
             EmailProvider::Outbox => outbox,
-            EmailProvider::Smtp => Arc::new(Smtp::new(&p.smtp_url.0, &p.smtp_from)?),
+            EmailProvider::Smtp => Arc::new(Smtp::new(
+                &p.smtp_url.0,
+                &p.smtp_from,
+                std::time::Duration::from_secs(p.smtp_timeout_seconds),
+            )?),
         },
     })
 }

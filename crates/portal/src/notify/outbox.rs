@@ -88,6 +88,7 @@ mod tests {
             body: "Your NHSmal code is 123456".into(),
             code: Some("123456".into()),
             keypad_url: None,
+            html: None,
         };
         outbox.send(&sms, 1_722_470_400).await.expect("sent");
         let call = Message {
@@ -110,5 +111,29 @@ mod tests {
         assert_eq!(lines[1]["channel"], "voice");
         assert_eq!(lines[1]["keypad_url"], "http://localhost:8080/keypad/abc");
         assert_eq!(lines[1]["code"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn an_email_line_keeps_to_the_contract_without_its_html() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outbox = Outbox::in_data_dir(dir.path());
+        let email = Message {
+            channel: Channel::Email,
+            to: "ann@example.nhs.uk".into(),
+            subject: Some("Your NHSmal password has been changed".into()),
+            body: "Dear Ann,".into(),
+            code: None,
+            keypad_url: None,
+            html: Some("<p>Dear Ann,</p>".into()),
+        };
+        outbox.send(&email, 1_722_470_400).await.expect("sent");
+        let text = std::fs::read_to_string(outbox.path()).expect("outbox written");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
+        assert_eq!(
+            line,
+            serde_json::json!({"channel":"email","to":"ann@example.nhs.uk",
+                "subject":"Your NHSmal password has been changed","body":"Dear Ann,",
+                "code":null,"at":"2024-08-01T00:00:00Z"})
+        );
     }
 }

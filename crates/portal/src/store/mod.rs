@@ -7,11 +7,14 @@ mod admin;
 mod approvals;
 mod audit;
 mod codes;
+mod devices;
+mod email_queue;
 mod feedback;
 mod limits;
 mod methods;
 mod organisations;
 mod policy;
+mod recovery;
 mod secrets;
 mod sessions;
 

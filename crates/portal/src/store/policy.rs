@@ -14,6 +14,8 @@ struct PolicyRow {
     reminder_days: Option<i64>,
     max_snoozes: Option<i64>,
     snooze_days: Option<i64>,
+    remember_days_user: Option<i64>,
+    remember_days_admin: Option<i64>,
 }
 
 impl TryFrom<PolicyRow> for PolicySettings {
@@ -31,6 +33,8 @@ impl TryFrom<PolicyRow> for PolicySettings {
             reminder_days: r.reminder_days,
             max_snoozes: r.max_snoozes,
             snooze_days: r.snooze_days,
+            remember_days_user: r.remember_days_user,
+            remember_days_admin: r.remember_days_admin,
         })
     }
 }
@@ -48,7 +52,8 @@ impl PolicyRecords for Store {
     ) -> Result<(Option<PolicySettings>, Option<PolicySettings>), StorageError> {
         let rows: Vec<PolicyRow> = sqlx::query_as(
             "SELECT scope, required_from, user_methods, admin_methods, reminder_days, \
-             max_snoozes, snooze_days FROM mfa_policies WHERE scope = $1 OR scope = $2",
+             max_snoozes, snooze_days, remember_days_user, remember_days_admin \
+             FROM mfa_policies WHERE scope = $1 OR scope = $2",
         )
         .bind(NATIONAL)
         .bind(org_code)
@@ -76,13 +81,15 @@ impl PolicyRecords for Store {
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO mfa_policies (scope, required_from, user_methods, admin_methods, \
-             reminder_days, max_snoozes, snooze_days, updated_at, updated_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             reminder_days, max_snoozes, snooze_days, updated_at, updated_by, \
+             remember_days_user, remember_days_admin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
              user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
              reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
              snooze_days = excluded.snooze_days, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by",
+             updated_by = excluded.updated_by, remember_days_user = excluded.remember_days_user, \
+             remember_days_admin = excluded.remember_days_admin",
         )
         .bind(scope)
         .bind(s.required_from)
@@ -93,6 +100,8 @@ impl PolicyRecords for Store {
         .bind(s.snooze_days)
         .bind(now)
         .bind(by)
+        .bind(s.remember_days_user)
+        .bind(s.remember_days_admin)
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

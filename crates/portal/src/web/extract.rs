@@ -42,6 +42,20 @@ fn build_cookie(app: &AppState, base: &'static str, value: String) -> Cookie<'st
     cookie
 }
 
+const DEVICE_COOKIE: &str = "nhsmal_device";
+
+/// The remembered-device cookie: unlike the session's, it outlives the browser session.
+pub fn device_cookie(app: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
+    let mut cookie = build_cookie(app, DEVICE_COOKIE, value);
+    cookie.set_max_age(time::Duration::seconds(max_age_seconds));
+    cookie
+}
+
+pub fn device_cookie_value(app: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(&cookie_name(app, DEVICE_COOKIE))
+        .map(|c| c.value().to_string())
+}
+
 pub fn session_cookie(app: &AppState, token: &SessionToken) -> Cookie<'static> {
     build_cookie(app, SESSION_COOKIE, token.cookie_value().to_string())
 }

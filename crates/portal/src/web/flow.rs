@@ -28,6 +28,9 @@ pub struct Flow {
     pub key_registration: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_authentication: Option<serde_json::Value>,
+    /// Days this device may be remembered after the second step (0 or absent: not offered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_days: Option<i64>,
     /// A forgotten password being reset: the methods proved so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<ResetProgress>,

@@ -3,6 +3,7 @@
 mod admin;
 mod api;
 mod assets;
+mod devices;
 mod enrol;
 mod error;
 mod extract;
@@ -14,6 +15,7 @@ mod observe;
 mod ops;
 mod pages;
 mod profile;
+mod recovery_codes;
 mod reset;
 mod rollout;
 mod second_step;
@@ -35,6 +37,7 @@ pub use error::AppError;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::email_queue::{EmailQueue, EmailWorker};
 use crate::domain::password::PasswordHashing;
 use crate::domain::secrets::SecretBox;
 use crate::notify::Notifier;
@@ -46,7 +49,9 @@ pub struct App {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub hashing: Arc<PasswordHashing>,
+    /// Texts and calls go straight to their providers; email goes through `email_queue`.
     pub notifier: Arc<dyn Notifier>,
+    pub email_queue: Arc<EmailQueue<Store>>,
     pub secrets: SecretBox,
     pub security_keys: crate::domain::mfa::security_key::SecurityKeys,
     csrf_key: Vec<u8>,
@@ -57,11 +62,12 @@ pub type AppState = Arc<App>;
 
 impl App {
     /// Builds the application state: the CSRF key is shared by every node through the store.
+    /// `providers` deliver messages; email reaches them through the persistent queue.
     pub async fn new(
         store: Store,
         settings: Settings,
         clock: Arc<dyn Clock>,
-        notifier: Arc<dyn Notifier>,
+        providers: Arc<dyn Notifier>,
         secrets: SecretBox,
     ) -> anyhow::Result<AppState> {
         let hashing = Arc::new(PasswordHashing::new(&settings.argon2)?);
@@ -74,13 +80,15 @@ impl App {
             &settings.fido2_allowed,
         )
         .map_err(anyhow::Error::msg)?;
+        let email_queue = Arc::new(EmailQueue::new(store.clone(), providers));
         Ok(Arc::new(App {
+            notifier: email_queue.clone(),
+            email_queue,
             security_keys,
             store,
             settings,
             clock,
             hashing,
-            notifier,
             secrets,
             csrf_key,
             metrics: observe::metrics_handle(),
@@ -111,6 +119,11 @@ impl App {
     pub fn now(&self) -> crate::clock::UnixTime {
         self.clock.now()
     }
+
+    /// Starts this node's email delivery worker, on the app's clock.
+    pub fn start_email_worker(&self) -> EmailWorker {
+        self.email_queue.start_worker(self.clock.clone())
+    }
 }
 
 /// Every route of the portal with its layers.
@@ -126,6 +139,8 @@ pub fn router(app: AppState) -> Router {
         .merge(feedback::router())
         .merge(rollout::router())
         .merge(reset::router())
+        .merge(recovery_codes::router())
+        .merge(devices::router())
         .merge(admin::router())
         .merge(api::router())
         .layer(security::csrf_layer(&app.settings));
@@ -156,14 +171,18 @@ pub fn with_layers(routes: Router<AppState>, app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves, with this node's email delivery worker, until `shutdown` resolves; then finishes
+/// the requests in flight and stops the worker.
 pub async fn serve(
     app: AppState,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let worker = app.start_email_worker();
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    worker.stop().await;
+    served
 }

@@ -84,6 +84,15 @@ pub struct SelfServicePage {
     pub chrome: Chrome,
     pub notice: Option<String>,
     pub methods: Vec<MethodRow>,
+    pub devices: Vec<DeviceRow>,
+}
+
+/// A remembered device as Self-Service lists it.
+pub struct DeviceRow {
+    pub id: String,
+    pub browser: String,
+    pub remembered: String,
+    pub until: String,
 }
 
 pub struct PasswordField {
@@ -122,6 +131,8 @@ pub struct VerifyPage {
     pub step_up: bool,
     /// During a password reset: which method this is.
     pub reset_note: Option<String>,
+    /// Offer "Don't ask again on this device for N days".
+    pub remember_days: Option<i64>,
 }
 
 pub struct MethodChoice {
@@ -135,6 +146,8 @@ pub struct MethodChoice {
 pub struct AnotherWayPage {
     pub chrome: Chrome,
     pub methods: Vec<MethodChoice>,
+    /// Offer "Use a recovery code" (never during a password reset).
+    pub recovery: bool,
 }
 
 pub struct MethodOption {
@@ -349,6 +362,8 @@ pub struct AdminPolicyPage {
     pub reminder_days: String,
     pub max_snoozes: String,
     pub snooze_days: String,
+    pub remember_days_user: String,
+    pub remember_days_admin: String,
     pub user_methods: Vec<PolicyMethodBox>,
     pub admin_methods: Vec<PolicyMethodBox>,
     pub errors: Vec<FieldError>,
@@ -358,6 +373,8 @@ pub struct AdminPolicyPage {
     pub reminder_error: Option<String>,
     pub snoozes_error: Option<String>,
     pub snooze_days_error: Option<String>,
+    pub remember_user_error: Option<String>,
+    pub remember_admin_error: Option<String>,
     pub org_error: Option<String>,
 }
 
@@ -458,4 +475,32 @@ pub struct NewPasswordPage {
     pub errors: Vec<FieldError>,
     pub new_error: Option<String>,
     pub confirm_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub chrome: Chrome,
+    pub left: usize,
+    pub has_methods: bool,
+    /// Shown once, right after they are made.
+    pub codes: Vec<String>,
+    /// A data: URL of the codes as a text file.
+    pub download: String,
+}
+
+#[derive(Template)]
+#[template(path = "use_recovery_code.html")]
+pub struct UseRecoveryCodePage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub code_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_code_used.html")]
+pub struct RecoveryCodeUsedPage {
+    pub chrome: Chrome,
+    pub left: usize,
+    pub next: String,
 }

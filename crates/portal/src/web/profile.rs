@@ -10,12 +10,13 @@ use serde::Deserialize;
 
 use super::extract::{CsrfForm, SignedIn, session_cookie};
 use super::pages::{
-    ChangePasswordPage, Chrome, FieldError, MethodRow, PasswordField, ProfileMenuPage, ProfilePage,
-    SelfServicePage, render,
+    ChangePasswordPage, Chrome, DeviceRow, FieldError, MethodRow, PasswordField, ProfileMenuPage,
+    ProfilePage, SelfServicePage, render,
 };
 use super::{AppError, AppState};
 use crate::domain::accounts::{self, PasswordChange, PasswordChangeError};
 use crate::domain::audit::Requester;
+use crate::domain::devices::DeviceRecords;
 use crate::domain::mfa;
 use crate::domain::password::PasswordRejected;
 use crate::domain::sessions;
@@ -54,6 +55,7 @@ struct SelfServiceQuery {
     removed: Option<String>,
     renamed: Option<String>,
     changed_default: Option<String>,
+    forgotten: Option<String>,
 }
 
 async fn self_service(
@@ -82,6 +84,10 @@ async fn self_service(
             query.changed_default.is_some(),
             "Your default sign-in method has been changed.",
         ),
+        (
+            query.forgotten.is_some(),
+            "The device has been forgotten. It will ask for your second factor next time.",
+        ),
     ]
     .into_iter()
     .find(|(shown, _)| *shown)
@@ -102,6 +108,18 @@ async fn self_service(
                     .last_used_at
                     .map_or_else(|| "Not yet".to_string(), crate::clock::human_date),
                 is_default: m.is_default,
+            })
+            .collect(),
+        devices: app
+            .store
+            .devices_of(&signed_in.0.account.id, app.now())
+            .await?
+            .into_iter()
+            .map(|d| DeviceRow {
+                id: d.id,
+                browser: crate::domain::devices::describe_browser(&d.user_agent),
+                remembered: crate::clock::human_date(d.created_at),
+                until: crate::clock::human_date(d.expires_at),
             })
             .collect(),
     };

@@ -201,6 +201,9 @@ fn verify_form(
         code_error: error,
         step_up: session.0.record.stage == SessionStage::SignedIn,
         reset_note: reset_note(&Flow::of(&session.0)),
+        remember_days: Flow::of(&session.0)
+            .remember_days
+            .filter(|_| session.0.record.stage == SessionStage::SecondFactor),
     };
     render(status, &page)
 }
@@ -317,6 +320,8 @@ struct VerifyForm {
     method: String,
     #[serde(default)]
     code: String,
+    /// "Don't ask again on this device".
+    remember: Option<String>,
 }
 
 async fn verify(
@@ -380,7 +385,30 @@ async fn verify(
     };
     metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
     match result {
-        Ok(()) => complete(&app, &session, method.kind, &requester, jar).await,
+        Ok(()) => {
+            let days = Flow::of(&session.0).remember_days.unwrap_or(0);
+            let jar = if form.remember.is_some()
+                && days > 0
+                && session.0.record.stage == SessionStage::SecondFactor
+            {
+                let (token, expires_at) = crate::domain::devices::remember(
+                    &app.store,
+                    &session.0.account,
+                    days,
+                    &requester,
+                    app.now(),
+                )
+                .await?;
+                jar.add(super::extract::device_cookie(
+                    &app,
+                    token.0,
+                    expires_at - app.now(),
+                ))
+            } else {
+                jar
+            };
+            complete(&app, &session, method.kind, &requester, jar).await
+        }
         Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
             retry_after: until - ctx.now,
             message: format!(
@@ -411,18 +439,33 @@ async fn complete(
     requester: &Requester,
     jar: CookieJar,
 ) -> Result<Response, AppError> {
-    let now = app.now();
-    let flow = Flow::of(&session.0);
     if session.0.record.stage == SessionStage::PasswordReset {
+        let flow = Flow::of(&session.0);
         return reset_progress(app, session, flow, kind, requester, jar).await;
     }
-    let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
     // A method the policy no longer allows proves who the person is, but does not count as
     // MFA: without "mfa" the session is held to enrolling an allowed method when required.
     let account = &session.0.account;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
     let counts = policy.allowed_for(account.role).contains(kind);
-    for value in [kind.amr(), "mfa"] {
+    complete_with(app, session, kind.amr(), counts, requester, jar).await
+}
+
+/// The second factor (`amr_value`, RFC 8176) is proved: a new session (new id), signed in,
+/// recording it and when; `counts` says whether it counts as MFA under the policy.
+pub async fn complete_with(
+    app: &AppState,
+    session: &AnySession,
+    amr_value: &str,
+    counts: bool,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let now = app.now();
+    let flow = Flow::of(&session.0);
+    let account = &session.0.account;
+    let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
+    for value in [amr_value, "mfa"] {
         if !amr.contains(&value) && (value != "mfa" || counts) {
             amr.push(value);
         }
@@ -616,6 +659,7 @@ async fn another_way(
                 detail: m.masked_detail(),
             })
             .collect(),
+        recovery: session.0.record.stage != SessionStage::PasswordReset,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -684,6 +728,7 @@ mod decoy {
             code_error: error,
             step_up: false,
             reset_note: Some("To reset your password, prove it is you.".into()),
+            remember_days: None,
         };
         Ok(render(status, &page))
     }
@@ -733,6 +778,7 @@ mod decoy {
                 label: "Authenticator app: Authenticator app".into(),
                 detail: String::new(),
             }],
+            recovery: false,
         };
         Ok(render(StatusCode::OK, &page))
     }

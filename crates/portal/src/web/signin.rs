@@ -9,13 +9,14 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::extract::{
-    AnySession, CsrfForm, MaybeSignedIn, removal_of_session_cookie, safe_next, session_cookie,
-    session_token, visitor_csrf,
+    AnySession, CsrfForm, MaybeSignedIn, device_cookie_value, removal_of_session_cookie, safe_next,
+    session_cookie, session_token, visitor_csrf,
 };
 use super::flow::Flow;
 use super::pages::{Chrome, FieldError, SignInPage, TapSignInPage, render};
 use super::{AppError, AppState};
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use crate::domain::devices;
 use crate::domain::password::Password;
 use crate::domain::policy::TEMPORARY_ACCESS_AMR;
 use crate::domain::sessions::{self, NewSession, SessionStage};
@@ -172,13 +173,37 @@ async fn sign_in(
             if let Some(old) = session_token(&app, &jar) {
                 sessions::end_session(&app.store, &old).await?;
             }
-            let (account, stage) = match step {
+            let (account, mut stage) = match step {
                 SignInStep::Done(account) => (account, SessionStage::SignedIn),
                 SignInStep::SecondFactor(account) => (account, SessionStage::SecondFactor),
             };
+            let policy = crate::domain::policy::policy_for(&app.store, &account.org_code).await?;
+            let remember_days = policy.remember_days_for(account.role);
+            let mut auth_methods = "pwd";
+            if stage == SessionStage::SecondFactor
+                && remember_days > 0
+                && let Some(cookie) = device_cookie_value(&app, &jar)
+                && devices::recognise(&app.store, &account, &cookie, now).await?
+            {
+                // This browser proved a second factor before and was remembered: the password
+                // is enough, but nothing sensitive without proving a factor again.
+                stage = SessionStage::SignedIn;
+                auth_methods = "pwd mfa device";
+                app.store
+                    .append_audit(
+                        &AuditEvent::new(
+                            "sign_in.remembered_device",
+                            Outcome::Success,
+                            &requester,
+                            now,
+                        )
+                        .account(&account.id),
+                    )
+                    .await?;
+            }
             let new = NewSession {
                 stage,
-                auth_methods: "pwd",
+                auth_methods,
                 second_factor_at: None,
             };
             let token = sessions::start_session(&app.store, &account, new, &requester, now).await?;
@@ -187,6 +212,7 @@ async fn sign_in(
             if stage == SessionStage::SecondFactor {
                 let flow = Flow {
                     next: Some(target),
+                    remember_days: (remember_days > 0).then_some(remember_days),
                     ..Flow::default()
                 };
                 flow.save(&app, &token.storage_key()).await?;

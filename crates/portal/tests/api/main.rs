@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod csrf;
+mod email;
 mod feedback;
 mod helpers;
 mod json_api;
@@ -12,6 +13,7 @@ mod password;
 mod phone;
 mod policy;
 mod providers;
+mod recovery_codes;
 mod reset;
 mod security_key;
 mod sessions;

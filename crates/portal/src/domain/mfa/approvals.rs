@@ -144,6 +144,7 @@ where
         body: call_script(purpose),
         code: None,
         keypad_url: Some(format!("{}/{token}", keypad_base.trim_end_matches('/'))),
+        html: None,
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_approval(&approval.id).await?;
@@ -223,19 +224,8 @@ where
         )
         .await?;
     if let Some(account) = records.account_by_id(&approval.account_id).await? {
-        let body = format!(
-            "Dear {},\n\nOn {} you pressed 0# on our call to say the sign-in to your NHSmal account was not you. We blocked it.\n\nSomeone may know your password: change it as soon as you can, and tell your local administrator.\n\nNHSmal",
-            account.display_name,
-            crate::clock::human(ctx.now)
-        );
-        super::notify_by_email(
-            records,
-            ctx,
-            &account,
-            "We blocked a sign-in to your NHSmal account",
-            &body,
-        )
-        .await?;
+        let notice = crate::domain::notices::sign_in_blocked(&account, ctx.now);
+        super::send_notice(records, ctx, &account, notice).await?;
     }
     Ok(Keypress::Reported)
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::StorageError;
 use super::accounts::Account;
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::notices::MethodChange;
 use super::secrets::SecretBox;
 use super::signin::SignInLimitRecords;
 use crate::clock::UnixTime;
@@ -307,10 +308,24 @@ pub async fn record_mfa_failure<R>(
 where
     R: SignInLimitRecords + AuditTrail + Sync,
 {
+    record_failure_of(records, account, method.as_str(), attempt, ctx).await
+}
+
+/// As `record_mfa_failure`, for any kind of second factor (`what` names it in the audit).
+pub async fn record_failure_of<R>(
+    records: &R,
+    account: &Account,
+    what: &str,
+    attempt: Attempt,
+    ctx: &MfaContext<'_>,
+) -> Result<(), StorageError>
+where
+    R: SignInLimitRecords + AuditTrail + Sync,
+{
     records
         .append_audit(
             &ctx.audit("mfa.verify", Outcome::Failure, account)
-                .reason(&format!("wrong_{}", method.as_str())),
+                .reason(&format!("wrong_{what}")),
         )
         .await?;
     if attempt.failures == ctx.limits.lock_after {
@@ -328,25 +343,39 @@ where
                     )),
             )
             .await?;
-        let body = format!(
-            "Dear {},\n\nSomeone entered your password correctly but then failed the second step of signing in to NHSmal {} times, so your account is locked until {}.\n\nIf this wasn't you, someone may know your password: change it as soon as you can, and tell your local administrator.\n\nNHSmal",
-            account.display_name,
-            attempt.failures,
-            crate::clock::human(until)
-        );
-        notify_by_email(
-            records,
-            ctx,
+        let notice = super::notices::account_locked(
             account,
-            "Your NHSmal account has been locked",
-            &body,
-        )
-        .await?;
+            super::notices::LockCause::FailedSecondSteps,
+            attempt.failures,
+            until,
+        );
+        send_notice(records, ctx, account, notice).await?;
     }
     Ok(())
 }
 
-/// Emails the person (see `notices`).
+/// Emails the person one of the notices of `notices`.
+pub async fn send_notice<R>(
+    records: &R,
+    ctx: &MfaContext<'_>,
+    account: &Account,
+    notice: super::notices::Notice<'_>,
+) -> Result<(), StorageError>
+where
+    R: AuditTrail + Sync,
+{
+    super::notices::email_person(
+        records,
+        ctx.notifier,
+        ctx.requester,
+        ctx.now,
+        account,
+        notice,
+    )
+    .await
+}
+
+/// Emails the person a text of the caller's own; prefer a notice of `notices` (`send_notice`).
 pub async fn notify_by_email<R>(
     records: &R,
     ctx: &MfaContext<'_>,
@@ -361,15 +390,7 @@ where
         subject,
         body: body.to_string(),
     };
-    super::notices::email_person(
-        records,
-        ctx.notifier,
-        ctx.requester,
-        ctx.now,
-        account,
-        notice,
-    )
-    .await
+    send_notice(records, ctx, account, notice).await
 }
 
 /// Audits a text or call the provider did not take, and says so in the person's words.
@@ -414,19 +435,9 @@ async fn method_changed<R>(
 where
     R: AuditTrail + Sync,
 {
-    let (event, subject, what, advice) = match change {
-        Change::Added => (
-            "mfa.method_added",
-            "A sign-in method was added to your NHSmal account",
-            "A new way to prove it's you was added to",
-            "someone else may be able to sign in as you",
-        ),
-        Change::Removed => (
-            "mfa.method_removed",
-            "A sign-in method was removed from your NHSmal account",
-            "A way to prove it's you was removed from",
-            "someone else may have changed your security info",
-        ),
+    let (event, change) = match change {
+        Change::Added => ("mfa.method_added", MethodChange::Added),
+        Change::Removed => ("mfa.method_removed", MethodChange::Removed),
     };
     records
         .append_audit(
@@ -435,14 +446,9 @@ where
                 .reason(method.kind.as_str()),
         )
         .await?;
-    let body = format!(
-        "Dear {},\n\n{what} your NHSmal account on {}: {} (\"{}\").\n\nIf this wasn't you, contact your local administrator straight away: {advice}.\n\nNHSmal",
-        account.display_name,
-        crate::clock::human(ctx.now),
-        method.kind.label(),
-        method.name
-    );
-    notify_by_email(records, ctx, account, subject, &body).await
+    let notice =
+        super::notices::method_changed(account, change, method.kind.label(), &method.name, ctx.now);
+    send_notice(records, ctx, account, notice).await
 }
 
 pub(crate) async fn succeeded<R>(

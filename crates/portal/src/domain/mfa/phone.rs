@@ -247,6 +247,7 @@ where
         ),
         code: Some(code),
         keypad_url: None,
+        html: None,
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_codes(session_hash, purpose.as_str()).await?;

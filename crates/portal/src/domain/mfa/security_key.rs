@@ -239,18 +239,8 @@ where
                         .reason("security key signature counter did not increase"),
                 )
                 .await?;
-            let body = format!(
-                "Dear {},\n\nA sign-in to your NHSmal account used one of your security keys, but the key's counter showed it may have been copied. We refused it.\n\nIf you still have your key, tell your local administrator: the key may need replacing.\n\nNHSmal",
-                account.display_name
-            );
-            super::notify_by_email(
-                records,
-                ctx,
-                account,
-                "A security key on your NHSmal account may have been copied",
-                &body,
-            )
-            .await?;
+            let notice = crate::domain::notices::security_key_may_be_copied(account);
+            super::send_notice(records, ctx, account, notice).await?;
             record_mfa_failure(records, account, MethodKind::Fido2, attempt, ctx).await?;
             return Err(MfaError::KeyRefused);
         }

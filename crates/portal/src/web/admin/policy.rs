@@ -43,6 +43,10 @@ struct PolicyForm {
     max_snoozes: String,
     #[serde(default)]
     snooze_days: String,
+    #[serde(default)]
+    remember_days_user: String,
+    #[serde(default)]
+    remember_days_admin: String,
     user_totp: Option<String>,
     user_sms: Option<String>,
     user_voice: Option<String>,
@@ -182,7 +186,7 @@ async fn render_page(
         can_save: known_org,
         notice,
         current: format!(
-            "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days.",
+            "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days; devices remembered for {} days (administrators {}).",
             effective
                 .required_from
                 .map(|d| format!("required from {}", crate::clock::human_date(d)))
@@ -192,11 +196,15 @@ async fn render_page(
             effective.reminder_days,
             effective.max_snoozes,
             effective.snooze_days,
+            effective.remember_days_user,
+            effective.remember_days_admin,
         ),
         required_from: typed(|f| &f.required_from, date(&mine)),
         reminder_days: typed(|f| &f.reminder_days, number(mine.reminder_days)),
         max_snoozes: typed(|f| &f.max_snoozes, number(mine.max_snoozes)),
         snooze_days: typed(|f| &f.snooze_days, number(mine.snooze_days)),
+        remember_days_user: typed(|f| &f.remember_days_user, number(mine.remember_days_user)),
+        remember_days_admin: typed(|f| &f.remember_days_admin, number(mine.remember_days_admin)),
         user_methods: boxes(
             false,
             form.map(|f| f.ticked(false))
@@ -213,6 +221,8 @@ async fn render_page(
         reminder_error: error_for("reminder_days"),
         snoozes_error: error_for("max_snoozes"),
         snooze_days_error: error_for("snooze_days"),
+        remember_user_error: error_for("remember_days_user"),
+        remember_admin_error: error_for("remember_days_admin"),
         org_error: error_for("show-org"),
         errors,
     };
@@ -259,6 +269,16 @@ async fn save(
     let reminder_days = number(&form.reminder_days, "reminder_days", "the reminder period");
     let max_snoozes = number(&form.max_snoozes, "max_snoozes", "the number of snoozes");
     let snooze_days = number(&form.snooze_days, "snooze_days", "the snooze length");
+    let remember_days_user = number(
+        &form.remember_days_user,
+        "remember_days_user",
+        "the days a device is remembered",
+    );
+    let remember_days_admin = number(
+        &form.remember_days_admin,
+        "remember_days_admin",
+        "the days an administrator's device is remembered",
+    );
     let user_list = form.list(false);
     let admin_list = form.list(true);
     // Nationally at least one method each; an organisation with none ticked follows the nation.
@@ -284,6 +304,8 @@ async fn save(
         reminder_days,
         max_snoozes,
         snooze_days,
+        remember_days_user,
+        remember_days_admin,
         replace: true,
     };
     let saved = policy::change_policy(
@@ -297,6 +319,10 @@ async fn save(
     let field = |e: &PolicyError| match e {
         PolicyError::BadDate(_) => "required_from",
         PolicyError::UnknownOrganisation(_) => "show-org",
+        PolicyError::OutOfRange(what, ..) if what.contains("administrator") => {
+            "remember_days_admin"
+        }
+        PolicyError::OutOfRange(what, ..) if what.contains("device") => "remember_days_user",
         PolicyError::OutOfRange(what, ..) if what.contains("reminder") => "reminder_days",
         PolicyError::OutOfRange(what, ..) if what.contains("number") => "max_snoozes",
         PolicyError::OutOfRange(..) => "snooze_days",
