@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod csrf;
+mod devices;
 mod email;
 mod feedback;
 mod helpers;
