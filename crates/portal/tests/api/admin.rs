@@ -578,20 +578,13 @@ async fn the_reset_mfa_command_removes_methods_and_is_audited() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
-        .args([
-            "user",
-            "reset-mfa",
-            "ann@fa123.nhs.uk",
-            "--reason",
-            "phone stolen",
-        ])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--database-url")
-        .arg(app.database_url())
-        .output()
-        .expect("runs");
+    let output = app.nhsmal(&[
+        "user",
+        "reset-mfa",
+        "ann@fa123.nhs.uk",
+        "--reason",
+        "phone stolen",
+    ]);
     assert!(output.status.success(), "{output:?}");
     let response = app
         .sign_in_with(&browser(), "ann@fa123.nhs.uk", PASSWORD)
@@ -603,14 +596,7 @@ async fn the_reset_mfa_command_removes_methods_and_is_audited() {
             .iter()
             .any(|e| e.event == "mfa.reset" && e.reason.as_deref() == Some("phone stolen"))
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
-        .args(["user", "reset-mfa", "nobody@fa123.nhs.uk"])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--database-url")
-        .arg(app.database_url())
-        .output()
-        .expect("runs");
+    let output = app.nhsmal(&["user", "reset-mfa", "nobody@fa123.nhs.uk"]);
     assert_eq!(output.status.code(), Some(2));
 }
 

@@ -183,14 +183,7 @@ async fn an_administrators_mfa_reset_voids_remembered_devices() {
     app.clock.advance(30);
     let laptop = browser();
     sign_in_remembering(&app, &laptop, "ann@fa123.nhs.uk", &key).await;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
-        .args(["user", "reset-mfa", "ann@fa123.nhs.uk"])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--database-url")
-        .arg(app.database_url())
-        .output()
-        .expect("runs");
+    let output = app.nhsmal(&["user", "reset-mfa", "ann@fa123.nhs.uk"]);
     assert!(output.status.success());
     use nhsmal::domain::devices::DeviceRecords;
     let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")

@@ -514,3 +514,17 @@ impl TestApp {
         (client, key)
     }
 }
+
+impl TestApp {
+    /// Runs `nhsmal ARGS` against this server's data folder and database.
+    pub fn nhsmal(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("--database-url")
+            .arg(self.database_url())
+            .output()
+            .expect("nhsmal runs")
+    }
+}

@@ -33,14 +33,7 @@ async fn signed_out_and_enrolment_only_callers_get_json_errors() {
     assert_eq!(body["error"], "sign_in_required");
 
     app.add_user("ann@fa123.nhs.uk").await;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
-        .args(["policy", "set", "--mfa-required-from", "2027-01-01"])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--database-url")
-        .arg(app.database_url())
-        .output()
-        .expect("runs");
+    let output = app.nhsmal(&["policy", "set", "--mfa-required-from", "2027-01-01"]);
     assert!(output.status.success());
     let client = browser();
     app.sign_in_with(&client, "ann@fa123.nhs.uk", PASSWORD)

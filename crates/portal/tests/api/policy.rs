@@ -12,14 +12,7 @@ const PASSED: &str = "2027-01-01";
 const ENROL: &str = "/profile/self-service/enrol";
 
 fn nhsmal(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_nhsmal"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .arg("--database-url")
-        .arg(app.database_url())
-        .output()
-        .expect("nhsmal runs")
+    app.nhsmal(args)
 }
 
 fn set_policy(app: &TestApp, args: &[&str]) {
