@@ -325,6 +325,7 @@ where
         + SessionRecords
         + SignInLimitRecords
         + super::devices::DeviceRecords
+        + super::recovery::RecoveryCodeRecords
         + AuditTrail
         + Sync,
 {
@@ -335,6 +336,10 @@ where
     let removed = records.delete_methods_of(&target.id).await?;
     records.set_enrolment_needs_pass(&target.id, true).await?;
     records.forget_devices(&target.id, None).await?;
+    // Codes printed with the lost phone's set must not come back to life.
+    records
+        .replace_recovery_codes(&target.id, &[], action.now)
+        .await?;
     records.delete_sessions_of_account(&target.id, None).await?;
     records
         .clear_limit(&super::mfa::mfa_limit_key(&target.id))

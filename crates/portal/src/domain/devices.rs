@@ -105,6 +105,7 @@ pub async fn recognise<R>(
     records: &R,
     account: &Account,
     cookie: &str,
+    policy_days: i64,
     now: UnixTime,
 ) -> Result<bool, StorageError>
 where
@@ -123,7 +124,9 @@ where
         .as_bytes()
         .ct_eq(device.token_hash.as_bytes())
         .into();
-    if !matches || device.account_id != account.id || device.expires_at <= now {
+    // A policy cut from 90 days to 7 applies to devices already remembered.
+    let within_policy = device.created_at + policy_days * 86_400 > now;
+    if !matches || device.account_id != account.id || device.expires_at <= now || !within_policy {
         return Ok(false);
     }
     records.touch_device(&device.id, now).await?;

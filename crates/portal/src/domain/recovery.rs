@@ -60,9 +60,21 @@ pub enum ResetError {
     Internal(String),
 }
 
-fn start_key_email(email: &str) -> String {
+fn start_key_email(email: &str, ip: &str) -> String {
+    format!(
+        "reset:email:{}:{}",
+        normalize_email(email),
+        client_source(ip)
+    )
+}
+
+fn start_key_email_everywhere(email: &str) -> String {
     format!("reset:email:{}", normalize_email(email))
 }
+
+/// Starts per email address from all sources in an hour: high, so that strangers cannot
+/// stop the owner resetting, but a ceiling on a distributed attack.
+pub const STARTS_PER_EMAIL_EVERYWHERE: i64 = 50;
 
 fn start_key_source(ip: &str) -> String {
     format!("reset:source:{}", client_source(ip))
@@ -76,14 +88,26 @@ pub fn reset_methods(
     methods: Vec<Method>,
     proved: &[MethodKind],
 ) -> Vec<Method> {
-    policy::methods_for_sign_in(policy, role, methods)
+    // Only methods the policy allows: unlike sign-in, a reset has no fallback to old methods.
+    let allowed = policy.allowed_for(role);
+    methods
         .into_iter()
-        .filter(|m| !proved.contains(&m.kind))
+        .filter(|m| allowed.contains(m.kind))
+        .filter(|m| !proved.iter().any(|p| factor(*p) == factor(m.kind)))
         .collect()
 }
 
+/// Texts and calls go to a phone: for "two different methods" they are one factor, so one
+/// stolen phone cannot prove both.
+fn factor(kind: MethodKind) -> MethodKind {
+    match kind {
+        MethodKind::Voice => MethodKind::Sms,
+        other => other,
+    }
+}
+
 fn kinds(methods: &[Method]) -> usize {
-    let mut kinds: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
+    let mut kinds: Vec<MethodKind> = methods.iter().map(|m| factor(m.kind)).collect();
     kinds.sort_by_key(|k| k.as_str());
     kinds.dedup();
     kinds.len()
@@ -102,7 +126,10 @@ where
     R: AccountRecords + MethodRecords + PolicyRecords + SignInLimitRecords + AuditTrail + Sync,
 {
     let by_email = records
-        .count_failure(&start_key_email(email), now, now - HOUR)
+        .count_failure(&start_key_email(email, &requester.ip), now, now - HOUR)
+        .await?;
+    let everywhere = records
+        .count_failure(&start_key_email_everywhere(email), now, now - HOUR)
         .await?;
     let by_source = records
         .count_failure(&start_key_source(&requester.ip), now, now - HOUR)
@@ -112,9 +139,16 @@ where
             .subject(&normalize_email(email))
             .reason(reason)
     };
-    if by_email.failures > STARTS_PER_EMAIL || by_source.failures > STARTS_PER_SOURCE {
-        // The later of the two windows to end.
-        let until = by_email.window_start.max(by_source.window_start) + HOUR;
+    if by_email.failures > STARTS_PER_EMAIL
+        || by_source.failures > STARTS_PER_SOURCE
+        || everywhere.failures > STARTS_PER_EMAIL_EVERYWHERE
+    {
+        // The latest of the windows to end.
+        let until = by_email
+            .window_start
+            .max(by_source.window_start)
+            .max(everywhere.window_start)
+            + HOUR;
         records
             .append_audit(&audit(Outcome::Failure, "throttled"))
             .await?;
@@ -202,14 +236,14 @@ where
     Ok(())
 }
 
-/// Recovery codes: for when the phone is lost. Ten at a time, each ten characters from the
-/// same unambiguous alphabet as temporary access passes (about 49 bits), single use, kept only
+/// Recovery codes: for when the phone is lost. Ten at a time, each 13 characters from the
+/// same unambiguous alphabet as temporary access passes (about 64 bits, LC-3), single use, kept only
 /// as HMACs under the master key bound to the account; making a new set voids the old.
 pub const RECOVERY_CODE_COUNT: usize = 10;
-const RECOVERY_CODE_LENGTH: usize = 10;
+const RECOVERY_CODE_LENGTH: usize = 13;
 const SYMBOLS: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
-/// A recovery code as shown once: `ABCDE-FGHJK`.
+/// A recovery code as shown once: `ABCDEF-GHJKMNP`.
 pub struct RecoveryCode(zeroize::Zeroizing<String>);
 
 impl RecoveryCode {
@@ -369,7 +403,7 @@ mod recovery_code_tests {
     fn recovery_codes_are_ten_unambiguous_characters() {
         let code = RecoveryCode::generate();
         let shown = code.display();
-        assert_eq!(shown.len(), 11);
+        assert_eq!(shown.len(), 14);
         assert!(!shown.contains(['0', 'O', '1', 'I', 'L']));
         assert_eq!(
             RecoveryCode::from_input(&shown.to_lowercase()).display(),

@@ -284,6 +284,10 @@ where
             }
             // Password done, second factor not yet: back to the second step.
             Some(_) => Err(AppError::SecondFactorRequired),
+            // A decoy reset answers as a real one would.
+            None if super::reset::holds_decoy(&app, &CookieJar::from_headers(&parts.headers)) => {
+                Err(AppError::SecondFactorRequired)
+            }
             None => {
                 let next = (parts.method == Method::GET)
                     .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))

@@ -46,20 +46,20 @@ pub fn rules(app: &AppState) -> ResetRules {
     }
 }
 
-/// A decoy token: 8 bytes of expiry, 8 random bytes and 16 bytes of MAC, base64url — the same
-/// shape as a session id, and never stored.
-fn decoy_token(app: &AppState, expires_at: i64) -> SessionToken {
+/// A decoy token: 16 random bytes and 16 bytes of MAC over them and the 15-minute period it
+/// was made in, base64url — 32 bytes like a session id, nothing readable in it, never stored.
+fn decoy_token(app: &AppState, now: i64) -> SessionToken {
     let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&expires_at.to_be_bytes());
-    bytes[8..16].copy_from_slice(&crate::domain::random_bytes::<8>());
-    let mac = decoy_mac(app, &bytes[..16]);
+    bytes[..16].copy_from_slice(&crate::domain::random_bytes::<16>());
+    let mac = decoy_mac(app, &bytes[..16], now / RESET_SECONDS);
     bytes[16..].copy_from_slice(&mac);
     SessionToken::from_cookie(&URL_SAFE_NO_PAD.encode(bytes)).unwrap_or_else(SessionToken::generate)
 }
 
-fn decoy_mac(app: &AppState, head: &[u8]) -> [u8; 16] {
+fn decoy_mac(app: &AppState, random: &[u8], period: i64) -> [u8; 16] {
     let mut data = b"password-reset-decoy\0".to_vec();
-    data.extend_from_slice(head);
+    data.extend_from_slice(random);
+    data.extend_from_slice(&period.to_be_bytes());
     let hex = app.secrets.mac_hex(&data);
     let mut out = [0u8; 16];
     for (i, byte) in out.iter_mut().enumerate() {
@@ -68,7 +68,8 @@ fn decoy_mac(app: &AppState, head: &[u8]) -> [u8; 16] {
     out
 }
 
-/// True when the browser holds a live decoy from the email step.
+/// True when the browser holds a live decoy from the email step (made in this 15-minute
+/// period or the one before).
 pub fn holds_decoy(app: &AppState, jar: &CookieJar) -> bool {
     let Some(token) = session_token(app, jar) else {
         return false;
@@ -76,12 +77,13 @@ pub fn holds_decoy(app: &AppState, jar: &CookieJar) -> bool {
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(token.cookie_value()) else {
         return false;
     };
-    if bytes.len() != 32 || bytes[16..] != decoy_mac(app, &bytes[..16]) {
+    if bytes.len() != 32 {
         return false;
     }
-    let mut expiry = [0u8; 8];
-    expiry.copy_from_slice(&bytes[..8]);
-    app.now() < i64::from_be_bytes(expiry)
+    let period = app.now() / RESET_SECONDS;
+    [period, period - 1]
+        .iter()
+        .any(|p| bytes[16..] == decoy_mac(app, &bytes[..16], *p))
 }
 
 /// The decoy's CSRF token (bound to the decoy cookie like a session's).
@@ -174,7 +176,7 @@ async fn email_step(
             (jar, Redirect::to("/sign-in/verify")).into_response()
         }
         Ok(ResetStart::Decoy) => {
-            let token = decoy_token(&app, now + RESET_SECONDS);
+            let token = decoy_token(&app, now);
             let jar = jar.add(session_cookie(&app, &token));
             (jar, Redirect::to("/sign-in/verify")).into_response()
         }

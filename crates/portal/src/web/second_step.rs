@@ -73,6 +73,15 @@ pub async fn prepare_fresh_factor(
 
 pub const VERIFY: &str = "/sign-in/verify";
 
+/// What texts and calls say they are for.
+fn purpose_of(session: &AnySession) -> Purpose {
+    if session.0.record.stage == SessionStage::PasswordReset {
+        Purpose::PasswordReset
+    } else {
+        Purpose::SignIn
+    }
+}
+
 /// What a password reset asks for at this step.
 fn reset_note(flow: &Flow) -> Option<String> {
     let progress = flow.reset.as_ref()?;
@@ -107,6 +116,9 @@ async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Met
     let methods = mfa::methods_of(&app.store, &account.id).await?;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
     // A reset needing two methods asks for a different kind the second time.
+    if session.0.record.stage != SessionStage::PasswordReset {
+        return Ok(policy::methods_for_sign_in(&policy, account.role, methods));
+    }
     let proved = Flow::of(&session.0)
         .reset
         .map(|r| r.proved)
@@ -223,14 +235,13 @@ async fn reach_phone(
     let key = session.0.token.storage_key();
     let ctx = app.mfa(requester);
     let account = &session.0.account;
+    let purpose = purpose_of(session);
     let result = match method.kind {
         MethodKind::Sms => {
-            if !force
-                && phone::has_live_code(&app.store, &key, Purpose::SignIn, &phone, ctx.now).await?
-            {
+            if !force && phone::has_live_code(&app.store, &key, purpose, &phone, ctx.now).await? {
                 return Ok(None);
             }
-            phone::send_code(&app.store, &ctx, account, &key, Purpose::SignIn, &phone).await
+            phone::send_code(&app.store, &ctx, account, &key, purpose, &phone).await
         }
         MethodKind::Voice => {
             let mut flow = Flow::of(&session.0);
@@ -250,7 +261,7 @@ async fn reach_phone(
                 &ctx,
                 account,
                 &key,
-                Purpose::SignIn,
+                purpose,
                 &phone,
                 &super::telephony::keypad_base(app),
             )
@@ -341,11 +352,18 @@ async fn verify(
     let result = match method.kind {
         MethodKind::Totp => mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await,
         MethodKind::Sms => {
-            mfa::verify_sms(&app.store, account, &method, &key, &form.code, &ctx).await
+            let purpose = purpose_of(&session);
+            mfa::verify_sms(
+                &app.store, account, &method, &key, purpose, &form.code, &ctx,
+            )
+            .await
         }
         MethodKind::Voice => {
             let approval = Flow::of(&session.0).approval.unwrap_or_default();
-            match mfa::verify_call(&app.store, account, &method, &key, &approval, &ctx).await {
+            let purpose = purpose_of(&session);
+            match mfa::verify_call(&app.store, account, &method, &key, purpose, &approval, &ctx)
+                .await
+            {
                 Ok(()) => Ok(()),
                 Err(CallOutcome::Locked { until }) => Err(MfaError::Locked { until }),
                 Err(CallOutcome::Storage(e)) => Err(MfaError::Storage(e)),
@@ -387,8 +405,14 @@ async fn verify(
     match result {
         Ok(()) => {
             let days = Flow::of(&session.0).remember_days.unwrap_or(0);
+            // Only a method the policy counts earns a remembered device.
+            let counts = policy::policy_for(&app.store, &account.org_code)
+                .await?
+                .allowed_for(account.role)
+                .contains(method.kind);
             let jar = if form.remember.is_some()
                 && days > 0
+                && counts
                 && session.0.record.stage == SessionStage::SecondFactor
             {
                 let (token, expires_at) = crate::domain::devices::remember(
@@ -534,6 +558,8 @@ async fn reset_progress(
     flow.reset = Some(progress);
     flow.method = None;
     flow.approval = None;
+    // A challenge answered is never carried into the next session (WA-1).
+    flow.key_authentication = None;
     flow.save(app, &token.storage_key()).await?;
     let jar = jar.add(session_cookie(app, &token));
     let target = if done {
@@ -681,17 +707,16 @@ mod decoy {
     use crate::domain::mfa::MfaError;
     use crate::domain::signin::SignInLimitRecords;
 
-    /// A stable, made-up method id for this decoy, shaped like a real one.
+    /// A stable, made-up method id for this decoy: a version-4 UUID like a real one.
     fn method_id(app: &AppState, jar: &CookieJar) -> String {
         let hex = app.secrets.mac_hex(decoy_csrf(app, jar).as_bytes());
-        format!(
-            "{}-{}-4{}-a{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            &hex[17..20],
-            &hex[20..32]
-        )
+        let mut bytes = [0u8; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
+        }
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 
     fn chrome(app: &AppState, jar: &CookieJar) -> Chrome {
@@ -743,21 +768,35 @@ mod decoy {
             return Err(AppError::SignInRequired { next: None });
         }
         let now = app.now();
+        // Counted per decoy, as a real account's are per account: the same 422s, then the same
+        // 429 with the same Retry-After from the attempt after the limit.
         let key = format!(
             "reset:decoy:{}",
-            crate::domain::signin::client_source(&requester.ip)
+            app.secrets.mac_hex(decoy_csrf(app, jar).as_bytes())
         );
+        let limits = &app.settings.sign_in_limits;
         let state = app.store.count_failure(&key, now, now - 86_400).await?;
-        if state.failures >= app.settings.sign_in_limits.lock_after {
-            let until = state.window_start + 86_400;
+        if state.failures > limits.lock_after {
+            if state.blocked_until <= now {
+                app.store
+                    .block_until(&key, now + limits.lock_seconds)
+                    .await?;
+            }
+            let until = state.blocked_until.max(now + 1);
+            let until = if state.blocked_until > now {
+                until
+            } else {
+                now + limits.lock_seconds
+            };
             return Err(AppError::TooManyRequests {
                 retry_after: until - now,
                 message: format!(
                     "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
-                    crate::clock::human(now + app.settings.sign_in_limits.lock_seconds)
+                    crate::clock::human(until)
                 ),
             });
         }
+        let _ = requester;
         page(
             app,
             jar,

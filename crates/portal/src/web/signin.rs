@@ -183,7 +183,7 @@ async fn sign_in(
             if stage == SessionStage::SecondFactor
                 && remember_days > 0
                 && let Some(cookie) = device_cookie_value(&app, &jar)
-                && devices::recognise(&app.store, &account, &cookie, now).await?
+                && devices::recognise(&app.store, &account, &cookie, remember_days, now).await?
             {
                 // This browser proved a second factor before and was remembered: the password
                 // is enough, but nothing sensitive without proving a factor again.

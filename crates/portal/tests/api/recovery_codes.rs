@@ -38,7 +38,7 @@ async fn ten_codes_are_shown_once_and_only_their_hashes_are_stored() {
     let codes = ann_with_codes(&app).await;
     assert_eq!(codes.len(), 10);
     for code in &codes {
-        assert_eq!(code.len(), 11, "{code}");
+        assert_eq!(code.len(), 14, "{code}");
         assert!(!code.contains(['0', 'O', '1', 'I', 'L']));
     }
     sqlx::any::install_default_drivers();

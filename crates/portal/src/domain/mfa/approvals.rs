@@ -100,6 +100,7 @@ pub fn call_script(purpose: Purpose) -> String {
     let why = match purpose {
         Purpose::SignIn => "someone is signing in to your NHSmal email account",
         Purpose::Enrol => "someone is adding this phone to your NHSmal email account",
+        Purpose::PasswordReset => "someone is resetting the password of your NHSmal email account",
     };
     let once = format!(
         "Hello. This is an automated call from NHSmal, the email service for health and care staff. We are calling because {why}. If this is you, press the hash key now. If this is not you, press zero, then the hash key, and we will stop it and warn your administrators."

@@ -737,21 +737,14 @@ pub async fn verify_sms<R>(
     account: &Account,
     method: &Method,
     session_hash: &str,
+    purpose: phone::Purpose,
     code: &str,
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
     R: MethodRecords + phone::CodeRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    let sent_to = phone::check_code(
-        records,
-        ctx,
-        account,
-        session_hash,
-        phone::Purpose::SignIn,
-        code,
-    )
-    .await?;
+    let sent_to = phone::check_code(records, ctx, account, session_hash, purpose, code).await?;
     if method.phone.as_deref() != Some(sent_to.as_str()) {
         return Err(MfaError::CodeExpired);
     }
@@ -765,6 +758,7 @@ pub async fn verify_call<R>(
     account: &Account,
     method: &Method,
     session_hash: &str,
+    purpose: phone::Purpose,
     approval_id: &str,
     ctx: &MfaContext<'_>,
 ) -> Result<(), CallOutcome>
@@ -777,15 +771,9 @@ where
     {
         return Err(CallOutcome::Locked { until });
     }
-    match approvals::take_approved(
-        records,
-        approval_id,
-        session_hash,
-        phone::Purpose::SignIn,
-        ctx.now,
-    )
-    .await
-    .map_err(CallOutcome::Storage)?
+    match approvals::take_approved(records, approval_id, session_hash, purpose, ctx.now)
+        .await
+        .map_err(CallOutcome::Storage)?
     {
         Ok(phone) if method.phone.as_deref() == Some(phone.as_str()) => {
             succeeded(records, account, method, ctx)

@@ -91,6 +91,8 @@ pub fn parse_phone(text: &str, mobile_only: bool) -> Result<E164, PhoneError> {
 pub enum Purpose {
     SignIn,
     Enrol,
+    /// A forgotten password being reset: the texts and calls say so.
+    PasswordReset,
 }
 
 impl Purpose {
@@ -98,6 +100,7 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::Enrol => "enrol",
+            Purpose::PasswordReset => "password_reset",
         }
     }
 }
@@ -242,9 +245,14 @@ where
         channel: Channel::Sms,
         to: phone.as_str().to_string(),
         subject: None,
-        body: format!(
-            "Your NHSmal verification code is {code}. It expires in 10 minutes. Never share it: NHSmal staff will never ask you for it."
-        ),
+        body: match purpose {
+            Purpose::PasswordReset => format!(
+                "Your NHSmal password reset code is {code}. It expires in 10 minutes. If you did not ask to reset your password, do not share it and tell your local administrator."
+            ),
+            _ => format!(
+                "Your NHSmal verification code is {code}. It expires in 10 minutes. Never share it: NHSmal staff will never ask you for it."
+            ),
+        },
         code: Some(code),
         keypad_url: None,
         html: None,
