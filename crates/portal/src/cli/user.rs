@@ -34,6 +34,9 @@ pub enum UserCommand {
     Disable { email: String },
     /// Let a disabled account sign in again
     Enable { email: String },
+    /// Add accounts from a CSV file (email,name,organisation,role) and email each new person an
+    /// invitation to set their password
+    Import(Box<super::import::ImportArgs>),
 }
 
 fn account_error(e: AccountError) -> CliError {
@@ -60,6 +63,9 @@ fn read_password() -> Result<String, CliError> {
 }
 
 pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliError> {
+    if let UserCommand::Import(args) = command {
+        return super::import::run(common, *args).await;
+    }
     let password = match &command {
         UserCommand::Add {
             password_stdin: true,
@@ -148,6 +154,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                 .map_err(account_error)?;
             println!("Enabled {}", account.email);
         }
+        UserCommand::Import(_) => unreachable!("handled above"),
     }
     store.close().await;
     Ok(())

@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod import;
+pub mod invitations;
 pub mod mfa;
 pub mod notices;
 pub mod organisations;

@@ -6,6 +6,8 @@ mod accounts;
 mod approvals;
 mod audit;
 mod codes;
+mod import;
+mod invitations;
 mod limits;
 mod methods;
 mod organisations;

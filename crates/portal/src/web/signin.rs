@@ -38,6 +38,8 @@ async fn home(MaybeSignedIn(session): MaybeSignedIn) -> Redirect {
 struct SignInQuery {
     next: Option<String>,
     signed_out: Option<String>,
+    /// Back from setting a first password through an invitation.
+    password_set: Option<String>,
 }
 
 async fn sign_in_page(
@@ -50,7 +52,14 @@ async fn sign_in_page(
     if session.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/profile")).into_response());
     }
-    let notice = query.signed_out.map(|_| "You have signed out.".to_string());
+    let notice = if query.password_set.is_some() {
+        Some(
+            "Your password has been saved. Sign in with your email address and new password."
+                .to_string(),
+        )
+    } else {
+        query.signed_out.map(|_| "You have signed out.".to_string())
+    };
     Ok(sign_in_form(
         &app,
         jar,

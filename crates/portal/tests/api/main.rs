@@ -4,6 +4,7 @@
 mod cli;
 mod csrf;
 mod helpers;
+mod import;
 mod ops;
 mod password;
 mod phone;

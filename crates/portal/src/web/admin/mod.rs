@@ -3,6 +3,8 @@
 //! second factor in the last 15 minutes; authorization is checked on the server for every
 //! page and action, and refusals are audited.
 
+pub mod import;
+
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -20,7 +22,9 @@ use crate::domain::mfa;
 use crate::domain::sessions::SignedInSession;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin", get(home))
+    Router::new()
+        .route("/admin", get(home))
+        .merge(import::router())
 }
 
 #[allow(dead_code)] // TEMP: the admin pages arrive in the next commits
