@@ -77,7 +77,7 @@ pub async fn run(common: &CommonArgs, args: ImportArgs) -> Result<(), CliError> 
             indicatif::ProgressDrawTarget::stdout(),
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} accounts ({per_sec}, {eta} left)",
+            "{wide_bar} {pos}/{len} accounts, {eta} left",
         ) {
             bar.set_style(style);
         }
@@ -109,7 +109,7 @@ pub async fn run(common: &CommonArgs, args: ImportArgs) -> Result<(), CliError> 
     };
     let result = import::import(&store, plan, args.skip_invalid, &context, progress).await;
     if let Some(bar) = &bar {
-        bar.finish();
+        bar.finish_and_clear();
     }
     store.close().await;
     match result {

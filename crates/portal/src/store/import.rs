@@ -9,7 +9,7 @@ use crate::domain::import::{ExistingAccount, ImportRecords, InvitedAccount};
 
 /// Rows per multi-row INSERT: one statement (one hand-off to SQLite's worker thread, one round
 /// trip to PostgreSQL) per hundred rows, far below either database's limit on parameters.
-const ROWS_PER_STATEMENT: usize = 100;
+const ROWS_PER_STATEMENT: usize = 20;
 
 #[derive(FromRow)]
 struct ExistingRow {

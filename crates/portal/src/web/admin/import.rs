@@ -127,7 +127,11 @@ async fn upload(
             let page = page(&app, &admin, Some(message), false, None);
             return Ok(render(StatusCode::PAYLOAD_TOO_LARGE, &page));
         }
-        Err(_) => return Err(AppError::CrossSiteRequest),
+        Err(_) => {
+            return Err(AppError::BadRequest(
+                "The upload could not be read. Go back and try again.".into(),
+            ));
+        }
     };
     // A file upload is not a form `CsrfForm` can read; the same token check, by hand.
     if !csrf_valid(&app, &jar, &upload.csrf_token) {
