@@ -76,9 +76,9 @@ pub async fn run(common: &CommonArgs, args: ImportArgs) -> Result<(), CliError> 
             Some(total as u64),
             indicatif::ProgressDrawTarget::stdout(),
         );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{wide_bar} {pos}/{len} accounts, {eta} left",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{wide_bar} {pos}/{len} accounts, {eta} left")
+        {
             bar.set_style(style);
         }
         bar
