@@ -1,6 +1,7 @@
 //! The `nhsmal` command line: one module per command group. Bad input prints one line on
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
+mod import;
 mod org;
 mod policy;
 mod serve;

@@ -51,6 +51,9 @@ pub enum UserCommand {
         #[arg(long, default_value_t = admin::PASS_MINUTES_DEFAULT)]
         minutes: i64,
     },
+    /// Add accounts from a CSV file (email,name,organisation,role) and email each new person an
+    /// invitation to set their password
+    Import(Box<super::import::ImportArgs>),
 }
 
 fn account_error(e: AccountError) -> CliError {
@@ -84,6 +87,9 @@ fn read_password() -> Result<String, CliError> {
 }
 
 pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliError> {
+    if let UserCommand::Import(args) = command {
+        return super::import::run(common, *args).await;
+    }
     let password = match &command {
         UserCommand::Add {
             password_stdin: true,
@@ -231,6 +237,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                 .map_err(account_error)?;
             println!("Enabled {}", account.email);
         }
+        UserCommand::Import(_) => unreachable!("handled above"),
     }
     store.close().await;
     Ok(())

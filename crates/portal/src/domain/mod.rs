@@ -7,6 +7,8 @@ pub mod audit;
 pub mod devices;
 pub mod email_queue;
 pub mod feedback;
+pub mod import;
+pub mod invitations;
 pub mod mfa;
 pub mod notices;
 pub mod organisations;

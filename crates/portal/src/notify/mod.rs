@@ -51,9 +51,28 @@ pub enum DeliveryError {
 
 pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
+pub type BatchFuture<'a> =
+    Pin<Box<dyn Future<Output = Vec<Result<(), DeliveryError>>> + Send + 'a>>;
+
 /// A way to deliver messages; chosen in configuration.
 pub trait Notifier: Send + Sync {
     fn send<'a>(&'a self, message: &'a Message, at: crate::clock::UnixTime) -> DeliveryFuture<'a>;
+
+    /// Sends many messages (a bulk import's invitations); one outcome per message, in order.
+    /// One at a time unless a provider can do better (the outbox writes them with one sync).
+    fn send_all<'a>(
+        &'a self,
+        messages: &'a [Message],
+        at: crate::clock::UnixTime,
+    ) -> BatchFuture<'a> {
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(messages.len());
+            for message in messages {
+                outcomes.push(self.send(message, at).await);
+            }
+            outcomes
+        })
+    }
 }
 
 /// One provider per channel, chosen in configuration.
@@ -69,6 +88,30 @@ impl Notifier for Providers {
             Channel::Sms => self.sms.send(message, at),
             Channel::Voice => self.voice.send(message, at),
             Channel::Email => self.email.send(message, at),
+        }
+    }
+
+    fn send_all<'a>(
+        &'a self,
+        messages: &'a [Message],
+        at: crate::clock::UnixTime,
+    ) -> BatchFuture<'a> {
+        let provider = |channel| match channel {
+            Channel::Sms => &self.sms,
+            Channel::Voice => &self.voice,
+            Channel::Email => &self.email,
+        };
+        match messages.first() {
+            Some(first) if messages.iter().all(|m| m.channel == first.channel) => {
+                provider(first.channel).send_all(messages, at)
+            }
+            _ => Box::pin(async move {
+                let mut outcomes = Vec::with_capacity(messages.len());
+                for message in messages {
+                    outcomes.push(self.send(message, at).await);
+                }
+                outcomes
+            }),
         }
     }
 }

@@ -39,6 +39,41 @@ impl Outbox {
     }
 
     async fn append(&self, message: &Message, at: UnixTime) -> Result<(), DeliveryError> {
+        let text = Self::line(message, at)?;
+        self.write(text.as_bytes()).await
+    }
+
+    /// Many messages with one write and one sync: a bulk import's thousands of invitations
+    /// would otherwise cost a sync each.
+    async fn append_all(
+        &self,
+        messages: &[Message],
+        at: UnixTime,
+    ) -> Vec<Result<(), DeliveryError>> {
+        let mut text = String::new();
+        let mut outcomes: Vec<Result<(), DeliveryError>> = Vec::with_capacity(messages.len());
+        for message in messages {
+            match Self::line(message, at) {
+                Ok(line) => {
+                    text.push_str(&line);
+                    outcomes.push(Ok(()));
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        if text.is_empty() {
+            return outcomes;
+        }
+        if let Err(e) = self.write(text.as_bytes()).await {
+            let detail = e.to_string();
+            for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                *outcome = Err(DeliveryError::Unavailable(detail.clone()));
+            }
+        }
+        outcomes
+    }
+
+    fn line(message: &Message, at: UnixTime) -> Result<String, DeliveryError> {
         let line = Line {
             channel: message.channel,
             to: &message.to,
@@ -51,6 +86,10 @@ impl Outbox {
         let mut text = serde_json::to_string(&line)
             .map_err(|e| DeliveryError::Refused(format!("cannot encode message: {e}")))?;
         text.push('\n');
+        Ok(text)
+    }
+
+    async fn write(&self, bytes: &[u8]) -> Result<(), DeliveryError> {
         let _guard = self.lock.lock().await;
         let unavailable = |e: std::io::Error| {
             DeliveryError::Unavailable(format!("outbox {}: {e}", self.path.display()))
@@ -61,7 +100,7 @@ impl Outbox {
             .open(&self.path)
             .await
             .map_err(unavailable)?;
-        file.write_all(text.as_bytes()).await.map_err(unavailable)?;
+        file.write_all(bytes).await.map_err(unavailable)?;
         file.sync_data().await.map_err(unavailable)?;
         Ok(())
     }
@@ -70,6 +109,10 @@ impl Outbox {
 impl Notifier for Outbox {
     fn send<'a>(&'a self, message: &'a Message, at: UnixTime) -> DeliveryFuture<'a> {
         Box::pin(self.append(message, at))
+    }
+
+    fn send_all<'a>(&'a self, messages: &'a [Message], at: UnixTime) -> super::BatchFuture<'a> {
+        Box::pin(self.append_all(messages, at))
     }
 }
 

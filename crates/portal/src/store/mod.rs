@@ -10,6 +10,8 @@ mod codes;
 mod devices;
 mod email_queue;
 mod feedback;
+mod import;
+mod invitations;
 mod limits;
 mod methods;
 mod organisations;
@@ -78,7 +80,7 @@ impl Store {
             .parse::<AnyConnectOptions>()
             .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?
             .disable_statement_logging();
-        let pool_options = |connections: u32| {
+        let pool_options = |connections: u32, pragmas: &'static str| {
             AnyPoolOptions::new()
                 .max_connections(connections)
                 .min_connections(1)
@@ -93,20 +95,27 @@ impl Store {
                              PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
                             )
                             .await?;
+                            conn.execute(pragmas).await?;
                         }
                         Ok(())
                     })
                 })
         };
-        let pool = pool_options(max_connections)
+        let pool = pool_options(max_connections, "")
             .connect_with(options.clone())
             .await
             .map_err(storage_error)?;
         let writer = match backend {
-            Backend::Sqlite => pool_options(1)
-                .connect_with(options)
-                .await
-                .map_err(storage_error)?,
+            // The one writer keeps a 64 MiB page cache (SQLite's default is 2 MiB) and its
+            // statement journals in memory: a bulk import inserts into several indexes at
+            // random places, and with the defaults most of its time went on re-reading pages
+            // and writing them to temporary files.
+            Backend::Sqlite => {
+                pool_options(1, "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")
+                    .connect_with(options)
+                    .await
+                    .map_err(storage_error)?
+            }
             Backend::Postgres => pool.clone(),
         };
         let migrator = match backend {

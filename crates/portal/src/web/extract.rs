@@ -33,7 +33,7 @@ pub fn cookie_name(app: &AppState, base: &'static str) -> String {
 }
 
 /// HttpOnly, SameSite=Lax, Path=/, no Domain; Secure on https.
-fn build_cookie(app: &AppState, base: &'static str, value: String) -> Cookie<'static> {
+pub(super) fn build_cookie(app: &AppState, base: &'static str, value: String) -> Cookie<'static> {
     let mut cookie = Cookie::new(cookie_name(app, base), value);
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
@@ -346,17 +346,22 @@ where
         let Form(with) = Form::<WithCsrf<T>>::from_request(req, state)
             .await
             .map_err(|_| AppError::CrossSiteRequest)?;
-        let bindings = [("session", SESSION_COOKIE), ("visitor", VISITOR_COOKIE)];
-        let valid = bindings.iter().any(|(purpose, cookie)| {
-            jar.get(&cookie_name(&app, cookie))
-                .is_some_and(|c| csrf_token_matches(&app, purpose, c.value(), &with.csrf_token))
-        });
-        if valid {
+        if csrf_valid(&app, &jar, &with.csrf_token) {
             Ok(CsrfForm(with.form))
         } else {
             Err(AppError::CrossSiteRequest)
         }
     }
+}
+
+/// Whether `token` is the CSRF token of this browser's session or visitor cookie. For forms
+/// that `CsrfForm` cannot read (file uploads).
+pub fn csrf_valid(app: &AppState, jar: &CookieJar, token: &str) -> bool {
+    let bindings = [("session", SESSION_COOKIE), ("visitor", VISITOR_COOKIE)];
+    bindings.iter().any(|(purpose, cookie)| {
+        jar.get(&cookie_name(app, cookie))
+            .is_some_and(|c| csrf_token_matches(app, purpose, c.value(), token))
+    })
 }
 
 /// Only paths on this site, so a crafted link cannot send people elsewhere after sign-in.

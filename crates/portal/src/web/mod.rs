@@ -10,6 +10,7 @@ mod extract;
 mod feedback;
 mod flow;
 mod info;
+mod invitation;
 mod methods;
 mod observe;
 mod ops;
@@ -30,7 +31,6 @@ use std::time::Duration;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::AppError;
@@ -137,6 +137,7 @@ pub fn router(app: AppState) -> Router {
         .merge(telephony::router())
         .merge(info::router())
         .merge(feedback::router())
+        .merge(invitation::router())
         .merge(rollout::router())
         .merge(reset::router())
         .merge(recovery_codes::router())
@@ -162,13 +163,49 @@ pub fn with_layers(routes: Router<AppState>, app: AppState) -> Router {
             app.clone(),
             security::security_headers,
         ))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn(limit_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(app)
+}
+
+/// Most bytes a request body may have.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Request bodies are limited to 64 KiB, except the admin import page's file upload (see
+/// `admin::import::MAX_UPLOAD_BYTES`). One layer decides by path because a limit applied
+/// outside the router cannot be raised by a layer on one route inside it. As tower-http's
+/// limit did: a declared length over the limit gets 413 at once; a body that grows past it
+/// fails when read (the extractors answer 413).
+async fn limit_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = if request.uri().path() == admin::import::PATH {
+        admin::import::MAX_UPLOAD_BYTES
+    } else {
+        BODY_LIMIT
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is too large.",
+        )
+            .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 /// Serves, with this node's email delivery worker, until `shutdown` resolves; then finishes

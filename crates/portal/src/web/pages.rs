@@ -504,3 +504,39 @@ pub struct RecoveryCodeUsedPage {
     pub left: usize,
     pub next: String,
 }
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+pub struct InvitationPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub name: String,
+    pub email: String,
+    pub fields: Vec<PasswordField>,
+}
+
+/// A line of an import file and what was said about it.
+pub struct ImportLine {
+    pub line: u64,
+    pub message: String,
+}
+
+/// What an upload did, for the admin import page.
+pub struct ImportOutcome {
+    /// Whether anything was imported (false: bad rows, nothing written).
+    pub imported: bool,
+    pub summary: String,
+    pub problems: Vec<ImportLine>,
+    pub warnings: Vec<ImportLine>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_import.html")]
+pub struct AdminImportPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub file_error: Option<String>,
+    pub skip_invalid: bool,
+    pub max_megabytes: usize,
+    pub outcome: Option<ImportOutcome>,
+}

@@ -46,6 +46,8 @@ struct SignInQuery {
     next: Option<String>,
     signed_out: Option<String>,
     reset: Option<String>,
+    /// Back from setting a first password through an invitation.
+    password_set: Option<String>,
 }
 
 async fn sign_in_page(
@@ -58,12 +60,15 @@ async fn sign_in_page(
     if session.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/profile")).into_response());
     }
-    let notice = match (query.signed_out, query.reset) {
-        (_, Some(_)) => {
-            Some("Your password has been reset. Sign in with your new password.".to_string())
-        }
-        (Some(_), None) => Some("You have signed out.".to_string()),
-        (None, None) => None,
+    let notice = if query.reset.is_some() {
+        Some("Your password has been reset. Sign in with your new password.".to_string())
+    } else if query.password_set.is_some() {
+        Some(
+            "Your password has been saved. Sign in with your email address and new password."
+                .to_string(),
+        )
+    } else {
+        query.signed_out.map(|_| "You have signed out.".to_string())
     };
     Ok(sign_in_form(
         &app,

@@ -8,6 +8,7 @@ mod devices;
 mod email;
 mod feedback;
 mod helpers;
+mod import;
 mod json_api;
 mod ops;
 mod password;

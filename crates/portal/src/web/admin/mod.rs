@@ -4,6 +4,7 @@
 //! page and action, and refusals are audited.
 
 mod feedback;
+pub mod import;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(policy::router())
         .merge(feedback::router())
+        .merge(import::router())
 }
 
 /// A signed-in administrator with a fresh second factor, and what they may manage.
