@@ -1,7 +1,8 @@
-"""Steps shared by the rollout, admin, feedback and accessibility tests: an
-authenticator app that never needs to wait for the next 30-second step,
-enrolling it, signing in with it, administrators with one, and rollout dates
-relative to today (the server runs on the real clock).
+"""Steps shared by the rollout, admin, feedback, regaining-access and
+accessibility tests: an authenticator app that never needs to wait for the
+next 30-second step, enrolling it, signing in with it, administrators with
+one, rollout dates relative to today (the server runs on the real clock),
+and the steps of a password reset, recovery codes and remembered devices.
 """
 
 from __future__ import annotations
@@ -160,3 +161,121 @@ def open_user(page: Page, portal: Portal, text: str, name: str) -> str:
     path = re.sub(r"^https?://[^/]+", "", page.url).split("?")[0]
     assert re.fullmatch(r"/admin/users/[^/]+", path), f"not a person's page: {page.url}"
     return path
+
+
+# --------------------------------------------------------------------------
+# Regaining access: a forgotten password, recovery codes, remembered devices
+# --------------------------------------------------------------------------
+
+FORGOTTEN_PASSWORD_PATH = "/forgotten-password"
+NEW_PASSWORD_PATH = "/forgotten-password/new-password"
+RESET_NOTE = "To reset your password, prove it is you."
+RECOVERY_CODES_PATH = "/profile/self-service/recovery-codes"
+USE_RECOVERY_CODE_PATH = "/sign-in/recovery-code"
+REMEMBER_THIS_DEVICE = "Don\u2019t ask again on this device for 30 days"
+# An authenticator app enrolled without a name is called this, which is also
+# the name the decoy second step (for an unknown address) shows.
+DEFAULT_APP_NAME = "Authenticator app"
+
+
+def user_with_an_app(page: Page, portal: Portal, name: str = "") -> AuthenticatorApp:
+    """portal.user signs in with the password and enrols an authenticator app
+    (called `name`, or by default DEFAULT_APP_NAME), and stays signed in on
+    Self-Service."""
+    sign_in(page, portal)
+    expect_path(page, "/profile")
+    go_to_method_choice(page)
+    app = enrol_authenticator_app(page, name)
+    expect_the_method_added(page, name or DEFAULT_APP_NAME)
+    return app
+
+
+def open_forgotten_password(page: Page, portal: Portal) -> None:
+    """The sign-in page's "Forgotten your password?" link."""
+    page.goto(portal.url("/sign-in"))
+    page.get_by_role("link", name="Forgotten your password?", exact=True).click()
+    expect_path(page, FORGOTTEN_PASSWORD_PATH)
+    expect(page.get_by_role("heading", level=1, name="Forgotten your password?", exact=True)).to_be_visible()
+
+
+def start_password_reset(page: Page, portal: Portal, email: str, note: str = RESET_NOTE) -> None:
+    """"Forgotten your password?" › Email address › Continue, which leads to
+    a second step that says it is for a reset (in the words `note`)."""
+    open_forgotten_password(page, portal)
+    page.get_by_role("textbox", name="Email address", exact=True).fill(email)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    expect_path(page, VERIFY_PATH)
+    expect_reset_note(page, note)
+
+
+def expect_reset_note(page: Page, note: str = RESET_NOTE) -> None:
+    expect(page.get_by_role("main").get_by_text(note, exact=True)).to_be_visible()
+
+
+def save_new_password(page: Page, new: str, confirm: str | None = None) -> None:
+    """On "Create a new password": the new password twice (or `confirm` the
+    second time), then Save password. Doesn't check where that leads."""
+    expect_path(page, NEW_PASSWORD_PATH)
+    expect(page.get_by_role("heading", level=1, name="Create a new password", exact=True)).to_be_visible()
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("Confirm new password", exact=True).fill(new if confirm is None else confirm)
+    page.get_by_role("button", name="Save password", exact=True).click()
+
+
+def expect_the_password_reset(page: Page) -> None:
+    """The sign-in page after a successful reset."""
+    expect_path(page, "/sign-in")
+    expect(page.get_by_role("main")).to_contain_text("Your password has been reset")
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+
+
+def open_recovery_codes(page: Page, portal: Portal) -> None:
+    """Signed in: Self-Service › Recovery codes."""
+    page.goto(portal.url("/profile/self-service"))
+    page.get_by_role("main").get_by_role("link", name="Recovery codes", exact=True).click()
+    expect_path(page, RECOVERY_CODES_PATH)
+    expect(page.get_by_role("heading", level=1, name="Recovery codes", exact=True)).to_be_visible()
+
+
+def create_recovery_codes(page: Page, portal: Portal, app: AuthenticatorApp) -> list[str]:
+    """Signed in: Self-Service › Recovery codes › Create (new) recovery codes,
+    proving `app` first if the portal asks for a fresh second factor; returns
+    the codes shown."""
+    open_recovery_codes(page, portal)
+    create = page.get_by_role("button", name=re.compile(r"^Create (new )?recovery codes$"))
+    codes = page.locator("#recovery-codes code")
+    create.click()
+    code_box = page.get_by_role("textbox", name="Verification code", exact=True)
+    expect(codes.first.or_(code_box)).to_be_visible()
+    if code_box.count():
+        # Back from the second step on the same page: ask for the codes again.
+        prove_it_is_you(page, app)
+        expect_path(page, RECOVERY_CODES_PATH)
+        create.click()
+    expect(codes.first).to_be_visible()
+    return [c.strip() for c in codes.all_inner_texts()]
+
+
+def open_use_a_recovery_code(page: Page) -> None:
+    """At the second step: Sign in another way › Use a recovery code."""
+    expect_path(page, VERIFY_PATH)
+    page.get_by_role("link", name="Sign in another way", exact=True).click()
+    page.get_by_role("link", name="Use a recovery code", exact=True).click()
+    expect_path(page, USE_RECOVERY_CODE_PATH)
+    expect(page.get_by_role("heading", level=1, name="Use a recovery code", exact=True)).to_be_visible()
+
+
+def submit_recovery_code(page: Page, code: str) -> None:
+    page.get_by_role("textbox", name="Recovery code", exact=True).fill(code)
+    page.get_by_role("button", name="Verify", exact=True).click()
+
+
+def remember_this_device(page: Page, app: AuthenticatorApp) -> None:
+    """At the second step after the password: tick "Don't ask again on this
+    device" and prove `app`."""
+    expect_path(page, VERIFY_PATH)
+    box = page.get_by_role("checkbox", name=REMEMBER_THIS_DEVICE, exact=True)
+    expect(box).not_to_be_checked()
+    box.check()
+    prove_it_is_you(page, app)
+    expect_path(page, "/profile")

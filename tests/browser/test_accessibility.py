@@ -14,8 +14,27 @@ from harness import (
     header,
     open_profile_menu,
     sign_in,
+    sign_out,
 )
-from journeys import ENROL_PATH, admin_with_an_app, day, open_user, set_policy
+from journeys import (
+    ENROL_PATH,
+    REMEMBER_THIS_DEVICE,
+    VERIFY_PATH,
+    admin_with_an_app,
+    create_recovery_codes,
+    day,
+    open_forgotten_password,
+    open_recovery_codes,
+    open_use_a_recovery_code,
+    open_user,
+    prove_it_is_you,
+    remember_this_device,
+    save_new_password,
+    set_policy,
+    start_password_reset,
+    submit_recovery_code,
+    user_with_an_app,
+)
 
 
 def signed_in(page: Page, portal: Portal) -> None:
@@ -214,6 +233,96 @@ def admin_feedback(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("main").get_by_role("cell", name="Quick to set up.")).to_be_visible()
 
 
+# -- regaining access: password reset, recovery codes, remembered devices ----
+
+
+def forgotten_password_with_an_error(page: Page, portal: Portal) -> None:
+    open_forgotten_password(page, portal)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    expect(error_summary(page)).to_contain_text("Enter your email address")
+
+
+def reset_second_step(page: Page, portal: Portal) -> None:
+    user_with_an_app(page, portal)
+    sign_out(page)
+    start_password_reset(page, portal, portal.user.email)
+
+
+def reset_new_password(page: Page, portal: Portal) -> None:
+    app = user_with_an_app(page, portal)
+    sign_out(page)
+    start_password_reset(page, portal, portal.user.email)
+    prove_it_is_you(page, app)
+    expect_path(page, "/forgotten-password/new-password")
+
+
+def reset_new_password_with_an_error(page: Page, portal: Portal) -> None:
+    reset_new_password(page, portal)
+    save_new_password(page, "another long passphrase 42", "another long passphrase 43")
+    expect(error_summary(page)).to_be_visible()
+
+
+def recovery_codes_none_yet(page: Page, portal: Portal) -> None:
+    user_with_an_app(page, portal)
+    open_recovery_codes(page, portal)
+    expect(page.get_by_role("button", name="Create recovery codes", exact=True)).to_be_visible()
+
+
+def recovery_codes_shown(page: Page, portal: Portal) -> None:
+    app = user_with_an_app(page, portal)
+    create_recovery_codes(page, portal, app)
+    expect(page.get_by_role("button", name="Print the codes", exact=True)).to_be_visible()
+
+
+def at_use_a_recovery_code(page: Page, portal: Portal) -> list[str]:
+    app = user_with_an_app(page, portal)
+    codes = create_recovery_codes(page, portal, app)
+    sign_out(page)
+    sign_in(page, portal)
+    open_use_a_recovery_code(page)
+    return codes
+
+
+def use_a_recovery_code(page: Page, portal: Portal) -> None:
+    at_use_a_recovery_code(page, portal)
+
+
+def use_a_recovery_code_with_an_error(page: Page, portal: Portal) -> None:
+    at_use_a_recovery_code(page, portal)
+    submit_recovery_code(page, "ABCDE-FGHJK")
+    expect(error_summary(page)).to_be_visible()
+
+
+def recovery_code_used(page: Page, portal: Portal) -> None:
+    codes = at_use_a_recovery_code(page, portal)
+    submit_recovery_code(page, codes[0])
+    expect(page.get_by_role("heading", level=1, name="Recovery code used", exact=True)).to_be_visible()
+
+
+def second_step_offering_to_remember_the_device(page: Page, portal: Portal) -> None:
+    user_with_an_app(page, portal)
+    sign_out(page)
+    sign_in(page, portal)
+    expect_path(page, VERIFY_PATH)
+    expect(page.get_by_role("checkbox", name=REMEMBER_THIS_DEVICE, exact=True)).to_be_visible()
+
+
+def self_service_with_a_remembered_device(page: Page, portal: Portal) -> None:
+    app = user_with_an_app(page, portal)
+    sign_out(page)
+    sign_in(page, portal)
+    remember_this_device(page, app)
+    page.get_by_role("main").get_by_role("link", name="Self-Service", exact=True).click()
+    expect(page.get_by_role("table", name="Remembered devices")).to_be_visible()
+
+
+def admin_policy_with_a_remembered_days_error(page: Page, portal: Portal) -> None:
+    admin_policy(page, portal)
+    page.get_by_role("textbox", name=re.compile(r"^Days a user’s device can be remembered")).fill("91")
+    page.get_by_role("button", name="Save policy", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "profile menu page": profile_menu_page,
     "change password with errors": change_password_with_errors,
@@ -244,6 +353,18 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "feedback with errors": feedback_with_errors,
     "feedback thank-you": send_feedback,
     "admin feedback": admin_feedback,
+    "forgotten password with an error": forgotten_password_with_an_error,
+    "password reset second step": reset_second_step,
+    "password reset new password": reset_new_password,
+    "password reset new password with an error": reset_new_password_with_an_error,
+    "recovery codes, none yet": recovery_codes_none_yet,
+    "recovery codes shown": recovery_codes_shown,
+    "use a recovery code": use_a_recovery_code,
+    "use a recovery code with an error": use_a_recovery_code_with_an_error,
+    "recovery code used": recovery_code_used,
+    "second step offering to remember the device": second_step_offering_to_remember_the_device,
+    "self-service with a remembered device": self_service_with_a_remembered_device,
+    "admin mfa policy with a remembered-days error": admin_policy_with_a_remembered_days_error,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
 import threading
 import time
 from typing import Callable, Iterator
@@ -17,19 +18,29 @@ from typing import Callable, Iterator
 import pyotp
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from harness import (
+    PASSWORD,
     Portal,
     choose_method,
+    error_summary,
     expect_a_method_added,
     expect_path,
     free_port,
     open_method_choice,
+    sign_in,
 )
 
 METHOD_ADDED = "A sign-in method was added to your NHSmal account"
+PASSWORD_CHANGED = "Your NHSmal password has been changed"
+NEW_PASSWORD = "another long passphrase 42"
 SMTP_WAIT_S = 10
+# The queue retries a failed message 30 s after the attempt (email_queue.rs,
+# FIRST_RETRY_SECONDS) and its worker looks every second; allow a little more.
+RETRY_WAIT_S = 40
+# The person's request waits 3 s at most for the first attempt.
+REQUEST_LIMIT_S = 8
 
 
 class Mailbox:
@@ -49,8 +60,10 @@ class Mailbox:
         with self._lock:
             return [m for rcpt, m in self.received if address in rcpt]
 
-    def wait_for_one_to(self, address: str, subject: str) -> email.message.EmailMessage:
-        deadline = time.monotonic() + SMTP_WAIT_S
+    def wait_for_one_to(
+        self, address: str, subject: str, timeout_s: float = SMTP_WAIT_S
+    ) -> email.message.EmailMessage:
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             found = [m for m in self.messages_to(address) if m["Subject"] == subject]
             if found:
@@ -119,3 +132,54 @@ def test_enrolling_a_method_emails_the_person_over_smtp_and_not_to_the_outbox(
 
     emails = [m for m in portal.outbox() if m.get("channel") == "email"]
     assert emails == [], f"email went to {portal.outbox_path} as well as over SMTP: {emails}"
+
+
+def test_a_notice_sent_while_the_smtp_server_is_down_arrives_once_it_is_back_even_after_a_restart(
+    new_portal: Callable[..., Portal], page: Page
+) -> None:
+    # The relay's port, held bound but not listening: connections to it are refused.
+    relay_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    relay_port.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    relay_port.bind(("127.0.0.1", 0))
+    port = relay_port.getsockname()[1]
+    controller: Controller | None = None
+    try:
+        portal = new_portal(**smtp_by_flags(f"smtp://127.0.0.1:{port}"))
+        address = portal.user.email
+
+        sign_in(page, portal)
+        expect_path(page, "/profile")
+        page.goto(portal.url("/profile/change-password"))
+        page.get_by_label("Current password", exact=True).fill(PASSWORD)
+        page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+        page.get_by_label("Confirm new password", exact=True).fill(NEW_PASSWORD)
+        started = time.monotonic()
+        with page.expect_navigation() as sent:
+            page.get_by_role("button", name="Change password", exact=True).click()
+        changed_at = time.monotonic()
+        # The change is made and the person told so, however the email went.
+        expect_path(page, "/profile/self-service")
+        expect(error_summary(page)).to_have_count(0)
+        assert sent.value is not None and sent.value.status == 200, sent.value and sent.value.status
+        assert changed_at - started < REQUEST_LIMIT_S, f"the change took {changed_at - started:.1f} s"
+
+        # The message waits in the database, not in the process: it survives a restart.
+        portal.stop()
+        portal.start()
+
+        relay_port.close()
+        mailbox = Mailbox()
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        message = mailbox.wait_for_one_to(
+            address, PASSWORD_CHANGED, timeout_s=RETRY_WAIT_S - (time.monotonic() - changed_at)
+        )
+        assert "changed" in message.get_body(preferencelist=("plain",)).get_content()
+        # Delivered once: a moment later there is still one.
+        time.sleep(1.5)
+        assert len([m for m in mailbox.messages_to(address) if m["Subject"] == PASSWORD_CHANGED]) == 1
+        assert [m for m in portal.outbox() if m.get("channel") == "email"] == []
+    finally:
+        relay_port.close()
+        if controller is not None:
+            controller.stop()
