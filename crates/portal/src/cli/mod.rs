@@ -1,7 +1,9 @@
 //! The `nhsmal` command line: one module per command group. Bad input prints one line on
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
+mod dev;
 mod org;
+mod report;
 mod serve;
 mod user;
 
@@ -39,6 +41,17 @@ enum Command {
         #[command(subcommand)]
         action: user::UserCommand,
     },
+    /// Reports: MFA enrolment
+    Report {
+        #[command(subcommand)]
+        action: report::ReportCommand,
+    },
+    /// For development and benchmarks only: generated data
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        action: dev::DevCommand,
+    },
 }
 
 /// How a command failed.
@@ -75,6 +88,8 @@ pub fn run() -> ExitCode {
             Command::Serve(args) => serve::run(&cli.common, &args).await,
             Command::Org { action } => org::run(&cli.common, action).await,
             Command::User { action } => user::run(&cli.common, action).await,
+            Command::Report { action } => report::run(&cli.common, action).await,
+            Command::Dev { action } => dev::run(&cli.common, action).await,
         }
     });
     match result {

@@ -91,6 +91,27 @@ impl Admin<'_> {
         Err(AdminError::Denied)
     }
 
+    /// Refuses (and audits) looking at an organisation outside this administrator's scope:
+    /// a page about an organisation rather than one account (the enrolment report).
+    pub async fn authorize_org(
+        &self,
+        records: &impl AuditTrail,
+        org_code: &str,
+        action: &str,
+    ) -> Result<(), AdminError> {
+        if self.scope.covers_org(org_code) {
+            return Ok(());
+        }
+        // The code as asked for, cut short: it came from a URL.
+        let subject: String = org_code.chars().take(32).collect();
+        let event = AuditEvent::new("admin.denied", Outcome::Failure, self.requester, self.now)
+            .actor(&self.account.id)
+            .subject(&subject)
+            .reason(action);
+        records.append_audit(&event).await?;
+        Err(AdminError::Denied)
+    }
+
     async fn deny(
         &self,
         records: &impl AuditTrail,

@@ -9,6 +9,7 @@ pub mod notices;
 pub mod organisations;
 pub mod password;
 pub mod policy;
+pub mod report;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

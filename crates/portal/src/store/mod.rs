@@ -10,7 +10,9 @@ mod limits;
 mod methods;
 mod organisations;
 mod policy;
+mod report;
 mod secrets;
+pub mod seed;
 mod sessions;
 
 use std::path::Path;

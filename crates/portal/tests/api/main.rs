@@ -8,6 +8,7 @@ mod ops;
 mod password;
 mod phone;
 mod providers;
+mod report;
 mod security_key;
 mod sessions;
 mod sign_in;

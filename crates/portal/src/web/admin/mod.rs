@@ -3,6 +3,9 @@
 //! second factor in the last 15 minutes; authorization is checked on the server for every
 //! page and action, and refusals are audited.
 
+mod charts;
+mod reports;
+
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -20,7 +23,9 @@ use crate::domain::mfa;
 use crate::domain::sessions::SignedInSession;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin", get(home))
+    Router::new()
+        .route("/admin", get(home))
+        .merge(reports::router())
 }
 
 #[allow(dead_code)] // TEMP: the admin pages arrive in the next commits
