@@ -63,7 +63,8 @@ async fn chosen_scope(
     Ok(AdminScope::Organisation(code))
 }
 
-fn storage(e: ReportError) -> AppError {
+/// An organisation that does not exist is a 404; storage failures are the usual 503/500.
+fn report_error(e: ReportError) -> AppError {
     match e {
         ReportError::UnknownOrganisation(_) => AppError::NotFound,
         ReportError::Storage(s) => s.into(),
@@ -87,7 +88,7 @@ async fn enrolment(
         Err(ReportError::UnknownOrganisation(_)) => {
             let report = report::enrolment_report(&app.store, &AdminScope::National, now)
                 .await
-                .map_err(storage)?;
+                .map_err(report_error)?;
             let asked = query.org.unwrap_or_default();
             let message = format!(
                 "There is no organisation with code {}. Enter a code such as FA123",
@@ -98,7 +99,7 @@ async fn enrolment(
                 &page(&app, &admin, &report, asked, Some(message)),
             ))
         }
-        Err(e) => Err(storage(e)),
+        Err(e) => Err(report_error(e)),
     }
 }
 
@@ -111,7 +112,7 @@ async fn enrolment_csv(
     let now = app.now();
     let report = report::enrolment_report(&app.store, &scope, now)
         .await
-        .map_err(storage)?;
+        .map_err(report_error)?;
     let filename = format!(
         "nhsmal-enrolment-{}-{}.csv",
         report.scope_key().to_ascii_lowercase(),
