@@ -1,9 +1,11 @@
 //! The `nhsmal` command line: one module per command group. Bad input prints one line on
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
+mod dev;
 mod import;
 mod org;
 mod policy;
+mod report;
 mod serve;
 mod user;
 
@@ -46,6 +48,17 @@ enum Command {
         #[command(subcommand)]
         action: policy::PolicyCommand,
     },
+    /// Reports: MFA enrolment
+    Report {
+        #[command(subcommand)]
+        action: report::ReportCommand,
+    },
+    /// For development and benchmarks only: generated data
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        action: dev::DevCommand,
+    },
 }
 
 /// How a command failed.
@@ -83,6 +96,8 @@ pub fn run() -> ExitCode {
             Command::Org { action } => org::run(&cli.common, action).await,
             Command::User { action } => user::run(&cli.common, action).await,
             Command::Policy { action } => policy::run(&cli.common, action).await,
+            Command::Report { action } => report::run(&cli.common, action).await,
+            Command::Dev { action } => dev::run(&cli.common, action).await,
         }
     });
     match result {

@@ -101,8 +101,10 @@ impl Admin<'_> {
         if self.scope.covers_org(org_code) {
             return Ok(());
         }
-        self.deny(records, None, &format!("{action} {org_code}"))
-            .await?;
+        // The code as asked for, cut short: it came from a URL.
+        let subject: String = org_code.chars().take(32).collect();
+        let event = self.denial(None, action).subject(&subject);
+        audit_denial(records, &event).await?;
         Err(AdminError::Denied)
     }
 

@@ -15,6 +15,7 @@ pub mod organisations;
 pub mod password;
 pub mod policy;
 pub mod recovery;
+pub mod report;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

@@ -17,7 +17,9 @@ mod methods;
 mod organisations;
 mod policy;
 mod recovery;
+mod report;
 mod secrets;
+pub mod seed;
 mod sessions;
 
 use std::path::Path;

@@ -540,3 +540,56 @@ pub struct AdminImportPage {
     pub max_megabytes: usize,
     pub outcome: Option<ImportOutcome>,
 }
+
+/// A method's line in the enrolment report.
+pub struct ReportMethodRow {
+    pub label: &'static str,
+    pub accounts: String,
+    pub share: String,
+}
+
+/// A week's line in the enrolment report.
+pub struct ReportWeekRow {
+    pub starting: String,
+    pub newly_enrolled: String,
+    pub enrolled: String,
+    pub share: String,
+}
+
+/// An organisation's line in the national enrolment report.
+pub struct ReportOrganisationRow {
+    pub code: String,
+    pub name: String,
+    pub href: String,
+    pub accounts: String,
+    pub enrolled: String,
+    pub not_enrolled: String,
+    pub share: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_report.html")]
+pub struct EnrolmentReportPage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    /// "All organisations" or "Riverside Pharmacy (FA123)".
+    pub scope_label: String,
+    /// The national report (with its table of organisations).
+    pub national: bool,
+    /// A national administrator, who may pick an organisation.
+    pub can_choose: bool,
+    pub org_value: String,
+    pub org_error: Option<String>,
+    pub generated: String,
+    pub required_from: Option<String>,
+    /// (figure, value) pairs.
+    pub summary: Vec<(String, String)>,
+    pub csv_href: String,
+    /// Server-drawn SVG (escaped where it holds text).
+    pub method_chart: String,
+    pub methods: Vec<ReportMethodRow>,
+    pub progress_chart: Option<String>,
+    pub weeks: Vec<ReportWeekRow>,
+    pub organisations: Vec<ReportOrganisationRow>,
+    pub organisations_total: usize,
+}

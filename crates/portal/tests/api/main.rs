@@ -16,6 +16,7 @@ mod phone;
 mod policy;
 mod providers;
 mod recovery_codes;
+mod report;
 mod reset;
 mod security_key;
 mod sessions;

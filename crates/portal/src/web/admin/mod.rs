@@ -3,8 +3,10 @@
 //! second factor in the last 15 minutes; authorization is checked on the server for every
 //! page and action, and refusals are audited.
 
+mod charts;
 mod feedback;
 pub mod import;
+mod reports;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(policy::router())
         .merge(feedback::router())
         .merge(import::router())
+        .merge(reports::router())
 }
 
 /// A signed-in administrator with a fresh second factor, and what they may manage.

@@ -1,0 +1,218 @@
+//! `nhsmal dev …`: tools for development and benchmarks, hidden from `--help`.
+//!
+//! `nhsmal dev seed --accounts 1500000 --organisations 12000 [--enrolled-share 0.7]` fills an
+//! empty store with generated data of NHSmal's size (BENCHMARKS.md, "Scale"): organisations
+//! `BN000000`…, active users `person{n}@{org}.nhsmal.example` (all with the password
+//! `SEED_PASSWORD`, hashed once), and methods for a share of them added over the last year.
+//! The data is the same on every run (a fixed pseudo-random sequence), apart from ids.
+
+use std::time::Instant;
+
+use clap::Subcommand;
+
+use super::{CliError, open_store};
+use crate::clock::{Clock, SystemClock, UnixTime};
+use crate::domain::organisations::OrganisationRecords;
+use crate::domain::password::{Password, PasswordHashing};
+use crate::store::seed::{SeedAccount, SeedMethod, SeedOrganisation};
+
+/// The password of every generated account.
+pub const SEED_PASSWORD: &str = "generated account password 1";
+/// Accounts written per transaction.
+const BATCH: usize = 5_000;
+const DAY: i64 = 86_400;
+/// Methods are spread over the year before the seed runs.
+const SPREAD: i64 = 365 * DAY;
+
+#[derive(Subcommand)]
+pub enum DevCommand {
+    /// Fill an empty store with generated organisations, accounts and methods (benchmarks)
+    Seed {
+        /// How many accounts
+        #[arg(long)]
+        accounts: u64,
+        /// How many organisations; accounts are shared out evenly
+        #[arg(long)]
+        organisations: u64,
+        /// The share of accounts with at least one method, from 0 to 1
+        #[arg(long, default_value_t = 0.7)]
+        enrolled_share: f64,
+    },
+}
+
+pub async fn run(common: &crate::config::CommonArgs, command: DevCommand) -> Result<(), CliError> {
+    let DevCommand::Seed {
+        accounts,
+        organisations,
+        enrolled_share,
+    } = command;
+    if !(1..=999_999).contains(&organisations) {
+        return Err(CliError::BadInput(
+            "--organisations must be from 1 to 999999".into(),
+        ));
+    }
+    if accounts > 100_000_000 {
+        return Err(CliError::BadInput(
+            "--accounts must be at most 100000000".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&enrolled_share) {
+        return Err(CliError::BadInput(
+            "--enrolled-share must be from 0 to 1".into(),
+        ));
+    }
+    let (settings, store) = open_store(common).await?;
+    if store.organisation(&org_code(0)).await?.is_some() {
+        store.close().await;
+        return Err(CliError::BadInput(format!(
+            "this store already has generated data ({} exists); seed a fresh data folder or database",
+            org_code(0)
+        )));
+    }
+    let now = SystemClock.now();
+    #[allow(clippy::disallowed_methods)] // elapsed time for the progress lines of a benchmark tool
+    let started = Instant::now();
+    let hashing = PasswordHashing::new(&settings.argon2).map_err(|e| CliError::Failed(e.into()))?;
+    // One Argon2id hash for every account: hashing 1.5 million would take hours.
+    let hash = hashing
+        .hash(&Password::new(SEED_PASSWORD))
+        .map_err(|e| CliError::Failed(e.into()))?;
+
+    let orgs: Vec<SeedOrganisation> = (0..organisations)
+        .map(|i| SeedOrganisation {
+            code: org_code(i),
+            name: format!("Generated Pharmacy {i}"),
+        })
+        .collect();
+    for chunk in orgs.chunks(BATCH) {
+        store.seed_organisations(chunk, now).await?;
+    }
+    println!(
+        "Added {organisations} organisations ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut next_progress = 0;
+    let mut methods_added = 0u64;
+    let mut first = 0u64;
+    while first < accounts {
+        let last = (first + BATCH as u64).min(accounts);
+        let batch: Vec<SeedAccount> = (first..last)
+            .map(|n| {
+                let org = org_code(n % organisations);
+                SeedAccount {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    email: format!("person{n}@{}.nhsmal.example", org.to_ascii_lowercase()),
+                    display_name: format!("Person {n}"),
+                    org_code: org,
+                }
+            })
+            .collect();
+        let methods: Vec<SeedMethod> = batch
+            .iter()
+            .zip(first..last)
+            .flat_map(|(account, n)| methods_for(n, &account.id, enrolled_share, now))
+            .collect();
+        store.seed_accounts(&batch, &hash, now - 2 * SPREAD).await?;
+        store.seed_methods(&methods).await?;
+        methods_added += methods.len() as u64;
+        first = last;
+        if first >= next_progress || first == accounts {
+            println!(
+                "Added {first} of {accounts} accounts ({:.0}%), {methods_added} methods ({:.1} s)",
+                first as f64 * 100.0 / accounts as f64,
+                started.elapsed().as_secs_f64()
+            );
+            next_progress = first + 100_000;
+        }
+    }
+    store.analyze().await?;
+    store.close().await;
+    println!(
+        "Done in {:.1} s. Every generated account's password is: {SEED_PASSWORD}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn org_code(i: u64) -> String {
+    format!("BN{i:06}")
+}
+
+/// A well-mixed 64-bit value for `n` (SplitMix64), so the data is the same on every run.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A number in [0, 1) drawn for account `n` and purpose `salt`.
+fn draw(n: u64, salt: u64) -> f64 {
+    (mix(n.wrapping_mul(8).wrapping_add(salt)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// About half choose an authenticator app, a quarter a text message, the rest a call or a key.
+fn kind_for(u: f64) -> &'static str {
+    match u {
+        u if u < 0.55 => "totp",
+        u if u < 0.80 => "sms",
+        u if u < 0.90 => "voice",
+        _ => "fido2",
+    }
+}
+
+fn method_name(kind: &str) -> &'static str {
+    match kind {
+        "totp" => "Authenticator app",
+        "sms" => "Text message",
+        "voice" => "Phone call",
+        _ => "Security key",
+    }
+}
+
+/// The methods of account `n`: none, one, or (for about 15 % of the enrolled) two.
+fn methods_for(n: u64, account_id: &str, share: f64, now: UnixTime) -> Vec<SeedMethod> {
+    if draw(n, 0) >= share {
+        return vec![];
+    }
+    // Enrolments pick up as the year goes on, as they do before a rollout date.
+    let added = now - SPREAD + (draw(n, 1).sqrt() * SPREAD as f64) as i64;
+    let method = |kind: &'static str, created_at: UnixTime, is_default: bool| SeedMethod {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.to_string(),
+        kind,
+        name: method_name(kind),
+        phone: matches!(kind, "sms" | "voice").then(|| format!("+447700900{:03}", n % 1000)),
+        is_default,
+        created_at,
+    };
+    let kind = kind_for(draw(n, 2));
+    let mut methods = vec![method(kind, added, true)];
+    if draw(n, 3) < 0.15 {
+        let second = if kind == "totp" { "sms" } else { "totp" };
+        let later = (added + (draw(n, 4) * 30.0) as i64 * DAY).min(now);
+        methods.push(method(second, later, false));
+    }
+    methods
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn about_the_asked_share_of_accounts_gets_methods() {
+        let now = 1_800_000_000;
+        let enrolled = (0..10_000)
+            .filter(|n| !methods_for(*n, "a", 0.7, now).is_empty())
+            .count();
+        assert!((6_800..=7_200).contains(&enrolled), "{enrolled}");
+        for n in 0..1_000 {
+            for m in methods_for(n, "a", 1.0, now) {
+                assert!(m.created_at > now - SPREAD - 1 && m.created_at <= now);
+            }
+        }
+        assert!(methods_for(1, "a", 0.0, now).is_empty());
+    }
+}
