@@ -375,9 +375,7 @@ where
         record_failure_of(records, account, "recovery_code", attempt, ctx).await?;
         return Err(MfaError::WrongCode);
     }
-    records
-        .clear_limit(&super::mfa::mfa_limit_key(&account.id))
-        .await?;
+    records.clear_limit(&ctx.lock_key(&account.id)).await?;
     let remaining = unused.len() - 1;
     records
         .append_audit(

@@ -113,6 +113,7 @@ impl App {
             notifier: self.notifier.as_ref(),
             requester,
             now: self.now(),
+            reset_source: None,
         }
     }
 

@@ -73,6 +73,20 @@ pub async fn prepare_fresh_factor(
 
 pub const VERIFY: &str = "/sign-in/verify";
 
+/// The context for checking a factor in this session: during a reset, failures are counted
+/// for the client source (see `MfaContext::reset_source`).
+fn mfa_context<'a>(
+    app: &'a AppState,
+    requester: &'a Requester,
+    session: &AnySession,
+) -> crate::domain::mfa::MfaContext<'a> {
+    let mut ctx = app.mfa(requester);
+    if session.0.record.stage == SessionStage::PasswordReset {
+        ctx.reset_source = Some(crate::domain::signin::client_source(&requester.ip));
+    }
+    ctx
+}
+
 /// What texts and calls say they are for.
 fn purpose_of(session: &AnySession) -> Purpose {
     if session.0.record.stage == SessionStage::PasswordReset {
@@ -233,7 +247,7 @@ async fn reach_phone(
         return Ok(None);
     };
     let key = session.0.token.storage_key();
-    let ctx = app.mfa(requester);
+    let ctx = mfa_context(app, requester, session);
     let account = &session.0.account;
     let purpose = purpose_of(session);
     let result = match method.kind {
@@ -347,7 +361,7 @@ async fn verify(
     };
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     let account = &session.0.account;
-    let ctx = app.mfa(&requester);
+    let ctx = mfa_context(&app, &requester, &session);
     let key = session.0.token.storage_key();
     let result = match method.kind {
         MethodKind::Totp => mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await,
@@ -619,7 +633,7 @@ async fn key_finish(
     };
     // The challenge is used once, whatever the answer.
     flow.save(&app, &session.0.token.storage_key()).await?;
-    let ctx = app.mfa(&requester);
+    let ctx = mfa_context(&app, &requester, &session);
     let result = mfa::security_key::verify_security_key(
         &app.store,
         &app.security_keys,

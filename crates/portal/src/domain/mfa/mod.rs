@@ -206,9 +206,21 @@ pub struct MfaContext<'a> {
     pub notifier: &'a dyn Notifier,
     pub requester: &'a Requester,
     pub now: UnixTime,
+    /// During a password reset: the client source (IPv4 address, IPv6 /64). Wrong codes then
+    /// lock the reset from that source only, so that a stranger who knows an email address
+    /// cannot lock its owner out of signing in (TH-2).
+    pub reset_source: Option<String>,
 }
 
 impl MfaContext<'_> {
+    /// The key under which this request's second-factor failures are counted.
+    pub(crate) fn lock_key(&self, account_id: &str) -> String {
+        match &self.reset_source {
+            Some(source) => format!("{}:reset:{source}", mfa_limit_key(account_id)),
+            None => mfa_limit_key(account_id),
+        }
+    }
+
     /// An audit event about `account` from this request.
     pub(crate) fn audit(
         &self,
@@ -246,10 +258,10 @@ pub(crate) fn valid_name(name: &str, kind: MethodKind) -> Result<String, MfaErro
 /// Until when second factors are refused for this account, if they are now.
 pub async fn locked_until(
     records: &impl SignInLimitRecords,
-    account_id: &str,
+    lock_key: &str,
     now: UnixTime,
 ) -> Result<Option<UnixTime>, StorageError> {
-    let state = records.limit_state(&mfa_limit_key(account_id)).await?;
+    let state = records.limit_state(lock_key).await?;
     Ok(state.map(|s| s.blocked_until).filter(|until| *until > now))
 }
 
@@ -271,7 +283,7 @@ pub async fn reserve_attempt<R>(
 where
     R: SignInLimitRecords + Sync,
 {
-    let key = mfa_limit_key(&account.id);
+    let key = ctx.lock_key(&account.id);
     if let Some(state) = records.limit_state(&key).await? {
         if state.blocked_until > ctx.now {
             return Err(MfaError::Locked {
@@ -331,8 +343,23 @@ where
     if attempt.failures == ctx.limits.lock_after {
         let until = ctx.now + ctx.limits.lock_seconds;
         records
-            .block_until(&mfa_limit_key(&account.id), until)
+            .block_until(&ctx.lock_key(&account.id), until)
             .await?;
+        if ctx.reset_source.is_some() {
+            // Only resets from this source are stopped; the person can still sign in.
+            records
+                .append_audit(
+                    &ctx.audit("password_reset.locked", Outcome::Success, account)
+                        .reason(&format!(
+                            "{} consecutive failed second factors from {}; until {}",
+                            attempt.failures,
+                            ctx.requester.ip,
+                            crate::clock::rfc3339(until)
+                        )),
+                )
+                .await?;
+            return Ok(());
+        }
         records
             .append_audit(
                 &ctx.audit("account.locked", Outcome::Success, account)
@@ -462,7 +489,7 @@ where
 {
     // The attempt was counted when it was reserved; success ends the run of failures. An
     // authenticator app's step update (which sets last_used_at) stands for "used".
-    records.clear_limit(&mfa_limit_key(&account.id)).await?;
+    records.clear_limit(&ctx.lock_key(&account.id)).await?;
     if method.kind != MethodKind::Totp {
         records.mark_method_used(&method.id, ctx.now).await?;
     }
@@ -765,7 +792,7 @@ pub async fn verify_call<R>(
 where
     R: MethodRecords + approvals::ApprovalRecords + SignInLimitRecords + AuditTrail + Sync,
 {
-    if let Some(until) = locked_until(records, &account.id, ctx.now)
+    if let Some(until) = locked_until(records, &ctx.lock_key(&account.id), ctx.now)
         .await
         .map_err(CallOutcome::Storage)?
     {

@@ -328,9 +328,7 @@ where
         record_mfa_failure(records, account, MethodKind::Sms, attempt, ctx).await?;
         return Err(MfaError::WrongCode);
     }
-    records
-        .clear_limit(&super::mfa_limit_key(&account.id))
-        .await?;
+    records.clear_limit(&ctx.lock_key(&account.id)).await?;
     if !records.use_code(&code.id, ctx.now).await? {
         return Err(MfaError::CodeExpired);
     }
