@@ -381,6 +381,56 @@ where
             Channel::Sms | Channel::Voice => self.providers.send(message, at),
         }
     }
+
+    /// Many emails at once (invitations from an import): every one is queued first, already
+    /// claimed by this node, then the provider gets the whole batch in one go (the outbox
+    /// syncs once) and each row is marked. A crash in between leaves the rows to the worker
+    /// once the lease runs out, so nothing is lost.
+    fn send_all<'a>(
+        &'a self,
+        messages: &'a [Message],
+        at: UnixTime,
+    ) -> crate::notify::BatchFuture<'a> {
+        Box::pin(async move {
+            if messages.iter().any(|m| m.channel != Channel::Email) {
+                let mut outcomes = Vec::with_capacity(messages.len());
+                for m in messages {
+                    outcomes.push(self.send(m, at).await);
+                }
+                return outcomes;
+            }
+            let mut queued = Vec::with_capacity(messages.len());
+            for message in messages {
+                let mut email = QueuedEmail::from_message(message, at);
+                email.attempts = 1;
+                email.next_attempt_at = at + LEASE_SECONDS;
+                if let Err(e) = self.records.enqueue_email(&email).await {
+                    return messages
+                        .iter()
+                        .map(|_| Err(DeliveryError::Unavailable(format!("email queue: {e}"))))
+                        .collect();
+                }
+                queued.push(email);
+            }
+            let outcomes = self.providers.send_all(messages, at).await;
+            for (email, outcome) in queued.iter().zip(&outcomes) {
+                let marked = match outcome {
+                    Ok(()) => self.records.email_sent(&email.id, at).await,
+                    Err(e) => {
+                        self.records
+                            .email_retry_at(&email.id, at + retry_delay(1), &short(&e.to_string()))
+                            .await
+                    }
+                };
+                if let Err(e) = marked {
+                    // The lease runs out and the worker tries again.
+                    tracing::warn!(error = %e, email_id = %email.id, "email state not recorded");
+                }
+            }
+            // Whatever failed is queued: the person's request goes on.
+            outcomes.into_iter().map(|_| Ok(())).collect()
+        })
+    }
 }
 
 /// The running delivery worker of one node.
