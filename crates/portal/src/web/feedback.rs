@@ -58,12 +58,7 @@ fn feedback_form(
     errors: Vec<FieldError>,
 ) -> Response {
     let (jar, chrome) = chrome(app, session, jar);
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = FeedbackPage {
         chrome,
         topic_error: error_for("topic"),

@@ -42,6 +42,14 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The message of the error on `field`, if there is one.
+pub fn error_for(errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.clone())
+}
+
 /// Renders a template with a status code.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {

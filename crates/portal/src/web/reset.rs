@@ -212,12 +212,7 @@ fn password_form(
     status: StatusCode,
     errors: Vec<FieldError>,
 ) -> Response {
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = NewPasswordPage {
         chrome: Chrome {
             signed_in: None,

@@ -101,12 +101,7 @@ fn sign_in_form(
     notice: Option<String>,
 ) -> Response {
     let (jar, csrf_token) = visitor_csrf(app, jar);
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = SignInPage {
         chrome: Chrome {
             signed_in: None,
@@ -310,12 +305,7 @@ fn pass_form(
     errors: Vec<FieldError>,
 ) -> Response {
     let (jar, csrf_token) = visitor_csrf(app, jar);
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = TapSignInPage {
         chrome: Chrome {
             signed_in: None,

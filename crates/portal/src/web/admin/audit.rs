@@ -128,12 +128,7 @@ async fn log(
         )),
         _ => None,
     };
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = AdminAuditPage {
         chrome: admin.chrome(&app),
         national: admin.scope.is_national(),

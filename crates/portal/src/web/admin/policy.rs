@@ -163,12 +163,7 @@ async fn render_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let typed = |f: fn(&PolicyForm) -> &String, current: String| match form {
         Some(form) => f(form).clone(),
         None => current,

@@ -202,12 +202,7 @@ async fn person_page(
         .find(|s| s.account.id == target.id)
         .and_then(|s| s.locked_until);
     let events = app.store.audit_events_of_account(&target.id, 20).await?;
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
+    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = AdminUserPage {
         chrome: admin.chrome(app),
         id: target.id.clone(),
