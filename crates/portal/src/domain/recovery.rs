@@ -207,14 +207,15 @@ where
         .await
         .and_then(|r| r)
         .map_err(|e| ResetError::Internal(e.to_string()))?;
-    records
-        .update_password_hash(&account.id, &hash, now)
-        .await?;
+    // Sessions and remembered devices go first: should a later write fail, whoever else was
+    // signed in is out, and the person (whose reset ends too) simply starts again.
     records
         .delete_sessions_of_account(&account.id, None)
         .await?;
-    // A new password voids every remembered device.
     records.forget_devices(&account.id, None).await?;
+    records
+        .update_password_hash(&account.id, &hash, now)
+        .await?;
     records
         .clear_limit(&email_limit_key(&account.email))
         .await?;
