@@ -323,6 +323,29 @@ def admin_policy_with_a_remembered_days_error(page: Page, portal: Portal) -> Non
     expect(error_summary(page)).to_be_visible()
 
 
+def admin_import(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Import users", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def admin_enrolment_report(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Enrolment report", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_role("img").first).to_be_visible()
+
+
+def invitation(page: Page, portal: Portal) -> None:
+    csv = portal.data_dir / "people.csv"
+    csv.write_text("email,name,organisation,role\ninvited@demo1.nhs.uk,Ivy Invited,DEMO1,user\n")
+    portal.cli_ok("user", "import", str(csv), "--public-url", portal.url("").rstrip("/"))
+    body = next(m["body"] for m in reversed(portal.outbox()) if m["to"] == "invited@demo1.nhs.uk")
+    link = re.search(r"https?://\S+/invitation/\S+", body).group(0)
+    page.goto(link)
+    expect(page.get_by_label("New password", exact=True)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "profile menu page": profile_menu_page,
     "change password with errors": change_password_with_errors,
@@ -365,6 +388,9 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "second step offering to remember the device": second_step_offering_to_remember_the_device,
     "self-service with a remembered device": self_service_with_a_remembered_device,
     "admin mfa policy with a remembered-days error": admin_policy_with_a_remembered_days_error,
+    "admin import": admin_import,
+    "admin enrolment report": admin_enrolment_report,
+    "invitation: set a password": invitation,
 }
 
 
