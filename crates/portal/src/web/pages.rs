@@ -467,6 +467,13 @@ pub struct AdminFeedbackPage {
     pub figures: Option<FeedbackFigures>,
 }
 
+impl AdminFeedbackPage {
+    /// The error on a filter field, shown beside the field as well as in the summary.
+    pub fn error(&self, field: &str) -> Option<String> {
+        error_for(&self.errors, field)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "forgotten_password.html")]
 pub struct ForgottenPasswordPage {

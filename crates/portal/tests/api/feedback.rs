@@ -560,6 +560,16 @@ async fn a_national_admin_sees_counts_by_topic_and_rating_over_time_and_the_comm
         .get_with(&admin, "/admin/feedback?rating=9&from=2027-02-30&org=%21")
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_html = app
+        .page_with_status(&admin, "/admin/feedback?rating=9&from=2027-02-30&org=%21")
+        .await;
+    // Each message also stands beside its field, tied to it for screen readers.
+    for field in ["rating", "from", "org"] {
+        assert!(
+            bad_html.contains(&format!("id=\"{field}-error\"")),
+            "{field}"
+        );
+    }
     let summary = error_summary(bad).await;
     assert!(
         summary.contains("Select a rating from the list"),

@@ -528,3 +528,14 @@ impl TestApp {
             .expect("nhsmal runs")
     }
 }
+
+impl TestApp {
+    /// The body of a GET, whatever its status.
+    pub async fn page_with_status(&self, client: &reqwest::Client, path: &str) -> String {
+        self.get_with(client, path)
+            .await
+            .text()
+            .await
+            .expect("body")
+    }
+}
