@@ -233,6 +233,12 @@ def admin_feedback(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("main").get_by_role("cell", name="Quick to set up.")).to_be_visible()
 
 
+def admin_feedback_with_errors(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.goto(portal.url("/admin/feedback?rating=9&from=2027-02-30&org=%21"))
+    expect(error_summary(page)).to_be_visible()
+
+
 # -- regaining access: password reset, recovery codes, remembered devices ----
 
 
@@ -376,6 +382,7 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "feedback with errors": feedback_with_errors,
     "feedback thank-you": send_feedback,
     "admin feedback": admin_feedback,
+    "admin feedback with errors": admin_feedback_with_errors,
     "forgotten password with an error": forgotten_password_with_an_error,
     "password reset second step": reset_second_step,
     "password reset new password": reset_new_password,
