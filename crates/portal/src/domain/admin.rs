@@ -180,6 +180,48 @@ pub async fn audit_denial(
     records.append_audit(event).await
 }
 
+/// Until when the account is locked (a sign-in lock after `lock_after` failures, or a
+/// second-factor lock), if it is now: what the user search shows, for one account by key.
+pub async fn locked_until(
+    records: &impl SignInLimitRecords,
+    account: &Account,
+    lock_after: i64,
+    now: UnixTime,
+) -> Result<Option<UnixTime>, StorageError> {
+    let keys = [
+        email_limit_key(&account.email),
+        super::mfa::mfa_limit_key(&account.id),
+    ];
+    let mut until = None;
+    for key in keys {
+        if let Some(state) = records.limit_state(&key).await?
+            && state.failures >= lock_after
+            && state.blocked_until > now
+        {
+            until = until.max(Some(state.blocked_until));
+        }
+    }
+    Ok(until)
+}
+
+/// After an administrator's MFA reset, only a session opened with a temporary access pass may
+/// set up the account's first method again: the password alone (perhaps phished) is not enough.
+pub async fn enrolment_needs_a_pass<R>(
+    records: &R,
+    account: &Account,
+    amr: &str,
+) -> Result<bool, StorageError>
+where
+    R: AdminRecords + super::mfa::MethodRecords + Sync,
+{
+    let by_pass = amr
+        .split(' ')
+        .any(|v| v == super::policy::TEMPORARY_ACCESS_AMR);
+    Ok(!by_pass
+        && records.enrolment_needs_pass(&account.id).await?
+        && records.methods_of(&account.id).await?.is_empty())
+}
+
 /// What the user search looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnrolmentFilter {

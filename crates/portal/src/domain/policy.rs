@@ -150,6 +150,17 @@ impl MfaPolicy {
         }
     }
 
+    /// Whether proving `kind` counts as MFA for this person under the policy.
+    pub fn counts_as_mfa(&self, role: Role, kind: MethodKind) -> bool {
+        self.allowed_for(role).contains(kind)
+    }
+
+    /// A recovery code (a look-up secret) counts where one-time codes are allowed: an
+    /// administrator held to security keys gets no admin area from a paper code.
+    pub fn recovery_code_counts(&self, role: Role) -> bool {
+        self.counts_as_mfa(role, MethodKind::Totp)
+    }
+
     /// The methods this person may use: administrators have their own list.
     pub fn allowed_for(&self, role: Role) -> MethodSet {
         match role {
@@ -673,6 +684,22 @@ mod tests {
         // With no allowed method, the old ones are still used to prove identity first.
         let offered = methods_for_sign_in(&p, Role::LocalAdmin, vec![method(MethodKind::Sms)]);
         assert_eq!(offered.len(), 1);
+    }
+
+    #[test]
+    fn a_recovery_code_counts_only_where_one_time_codes_are_allowed() {
+        let p = policy(); // administrators: totp and fido2
+        assert!(p.recovery_code_counts(Role::User));
+        assert!(p.recovery_code_counts(Role::LocalAdmin));
+        let keys_only = MfaPolicy::effective(
+            Some(&PolicySettings {
+                admin_methods: Some(MethodSet::parse("fido2").expect("set")),
+                ..PolicySettings::default()
+            }),
+            None,
+        );
+        assert!(!keys_only.recovery_code_counts(Role::NationalAdmin));
+        assert!(keys_only.counts_as_mfa(Role::NationalAdmin, MethodKind::Fido2));
     }
 
     #[test]

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admin::AdminSession;
-use super::admin::users::{managed_person, status_text};
+use super::admin::users::{SearchQuery, managed_person, status_text, user_search};
 use super::extract::SignedIn;
 use super::{AppError, AppState};
-use crate::domain::admin::{self, AdminError, AdminRecords, EnrolmentFilter, UserSearch};
+use crate::domain::admin::{self, AdminError, AdminRecords};
 use crate::domain::mfa::{self, Method};
 
 pub fn router() -> Router<AppState> {
@@ -130,47 +130,16 @@ async fn me(
     })))
 }
 
-#[derive(Deserialize, Default)]
-struct UsersQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    show: String,
-    #[serde(default)]
-    org: String,
-    #[serde(default)]
-    page: Option<i64>,
-}
-
 const PAGE_SIZE: i64 = 50;
 
 async fn users(
     State(app): State<AppState>,
     admin: Result<AdminSession, AppError>,
-    Query(query): Query<UsersQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let admin = admin?;
-    let org = query.org.trim().to_uppercase();
-    let org = if org.is_empty() {
-        admin.scope.org_filter().map(str::to_string)
-    } else {
-        admin
-            .admin()
-            .authorize_org(&app.store, &org, "api.user.search")
-            .await
-            .map_err(super::admin::admin_error)?;
-        Some(org)
-    };
     let page = query.page.unwrap_or(1).clamp(1, 10_000);
-    let search = UserSearch {
-        text: query.q.chars().take(200).collect(),
-        filter: EnrolmentFilter::parse(&query.show),
-        org,
-        offset: (page - 1) * PAGE_SIZE,
-        limit: PAGE_SIZE,
-        lock_after: app.settings.sign_in_limits.lock_after,
-        now: admin.now,
-    };
+    let search = user_search(&app, &admin, &query, page, PAGE_SIZE, "api.user.search").await?;
     let found = app.store.search_accounts(&search).await?;
     Ok(Json(json!({
         "page": page,

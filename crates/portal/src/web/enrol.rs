@@ -16,7 +16,6 @@ use super::pages::{
 use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
 use super::{AppError, AppState};
 use crate::domain::StorageError;
-use crate::domain::admin::AdminRecords;
 use crate::domain::audit::Requester;
 use crate::domain::mfa::totp::{TotpSecret, qr_data_url};
 use crate::domain::mfa::{self, MethodKind, MfaError, PendingTotp};
@@ -77,16 +76,12 @@ async fn allowed_check(
     kind: MethodKind,
 ) -> Result<(), AppError> {
     let account = &signed_in.0.account;
-    // After an administrator's MFA reset, only a temporary access pass may set up a method.
-    let by_pass = signed_in
-        .0
-        .record
-        .auth_methods
-        .split(' ')
-        .any(|v| v == policy::TEMPORARY_ACCESS_AMR);
-    if !by_pass
-        && app.store.enrolment_needs_pass(&account.id).await?
-        && mfa::methods_of(&app.store, &account.id).await?.is_empty()
+    if crate::domain::admin::enrolment_needs_a_pass(
+        &app.store,
+        account,
+        &signed_in.0.record.auth_methods,
+    )
+    .await?
     {
         return Err(AppError::Forbidden(
             "Your administrator reset your multi-factor authentication. To set up a new method, ask them for a temporary access pass, sign out, and choose \u{201c}Sign in with a temporary access pass\u{201d}.".into(),

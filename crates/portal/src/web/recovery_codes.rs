@@ -152,13 +152,10 @@ async fn use_code(
             let next = Flow::of(&session.0)
                 .next
                 .unwrap_or_else(|| "/profile".to_string());
-            // A look-up secret counts as MFA where the policy allows one-time codes (an
-            // administrator held to security keys gets no admin area from a paper code).
             let account = &session.0.account;
             let counts = crate::domain::policy::policy_for(&app.store, &account.org_code)
                 .await?
-                .allowed_for(account.role)
-                .contains(crate::domain::mfa::MethodKind::Totp);
+                .recovery_code_counts(account.role);
             let response =
                 super::second_step::complete_with(&app, &session, "otp", counts, &requester, jar)
                     .await?;

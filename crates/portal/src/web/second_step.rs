@@ -422,8 +422,7 @@ async fn verify(
             // Only a method the policy counts earns a remembered device.
             let counts = policy::policy_for(&app.store, &account.org_code)
                 .await?
-                .allowed_for(account.role)
-                .contains(method.kind);
+                .counts_as_mfa(account.role, method.kind);
             let jar = if form.remember.is_some()
                 && days > 0
                 && counts
@@ -485,7 +484,7 @@ async fn complete(
     // MFA: without "mfa" the session is held to enrolling an allowed method when required.
     let account = &session.0.account;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
-    let counts = policy.allowed_for(account.role).contains(kind);
+    let counts = policy.counts_as_mfa(account.role, kind);
     complete_with(app, session, kind.amr(), counts, requester, jar).await
 }
 

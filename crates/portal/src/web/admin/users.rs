@@ -36,8 +36,40 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/temporary-access-pass", post(issue_pass))
 }
 
+/// The search a query asks for, within what this administrator may see (an organisation
+/// outside it: 403, audited as `action`). Shared by the page and the JSON API.
+pub(crate) async fn user_search(
+    app: &AppState,
+    admin: &AdminSession,
+    query: &SearchQuery,
+    page: i64,
+    limit: i64,
+    action: &str,
+) -> Result<UserSearch, AppError> {
+    let org = query.org.trim().to_uppercase();
+    let org = if org.is_empty() {
+        admin.scope.org_filter().map(str::to_string)
+    } else {
+        admin
+            .admin()
+            .authorize_org(&app.store, &org, action)
+            .await
+            .map_err(admin_error)?;
+        Some(org)
+    };
+    Ok(UserSearch {
+        text: query.q.chars().take(200).collect(),
+        filter: EnrolmentFilter::parse(&query.show),
+        org,
+        offset: (page - 1) * PAGE_SIZE,
+        limit,
+        lock_after: app.settings.sign_in_limits.lock_after,
+        now: admin.now,
+    })
+}
+
 #[derive(Deserialize, Default)]
-struct SearchQuery {
+pub(crate) struct SearchQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -45,7 +77,7 @@ struct SearchQuery {
     #[serde(default)]
     org: String,
     #[serde(default)]
-    page: Option<i64>,
+    pub(crate) page: Option<i64>,
 }
 
 async fn search(
@@ -53,29 +85,9 @@ async fn search(
     admin: AdminSession,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
-    let org = query.org.trim().to_uppercase();
-    let org = match (&admin.scope, org.is_empty()) {
-        (_, false) => {
-            admin
-                .admin()
-                .authorize_org(&app.store, &org, "user.search")
-                .await
-                .map_err(admin_error)?;
-            Some(org)
-        }
-        (scope, true) => scope.org_filter().map(str::to_string),
-    };
     let page = query.page.unwrap_or(1).clamp(1, 10_000);
-    let search = UserSearch {
-        text: query.q.chars().take(200).collect(),
-        filter: EnrolmentFilter::parse(&query.show),
-        org: org.clone(),
-        offset: (page - 1) * PAGE_SIZE,
-        // One more than a page tells whether there is a next page.
-        limit: PAGE_SIZE + 1,
-        lock_after: app.settings.sign_in_limits.lock_after,
-        now: admin.now,
-    };
+    // One more than a page tells whether there is a next page.
+    let search = user_search(&app, &admin, &query, page, PAGE_SIZE + 1, "user.search").await?;
     let mut found = app.store.search_accounts(&search).await?;
     let has_next = found.len() as i64 > PAGE_SIZE;
     found.truncate(PAGE_SIZE as usize);
@@ -185,22 +197,13 @@ async fn person_page(
     reason: &str,
 ) -> Result<Response, AppError> {
     let methods = mfa::methods_of(&app.store, &target.id).await?;
-    let search = UserSearch {
-        text: target.email.clone(),
-        filter: None,
-        org: Some(target.org_code.clone()),
-        offset: 0,
-        limit: 1,
-        lock_after: app.settings.sign_in_limits.lock_after,
-        now: admin.now,
-    };
-    let locked_until = app
-        .store
-        .search_accounts(&search)
-        .await?
-        .into_iter()
-        .find(|s| s.account.id == target.id)
-        .and_then(|s| s.locked_until);
+    let locked_until = admin::locked_until(
+        &app.store,
+        target,
+        app.settings.sign_in_limits.lock_after,
+        admin.now,
+    )
+    .await?;
     let events = app.store.audit_events_of_account(&target.id, 20).await?;
     let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
     let page = AdminUserPage {
@@ -274,23 +277,35 @@ async fn reset_mfa(
     match admin::reset_mfa(&app.store, &action(&app, &admin), &target, &form.reason).await {
         Ok(_) => Ok(done(&id, "reset")),
         Err(e @ AdminError::BadReason) => {
-            let errors = vec![FieldError {
-                field: "reason",
-                message: e.to_string(),
-            }];
-            person_page(
-                &app,
-                &admin,
-                &target,
-                None,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form.reason,
-            )
-            .await
+            refused_form(&app, &admin, &target, "reason", &e, &form.reason).await
         }
         Err(e) => Err(admin_error(e)),
     }
+}
+
+/// The person's page again, with `error` on `field` (what was typed as the reason kept).
+async fn refused_form(
+    app: &AppState,
+    admin: &AdminSession,
+    target: &Account,
+    field: &'static str,
+    error: &AdminError,
+    reason: &str,
+) -> Result<Response, AppError> {
+    let errors = vec![FieldError {
+        field,
+        message: error.to_string(),
+    }];
+    person_page(
+        app,
+        admin,
+        target,
+        None,
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        reason,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -385,20 +400,7 @@ async fn issue_pass(
             Ok(render(StatusCode::OK, &page))
         }
         Err(e @ AdminError::BadLifetime) => {
-            let errors = vec![FieldError {
-                field: "minutes",
-                message: e.to_string(),
-            }];
-            person_page(
-                &app,
-                &admin,
-                &target,
-                None,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "",
-            )
-            .await
+            refused_form(&app, &admin, &target, "minutes", &e, "").await
         }
         Err(e) => Err(admin_error(e)),
     }
