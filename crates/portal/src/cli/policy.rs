@@ -37,6 +37,9 @@ pub enum PolicyCommand {
         /// Days an administrator's device may be remembered (0: never)
         #[arg(long, value_name = "DAYS")]
         admin_remember_days: Option<i64>,
+        /// Whether a recovery code counts as one of the methods a password reset needs: yes or no
+        #[arg(long, value_name = "yes|no")]
+        recovery_codes_for_reset: Option<String>,
     },
     /// Show the policy that applies (nationally, or to an organisation)
     Show {
@@ -44,6 +47,8 @@ pub enum PolicyCommand {
         org: Option<String>,
     },
 }
+
+const RECOVERY_SWITCH: &str = "--recovery-codes-for-reset";
 
 pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliError> {
     // Checked before the store opens, so bad input writes nothing (not even a data folder).
@@ -56,6 +61,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         snooze_days,
         remember_days,
         admin_remember_days,
+        recovery_codes_for_reset,
         ..
     } = &command
     {
@@ -68,6 +74,9 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         }
         policy::check_ranges(*reminder_days, *snoozes, *snooze_days).map_err(bad)?;
         policy::check_remember_days(*remember_days, *admin_remember_days).map_err(bad)?;
+        if let Some(text) = recovery_codes_for_reset {
+            policy::parse_yes_no(RECOVERY_SWITCH, text).map_err(bad)?;
+        }
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
@@ -82,7 +91,10 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             snooze_days,
             remember_days,
             admin_remember_days,
+            recovery_codes_for_reset,
         } => {
+            let recovery_codes_for_reset = recovery_codes_for_reset
+                .map(|t| policy::parse_yes_no(RECOVERY_SWITCH, &t).unwrap_or(false));
             let change = PolicyChange {
                 org: org.as_deref(),
                 required_from: mfa_required_from.as_deref(),
@@ -93,6 +105,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 snooze_days,
                 remember_days_user: remember_days,
                 remember_days_admin: admin_remember_days,
+                recovery_codes_for_reset,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -127,6 +140,14 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!(
                         "devices remembered: {} days for users, {} for administrators",
                         p.remember_days_user, p.remember_days_admin
+                    );
+                    println!(
+                        "recovery codes count for a password reset: {}",
+                        if p.recovery_codes_for_reset {
+                            "yes"
+                        } else {
+                            "no"
+                        }
                     );
                     Ok(())
                 }

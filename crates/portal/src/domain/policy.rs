@@ -28,6 +28,8 @@ pub struct PolicySettings {
     /// Days a device may be remembered after a second factor (0: not offered).
     pub remember_days_user: Option<i64>,
     pub remember_days_admin: Option<i64>,
+    /// Whether a recovery code counts as one of the methods a password reset needs.
+    pub recovery_codes_for_reset: Option<bool>,
 }
 
 /// A set of method kinds.
@@ -107,6 +109,7 @@ pub struct MfaPolicy {
     pub snooze_days: i64,
     pub remember_days_user: i64,
     pub remember_days_admin: i64,
+    pub recovery_codes_for_reset: bool,
 }
 
 /// Users may have a device remembered for 30 days unless the policy says otherwise;
@@ -139,6 +142,11 @@ impl MfaPolicy {
             snooze_days: pick(&|p| p.snooze_days, DEFAULT_SNOOZE_DAYS),
             remember_days_user: pick(&|p| p.remember_days_user, DEFAULT_REMEMBER_DAYS_USER),
             remember_days_admin: pick(&|p| p.remember_days_admin, 0),
+            // Off by default: a paper code kept beside the laptop should not reset a password.
+            recovery_codes_for_reset: org
+                .and_then(|p| p.recovery_codes_for_reset)
+                .or_else(|| national.and_then(|p| p.recovery_codes_for_reset))
+                .unwrap_or(false),
         }
     }
 
@@ -252,6 +260,8 @@ pub enum PolicyError {
     OutOfRange(&'static str, i64, i64),
     #[error("no organisation with code {0}")]
     UnknownOrganisation(String),
+    #[error("{0} must be yes or no (got {1:?})")]
+    NotYesOrNo(&'static str, String),
     #[error("no more reminders can be put off; set up multi-factor authentication now")]
     NoSnoozesLeft,
     #[error(transparent)]
@@ -395,6 +405,7 @@ pub struct PolicyChange<'a> {
     pub snooze_days: Option<i64>,
     pub remember_days_user: Option<i64>,
     pub remember_days_admin: Option<i64>,
+    pub recovery_codes_for_reset: Option<bool>,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -424,6 +435,15 @@ pub fn check_ranges(
     in_range("the reminder period (days)", reminder_days, 0, 365)?;
     in_range("the number of snoozes", max_snoozes, 0, 30)?;
     in_range("the snooze length (days)", snooze_days, 1, 30)
+}
+
+/// "yes" or "no" (also "true"/"false"), for switches on the command line.
+pub fn parse_yes_no(what: &'static str, text: &str) -> Result<bool, PolicyError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(PolicyError::NotYesOrNo(what, text.to_string())),
+    }
 }
 
 /// Remembered devices last 0 (not offered) to 90 days.
@@ -501,6 +521,9 @@ where
     if change.remember_days_admin.is_some() {
         settings.remember_days_admin = change.remember_days_admin;
     }
+    if change.recovery_codes_for_reset.is_some() {
+        settings.recovery_codes_for_reset = change.recovery_codes_for_reset;
+    }
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
         .await?;
@@ -540,6 +563,12 @@ pub fn describe(settings: &PolicySettings) -> String {
     }
     if let Some(d) = settings.remember_days_admin {
         parts.push(format!("administrators' devices remembered {d} days"));
+    }
+    if let Some(yes) = settings.recovery_codes_for_reset {
+        parts.push(format!(
+            "recovery codes {} for a password reset",
+            if yes { "count" } else { "do not count" }
+        ));
     }
     if parts.is_empty() {
         "no settings".into()

@@ -123,7 +123,13 @@ pub async fn start_reset<R>(
     now: UnixTime,
 ) -> Result<ResetStart, ResetError>
 where
-    R: AccountRecords + MethodRecords + PolicyRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: AccountRecords
+        + MethodRecords
+        + PolicyRecords
+        + RecoveryCodeRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     let by_email = records
         .count_failure(&start_key_email(email, &requester.ip), now, now - HOUR)
@@ -165,7 +171,10 @@ where
     let methods = records.methods_of(&account.id).await?;
     let usable = reset_methods(&policy, account.role, methods, &[]);
     let needed = rules.needed(account.role);
-    if kinds(&usable) < needed {
+    // Where the policy lets a recovery code prove a reset, the set counts as one more kind.
+    let codes = policy.recovery_codes_for_reset
+        && !records.unused_recovery_codes(&account.id).await?.is_empty();
+    if kinds(&usable) + usize::from(codes) < needed {
         records
             .append_audit(&audit(Outcome::Failure, "not_enough_methods").account(&account.id))
             .await?;

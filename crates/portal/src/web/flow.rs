@@ -48,18 +48,28 @@ pub struct PendingPhone {
     pub approval: Option<String>,
 }
 
+/// What proved one step of a password reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetProof {
+    Method(MethodKind),
+    RecoveryCode,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ResetProgress {
     /// How many different kinds of method must be proved.
     pub needed: usize,
     pub proved: Vec<MethodKind>,
+    /// A recovery code proved one of the methods (where the policy allows it).
+    #[serde(default)]
+    pub recovery_code: bool,
     /// When the email step was done: the whole reset must finish within 15 minutes.
     pub started_at: i64,
 }
 
 impl ResetProgress {
     pub fn done(&self) -> bool {
-        self.proved.len() >= self.needed
+        self.proved.len() + usize::from(self.recovery_code) >= self.needed
     }
 }
 

@@ -372,6 +372,8 @@ pub struct AdminPolicyPage {
     pub snooze_days: String,
     pub remember_days_user: String,
     pub remember_days_admin: String,
+    /// "yes", "no" or "" (follow the national policy, or the default).
+    pub recovery_codes_for_reset: String,
     pub user_methods: Vec<PolicyMethodBox>,
     pub admin_methods: Vec<PolicyMethodBox>,
     pub errors: Vec<FieldError>,

@@ -10,11 +10,14 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::extract::{AnySession, CsrfForm, SignedIn, safe_next};
-use super::flow::Flow;
+use super::flow::{Flow, ResetProof};
 use super::pages::{
     Chrome, FieldError, RecoveryCodeUsedPage, RecoveryCodesPage, UseRecoveryCodePage, render,
 };
-use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
+use super::second_step::{
+    ask_for_fresh_factor, decoy, locked_by_wrong_codes, mfa_context, needs_fresh_factor,
+    recovery_code_offered, reset_progress,
+};
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
 use crate::domain::mfa::{self, MfaError};
@@ -115,14 +118,15 @@ fn use_form(
     render(status, &page)
 }
 
-/// Recovery codes stand in at sign-in (and at a step-up); a password reset uses the
-/// registered methods only.
-fn usable_here(session: &AnySession) -> bool {
-    session.0.record.stage != SessionStage::PasswordReset
-}
-
-async fn use_page(State(app): State<AppState>, session: AnySession) -> Result<Response, AppError> {
-    if !usable_here(&session) {
+async fn use_page(
+    State(app): State<AppState>,
+    session: Option<AnySession>,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::recovery_code(&app, &jar, None).await;
+    };
+    if !recovery_code_offered(&app, &session).await? {
         return Err(AppError::NotFound);
     }
     Ok(use_form(&app, &session, StatusCode::OK, None))
@@ -137,17 +141,34 @@ struct UseForm {
 async fn use_code(
     State(app): State<AppState>,
     requester: Requester,
-    session: AnySession,
+    session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<UseForm>,
 ) -> Result<Response, AppError> {
-    if !usable_here(&session) {
+    let Some(session) = session else {
+        return decoy::recovery_code(&app, &jar, Some((&form.recovery_code, &requester))).await;
+    };
+    // At sign-in and step-up always; in a password reset where the policy allows, once.
+    if !recovery_code_offered(&app, &session).await? {
         return Err(AppError::NotFound);
     }
-    let ctx = app.mfa(&requester);
+    // In a reset, wrong codes lock the reset from this source, not the account.
+    let ctx = mfa_context(&app, &requester, &session);
     match recovery::use_recovery_code(&app.store, &session.0.account, &form.recovery_code, &ctx)
         .await
     {
+        Ok(_) if session.0.record.stage == SessionStage::PasswordReset => {
+            let flow = Flow::of(&session.0);
+            reset_progress(
+                &app,
+                &session,
+                flow,
+                ResetProof::RecoveryCode,
+                &requester,
+                jar,
+            )
+            .await
+        }
         Ok(_left) => {
             let next = Flow::of(&session.0)
                 .next
@@ -174,13 +195,7 @@ async fn use_code(
             }
             Ok(Response::from_parts(parts, body))
         }
-        Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
-            retry_after: until - ctx.now,
-            message: format!(
-                "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it.",
-                crate::clock::human(until)
-            ),
-        }),
+        Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
         Err(MfaError::CodeMissing) => Ok(use_form(
             &app,
             &session,

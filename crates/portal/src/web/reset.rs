@@ -24,6 +24,7 @@ use super::extract::{
 use super::flow::{Flow, ResetProgress};
 use super::pages::{Chrome, FieldError, ForgottenPasswordPage, NewPasswordPage, render};
 use super::{AppError, AppState};
+use crate::domain::accounts::normalize_email;
 use crate::domain::audit::Requester;
 use crate::domain::recovery::{self, RESET_SECONDS, ResetError, ResetRules, ResetStart};
 use crate::domain::sessions::{self, NewSession, SessionStage, SessionToken};
@@ -46,44 +47,73 @@ pub fn rules(app: &AppState) -> ResetRules {
     }
 }
 
-/// A decoy token: 16 random bytes and 16 bytes of MAC over them and the 15-minute period it
-/// was made in, base64url — 32 bytes like a session id, nothing readable in it, never stored.
-fn decoy_token(app: &AppState, now: i64) -> SessionToken {
+/// A decoy token, 32 bytes base64url like a session id and never stored: 8 random bytes, the
+/// email address's 8-byte tag masked by a pad made from them, and 16 bytes of MAC over those
+/// and the 15-minute period. Nothing readable in it and different every time, yet the tag
+/// lets a decoy count wrong codes per address, as a real reset counts them per account.
+fn decoy_token(app: &AppState, now: i64, email: &str) -> SessionToken {
     let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(&crate::domain::random_bytes::<16>());
+    bytes[..8].copy_from_slice(&crate::domain::random_bytes::<8>());
+    let tag = keyed::<8>(
+        app,
+        b"password-reset-decoy-email",
+        normalize_email(email).as_bytes(),
+    );
+    let pad = keyed::<8>(app, b"password-reset-decoy-pad", &bytes[..8]);
+    for i in 0..8 {
+        bytes[8 + i] = tag[i] ^ pad[i];
+    }
     let mac = decoy_mac(app, &bytes[..16], now / RESET_SECONDS);
     bytes[16..].copy_from_slice(&mac);
     SessionToken::from_cookie(&URL_SAFE_NO_PAD.encode(bytes)).unwrap_or_else(SessionToken::generate)
 }
 
-fn decoy_mac(app: &AppState, random: &[u8], period: i64) -> [u8; 16] {
-    let mut data = b"password-reset-decoy\0".to_vec();
-    data.extend_from_slice(random);
-    data.extend_from_slice(&period.to_be_bytes());
-    let hex = app.secrets.mac_hex(&data);
-    let mut out = [0u8; 16];
+/// The first N bytes of the MAC of `data` under a purpose label.
+fn keyed<const N: usize>(app: &AppState, purpose: &[u8], data: &[u8]) -> [u8; N] {
+    let mut input = purpose.to_vec();
+    input.push(0);
+    input.extend_from_slice(data);
+    let hex = app.secrets.mac_hex(&input);
+    let mut out = [0u8; N];
     for (i, byte) in out.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
     }
     out
 }
 
-/// True when the browser holds a live decoy from the email step (made in this 15-minute
-/// period or the one before).
-pub fn holds_decoy(app: &AppState, jar: &CookieJar) -> bool {
-    let Some(token) = session_token(app, jar) else {
-        return false;
-    };
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token.cookie_value()) else {
-        return false;
-    };
+fn decoy_mac(app: &AppState, random: &[u8], period: i64) -> [u8; 16] {
+    let mut data = random.to_vec();
+    data.extend_from_slice(&period.to_be_bytes());
+    keyed::<16>(app, b"password-reset-decoy", &data)
+}
+
+/// The tag of the address a live decoy was made for (this 15-minute period or the one
+/// before), as hex; None when the browser holds no decoy.
+pub fn decoy_tag(app: &AppState, jar: &CookieJar) -> Option<String> {
+    let token = session_token(app, jar)?;
+    let bytes = URL_SAFE_NO_PAD.decode(token.cookie_value()).ok()?;
     if bytes.len() != 32 {
-        return false;
+        return None;
     }
     let period = app.now() / RESET_SECONDS;
-    [period, period - 1]
-        .iter()
-        .any(|p| bytes[16..] == decoy_mac(app, &bytes[..16], *p))
+    let live = [period, period - 1].iter().any(|p| {
+        let mac = decoy_mac(app, &bytes[..16], *p);
+        subtle::ConstantTimeEq::ct_eq(&bytes[16..], &mac[..]).into()
+    });
+    if !live {
+        return None;
+    }
+    let pad = keyed::<8>(app, b"password-reset-decoy-pad", &bytes[..8]);
+    Some(
+        (0..8)
+            .map(|i| format!("{:02x}", bytes[8 + i] ^ pad[i]))
+            .collect(),
+    )
+}
+
+/// True when the browser holds a live decoy from the email step.
+pub fn holds_decoy(app: &AppState, jar: &CookieJar) -> bool {
+    decoy_tag(app, jar).is_some()
 }
 
 /// The decoy's CSRF token (bound to the decoy cookie like a session's).
@@ -167,6 +197,7 @@ async fn email_step(
                 reset: Some(ResetProgress {
                     needed,
                     proved: vec![],
+                    recovery_code: false,
                     started_at: now,
                 }),
                 ..Flow::default()
@@ -176,7 +207,7 @@ async fn email_step(
             (jar, Redirect::to("/sign-in/verify")).into_response()
         }
         Ok(ResetStart::Decoy) => {
-            let token = decoy_token(&app, now);
+            let token = decoy_token(&app, now, &form.email);
             let jar = jar.add(session_cookie(&app, &token));
             (jar, Redirect::to("/sign-in/verify")).into_response()
         }

@@ -11,7 +11,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::extract::{AnySession, CsrfForm, session_cookie};
-use super::flow::Flow;
+use super::flow::{Flow, ResetProof};
 use super::pages::{AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render};
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
@@ -75,7 +75,7 @@ pub const VERIFY: &str = "/sign-in/verify";
 
 /// The context for checking a factor in this session: during a reset, failures are counted
 /// for the client source (see `MfaContext::reset_source`).
-fn mfa_context<'a>(
+pub(super) fn mfa_context<'a>(
     app: &'a AppState,
     requester: &'a Requester,
     session: &AnySession,
@@ -99,7 +99,8 @@ fn purpose_of(session: &AnySession) -> Purpose {
 /// What a password reset asks for at this step.
 fn reset_note(flow: &Flow) -> Option<String> {
     let progress = flow.reset.as_ref()?;
-    Some(match (progress.needed, progress.proved.len()) {
+    let proved = progress.proved.len() + usize::from(progress.recovery_code);
+    Some(match (progress.needed, proved) {
         (1, _) => "To reset your password, prove it is you.".into(),
         (_, 0) => {
             "To reset your password, prove it is you with two different methods. This is the first."
@@ -116,6 +117,21 @@ fn chrome(app: &AppState, session: &AnySession) -> Chrome {
         csrf_token: session.csrf_token(app),
         admin: false,
     }
+}
+
+/// Whether "Use a recovery code" is offered: always at sign-in and at a step-up; in a password
+/// reset only where the policy lets a code prove one of its methods, and once.
+pub(super) async fn recovery_code_offered(
+    app: &AppState,
+    session: &AnySession,
+) -> Result<bool, AppError> {
+    if session.0.record.stage != SessionStage::PasswordReset {
+        return Ok(true);
+    }
+    let account = &session.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    let used = Flow::of(&session.0).reset.is_some_and(|r| r.recovery_code);
+    Ok(policy.recovery_codes_for_reset && !used)
 }
 
 #[derive(Deserialize)]
@@ -314,7 +330,14 @@ async fn verify_page(
     let Some(session) = session else {
         return decoy::page(&app, &jar, StatusCode::OK, None);
     };
-    let (_, method) = chosen_method(&app, &session, query.method.as_deref()).await?;
+    let method = match chosen_method(&app, &session, query.method.as_deref()).await {
+        Ok((_, method)) => method,
+        // A reset whose remaining proof can only be a recovery code.
+        Err(AppError::NotFound) if recovery_code_offered(&app, &session).await? => {
+            return Ok(Redirect::to("/sign-in/recovery-code").into_response());
+        }
+        Err(e) => return Err(e),
+    };
     if query.method.is_some() {
         let mut flow = Flow::of(&session.0);
         flow.method = Some(method.id.clone());
@@ -329,9 +352,13 @@ async fn verify_page(
 async fn resend(
     State(app): State<AppState>,
     requester: Requester,
-    session: AnySession,
+    session: Option<AnySession>,
+    jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::resend(&app, &jar);
+    };
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     match reach_phone(&app, &requester, &session, &method, true).await? {
         None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
@@ -446,13 +473,7 @@ async fn verify(
             };
             complete(&app, &session, method.kind, &requester, jar).await
         }
-        Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
-            retry_after: until - ctx.now,
-            message: format!(
-                "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
-                crate::clock::human(until)
-            ),
-        }),
+        Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
         Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
             Ok(verify_form(
                 &app,
@@ -478,7 +499,7 @@ async fn complete(
 ) -> Result<Response, AppError> {
     if session.0.record.stage == SessionStage::PasswordReset {
         let flow = Flow::of(&session.0);
-        return reset_progress(app, session, flow, kind, requester, jar).await;
+        return reset_progress(app, session, flow, ResetProof::Method(kind), requester, jar).await;
     }
     // A method the policy no longer allows proves who the person is, but does not count as
     // MFA: without "mfa" the session is held to enrolling an allowed method when required.
@@ -535,11 +556,11 @@ pub async fn complete_with(
 
 /// A method proved during a password reset: on to the next method, or to the new password.
 /// Each step gets a new session id, as at sign-in.
-async fn reset_progress(
+pub(super) async fn reset_progress(
     app: &AppState,
     session: &AnySession,
     mut flow: Flow,
-    kind: MethodKind,
+    proof: ResetProof,
     requester: &Requester,
     jar: CookieJar,
 ) -> Result<Response, AppError> {
@@ -547,8 +568,10 @@ async fn reset_progress(
     let Some(mut progress) = flow.reset.take() else {
         return Err(AppError::SignInRequired { next: None });
     };
-    if !progress.proved.contains(&kind) {
-        progress.proved.push(kind);
+    match proof {
+        ResetProof::Method(kind) if !progress.proved.contains(&kind) => progress.proved.push(kind),
+        ResetProof::Method(_) => {}
+        ResetProof::RecoveryCode => progress.recovery_code = true,
     }
     let done = progress.done();
     let new = NewSession {
@@ -583,15 +606,30 @@ async fn reset_progress(
     Ok((jar, Redirect::to(target)).into_response())
 }
 
+/// The answer once wrong codes have locked the second step (at sign-in or in a reset).
+pub(super) fn locked_by_wrong_codes(until: i64, now: i64) -> AppError {
+    AppError::TooManyRequests {
+        retry_after: until - now,
+        message: format!(
+            "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
+            crate::clock::human(until)
+        ),
+    }
+}
+
 fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 async fn key_options(
     State(app): State<AppState>,
-    session: AnySession,
+    session: Option<AnySession>,
+    jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::key_options(&app, &jar);
+    };
     let methods = offered_methods(&app, &session).await?;
     let (options, state) = match app.security_keys.start_authentication(&methods) {
         Ok(x) => x,
@@ -619,10 +657,13 @@ struct KeyAnswer {
 async fn key_finish(
     State(app): State<AppState>,
     requester: Requester,
-    session: AnySession,
+    session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<KeyAnswer>,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return decoy::key_finish(&app, &jar);
+    };
     let mut flow = Flow::of(&session.0);
     let Some(state) = flow.key_authentication.take() else {
         return Ok(json_error(
@@ -685,7 +726,7 @@ async fn another_way(
     jar: CookieJar,
 ) -> Result<Response, AppError> {
     let Some(session) = session else {
-        return decoy::another_way(&app, &jar);
+        return decoy::another_way(&app, &jar).await;
     };
     let methods = offered_methods(&app, &session).await?;
     let page = AnotherWayPage {
@@ -698,31 +739,41 @@ async fn another_way(
                 detail: m.masked_detail(),
             })
             .collect(),
-        recovery: session.0.record.stage != SessionStage::PasswordReset,
+        recovery: recovery_code_offered(&app, &session).await?,
     };
     Ok(render(StatusCode::OK, &page))
 }
 
 /// The second step of a password reset for an address that cannot be reset (see
-/// `web::reset`): it looks like an authenticator app's and never accepts a code. Without a
-/// decoy cookie these pages send people to sign in, as before.
-mod decoy {
+/// `web::reset`): it looks like an authenticator app's and never accepts a code. Every route a
+/// real reset's second step has answers a decoy as it would answer a real reset whose only
+/// method is an authenticator app. Without a decoy cookie these pages send people to sign in.
+pub(super) mod decoy {
     use axum::http::StatusCode;
-    use axum::response::Response;
+    use axum::response::{IntoResponse, Redirect, Response};
     use axum_extra::extract::cookie::CookieJar;
 
     use super::super::pages::{
-        AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render,
+        AnotherWayPage, Chrome, FieldError, MethodChoice, UseRecoveryCodePage, VerifyPage, render,
     };
-    use super::super::reset::{decoy_csrf, holds_decoy};
+    use super::super::reset::{decoy_csrf, decoy_tag};
     use super::super::{AppError, AppState};
     use crate::domain::audit::Requester;
     use crate::domain::mfa::MfaError;
-    use crate::domain::signin::SignInLimitRecords;
+    use crate::domain::policy;
+    use crate::domain::signin::{SignInLimitRecords, client_source};
 
-    /// A stable, made-up method id for this decoy: a version-4 UUID like a real one.
-    fn method_id(app: &AppState, jar: &CookieJar) -> String {
-        let hex = app.secrets.mac_hex(decoy_csrf(app, jar).as_bytes());
+    /// The address tag of the browser's live decoy, or the answer a browser without one gets.
+    fn tag(app: &AppState, jar: &CookieJar) -> Result<String, AppError> {
+        decoy_tag(app, jar).ok_or(AppError::SignInRequired { next: None })
+    }
+
+    /// A made-up method id, a version-4 UUID like a real one, the same for every reset of
+    /// one address (as a real method's id is).
+    fn method_id(app: &AppState, tag: &str) -> String {
+        let hex = app
+            .secrets
+            .mac_hex(format!("password-reset-decoy-method\0{tag}").as_bytes());
         let mut bytes = [0u8; 16];
         for (i, byte) in bytes.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
@@ -740,22 +791,28 @@ mod decoy {
         }
     }
 
+    /// Whether a real reset would offer "Use a recovery code" (the national policy: a decoy
+    /// has no organisation).
+    async fn recovery_offered(app: &AppState) -> Result<bool, AppError> {
+        Ok(policy::policy_for(&app.store, policy::NATIONAL)
+            .await?
+            .recovery_codes_for_reset)
+    }
+
     pub fn page(
         app: &AppState,
         jar: &CookieJar,
         status: StatusCode,
         error: Option<String>,
     ) -> Result<Response, AppError> {
-        if !holds_decoy(app, jar) {
-            return Err(AppError::SignInRequired { next: None });
-        }
+        let tag = tag(app, jar)?;
         let page = VerifyPage {
             chrome: chrome(app, jar),
             mode: "code",
             resend_label: None,
             heading: "Enter the code from your authenticator app".into(),
             hint: "Open the authenticator app you called \u{201c}Authenticator app\u{201d} and enter the 6-digit code it shows for NHSmal.".into(),
-            method_id: method_id(app, jar),
+            method_id: method_id(app, &tag),
             errors: error
                 .iter()
                 .map(|m| FieldError {
@@ -771,45 +828,42 @@ mod decoy {
         Ok(render(status, &page))
     }
 
-    /// Every code is wrong; guesses are counted like real ones, per client address.
+    /// A wrong guess, counted as a real reset counts them: per address and client source, so
+    /// the same 422s, then the same 429 from the attempt after the limit, whichever email step
+    /// the browser came through.
+    async fn count_guess(
+        app: &AppState,
+        tag: &str,
+        requester: &Requester,
+    ) -> Result<Option<AppError>, AppError> {
+        let now = app.now();
+        let key = format!("reset:decoy:{tag}:{}", client_source(&requester.ip));
+        let limits = &app.settings.sign_in_limits;
+        let state = app.store.count_failure(&key, now, now - 86_400).await?;
+        if state.failures <= limits.lock_after {
+            return Ok(None);
+        }
+        let until = if state.blocked_until > now {
+            state.blocked_until
+        } else {
+            app.store
+                .block_until(&key, now + limits.lock_seconds)
+                .await?;
+            now + limits.lock_seconds
+        };
+        Ok(Some(super::locked_by_wrong_codes(until, now)))
+    }
+
+    /// Every code is wrong.
     pub async fn wrong_code(
         app: &AppState,
         jar: &CookieJar,
         requester: &Requester,
     ) -> Result<Response, AppError> {
-        if !holds_decoy(app, jar) {
-            return Err(AppError::SignInRequired { next: None });
+        let tag = tag(app, jar)?;
+        if let Some(locked) = count_guess(app, &tag, requester).await? {
+            return Err(locked);
         }
-        let now = app.now();
-        // Counted per decoy, as a real account's are per account: the same 422s, then the same
-        // 429 with the same Retry-After from the attempt after the limit.
-        let key = format!(
-            "reset:decoy:{}",
-            app.secrets.mac_hex(decoy_csrf(app, jar).as_bytes())
-        );
-        let limits = &app.settings.sign_in_limits;
-        let state = app.store.count_failure(&key, now, now - 86_400).await?;
-        if state.failures > limits.lock_after {
-            if state.blocked_until <= now {
-                app.store
-                    .block_until(&key, now + limits.lock_seconds)
-                    .await?;
-            }
-            let until = state.blocked_until.max(now + 1);
-            let until = if state.blocked_until > now {
-                until
-            } else {
-                now + limits.lock_seconds
-            };
-            return Err(AppError::TooManyRequests {
-                retry_after: until - now,
-                message: format!(
-                    "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
-                    crate::clock::human(until)
-                ),
-            });
-        }
-        let _ = requester;
         page(
             app,
             jar,
@@ -818,11 +872,42 @@ mod decoy {
         )
     }
 
-    pub fn another_way(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        if !holds_decoy(app, jar) {
-            return Err(AppError::SignInRequired { next: None });
-        }
-        let id = method_id(app, jar);
+    /// "Send again" on an authenticator app's step sends nothing and shows the step again.
+    pub fn resend(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        let tag = tag(app, jar)?;
+        Ok(
+            Redirect::to(&format!("/sign-in/verify?method={}", method_id(app, &tag)))
+                .into_response(),
+        )
+    }
+
+    /// Security-key options: this "person" has no key.
+    pub fn key_options(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        tag(app, jar)?;
+        Ok(super::json_error(
+            StatusCode::NOT_FOUND,
+            "No security key is registered",
+        ))
+    }
+
+    /// A security-key answer without options asked first.
+    pub fn key_finish(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        tag(app, jar)?;
+        Ok(super::json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Start again: select Use security key",
+        ))
+    }
+
+    /// The status of a call nobody placed.
+    pub fn approval_status(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        tag(app, jar)?;
+        Ok(axum::Json(serde_json::json!({ "status": "expired" })).into_response())
+    }
+
+    pub async fn another_way(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
+        let tag = tag(app, jar)?;
+        let id = method_id(app, &tag);
         let page = AnotherWayPage {
             chrome: chrome(app, jar),
             methods: vec![MethodChoice {
@@ -830,8 +915,51 @@ mod decoy {
                 label: "Authenticator app: Authenticator app".into(),
                 detail: String::new(),
             }],
-            recovery: false,
+            recovery: recovery_offered(app).await?,
         };
         Ok(render(StatusCode::OK, &page))
+    }
+
+    /// "Use a recovery code": offered as a real reset would offer it; no code is right.
+    pub async fn recovery_code(
+        app: &AppState,
+        jar: &CookieJar,
+        guess: Option<(&str, &Requester)>,
+    ) -> Result<Response, AppError> {
+        let tag = tag(app, jar)?;
+        if !recovery_offered(app).await? {
+            return Err(AppError::NotFound);
+        }
+        let (status, error) = match guess {
+            None => (StatusCode::OK, None),
+            Some((typed, _)) if typed.trim().is_empty() => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("Enter a recovery code".to_string()),
+            ),
+            Some((_, requester)) => {
+                if let Some(locked) = count_guess(app, &tag, requester).await? {
+                    return Err(locked);
+                }
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(
+                        "The recovery code is not correct, or it has been used. Check it and try again"
+                            .to_string(),
+                    ),
+                )
+            }
+        };
+        let page = UseRecoveryCodePage {
+            chrome: chrome(app, jar),
+            errors: error
+                .iter()
+                .map(|m| FieldError {
+                    field: "recovery_code",
+                    message: m.clone(),
+                })
+                .collect(),
+            code_error: error,
+        };
+        Ok(render(status, &page))
     }
 }

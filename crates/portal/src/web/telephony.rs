@@ -119,8 +119,12 @@ async fn twilio_keypad(
 /// `{"status": "pending" | "approved" | "denied" | "expired"}` for this session's call.
 async fn current_status(
     State(app): State<AppState>,
-    session: AnySession,
+    session: Option<AnySession>,
+    jar: axum_extra::extract::cookie::CookieJar,
 ) -> Result<Response, AppError> {
+    let Some(session) = session else {
+        return super::second_step::decoy::approval_status(&app, &jar);
+    };
     let flow = Flow::of(&session.0);
     let id = flow
         .approval

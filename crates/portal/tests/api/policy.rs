@@ -296,12 +296,28 @@ async fn national_administrators_set_the_policy_on_a_page_and_local_ones_are_ref
                 ("reminder_days", "14"),
                 ("max_snoozes", "2"),
                 ("snooze_days", "1"),
+                ("recovery_codes_for_reset", "yes"),
             ],
         )
         .await;
     assert_eq!(location(&response), "/admin/policy?org=FA123&saved=1");
     let shown = nhsmal(&app, &["policy", "show", "--org", "FA123"]);
     let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(
+        shown.contains("recovery codes count for a password reset: yes"),
+        "{shown}"
+    );
+    // Only the organisation's: the nation keeps the default.
+    let national_shown = nhsmal(&app, &["policy", "show"]);
+    assert!(
+        String::from_utf8_lossy(&national_shown.stdout)
+            .contains("recovery codes count for a password reset: no")
+    );
+    let page = app.page(&national, "/admin/policy?org=FA123").await;
+    assert!(
+        page.contains(r#"value="yes" checked"#),
+        "the choice is shown as saved"
+    );
     assert!(shown.contains("required from: 1 August 2024"), "{shown}");
     assert!(shown.contains("user methods: totp,sms"), "{shown}");
     assert!(shown.contains("admin methods: totp,fido2"), "{shown}");

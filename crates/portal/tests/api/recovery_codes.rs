@@ -8,7 +8,7 @@ use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app};
 const PAGE: &str = "/profile/self-service/recovery-codes";
 
 /// Ann (with an app and a fresh factor) makes a set of codes; returns them.
-async fn ann_with_codes(app: &TestApp) -> Vec<String> {
+pub(crate) async fn ann_with_codes(app: &TestApp) -> Vec<String> {
     let (client, _) = app
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;

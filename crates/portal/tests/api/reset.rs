@@ -314,3 +314,261 @@ async fn starts_are_limited_per_address_and_wrong_codes_count_towards_the_lock()
         "the second step still works"
     );
 }
+
+/// The set of things a browser sees on every route of the second step, with the method id
+/// replaced: what must be the same for a real reset and a decoy.
+async fn second_step_shape(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
+    let page = app.page(client, VERIFY).await;
+    let method = crate::helpers::input_value(&page, "method");
+    let token = crate::helpers::csrf_token(&page);
+    let mut shape = vec![crate::helpers::text_of(&page, "h1")];
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf_token", token.clone())];
+        form.extend(fields);
+        client.post(app.url(path)).form(&form).send()
+    };
+    let response = post("/sign-in/verify/resend", vec![("method", method.clone())])
+        .await
+        .expect("resend");
+    shape.push(format!(
+        "resend {} {}",
+        response.status(),
+        location(&response).replace(&method, "ID")
+    ));
+    for path in [
+        "/sign-in/verify/security-key/options",
+        "/sign-in/verify/security-key/finish",
+        "/sign-in/recovery-code",
+    ] {
+        let response = post(path, vec![("method", method.clone())])
+            .await
+            .expect("post");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        let body = if body.starts_with('{') {
+            body
+        } else {
+            String::new()
+        };
+        shape.push(format!("{path} {status} {body}"));
+    }
+    for path in ["/approvals/current", "/sign-in/recovery-code"] {
+        let response = app.get_with(client, path).await;
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        let body = if body.starts_with('{') {
+            body
+        } else {
+            String::new()
+        };
+        shape.push(format!("GET {path} {status} {body}"));
+    }
+    let another = app.page(client, "/sign-in/another-way").await;
+    shape.push(format!(
+        "another way: {} links, recovery code {}",
+        another.matches("/sign-in/verify?method=").count(),
+        another.contains("Use a recovery code")
+    ));
+    shape.push(method);
+    shape
+}
+
+#[tokio::test]
+async fn a_decoy_answers_every_route_of_the_second_step_as_a_real_reset_does() {
+    let app = spawn_app().await;
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let mut shapes = vec![];
+    for email in [
+        "ann@fa123.nhs.uk",
+        "ann@fa123.nhs.uk",
+        "nobody@fa123.nhs.uk",
+        "NOBODY@fa123.nhs.uk",
+    ] {
+        let client = browser();
+        start(&app, &client, email).await;
+        shapes.push(second_step_shape(&app, &client).await);
+    }
+    // Method ids stay the same across resets of one address, real or not.
+    assert_eq!(shapes[0].last(), shapes[1].last());
+    assert_eq!(shapes[2].last(), shapes[3].last());
+    assert_ne!(shapes[0].last(), shapes[2].last());
+    let without_id = |s: &Vec<String>| s[..s.len() - 1].to_vec();
+    assert_eq!(without_id(&shapes[0]), without_id(&shapes[2]));
+    assert!(
+        shapes[0].iter().any(|s| s.contains("No security key")),
+        "{:?}",
+        shapes[0]
+    );
+}
+
+#[tokio::test]
+async fn a_decoy_keeps_counting_wrong_codes_across_email_steps_like_a_real_reset() {
+    let app = spawn_app().await;
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let mut results = vec![];
+    for email in ["ann@fa123.nhs.uk", "nobody@fa123.nhs.uk"] {
+        let mut statuses = vec![];
+        let first = browser();
+        start(&app, &first, email).await;
+        for _ in 0..6 {
+            statuses.push(app.second_step(&first, "000000").await.status());
+        }
+        // A fresh email step from the same place does not start the count again.
+        let second = browser();
+        start(&app, &second, email).await;
+        for _ in 0..5 {
+            statuses.push(app.second_step(&second, "000000").await.status());
+        }
+        results.push(statuses);
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0][9], StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(results[0][10], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn recovery_codes_prove_a_reset_only_where_the_policy_allows_it() {
+    let app = spawn_app().await;
+    let codes = crate::recovery_codes::ann_with_codes(&app).await;
+    app.clock.advance(30);
+
+    // By default a recovery code cannot reset a password.
+    let client = browser();
+    start(&app, &client, "ann@fa123.nhs.uk").await;
+    let another = app.page(&client, "/sign-in/another-way").await;
+    assert!(!another.contains("Use a recovery code"));
+    let response = app.get_with(&client, "/sign-in/recovery-code").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let token = crate::helpers::csrf_token(&app.page(&client, VERIFY).await);
+    let response = client
+        .post(app.url("/sign-in/recovery-code"))
+        .form(&[("csrf_token", token.as_str()), ("recovery_code", &codes[0])])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        location(&app.get_with(&client, NEW_PASSWORD).await),
+        "/forgotten-password"
+    );
+
+    // Bad input to the switch changes nothing.
+    let out = app.nhsmal(&["policy", "set", "--recovery-codes-for-reset", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("yes or no"), "{err}");
+
+    let out = app.nhsmal(&["policy", "set", "--recovery-codes-for-reset", "yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = app.nhsmal(&["policy", "show"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout)
+            .contains("recovery codes count for a password reset: yes")
+    );
+
+    let client = browser();
+    start(&app, &client, "ann@fa123.nhs.uk").await;
+    let another = app.page(&client, "/sign-in/another-way").await;
+    assert!(another.contains("Use a recovery code"));
+    let response = app
+        .submit(
+            &client,
+            "/sign-in/recovery-code",
+            "/sign-in/recovery-code",
+            &[("recovery_code", "AAAA-BBBB-CCCC")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app
+        .submit(
+            &client,
+            "/sign-in/recovery-code",
+            "/sign-in/recovery-code",
+            &[("recovery_code", &codes[0])],
+        )
+        .await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+    let response = save(&app, &client, NEW, NEW).await;
+    assert_eq!(location(&response), "/sign-in?reset=1");
+    let subjects: Vec<String> = app
+        .outbox()
+        .iter()
+        .filter(|m| m["channel"] == "email")
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("recovery code")),
+        "{subjects:?}"
+    );
+    // The code is spent, here as at sign-in.
+    let client = browser();
+    start(&app, &client, "ann@fa123.nhs.uk").await;
+    let response = app
+        .submit(
+            &client,
+            "/sign-in/recovery-code",
+            "/sign-in/recovery-code",
+            &[("recovery_code", &codes[0])],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_administrator_may_use_a_recovery_code_as_one_of_two_methods_where_allowed() {
+    let app = spawn_app().await;
+    let (client, key) = app
+        .with_fresh_factor("lena@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    let page = "/profile/self-service/recovery-codes";
+    let response = app.submit(&client, page, page, &[]).await;
+    let html = response.text().await.expect("body");
+    let doc = scraper::Html::parse_document(&html);
+    let selector = scraper::Selector::parse("#recovery-codes code").expect("selector");
+    let codes: Vec<String> = doc.select(&selector).map(|e| e.text().collect()).collect();
+    assert_eq!(codes.len(), 10);
+    app.clock.advance(30);
+
+    // An app alone is not enough for an administrator, and by default codes do not count.
+    let client = browser();
+    start(&app, &client, "lena@fa123.nhs.uk").await;
+    let code = totp_code(&key, app.clock_now());
+    // (a decoy: nothing can prove it)
+    assert_eq!(
+        app.second_step(&client, &code).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    assert!(
+        app.nhsmal(&["policy", "set", "--recovery-codes-for-reset", "yes"])
+            .status
+            .success()
+    );
+    app.clock.advance(60);
+    let client = browser();
+    start(&app, &client, "lena@fa123.nhs.uk").await;
+    let code = totp_code(&key, app.clock_now());
+    let response = app.second_step(&client, &code).await;
+    assert_eq!(location(&response), VERIFY);
+    // The only other proof left is a recovery code: the step goes there.
+    assert_eq!(
+        location(&app.get_with(&client, VERIFY).await),
+        "/sign-in/recovery-code"
+    );
+    let response = app
+        .submit(
+            &client,
+            "/sign-in/recovery-code",
+            "/sign-in/recovery-code",
+            &[("recovery_code", &codes[0])],
+        )
+        .await;
+    assert_eq!(location(&response), NEW_PASSWORD);
+}

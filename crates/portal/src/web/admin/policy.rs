@@ -47,6 +47,9 @@ struct PolicyForm {
     remember_days_user: String,
     #[serde(default)]
     remember_days_admin: String,
+    /// "yes", "no", or empty to follow the national policy (or the default).
+    #[serde(default)]
+    recovery_codes_for_reset: String,
     user_totp: Option<String>,
     user_sms: Option<String>,
     user_voice: Option<String>,
@@ -181,7 +184,7 @@ async fn render_page(
         can_save: known_org,
         notice,
         current: format!(
-            "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days; devices remembered for {} days (administrators {}).",
+            "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days; devices remembered for {} days (administrators {}); recovery codes {} for a password reset.",
             effective
                 .required_from
                 .map(|d| format!("required from {}", crate::clock::human_date(d)))
@@ -193,6 +196,11 @@ async fn render_page(
             effective.snooze_days,
             effective.remember_days_user,
             effective.remember_days_admin,
+            if effective.recovery_codes_for_reset {
+                "count"
+            } else {
+                "do not count"
+            },
         ),
         required_from: typed(|f| &f.required_from, date(&mine)),
         reminder_days: typed(|f| &f.reminder_days, number(mine.reminder_days)),
@@ -200,6 +208,14 @@ async fn render_page(
         snooze_days: typed(|f| &f.snooze_days, number(mine.snooze_days)),
         remember_days_user: typed(|f| &f.remember_days_user, number(mine.remember_days_user)),
         remember_days_admin: typed(|f| &f.remember_days_admin, number(mine.remember_days_admin)),
+        recovery_codes_for_reset: typed(
+            |f| &f.recovery_codes_for_reset,
+            match mine.recovery_codes_for_reset {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => String::new(),
+            },
+        ),
         user_methods: boxes(
             false,
             form.map(|f| f.ticked(false))
@@ -301,6 +317,11 @@ async fn save(
         snooze_days,
         remember_days_user,
         remember_days_admin,
+        recovery_codes_for_reset: match form.recovery_codes_for_reset.as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        },
         replace: true,
     };
     let saved = policy::change_policy(
