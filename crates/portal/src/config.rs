@@ -9,6 +9,9 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use url::Url;
 
+mod risk;
+pub use risk::{HighRiskAction, RiskSettings};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -176,6 +179,9 @@ pub struct ServeArgs {
     /// Different kinds of MFA method an administrator proves to reset a forgotten password [default: 2]
     #[arg(long, env = "NHSMAL_PASSWORD_RESET_ADMIN_METHODS")]
     pub password_reset_admin_methods: Option<usize>,
+    /// Days the sign-in log keeps its rows (1–3650) [default: 90]
+    #[arg(long, env = "NHSMAL_SIGN_IN_LOG_RETENTION_DAYS")]
+    pub sign_in_log_retention_days: Option<i64>,
     /// Failed sign-ins from one client address within the window before it is refused [default: 50]
     #[arg(long, env = "NHSMAL_SIGNIN_IP_MAX_FAILURES")]
     pub signin_ip_max_failures: Option<i64>,
@@ -239,6 +245,8 @@ struct FileSettings {
     smtp_url: Option<Secret>,
     smtp_from: Option<String>,
     smtp_timeout_seconds: Option<u64>,
+    sign_in_log_retention_days: Option<i64>,
+    risk: Option<risk::RiskFile>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -328,6 +336,8 @@ pub struct Settings {
     pub fido2_allowed: Vec<crate::domain::mfa::security_key::AllowedAuthenticator>,
     /// Different kinds of method an administrator proves to reset a forgotten password (1 or 2).
     pub password_reset_admin_methods: usize,
+    /// Sign-in monitoring: thresholds, what high risk meets, how long the log keeps.
+    pub risk: RiskSettings,
 }
 
 impl Settings {
@@ -348,6 +358,7 @@ impl Settings {
             master_key_file: data_dir.join("master.key"),
             fido2_allowed: Vec::new(),
             password_reset_admin_methods: 2,
+            risk: RiskSettings::default(),
             trusted_proxies: Vec::new(),
             providers: ProviderSettings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
@@ -474,6 +485,12 @@ impl Settings {
             ));
         }
 
+        let risk = RiskSettings::resolve(
+            file.risk,
+            serve
+                .sign_in_log_retention_days
+                .or(file.sign_in_log_retention_days),
+        )?;
         let database_max_connections = serve
             .database_max_connections
             .or(file.database_max_connections)
@@ -643,6 +660,7 @@ impl Settings {
             sign_in_limits: limits,
             database_max_connections,
             password_reset_admin_methods,
+            risk,
         })
     }
 }

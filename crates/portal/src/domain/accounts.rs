@@ -139,6 +139,38 @@ pub struct Account {
     pub password_changed_at: Option<UnixTime>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+    /// What evidence that the password is known to someone else asks of the person.
+    pub password_action: PasswordAction,
+}
+
+/// Sign-in monitoring's demand on a password (PW-2: a forced change only on evidence of
+/// compromise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordAction {
+    #[default]
+    None,
+    /// Change it right after the next successful second factor.
+    ChangeAfterSecondFactor,
+    /// It no longer signs in; only a password reset (which needs the MFA methods) does.
+    ResetRequired,
+}
+
+impl PasswordAction {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            PasswordAction::None => 0,
+            PasswordAction::ChangeAfterSecondFactor => 1,
+            PasswordAction::ResetRequired => 2,
+        }
+    }
+
+    pub fn from_i64(value: i64) -> Self {
+        match value {
+            1 => PasswordAction::ChangeAfterSecondFactor,
+            2 => PasswordAction::ResetRequired,
+            _ => PasswordAction::None,
+        }
+    }
 }
 
 impl Account {
@@ -208,6 +240,11 @@ pub trait AccountRecords {
         id: &str,
         hash: &str,
         now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn set_password_action(
+        &self,
+        id: &str,
+        action: PasswordAction,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
@@ -402,6 +439,9 @@ where
         .map_err(|e| PasswordChangeError::Internal(e.to_string()))?;
     records
         .update_password_hash(&account.id, &hash, now)
+        .await?;
+    records
+        .set_password_action(&account.id, PasswordAction::None)
         .await?;
     records
         .delete_sessions_of_account(&account.id, None)

@@ -12,6 +12,10 @@ pub struct Requester {
     pub ip: String,
     pub user_agent: String,
     pub correlation_id: String,
+    /// Keyed hash of the browser's long-lived device cookie, when it sent one.
+    pub device: Option<String>,
+    /// Roughly where the client is, when a GeoIP database is configured.
+    pub location: Option<super::risk::Location>,
 }
 
 impl Requester {
@@ -21,6 +25,7 @@ impl Requester {
             ip: "local".into(),
             user_agent: "nhsmal command line".into(),
             correlation_id: uuid::Uuid::new_v4().to_string(),
+            ..Self::default()
         }
     }
 }

@@ -194,6 +194,7 @@ fn delivery_requester() -> Requester {
         ip: "local".into(),
         user_agent: "nhsmal email delivery".into(),
         correlation_id: uuid::Uuid::new_v4().to_string(),
+        ..Requester::default()
     }
 }
 

@@ -313,28 +313,168 @@ pub fn temporary_access_pass_issued(account: &Account, expires_at: UnixTime) -> 
     )
 }
 
-/// A sign-in from a device not seen before on this account (raised by sign-in monitoring).
-/// `device` as people read it ("Firefox on Windows"), `address` the client's IP address.
-pub fn new_device_sign_in(
+/// "Firefox on Windows" from a User-Agent: enough for a person to recognise their device,
+/// never the whole header.
+pub fn describe_device(user_agent: &str) -> String {
+    let ua = user_agent.to_ascii_lowercase();
+    let browser = [
+        ("edg/", "Edge"),
+        ("firefox/", "Firefox"),
+        ("chrome/", "Chrome"),
+        ("safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("windows", "Windows"),
+        ("android", "Android"),
+        ("iphone", "iPhone"),
+        ("ipad", "iPad"),
+        ("mac os", "macOS"),
+        ("cros", "ChromeOS"),
+        ("linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => "An unknown browser".to_string(),
+    }
+}
+
+/// A sign-in that sign-in monitoring found unusual (medium risk or above).
+pub fn new_sign_in(
     account: &Account,
     at: UnixTime,
     device: &str,
     address: &str,
+    place: Option<&str>,
+    why: &[&str],
 ) -> Notice<'static> {
+    let place = place
+        .map(|p| format!("\nApproximate location: {p}"))
+        .unwrap_or_default();
     notice(
         "New sign-in to your NHSmal account",
         &account.display_name,
         &[
             &format!(
-                "Your NHSmal account was signed in to on {} from a device we have not seen \
-                 before:\n{device}\nInternet address: {address}",
-                human(at)
+                "Your NHSmal account was signed in to on {}.\nDevice: {device}\nInternet \
+                 address: {address}{place}\nWhy we are telling you: {}.",
+                human(at),
+                why.join("; ")
             ),
             "If this was you, you do not need to do anything.",
             &format!(
                 "If this wasn't you, someone knows your password and got past the second step: \
-                 {CHANGE_PASSWORD}, then tell your local administrator."
+                 go to the NHSmal Portal yourself (not through a link in an email), sign in, open \
+                 My Profile, then \"Recent activity\", and choose \"This wasn't me\" beside this \
+                 sign-in. That signs you out everywhere. Then {CHANGE_PASSWORD} and tell your \
+                 local administrator."
             ),
+        ],
+    )
+}
+
+/// Someone typed the password right but did not get past the second step.
+pub fn password_may_be_known(account: &Account, at: UnixTime) -> Notice<'static> {
+    notice(
+        "Someone may know your NHSmal password",
+        &account.display_name,
+        &[
+            &format!(
+                "Up to {}, your NHSmal password was typed correctly from a device and network \
+                 your account has not used, but the second step (your code, call or security \
+                 key) failed or was not finished.",
+                human(at)
+            ),
+            "If that was you, you need to do nothing now, but you will be asked to choose a new \
+             password the next time you sign in.",
+            "If it wasn't you, someone else knows your password. Your second step stopped them. \
+             You will be asked to choose a new password the next time you sign in; your local \
+             administrator has been told.",
+        ],
+    )
+}
+
+/// "This wasn't me": what happened next.
+pub fn not_me_reported(account: &Account) -> Notice<'static> {
+    notice(
+        "You reported a sign-in to your NHSmal account",
+        &account.display_name,
+        &[
+            "You told us that a sign-in to your NHSmal account was not you. We have signed your \
+             account out everywhere and forgotten every device that did not need a code.",
+            "Your password no longer works. To sign in again, go to the NHSmal Portal yourself \
+             and choose \"Forgotten your password?\" on the sign-in page: you will prove it is \
+             you with your authentication method and choose a new password.",
+            "Your local administrator has been told.",
+        ],
+    )
+}
+
+/// Calls or texts one after another that were not answered.
+pub fn many_calls_or_texts(account: &Account, at: UnixTime) -> Notice<'static> {
+    notice(
+        "Unusual calls or texts for your NHSmal account",
+        &account.display_name,
+        &[
+            &format!(
+                "Up to {}, NHSmal called or texted you several times for sign-ins that were not \
+                 finished. Someone who knows your password may be trying to get you to approve \
+                 their sign-in. We have stopped calling you for now.",
+                human(at)
+            ),
+            "Never press # on a call, or give a code to anyone, unless you are signing in \
+             yourself at that moment.",
+            IF_NOT_YOU,
+        ],
+    )
+}
+
+/// To a local administrator: a person in their organisation is at risk.
+pub fn admin_risk_alert(
+    admin: &Account,
+    person: &Account,
+    what: &str,
+    at: UnixTime,
+) -> Notice<'static> {
+    notice(
+        "NHSmal sign-in alert for a person in your organisation",
+        &admin.display_name,
+        &[
+            &format!(
+                "NHSmal sign-in monitoring flagged the account of {} ({}) in {} on {}: {what}.",
+                person.display_name,
+                person.email,
+                person.org_code,
+                human(at)
+            ),
+            "Review it in the NHSmal Portal's admin area under \"Risky accounts\", where you can \
+             see the sign-ins behind it, and dismiss it or confirm the account is compromised. \
+             Go to the portal yourself; this email has no links.",
+        ],
+    )
+}
+
+/// To national administrators: one source failing against many accounts.
+pub fn spray_alert(admin: &Account, source: &str, accounts: i64, at: UnixTime) -> Notice<'static> {
+    notice(
+        "NHSmal: password spray detected",
+        &admin.display_name,
+        &[
+            &format!(
+                "On {}, the address {source} tried wrong passwords for {accounts} different NHSmal \
+                 accounts. Sign-ins from it are refused for every account for now; the people it \
+                 tried are not locked out.",
+                human(at)
+            ),
+            "The sign-in log in the admin area lists the attempts.",
         ],
     )
 }
@@ -433,6 +573,7 @@ mod tests {
             password_changed_at: None,
             created_at: 0,
             updated_at: 0,
+            password_action: Default::default(),
         }
     }
 
@@ -458,7 +599,19 @@ mod tests {
             account_locked(&a, LockCause::FailedSecondSteps, 10, AT + 900),
             mfa_reset_by_admin(&a),
             temporary_access_pass_issued(&a, AT + 3600),
-            new_device_sign_in(&a, AT, "Firefox on Windows", "203.0.113.7"),
+            new_sign_in(
+                &a,
+                AT,
+                "Firefox on Windows",
+                "203.0.113.7",
+                Some("Leeds, GB"),
+                &["a device not used before"],
+            ),
+            password_may_be_known(&a, AT),
+            not_me_reported(&a),
+            many_calls_or_texts(&a, AT),
+            admin_risk_alert(&a, &a, "many wrong passwords", AT),
+            spray_alert(&a, "203.0.113.7", 20, AT),
             account_unlocked(&a),
             account_disabled(&a),
             account_enabled(&a),
@@ -517,10 +670,26 @@ mod tests {
                 .body
                 .contains("no recovery codes left")
         );
-        let n = new_device_sign_in(&a, AT, "Firefox on Windows", "203.0.113.7");
+        let n = new_sign_in(
+            &a,
+            AT,
+            "Firefox on Windows",
+            "203.0.113.7",
+            Some("Leeds, GB"),
+            &["a device not used before"],
+        );
         assert!(n.body.contains("Firefox on Windows"));
         assert!(n.body.contains("203.0.113.7"));
+        assert!(n.body.contains("Leeds, GB"));
+        assert!(n.body.contains("This wasn't me"), "{}", n.body);
         assert!(n.body.contains("Change password"), "{}", n.body);
+        assert_eq!(
+            describe_device(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+            ),
+            "Chrome on Windows"
+        );
+        assert_eq!(describe_device(""), "An unknown browser");
         let n = temporary_access_pass_issued(&a, AT + 3600);
         assert!(n.body.contains("never sends it by email"));
         assert!(n.body.contains("1 August 2024 at 01:00 (UTC)"));

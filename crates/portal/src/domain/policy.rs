@@ -595,6 +595,7 @@ mod tests {
             password_changed_at: None,
             created_at: 0,
             updated_at: 0,
+            password_action: Default::default(),
         }
     }
 

@@ -225,6 +225,10 @@ where
     records
         .update_password_hash(&account.id, &hash, now)
         .await?;
+    // A new password answers whatever evidence said the old one was known.
+    records
+        .set_password_action(&account.id, super::accounts::PasswordAction::None)
+        .await?;
     records
         .clear_limit(&email_limit_key(&account.email))
         .await?;
@@ -360,7 +364,11 @@ pub async fn use_recovery_code<R>(
     ctx: &super::mfa::MfaContext<'_>,
 ) -> Result<usize, super::mfa::MfaError>
 where
-    R: RecoveryCodeRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored
+        + RecoveryCodeRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     use super::mfa::{MfaError, record_failure_of, reserve_attempt};
     let code = RecoveryCode::from_input(typed);

@@ -10,10 +10,12 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use super::StorageError;
-use super::accounts::{Account, AccountRecords, AccountState, normalize_email};
+use super::accounts::{Account, AccountState, PasswordAction, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::mfa::MethodRecords;
+use super::monitoring::{self, Monitor, Monitored};
 use super::password::{Password, PasswordCheck, PasswordRules};
+use super::risk::Assessment;
 use crate::clock::UnixTime;
 use crate::config::SignInLimits;
 
@@ -100,9 +102,9 @@ pub struct SignInAttempt<'a> {
 #[derive(Debug)]
 pub enum SignInStep {
     /// The password was right and the account has no second factor yet: signed in.
-    Done(Box<Account>),
+    Done(Box<Account>, Assessment),
     /// The password was right; a second factor must follow before the person is signed in.
-    SecondFactor(Box<Account>),
+    SecondFactor(Box<Account>, Assessment),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,21 +115,27 @@ pub enum SignInError {
     Throttled { until: UnixTime },
     #[error("This account has been disabled")]
     Disabled,
+    /// "This wasn't me" or a confirmed compromise: the password no longer signs in.
+    #[error("The password of this account must be reset")]
+    ResetRequired,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("password check failed: {0}")]
     Internal(String),
 }
 
+/// The password step, watched by sign-in monitoring (`monitor.now` is the time).
 pub async fn sign_in<R>(
     records: &R,
     rules: PasswordRules<'_>,
     attempt: SignInAttempt<'_>,
-    now: UnixTime,
+    monitor: &Monitor<'_>,
 ) -> Result<SignInStep, SignInError>
 where
-    R: AccountRecords + SignInLimitRecords + AuditTrail + MethodRecords + Sync,
+    R: Monitored + MethodRecords,
 {
+    let now = monitor.now;
+    let typed = normalize_email(attempt.email);
     let email_key = email_limit_key(attempt.email);
     let audit = |outcome, reason: &str| {
         AuditEvent::new("sign_in.password", outcome, attempt.requester, now)
@@ -140,6 +148,7 @@ where
         records
             .append_audit(&audit(Outcome::Failure, "throttled"))
             .await?;
+        monitoring::password_refused(records, monitor, &typed, None, "throttled").await?;
         return Err(SignInError::Throttled { until });
     }
 
@@ -183,6 +192,7 @@ where
                 now,
             )
             .await?;
+            monitoring::password_failed(records, monitor, &typed, account.as_ref(), reason).await?;
             return Err(SignInError::WrongPasswordOrEmail);
         }
     };
@@ -191,7 +201,16 @@ where
         records
             .append_audit(&audit(Outcome::Failure, "disabled").account(&account.id))
             .await?;
+        monitoring::password_refused(records, monitor, &typed, Some(&account), "disabled").await?;
         return Err(SignInError::Disabled);
+    }
+    if account.password_action == PasswordAction::ResetRequired {
+        records
+            .append_audit(&audit(Outcome::Failure, "reset_required").account(&account.id))
+            .await?;
+        monitoring::password_refused(records, monitor, &typed, Some(&account), "reset_required")
+            .await?;
+        return Err(SignInError::ResetRequired);
     }
     if limits.email_failures > 0 {
         records.clear_limit(&email_key).await?;
@@ -204,10 +223,11 @@ where
     records
         .append_audit(&audit(Outcome::Success, "password_correct").account(&account.id))
         .await?;
+    let assessment = monitoring::password_passed(records, monitor, &account).await?;
     if records.methods_of(&account.id).await?.is_empty() {
-        Ok(SignInStep::Done(Box::new(account)))
+        Ok(SignInStep::Done(Box::new(account), assessment))
     } else {
-        Ok(SignInStep::SecondFactor(Box::new(account)))
+        Ok(SignInStep::SecondFactor(Box::new(account), assessment))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::accounts::{Account, AccountRecords, AccountState, NewAccount}
 /// Columns of an account joined with its organisation's name.
 pub(super) const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.display_name, a.org_code, \
      o.name AS org_name, a.role, a.state, a.password_hash, a.password_changed_at, \
-     a.created_at, a.updated_at";
+     a.created_at, a.updated_at, a.password_action";
 
 #[derive(FromRow)]
 pub(super) struct AccountRow {
@@ -23,6 +23,7 @@ pub(super) struct AccountRow {
     password_changed_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    password_action: i64,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -41,6 +42,7 @@ impl TryFrom<AccountRow> for Account {
             password_changed_at: r.password_changed_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            password_action: crate::domain::accounts::PasswordAction::from_i64(r.password_action),
         })
     }
 }
@@ -115,6 +117,20 @@ impl AccountRecords for Store {
         sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(state.as_str())
             .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn set_password_action(
+        &self,
+        id: &str,
+        action: crate::domain::accounts::PasswordAction,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE accounts SET password_action = $1 WHERE id = $2")
+            .bind(action.as_i64())
             .bind(id)
             .execute(&self.writer)
             .await

@@ -14,6 +14,7 @@ mod import;
 mod invitations;
 mod limits;
 mod methods;
+mod monitoring;
 mod organisations;
 mod policy;
 mod recovery;

@@ -531,7 +531,7 @@ async fn phone_step(
                 flow.save(&app, &key).await?;
                 return Ok(Redirect::to(&here).into_response());
             }
-            Err(e @ MfaError::TooManySends { .. }) => {
+            Err(e @ (MfaError::TooManySends { .. } | MfaError::CallsStopped)) => {
                 let shown = if form.step == "send" { "number" } else { stage };
                 return Ok(phone_form(
                     &app,

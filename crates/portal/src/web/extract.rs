@@ -16,11 +16,13 @@ use sha2::Sha256;
 
 use super::observe::CorrelationId;
 use super::{AppError, AppState};
+use crate::domain::accounts::PasswordAction;
 use crate::domain::audit::Requester;
 use crate::domain::policy::{self, Access};
 use crate::domain::sessions::{self, SessionStage, SessionToken, SignedInSession};
 
 const SESSION_COOKIE: &str = "nhsmal_session";
+const CHANGE_PASSWORD: &str = "/profile/change-password";
 const VISITOR_COOKIE: &str = "nhsmal_visitor";
 
 /// Cookie names: `__Host-` on https so no subdomain can set or shadow them (SE-3).
@@ -149,10 +151,13 @@ where
             .get::<CorrelationId>()
             .map(|c| c.0.clone())
             .unwrap_or_default();
+        let jar = CookieJar::from_headers(&parts.headers);
         Ok(Requester {
             ip,
             user_agent,
             correlation_id,
+            device: super::device_id::hash_from(&app, &jar),
+            location: None,
         })
     }
 }
@@ -272,6 +277,14 @@ where
                 )
                 .await?;
                 match access {
+                    // Evidence that someone else knows the password: a new one comes first.
+                    Access::Full
+                        if session.account.password_action
+                            == PasswordAction::ChangeAfterSecondFactor
+                            && parts.uri.path() != CHANGE_PASSWORD =>
+                    {
+                        Err(AppError::Redirect(format!("{CHANGE_PASSWORD}?required=1")))
+                    }
                     Access::Full => Ok(SignedIn(session)),
                     Access::EnrolOnly => Err(AppError::EnrolmentRequired),
                     Access::Remind => {

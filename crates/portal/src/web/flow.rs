@@ -37,6 +37,21 @@ pub struct Flow {
     /// A number being set up (text message or phone call), not yet proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_phone: Option<PendingPhone>,
+    /// The signals sign-in monitoring found at the password step (space-separated names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_signals: Option<String>,
+    /// A high-risk sign-in: only an authenticator app or a security key may finish it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strong_only: bool,
+}
+
+impl Flow {
+    /// The risk found at the password step of this sign-in.
+    pub fn assessment(&self) -> crate::domain::risk::Assessment {
+        crate::domain::risk::Assessment::of(crate::domain::risk::parse_names(
+            self.risk_signals.as_deref().unwrap_or_default(),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 mod admin;
 mod api;
 mod assets;
+mod device_id;
 mod devices;
 mod enrol;
 mod error;
@@ -114,6 +115,20 @@ impl App {
             requester,
             now: self.now(),
             reset_source: None,
+            risk: &self.settings.risk,
+        }
+    }
+
+    /// What sign-in monitoring needs about this request.
+    pub fn monitor<'a>(
+        &'a self,
+        requester: &'a crate::domain::audit::Requester,
+    ) -> crate::domain::monitoring::Monitor<'a> {
+        crate::domain::monitoring::Monitor {
+            settings: &self.settings.risk,
+            notifier: self.notifier.as_ref(),
+            requester,
+            now: self.now(),
         }
     }
 

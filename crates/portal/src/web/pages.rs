@@ -114,6 +114,8 @@ pub struct PasswordField {
 #[template(path = "change_password.html")]
 pub struct ChangePasswordPage {
     pub chrome: Chrome,
+    /// Sign-in monitoring asks for a new password before anything else.
+    pub required: bool,
     pub errors: Vec<FieldError>,
     pub fields: Vec<PasswordField>,
 }

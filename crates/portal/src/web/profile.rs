@@ -163,6 +163,8 @@ fn change_password_form(
 ) -> Response {
     let page = ChangePasswordPage {
         chrome: Chrome::signed_in(app, &signed_in.0),
+        required: signed_in.0.account.password_action
+            == crate::domain::accounts::PasswordAction::ChangeAfterSecondFactor,
         fields: password_fields(&errors),
         errors,
     };

@@ -147,7 +147,12 @@ async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Met
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
     // A reset needing two methods asks for a different kind the second time.
     if session.0.record.stage != SessionStage::PasswordReset {
-        return Ok(policy::methods_for_sign_in(&policy, account.role, methods));
+        let mut offered = policy::methods_for_sign_in(&policy, account.role, methods);
+        // A high-risk sign-in is finished only by an app or a security key.
+        if Flow::of(&session.0).strong_only {
+            offered.retain(|m| crate::domain::monitoring::is_strong(m.kind));
+        }
+        return Ok(offered);
     }
     let proved = Flow::of(&session.0)
         .reset
@@ -309,9 +314,9 @@ async fn reach_phone(
     };
     match result {
         Ok(()) => Ok(None),
-        Err(e @ (MfaError::TooManySends { .. } | MfaError::Locked { .. })) => {
-            Ok(Some((StatusCode::TOO_MANY_REQUESTS, e.to_string())))
-        }
+        Err(
+            e @ (MfaError::TooManySends { .. } | MfaError::Locked { .. } | MfaError::CallsStopped),
+        ) => Ok(Some((StatusCode::TOO_MANY_REQUESTS, e.to_string()))),
         Err(e @ MfaError::ProviderFailed(_)) => {
             Ok(Some((StatusCode::SERVICE_UNAVAILABLE, e.to_string())))
         }
@@ -547,6 +552,20 @@ pub async fn complete_with(
         return Err(AppError::SignInRequired { next: None });
     };
     let jar = jar.add(session_cookie(app, &token));
+    // A sign-in (not a step-up of one already signed in) is logged with the risk its password
+    // step found; an unusual one emails the person.
+    if session.0.record.stage == SessionStage::SecondFactor {
+        let monitor = app.monitor(requester);
+        crate::domain::monitoring::signed_in(
+            &app.store,
+            &monitor,
+            account,
+            crate::domain::monitoring::Step::SecondFactor,
+            amr_value,
+            &flow.assessment(),
+        )
+        .await?;
+    }
     let mut target = flow.next.unwrap_or_else(|| "/profile".to_string());
     if !counts {
         target = super::rollout::after_sign_in(app, account, target).await?;

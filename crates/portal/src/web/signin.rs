@@ -15,13 +15,29 @@ use super::extract::{
 use super::flow::Flow;
 use super::pages::{Chrome, FieldError, SignInPage, TapSignInPage, render};
 use super::{AppError, AppState};
+use crate::config::HighRiskAction;
 use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::domain::devices;
+use crate::domain::monitoring::{self, Step};
 use crate::domain::password::Password;
 use crate::domain::policy::TEMPORARY_ACCESS_AMR;
+use crate::domain::risk::Level;
 use crate::domain::sessions::{self, NewSession, SessionStage};
 use crate::domain::signin::{self, SignInAttempt, SignInError, SignInStep};
 use crate::domain::temporary_access::{self, PassCode};
+
+/// A sign-in stopped because of its risk.
+fn blocked_page() -> super::pages::MessagePage {
+    super::pages::MessagePage {
+        chrome: Chrome::anonymous(),
+        heading: "We have stopped this sign-in".into(),
+        paragraphs: vec![
+            "This sign-in looked unusual, so we stopped it to protect the account. We have told the account's owner and their local administrator.".into(),
+            "If it was you, try again from a device you have used before, or contact your local administrator.".into(),
+        ],
+        link: None,
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -120,10 +136,11 @@ fn sign_in_form(
 
 async fn sign_in(
     State(app): State<AppState>,
-    requester: Requester,
+    mut requester: Requester,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
+    let jar = super::device_id::ensure(&app, jar, &mut requester);
     let next = safe_next(Some(&form.next));
     let mut errors = vec![];
     if form.email.trim().is_empty() {
@@ -156,12 +173,14 @@ async fn sign_in(
         requester: &requester,
     };
     let now = app.now();
-    let result = signin::sign_in(&app.store, app.password_rules(), attempt, now).await;
+    let monitor = app.monitor(&requester);
+    let result = signin::sign_in(&app.store, app.password_rules(), attempt, &monitor).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(SignInError::WrongPasswordOrEmail) => "wrong_password_or_email",
         Err(SignInError::Throttled { .. }) => "throttled",
         Err(SignInError::Disabled) => "disabled",
+        Err(SignInError::ResetRequired) => "reset_required",
         Err(_) => "error",
     };
     metrics::counter!("nhsmal_sign_ins_total", "step" => "password", "outcome" => outcome)
@@ -173,15 +192,41 @@ async fn sign_in(
             if let Some(old) = session_token(&app, &jar) {
                 sessions::end_session(&app.store, &old).await?;
             }
-            let (account, mut stage) = match step {
-                SignInStep::Done(account) => (account, SessionStage::SignedIn),
-                SignInStep::SecondFactor(account) => (account, SessionStage::SecondFactor),
+            let (account, assessment, mut stage) = match step {
+                SignInStep::Done(account, a) => (account, a, SessionStage::SignedIn),
+                SignInStep::SecondFactor(account, a) => (account, a, SessionStage::SecondFactor),
             };
             let policy = crate::domain::policy::policy_for(&app.store, &account.org_code).await?;
             let remember_days = policy.remember_days_for(account.role);
+            // High risk: refused, or only a strong method may finish it (configuration).
+            let high = assessment.level == Level::High;
+            if high {
+                let methods = crate::domain::mfa::methods_of(&app.store, &account.id).await?;
+                let strong = monitoring::has_strong_method(&policy, account.role, &methods);
+                let refuse = app.settings.risk.high_action == HighRiskAction::Refuse;
+                if refuse || !strong {
+                    let reason = if refuse {
+                        "high_risk"
+                    } else {
+                        "high_risk_no_strong_method"
+                    };
+                    monitoring::sign_in_blocked(
+                        &app.store,
+                        &monitor,
+                        &account,
+                        &assessment,
+                        reason,
+                    )
+                    .await?;
+                    return Ok(
+                        (jar, render(StatusCode::FORBIDDEN, &blocked_page())).into_response()
+                    );
+                }
+            }
             let mut auth_methods = "pwd";
             if stage == SessionStage::SecondFactor
                 && remember_days > 0
+                && !high
                 && let Some(cookie) = device_cookie_value(&app, &jar)
                 && devices::recognise(&app.store, &account, &cookie, remember_days, now).await?
             {
@@ -200,6 +245,25 @@ async fn sign_in(
                         .account(&account.id),
                     )
                     .await?;
+                monitoring::signed_in(
+                    &app.store,
+                    &monitor,
+                    &account,
+                    Step::SecondFactor,
+                    "device",
+                    &assessment,
+                )
+                .await?;
+            } else if stage == SessionStage::SignedIn {
+                monitoring::signed_in(
+                    &app.store,
+                    &monitor,
+                    &account,
+                    Step::Password,
+                    "password",
+                    &assessment,
+                )
+                .await?;
             }
             let new = NewSession {
                 stage,
@@ -212,7 +276,11 @@ async fn sign_in(
             if stage == SessionStage::SecondFactor {
                 let flow = Flow {
                     next: Some(target),
-                    remember_days: (remember_days > 0).then_some(remember_days),
+                    // Not offered when the sign-in looked risky.
+                    remember_days: (remember_days > 0 && assessment.level < Level::Medium)
+                        .then_some(remember_days),
+                    risk_signals: Some(assessment.signal_names()),
+                    strong_only: high,
                     ..Flow::default()
                 };
                 flow.save(&app, &token.storage_key()).await?;
@@ -247,6 +315,18 @@ async fn sign_in(
                 crate::clock::human(until)
             ),
         }),
+        Err(SignInError::ResetRequired) => {
+            let page = super::pages::MessagePage {
+                chrome: Chrome::anonymous(),
+                heading: "You need to reset your password".into(),
+                paragraphs: vec![
+                    "Your password no longer works because a sign-in to your account was reported as not yours, or your administrator found your account may be compromised.".into(),
+                    "Choose “Forgotten your password?” to prove it is you with your authentication method and set a new password.".into(),
+                ],
+                link: Some(("/forgotten-password".into(), "Forgotten your password?".into())),
+            };
+            Ok((jar, render(StatusCode::FORBIDDEN, &page)).into_response())
+        }
         Err(SignInError::Disabled) => {
             let page = super::pages::MessagePage {
                 chrome: Chrome::anonymous(),
@@ -400,6 +480,10 @@ async fn sign_in_with_pass(
         }),
         Err(SignInError::Disabled) => Err(AppError::Forbidden(
             "Your account has been disabled. Contact your local administrator.".into(),
+        )),
+        Err(SignInError::ResetRequired) => Err(AppError::Forbidden(
+            "Your password must be reset: choose “Forgotten your password?” on the sign-in page."
+                .into(),
         )),
         Err(SignInError::Storage(e)) => Err(e.into()),
         Err(SignInError::Internal(e)) => Err(AppError::Internal(e)),

@@ -120,9 +120,13 @@ pub async fn place_call<R>(
     keypad_base: &str,
 ) -> Result<String, MfaError>
 where
-    R: ApprovalRecords + CodeRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored + ApprovalRecords + CodeRecords + AuditTrail + Sync,
 {
     check_send_limits(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
+    // Calls one after another that nobody answers are how MFA fatigue works: stop calling.
+    if !crate::domain::monitoring::calls_allowed(records, &ctx.monitor(), account).await? {
+        return Err(MfaError::CallsStopped);
+    }
     let token = URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>());
     let approval = Approval {
         id: uuid::Uuid::new_v4().to_string(),
@@ -158,6 +162,14 @@ where
                 .reason(purpose.as_str()),
         )
         .await?;
+    crate::domain::monitoring::phone_contact(
+        records,
+        &ctx.monitor(),
+        account,
+        "voice",
+        "call_placed",
+    )
+    .await?;
     Ok(approval.id)
 }
 
@@ -181,7 +193,7 @@ pub async fn keypress<R>(
     digits: &str,
 ) -> Result<Keypress, StorageError>
 where
-    R: ApprovalRecords + AccountRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored + ApprovalRecords + AccountRecords + AuditTrail + Sync,
 {
     let Some(approval) = records.approval_by_keypad(&keypad_hash(token)).await? else {
         return Ok(Keypress::TooLate);
@@ -210,6 +222,16 @@ where
                 .reason("approved"),
             )
             .await?;
+        if let Some(account) = records.account_by_id(&approval.account_id).await? {
+            crate::domain::monitoring::phone_contact(
+                records,
+                &ctx.monitor(),
+                &account,
+                "voice",
+                "call_answered",
+            )
+            .await?;
+        }
         return Ok(Keypress::Approved);
     }
     records
@@ -227,6 +249,7 @@ where
     if let Some(account) = records.account_by_id(&approval.account_id).await? {
         let notice = crate::domain::notices::sign_in_blocked(&account, ctx.now);
         super::send_notice(records, ctx, &account, notice).await?;
+        crate::domain::monitoring::reported_on_call(records, &ctx.monitor(), &account).await?;
     }
     Ok(Keypress::Reported)
 }

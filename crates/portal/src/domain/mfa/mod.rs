@@ -183,6 +183,10 @@ pub enum MfaError {
     CodeExpired,
     #[error("You have asked for too many codes or calls. Try again later")]
     TooManySends { until: UnixTime },
+    #[error(
+        "We have stopped calling you for now because several calls were not answered. Use another method, or try again later"
+    )]
+    CallsStopped,
     #[error("We could not reach your phone just now. Try again in a few minutes")]
     ProviderFailed(&'static str),
     #[error(transparent)]
@@ -210,9 +214,20 @@ pub struct MfaContext<'a> {
     /// lock the reset from that source only, so that a stranger who knows an email address
     /// cannot lock its owner out of signing in (TH-2).
     pub reset_source: Option<String>,
+    pub risk: &'a crate::config::RiskSettings,
 }
 
 impl MfaContext<'_> {
+    /// The same request as sign-in monitoring sees it.
+    pub fn monitor(&self) -> super::monitoring::Monitor<'_> {
+        super::monitoring::Monitor {
+            settings: self.risk,
+            notifier: self.notifier,
+            requester: self.requester,
+            now: self.now,
+        }
+    }
+
     /// The key under which this request's second-factor failures are counted.
     pub(crate) fn lock_key(&self, account_id: &str) -> String {
         match &self.reset_source {
@@ -318,7 +333,7 @@ pub async fn record_mfa_failure<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), StorageError>
 where
-    R: SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored + SignInLimitRecords + AuditTrail + Sync,
 {
     record_failure_of(records, account, method.as_str(), attempt, ctx).await
 }
@@ -332,14 +347,29 @@ pub async fn record_failure_of<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), StorageError>
 where
-    R: SignInLimitRecords + AuditTrail + Sync,
+    R: super::monitoring::Monitored,
 {
+    let reason = format!("wrong_{what}");
     records
         .append_audit(
             &ctx.audit("mfa.verify", Outcome::Failure, account)
-                .reason(&format!("wrong_{what}")),
+                .reason(&reason),
         )
         .await?;
+    let m = ctx.monitor();
+    if ctx.reset_source.is_some() {
+        super::monitoring::reset_step(
+            records,
+            &m,
+            &account.email,
+            Some(account),
+            "failure",
+            Some(&reason),
+        )
+        .await?;
+    } else {
+        super::monitoring::second_factor_failed(records, &m, account, what, &reason).await?;
+    }
     if attempt.failures == ctx.limits.lock_after {
         let until = ctx.now + ctx.limits.lock_seconds;
         records
@@ -511,7 +541,11 @@ pub async fn verify_totp<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored
+        + MethodRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     if code.trim().is_empty() {
         return Err(MfaError::CodeMissing);
@@ -582,7 +616,11 @@ pub async fn finish_totp_enrolment<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<Method, MfaError>
 where
-    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored
+        + MethodRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     let name = valid_name(name, MethodKind::Totp)?;
     let existing = records.methods_of(&account.id).await?;
@@ -769,7 +807,12 @@ pub async fn verify_sms<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: MethodRecords + phone::CodeRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored
+        + MethodRecords
+        + phone::CodeRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     let sent_to = phone::check_code(records, ctx, account, session_hash, purpose, code).await?;
     if method.phone.as_deref() != Some(sent_to.as_str()) {

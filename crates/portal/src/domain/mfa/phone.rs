@@ -222,7 +222,7 @@ pub async fn send_code<R>(
     phone: &E164,
 ) -> Result<(), MfaError>
 where
-    R: CodeRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored + CodeRecords + AuditTrail + Sync,
 {
     check_send_limits(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records.delete_codes(session_hash, purpose.as_str()).await?;
@@ -268,6 +268,8 @@ where
                 .reason(purpose.as_str()),
         )
         .await?;
+    crate::domain::monitoring::phone_contact(records, &ctx.monitor(), account, "sms", "text_sent")
+        .await?;
     Ok(())
 }
 
@@ -302,7 +304,7 @@ pub async fn check_code<R>(
     entered: &str,
 ) -> Result<E164, MfaError>
 where
-    R: CodeRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored + CodeRecords + SignInLimitRecords + AuditTrail + Sync,
 {
     let entered: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
     if entered.is_empty() {

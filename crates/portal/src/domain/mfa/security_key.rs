@@ -227,7 +227,11 @@ pub async fn verify_security_key<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(Method, bool), MfaError>
 where
-    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::domain::monitoring::Monitored
+        + MethodRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + Sync,
 {
     let attempt = super::reserve_attempt(records, account, ctx).await?;
     let result = match keys.finish_authentication(state, response) {

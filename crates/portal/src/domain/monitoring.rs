@@ -1,0 +1,891 @@
+//! Sign-in monitoring (issue 6): every attempt at every step goes into the sign-in log with
+//! the risk found; what a level or a signal sets off — an email to the person, alerts to
+//! administrators, a throttled source, a password that must change — happens here, once.
+
+use std::future::Future;
+
+use super::StorageError;
+use super::accounts::{Account, AccountRecords, PasswordAction};
+use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::devices::DeviceRecords;
+use super::notices::{self, Notice};
+use super::risk::{self, Assessment, Attempt, Level, PastSignIn, Signal};
+use super::sessions::SessionRecords;
+use super::signin::{SignInLimitRecords, client_source, ip_limit_key};
+use crate::clock::UnixTime;
+use crate::config::RiskSettings;
+use crate::notify::Notifier;
+
+const DAY: i64 = 86_400;
+/// Rows of an account's history the rules read at most: bounded, whatever the log holds.
+const HISTORY_ROWS: i64 = 500;
+
+/// The step of a sign-in a row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Password,
+    SecondFactor,
+    Reset,
+    SingleSignOn,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Password => "password",
+            Step::SecondFactor => "second_factor",
+            Step::Reset => "reset",
+            Step::SingleSignOn => "single_sign_on",
+        }
+    }
+}
+
+/// A row to write to the sign-in log.
+#[derive(Debug, Clone)]
+pub struct SignInEntry<'a> {
+    pub at: UnixTime,
+    pub account_id: Option<&'a str>,
+    /// The address typed (normalised), or the account's.
+    pub email: &'a str,
+    pub org_code: Option<&'a str>,
+    pub requester: &'a Requester,
+    pub step: Step,
+    pub method: Option<&'a str>,
+    /// `success` (signed in), `passed` (this step; more to come), `failure`, `blocked`,
+    /// `text_sent`, `call_placed`, `call_answered`, `reported`.
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub assessment: &'a Assessment,
+}
+
+/// A row of the sign-in log as read back.
+#[derive(Debug, Clone)]
+pub struct SignInRecord {
+    pub id: i64,
+    pub at: UnixTime,
+    pub account_id: Option<String>,
+    pub email: String,
+    pub org_code: Option<String>,
+    pub ip: String,
+    pub user_agent: String,
+    pub step: String,
+    pub method: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub risk: String,
+    pub signals: String,
+    pub country: Option<String>,
+    pub place: Option<String>,
+    pub reported_at: Option<UnixTime>,
+    pub correlation_id: String,
+}
+
+/// What the admin sign-in log and its export ask for; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct SignInFilter {
+    pub org_code: Option<String>,
+    pub email: Option<String>,
+    pub outcome: Option<String>,
+    pub risk: Option<String>,
+    pub from: Option<UnixTime>,
+    pub to: Option<UnixTime>,
+    /// Rows older than this id (paging, newest first).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub trait SignInLog {
+    fn record_sign_in(
+        &self,
+        entry: &SignInEntry<'_>,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
+    /// The account's rows since `since`, newest first, at most `limit`.
+    fn account_history(
+        &self,
+        account_id: &str,
+        since: UnixTime,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<PastSignIn>, StorageError>> + Send;
+    /// Wrong passwords for an address (known or not) since `since`.
+    fn password_failures_of(
+        &self,
+        email: &str,
+        since: UnixTime,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
+    /// Distinct addresses with a wrong password from `source` since `since`, `email` left out.
+    fn failed_emails_from(
+        &self,
+        source: &str,
+        since: UnixTime,
+        email: &str,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
+    fn sign_ins(
+        &self,
+        filter: &SignInFilter,
+    ) -> impl Future<Output = Result<Vec<SignInRecord>, StorageError>> + Send;
+    fn sign_ins_of_account(
+        &self,
+        account_id: &str,
+        since: UnixTime,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<SignInRecord>, StorageError>> + Send;
+    /// Marks the account's row as "This wasn't me"; false when it is not theirs or already
+    /// marked.
+    fn mark_reported(
+        &self,
+        id: i64,
+        account_id: &str,
+        at: UnixTime,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    /// Deletes up to `batch` rows older than `before`; returns how many went.
+    fn prune_sign_ins(
+        &self,
+        before: UnixTime,
+        batch: i64,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+}
+
+/// An account the monitoring flagged.
+#[derive(Debug, Clone)]
+pub struct RiskyAccount {
+    pub account_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub level: Level,
+    pub signals: Vec<Signal>,
+    /// `at_risk`, `dismissed` or `compromised`.
+    pub state: String,
+    pub first_at: UnixTime,
+    pub last_at: UnixTime,
+    pub updated_by: Option<String>,
+}
+
+pub trait RiskRecords {
+    fn risk_of(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Option<RiskyAccount>, StorageError>> + Send;
+    #[allow(clippy::too_many_arguments)]
+    fn save_risk(
+        &self,
+        account_id: &str,
+        level: Level,
+        signals: &str,
+        state: &str,
+        first_at: UnixTime,
+        last_at: UnixTime,
+        updated_by: Option<&str>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Flagged accounts, most recent first; `org_code` narrows to one organisation.
+    fn risky_accounts(
+        &self,
+        org_code: Option<&str>,
+        state: Option<&str>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RiskyAccount>, StorageError>> + Send;
+    /// Active local administrators of an organisation.
+    fn local_administrators(
+        &self,
+        org_code: &str,
+    ) -> impl Future<Output = Result<Vec<Account>, StorageError>> + Send;
+    fn national_administrators(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Account>, StorageError>> + Send;
+}
+
+/// Everything the monitoring needs about the request being handled.
+pub struct Monitor<'a> {
+    pub settings: &'a RiskSettings,
+    pub notifier: &'a dyn Notifier,
+    pub requester: &'a Requester,
+    pub now: UnixTime,
+}
+
+impl Monitor<'_> {
+    fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            at: self.now,
+            network: "",
+            device: self.requester.device.as_deref(),
+            location: self.requester.location.as_ref(),
+        }
+    }
+
+    fn entry<'b>(
+        &'b self,
+        account: Option<&'b Account>,
+        email: &'b str,
+        step: Step,
+        outcome: &'b str,
+        assessment: &'b Assessment,
+    ) -> SignInEntry<'b> {
+        SignInEntry {
+            at: self.now,
+            account_id: account.map(|a| a.id.as_str()),
+            email,
+            org_code: account.map(|a| a.org_code.as_str()),
+            requester: self.requester,
+            step,
+            method: None,
+            outcome,
+            reason: None,
+            assessment,
+        }
+    }
+
+    fn audit(&self, event: &'static str, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(event, outcome, self.requester, self.now)
+    }
+}
+
+/// What "a network" is for the "new network" signal: the IPv4 /24 or the IPv6 /48.
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(&v4.to_string()),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        },
+        Err(_) => ip.to_string(),
+    }
+}
+
+async fn history<R: SignInLog>(
+    records: &R,
+    account: &Account,
+    m: &Monitor<'_>,
+    days: i64,
+) -> Result<Vec<PastSignIn>, StorageError> {
+    records
+        .account_history(&account.id, m.now - days * DAY, HISTORY_ROWS)
+        .await
+}
+
+/// Puts the account on the list of risky accounts (or raises its level there). True when it
+/// was not at risk before or its level rose: the moment to tell people.
+async fn raise<R: RiskRecords + AuditTrail + Sync>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    assessment: &Assessment,
+) -> Result<bool, StorageError> {
+    let existing = records
+        .risk_of(&account.id)
+        .await?
+        .filter(|r| r.state == "at_risk");
+    let (level, signals, first_at, news) = match existing {
+        None => (assessment.level, assessment.signals.clone(), m.now, true),
+        Some(r) => {
+            let mut signals = r.signals.clone();
+            for s in &assessment.signals {
+                if !signals.contains(s) {
+                    signals.push(*s);
+                }
+            }
+            let level = r.level.max(assessment.level);
+            (level, signals, r.first_at, level > r.level)
+        }
+    };
+    records
+        .save_risk(
+            &account.id,
+            level,
+            &risk::names(&signals),
+            "at_risk",
+            first_at,
+            m.now,
+            None,
+        )
+        .await?;
+    if news {
+        records
+            .append_audit(
+                &m.audit("risk.raised", Outcome::Success)
+                    .account(&account.id)
+                    .reason(&format!("{}: {}", level.as_str(), risk::names(&signals))),
+            )
+            .await?;
+    }
+    Ok(news)
+}
+
+/// Emails the account's local administrators (national ones where the organisation has none),
+/// never the person themselves.
+async fn alert_administrators<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    what: &str,
+) -> Result<(), StorageError>
+where
+    R: RiskRecords + AuditTrail + Sync,
+{
+    let mut admins = records.local_administrators(&account.org_code).await?;
+    admins.retain(|a| a.id != account.id);
+    if admins.is_empty() {
+        admins = records.national_administrators().await?;
+        admins.retain(|a| a.id != account.id);
+    }
+    for admin in &admins {
+        notices::email_person(
+            records,
+            m.notifier,
+            m.requester,
+            m.now,
+            admin,
+            notices::admin_risk_alert(admin, account, what, m.now),
+        )
+        .await?;
+    }
+    records
+        .append_audit(
+            &m.audit("risk.admins_alerted", Outcome::Success)
+                .account(&account.id)
+                .reason(&format!("{} administrators: {what}", admins.len())),
+        )
+        .await
+}
+
+async fn tell<R: AuditTrail + Sync>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    notice: Notice<'_>,
+) -> Result<(), StorageError> {
+    notices::email_person(records, m.notifier, m.requester, m.now, account, notice).await
+}
+
+/// A wrong password (or an unknown address). Counts towards brute force on the account and a
+/// password spray from the source; a spraying source is then refused for every account (429),
+/// which spares the people it targets from locks on their own accounts.
+pub async fn password_failed<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    email: &str,
+    account: Option<&Account>,
+    reason: &str,
+) -> Result<Assessment, StorageError>
+where
+    R: SignInLog + RiskRecords + SignInLimitRecords + AuditTrail + Sync,
+{
+    let s = m.settings;
+    let source = client_source(&m.requester.ip);
+    let mut signals = vec![];
+    let others = records
+        .failed_emails_from(&source, m.now - s.spray_minutes * 60, email)
+        .await?;
+    let spraying = others + 1 >= s.spray_accounts;
+    if spraying {
+        signals.push(Signal::PasswordSpray);
+    }
+    // Counted by address for known and unknown ones alike, so the work (and the time) is the
+    // same whichever it is; only an account can be flagged.
+    let failures = records
+        .password_failures_of(email, m.now - s.brute_force_minutes * 60)
+        .await?
+        + 1;
+    if account.is_some() && failures >= s.brute_force_failures {
+        signals.push(Signal::BruteForce);
+    }
+    let assessment = Assessment::of(signals);
+    let mut entry = m.entry(account, email, Step::Password, "failure", &assessment);
+    entry.method = Some("password");
+    entry.reason = Some(reason);
+    records.record_sign_in(&entry).await?;
+
+    if spraying {
+        let key = ip_limit_key(&m.requester.ip);
+        let until = m.now + s.spray_block_minutes * 60;
+        let already = records
+            .limit_state(&key)
+            .await?
+            .is_some_and(|l| l.blocked_until >= until - 60);
+        if !already {
+            records.block_until(&key, until).await?;
+            records
+                .append_audit(
+                    &m.audit("client.spray_detected", Outcome::Success)
+                        .subject(&source)
+                        .reason(&format!(
+                            "wrong passwords for {} accounts in {} minutes; refused until {}",
+                            others + 1,
+                            s.spray_minutes,
+                            crate::clock::rfc3339(until)
+                        )),
+                )
+                .await?;
+            for admin in records.national_administrators().await? {
+                notices::email_person(
+                    records,
+                    m.notifier,
+                    m.requester,
+                    m.now,
+                    &admin,
+                    notices::spray_alert(&admin, &source, others + 1, m.now),
+                )
+                .await?;
+            }
+        }
+    }
+    if let Some(account) = account
+        && assessment.signals.contains(&Signal::BruteForce)
+        && raise(records, m, account, &assessment).await?
+    {
+        alert_administrators(records, m, account, "many wrong passwords").await?;
+    }
+    Ok(assessment)
+}
+
+/// A password step refused before the password was checked (`throttled`), or after
+/// (`disabled`, `reset_required`).
+pub async fn password_refused<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    email: &str,
+    account: Option<&Account>,
+    reason: &str,
+) -> Result<(), StorageError> {
+    let none = Assessment::default();
+    let mut entry = m.entry(account, email, Step::Password, "blocked", &none);
+    entry.method = Some("password");
+    entry.reason = Some(reason);
+    records.record_sign_in(&entry).await?;
+    Ok(())
+}
+
+/// The password was right: the signals of this sign-in against the account's history. When
+/// they say the password is known to someone else, it must be changed after the next second
+/// factor, and people are told.
+pub async fn password_passed<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+) -> Result<Assessment, StorageError>
+where
+    R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
+{
+    let past = history(records, account, m, m.settings.look_back_days).await?;
+    let network = network_of(&m.requester.ip);
+    let attempt = Attempt {
+        network: &network,
+        ..m.attempt()
+    };
+    let assessment = risk::assess_sign_in(&attempt, &past, m.settings);
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::Password,
+        "passed",
+        &assessment,
+    );
+    entry.method = Some("password");
+    records.record_sign_in(&entry).await?;
+    if assessment.signals.contains(&Signal::PasswordKnown) {
+        password_probably_known(records, m, account, &assessment).await?;
+    }
+    Ok(assessment)
+}
+
+async fn password_probably_known<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    assessment: &Assessment,
+) -> Result<(), StorageError>
+where
+    R: RiskRecords + AccountRecords + AuditTrail + Sync,
+{
+    if account.password_action == PasswordAction::None {
+        records
+            .set_password_action(&account.id, PasswordAction::ChangeAfterSecondFactor)
+            .await?;
+    }
+    if raise(records, m, account, assessment).await? {
+        tell(
+            records,
+            m,
+            account,
+            notices::password_may_be_known(account, m.now),
+        )
+        .await?;
+        alert_administrators(
+            records,
+            m,
+            account,
+            "their password was used, but the second step failed or was not finished",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The person is signed in (every step passed, or a remembered device stood in for the
+/// second): logged with the sign-in's risk; medium and above email the person, high also
+/// flags the account for administrators.
+pub async fn signed_in<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    step: Step,
+    method: &str,
+    assessment: &Assessment,
+) -> Result<(), StorageError>
+where
+    R: SignInLog + RiskRecords + AuditTrail + Sync,
+{
+    let mut entry = m.entry(Some(account), &account.email, step, "success", assessment);
+    entry.method = Some(method);
+    records.record_sign_in(&entry).await?;
+    if assessment.level >= Level::Medium {
+        let device = notices::describe_device(&m.requester.user_agent);
+        let place = m.requester.location.as_ref().map(|l| l.place.clone());
+        let why: Vec<&str> = assessment.signals.iter().map(|s| s.describe()).collect();
+        tell(
+            records,
+            m,
+            account,
+            notices::new_sign_in(
+                account,
+                m.now,
+                &device,
+                &m.requester.ip,
+                place.as_deref(),
+                &why,
+            ),
+        )
+        .await?;
+    }
+    if assessment.level == Level::High && raise(records, m, account, assessment).await? {
+        alert_administrators(records, m, account, "a high-risk sign-in").await?;
+    }
+    Ok(())
+}
+
+/// Whether the person holds a method that can finish a high-risk sign-in: an authenticator
+/// app or a security key the policy allows them (a text or a call can be intercepted or
+/// redirected; that is what high risk guards against).
+pub fn has_strong_method(
+    policy: &super::policy::MfaPolicy,
+    role: super::accounts::Role,
+    methods: &[super::mfa::Method],
+) -> bool {
+    methods
+        .iter()
+        .any(|m| is_strong(m.kind) && policy.counts_as_mfa(role, m.kind))
+}
+
+pub fn is_strong(kind: super::mfa::MethodKind) -> bool {
+    matches!(
+        kind,
+        super::mfa::MethodKind::Totp | super::mfa::MethodKind::Fido2
+    )
+}
+
+/// A sign-in stopped because of its risk (high, and the policy refuses it or the person has no
+/// strong method).
+pub async fn sign_in_blocked<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    assessment: &Assessment,
+    reason: &str,
+) -> Result<(), StorageError>
+where
+    R: SignInLog + RiskRecords + AuditTrail + Sync,
+{
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::Password,
+        "blocked",
+        assessment,
+    );
+    entry.reason = Some(reason);
+    records.record_sign_in(&entry).await?;
+    records
+        .append_audit(
+            &m.audit("sign_in.blocked_by_risk", Outcome::Failure)
+                .account(&account.id)
+                .reason(&format!("{reason}: {}", assessment.signal_names())),
+        )
+        .await?;
+    if raise(records, m, account, assessment).await? {
+        alert_administrators(records, m, account, "a high-risk sign-in was stopped").await?;
+    }
+    Ok(())
+}
+
+/// A wrong second factor. Several from somewhere the account has not been, after a correct
+/// password, say the password is known to someone else.
+pub async fn second_factor_failed<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    method: &str,
+    reason: &str,
+) -> Result<Assessment, StorageError>
+where
+    R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
+{
+    let mut past = history(records, account, m, m.settings.look_back_days).await?;
+    let network = network_of(&m.requester.ip);
+    past.push(PastSignIn {
+        at: m.now,
+        step: "second_factor".into(),
+        outcome: "failure".into(),
+        device: m.requester.device.clone(),
+        network: network.clone(),
+        country: None,
+        latitude: None,
+        longitude: None,
+    });
+    let known = risk::second_factor_failures_say_password_known(m.now, &past, m.settings);
+    let assessment = Assessment::of(if known {
+        vec![Signal::PasswordKnown]
+    } else {
+        vec![]
+    });
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::SecondFactor,
+        "failure",
+        &assessment,
+    );
+    entry.method = Some(method);
+    entry.reason = Some(reason);
+    records.record_sign_in(&entry).await?;
+    if known {
+        password_probably_known(records, m, account, &assessment).await?;
+    }
+    Ok(assessment)
+}
+
+/// Whether another call may be placed: not after several went unanswered (MFA fatigue).
+pub async fn calls_allowed<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+) -> Result<bool, StorageError> {
+    let past = records
+        .account_history(
+            &account.id,
+            m.now - m.settings.phone_minutes * 60,
+            HISTORY_ROWS,
+        )
+        .await?;
+    Ok(!risk::phone_signals(m.now, &past, m.settings).contains(&Signal::MfaFatigue))
+}
+
+/// A text or call sent for a second step (`call_placed`, `text_sent`) or a call approved
+/// (`call_answered`). Unanswered calls one after another are MFA fatigue, many sends telephony
+/// abuse: the person and their administrators are told, once.
+pub async fn phone_contact<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    method: &str,
+    outcome: &str,
+) -> Result<Assessment, StorageError>
+where
+    R: SignInLog + RiskRecords + AuditTrail + Sync,
+{
+    let mut past = records
+        .account_history(
+            &account.id,
+            m.now - m.settings.phone_minutes * 60,
+            HISTORY_ROWS,
+        )
+        .await?;
+    past.push(PastSignIn {
+        at: m.now,
+        step: "second_factor".into(),
+        outcome: outcome.into(),
+        device: None,
+        network: String::new(),
+        country: None,
+        latitude: None,
+        longitude: None,
+    });
+    let assessment = Assessment::of(if outcome == "call_answered" {
+        vec![]
+    } else {
+        risk::phone_signals(m.now, &past, m.settings)
+    });
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::SecondFactor,
+        outcome,
+        &assessment,
+    );
+    entry.method = Some(method);
+    records.record_sign_in(&entry).await?;
+    if !assessment.signals.is_empty() && raise(records, m, account, &assessment).await? {
+        tell(
+            records,
+            m,
+            account,
+            notices::many_calls_or_texts(account, m.now),
+        )
+        .await?;
+        alert_administrators(
+            records,
+            m,
+            account,
+            "many calls or texts that were not answered",
+        )
+        .await?;
+    }
+    Ok(assessment)
+}
+
+/// 0# on a call: the person says the sign-in is not theirs.
+pub async fn reported_on_call<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+) -> Result<(), StorageError>
+where
+    R: SignInLog + RiskRecords + AuditTrail + Sync,
+{
+    let assessment = Assessment::of(vec![Signal::ReportedByPerson]);
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::SecondFactor,
+        "reported",
+        &assessment,
+    );
+    entry.method = Some("voice");
+    entry.reason = Some("0# pressed on the call");
+    records.record_sign_in(&entry).await?;
+    if raise(records, m, account, &assessment).await? {
+        alert_administrators(
+            records,
+            m,
+            account,
+            "they reported a sign-in as not theirs (0#)",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A step of a password reset, for the log (`passed` at the email step, `success` when the new
+/// password is saved, `failure` otherwise).
+pub async fn reset_step<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    email: &str,
+    account: Option<&Account>,
+    outcome: &str,
+    reason: Option<&str>,
+) -> Result<(), StorageError> {
+    let none = Assessment::default();
+    let mut entry = m.entry(account, email, Step::Reset, outcome, &none);
+    entry.reason = reason;
+    records.record_sign_in(&entry).await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotMeError {
+    #[error("That sign-in is not in your recent activity")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// "This wasn't me" on a row of Recent activity: every session ends (this one too), remembered
+/// devices are forgotten, the password stops working until it is reset, the account is flagged
+/// and its administrators alerted.
+pub async fn report_not_me<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    event_id: i64,
+) -> Result<(), NotMeError>
+where
+    R: SignInLog
+        + RiskRecords
+        + AccountRecords
+        + SessionRecords
+        + DeviceRecords
+        + AuditTrail
+        + Sync,
+{
+    if !records.mark_reported(event_id, &account.id, m.now).await? {
+        return Err(NotMeError::NotFound);
+    }
+    records
+        .delete_sessions_of_account(&account.id, None)
+        .await?;
+    records.forget_devices(&account.id, None).await?;
+    records
+        .set_password_action(&account.id, PasswordAction::ResetRequired)
+        .await?;
+    let assessment = Assessment::of(vec![Signal::ReportedByPerson]);
+    raise(records, m, account, &assessment).await?;
+    records
+        .append_audit(
+            &m.audit("account.reported_not_me", Outcome::Success)
+                .account(&account.id)
+                .reason(&format!("sign-in log row {event_id}")),
+        )
+        .await?;
+    tell(records, m, account, notices::not_me_reported(account)).await?;
+    alert_administrators(records, m, account, "they reported a sign-in as not theirs").await?;
+    Ok(())
+}
+
+/// Deletes the sign-in log's rows older than the retention period, in batches so that no
+/// transaction grows large. Returns how many went.
+pub async fn prune<R: SignInLog>(
+    records: &R,
+    settings: &RiskSettings,
+    now: UnixTime,
+) -> Result<u64, StorageError> {
+    let before = now - settings.retention_days * DAY;
+    let mut total = 0;
+    loop {
+        let gone = records.prune_sign_ins(before, 5_000).await?;
+        total += gone;
+        if gone < 5_000 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Everything the monitoring writes to and reads from, for functions that record sign-in
+/// steps on the way (the second factor, for one).
+pub trait Monitored:
+    SignInLog + RiskRecords + AccountRecords + SignInLimitRecords + AuditTrail + Sync
+{
+}
+
+impl<T> Monitored for T where
+    T: SignInLog + RiskRecords + AccountRecords + SignInLimitRecords + AuditTrail + Sync
+{
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_ipv4_slash_24_and_ipv6_slash_48() {
+        assert_eq!(network_of("192.0.2.77"), "192.0.2.0/24");
+        assert_eq!(network_of("::ffff:192.0.2.77"), "192.0.2.0/24");
+        assert_eq!(network_of("2001:db8:aa:1::5"), "2001:db8:aa::/48");
+        assert_eq!(network_of("2001:db8:aa:ffff::5"), "2001:db8:aa::/48");
+        assert_eq!(network_of("unknown"), "unknown");
+    }
+}
