@@ -949,6 +949,83 @@ mod tests {
     }
 
     #[test]
+    fn a_geoip_database_is_opened_at_start_and_a_wrong_file_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let good = dir.path().join("city.mmdb");
+        std::fs::write(
+            &good,
+            crate::geo::writer::build_database(&[], 0).expect("builds"),
+        )
+        .expect("write");
+        let s = resolve(ServeArgs {
+            geoip_database: Some(good.clone()),
+            ..Default::default()
+        })
+        .expect("valid");
+        assert_eq!(s.geoip_database, Some(good));
+        let bad = dir.path().join("notes.txt");
+        std::fs::write(&bad, "not a database").expect("write");
+        let err = resolve(ServeArgs {
+            geoip_database: Some(bad),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "geoip_database");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn siem_sinks_are_checked_at_start() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let siem = |file: Option<&str>, syslog: Option<&str>| {
+            resolve(ServeArgs {
+                siem_file: file.map(PathBuf::from),
+                siem_syslog: syslog.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        let s = siem(None, None).expect("off by default");
+        assert!(!s.siem.is_enabled());
+        assert_eq!(
+            siem(Some("-"), None).expect("stdout").siem.file,
+            Some(SiemFile::Stdout)
+        );
+        let path = dir.path().join("siem.jsonl");
+        let s = siem(path.to_str(), Some("siem.nhsmal.net:514")).expect("valid");
+        assert_eq!(s.siem.file, Some(SiemFile::Path(path.clone())));
+        assert_eq!(s.siem.syslog.as_deref(), Some("siem.nhsmal.net:514"));
+        assert!(
+            !path.exists(),
+            "created when the server starts, not by resolving"
+        );
+        for target in ["127.0.0.1:601", "[::1]:514"] {
+            assert!(siem(None, Some(target)).is_ok(), "{target}");
+        }
+        for target in [
+            "siem.nhsmal.net",
+            "siem.nhsmal.net:0",
+            ":514",
+            "::1:514",
+            "a b:514",
+        ] {
+            assert_eq!(
+                siem(None, Some(target)).unwrap_err().setting,
+                "siem_syslog",
+                "{target}"
+            );
+        }
+        let missing = dir.path().join("absent").join("siem.jsonl");
+        assert_eq!(
+            siem(missing.to_str(), None).unwrap_err().setting,
+            "siem_file"
+        );
+        assert_eq!(
+            siem(dir.path().to_str(), None).unwrap_err().setting,
+            "siem_file"
+        );
+    }
+
+    #[test]
     fn a_config_file_sets_values_and_flags_win_over_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("nhsmal.toml");
