@@ -123,14 +123,16 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
-/// The sending side: cheap to clone (one `Arc`), shared by every clone of the store.
+/// The sending side: cheap to clone (two `Arc`s), shared by every clone of the store. When the
+/// last clone is dropped, the background task writes what is queued and ends.
 #[derive(Clone)]
 pub struct Siem {
-    inner: Arc<Inner>,
+    queue: mpsc::Sender<Message>,
+    counters: Arc<Counters>,
 }
 
-struct Inner {
-    queue: mpsc::Sender<Message>,
+/// Shared with the background task, which must not hold a sender (the queue would never close).
+struct Counters {
     dropped: AtomicU64,
     warned_at: Mutex<Option<tokio::time::Instant>>,
 }
@@ -166,15 +168,15 @@ impl Siem {
             )
         });
         let (siem, receiver) = Self::channel(QUEUE_CAPACITY);
-        tokio::spawn(dispatch(receiver, file, syslog, siem.inner.clone()));
+        tokio::spawn(dispatch(receiver, file, syslog, siem.counters.clone()));
         Ok(Some(siem))
     }
 
     fn channel(capacity: usize) -> (Self, mpsc::Receiver<Message>) {
         let (queue, receiver) = mpsc::channel(capacity);
         let siem = Self {
-            inner: Arc::new(Inner {
-                queue,
+            queue,
+            counters: Arc::new(Counters {
                 dropped: AtomicU64::new(0),
                 warned_at: Mutex::new(None),
             }),
@@ -186,18 +188,17 @@ impl Siem {
     /// counted and (at most once a minute) warned about.
     pub fn send(&self, event: SiemEvent) {
         if self
-            .inner
             .queue
             .try_send(Message::Event(Box::new(event)))
             .is_err()
         {
-            self.inner.count_dropped("queue");
+            self.counters.count_dropped("queue");
         }
     }
 
     /// Events dropped so far by this process (queue full, collector backlog full, file errors).
     pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.counters.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits, at most `limit`, until what was sent before has been written to the file and to
@@ -205,14 +206,14 @@ impl Siem {
     pub async fn flush(&self, limit: Duration) -> bool {
         let (done, finished) = oneshot::channel();
         tokio::time::timeout(limit, async {
-            self.inner.queue.send(Message::Flush(done)).await.is_ok() && finished.await.is_ok()
+            self.queue.send(Message::Flush(done)).await.is_ok() && finished.await.is_ok()
         })
         .await
         .unwrap_or(false)
     }
 }
 
-impl Inner {
+impl Counters {
     fn count_dropped(&self, stage: &'static str) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("nhsmal_siem_dropped_total", "stage" => stage).increment(1);
@@ -280,7 +281,7 @@ async fn dispatch(
     mut receiver: mpsc::Receiver<Message>,
     mut file: Option<Sink>,
     syslog: Option<syslog::Sender>,
-    counters: Arc<Inner>,
+    counters: Arc<Counters>,
 ) {
     let hostname = syslog::hostname();
     let procid = std::process::id();
@@ -408,6 +409,33 @@ mod tests {
         assert_eq!(siem.dropped(), 997);
         // A flush cannot get into a full queue either: it gives up at its limit.
         assert!(!siem.flush(Duration::from_millis(50)).await);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_sender_still_writes_what_was_queued() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("siem.jsonl");
+        let settings = SiemSettings {
+            file: Some(SiemFile::Path(path.clone())),
+            ..SiemSettings::default()
+        };
+        let siem = Siem::start(&settings).expect("starts").expect("enabled");
+        let event = AuditEvent::new("account.added", Outcome::Success, &requester(), 0);
+        siem.send(SiemEvent::from_audit(&event));
+        siem.clone().send(SiemEvent::from_audit(&event));
+        drop(siem);
+        for _ in 0..100 {
+            if std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                == 2
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the queued events were not written");
     }
 
     #[tokio::test]
