@@ -204,6 +204,16 @@ pub struct ServeArgs {
     /// them the client address is the TCP peer
     #[arg(long, env = "NHSMAL_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// MaxMind DB file (GeoIP2 or GeoLite2 City or Country) that places client addresses;
+    /// without it the new-country and impossible-travel signals are off
+    #[arg(long, env = "NHSMAL_GEOIP_DATABASE", value_name = "FILE")]
+    pub geoip_database: Option<PathBuf>,
+    /// Every audit event as one JSON line appended to this file (`-` for standard output)
+    #[arg(long, env = "NHSMAL_SIEM_FILE", value_name = "FILE")]
+    pub siem_file: Option<PathBuf>,
+    /// Every audit event also as RFC 5424 syslog over TCP to this collector
+    #[arg(long, env = "NHSMAL_SIEM_SYSLOG", value_name = "HOST:PORT")]
+    pub siem_syslog: Option<String>,
     #[command(flatten)]
     pub providers: ProviderArgs,
 }
@@ -232,6 +242,9 @@ struct FileSettings {
     master_key_file: Option<PathBuf>,
     fido2_allow_list: Option<PathBuf>,
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    geoip_database: Option<PathBuf>,
+    siem_file: Option<PathBuf>,
+    siem_syslog: Option<String>,
     sms_provider: Option<SmsProvider>,
     voice_provider: Option<VoiceProvider>,
     email_provider: Option<EmailProvider>,
@@ -315,6 +328,42 @@ impl Default for SignInLimits {
     }
 }
 
+/// Where audit events go besides the audit table (SIEM). Both sinks are optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiemSettings {
+    /// One JSON line per event, appended.
+    pub file: Option<SiemFile>,
+    /// `HOST:PORT` of a syslog collector (RFC 5424 over TCP, octet-counted).
+    pub syslog: Option<String>,
+    /// The first wait before reconnecting to the collector, doubling up to `retry_max`. Not a
+    /// setting: tests shorten it so that a reconnection takes milliseconds.
+    pub retry_initial: std::time::Duration,
+    pub retry_max: std::time::Duration,
+}
+
+impl Default for SiemSettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            syslog: None,
+            retry_initial: std::time::Duration::from_secs(1),
+            retry_max: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl SiemSettings {
+    pub fn is_enabled(&self) -> bool {
+        self.file.is_some() || self.syslog.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiemFile {
+    Stdout,
+    Path(PathBuf),
+}
+
 /// Everything the server and the admin commands need, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -338,6 +387,9 @@ pub struct Settings {
     pub password_reset_admin_methods: usize,
     /// Sign-in monitoring: thresholds, what high risk meets, how long the log keeps.
     pub risk: RiskSettings,
+    /// MaxMind DB file that places client addresses; checked at start by opening it.
+    pub geoip_database: Option<PathBuf>,
+    pub siem: SiemSettings,
 }
 
 impl Settings {
@@ -360,6 +412,8 @@ impl Settings {
             password_reset_admin_methods: 2,
             risk: RiskSettings::default(),
             trusted_proxies: Vec::new(),
+            geoip_database: None,
+            siem: SiemSettings::default(),
             providers: ProviderSettings {
                 notify_base_url: "https://api.notifications.service.gov.uk".into(),
                 twilio_base_url: "https://api.twilio.com".into(),
@@ -638,7 +692,30 @@ impl Settings {
         } else {
             serve.trusted_proxies.clone()
         };
+        let geoip_database = serve.geoip_database.clone().or(file.geoip_database);
+        if let Some(path) = &geoip_database {
+            // Opened once here so that a wrong file stops start-up, not the first sign-in.
+            crate::geo::GeoIpDatabase::open(path)
+                .map_err(|e| bad("geoip_database", e.to_string()))?;
+        }
+        let siem = SiemSettings {
+            file: serve
+                .siem_file
+                .clone()
+                .or(file.siem_file)
+                .map(|path| check_siem_file(&path))
+                .transpose()?,
+            syslog: serve
+                .siem_syslog
+                .clone()
+                .or(file.siem_syslog)
+                .map(|target| check_siem_syslog(&target))
+                .transpose()?,
+            ..SiemSettings::default()
+        };
         Ok(Self {
+            geoip_database,
+            siem,
             trusted_proxies,
             fido2_allowed,
             providers,
@@ -663,6 +740,61 @@ impl Settings {
             risk,
         })
     }
+}
+
+/// `-` is standard output; a file must be one we can append to, or one we can create in an
+/// existing folder (it is created at start, not here: admin commands resolve settings too).
+fn check_siem_file(path: &Path) -> Result<SiemFile, ConfigError> {
+    if path.as_os_str() == "-" {
+        return Ok(SiemFile::Stdout);
+    }
+    let problem = |p: String| bad("siem_file", format!("{}: {p}", path.display()));
+    if path.is_dir() {
+        return Err(problem("is a folder".into()));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| problem(format!("cannot append to it ({e})")))?;
+    } else {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(problem("its folder does not exist".into()));
+        }
+    }
+    Ok(SiemFile::Path(path.to_path_buf()))
+}
+
+/// `HOST:PORT` (an IPv6 address in brackets). The name is not resolved here: a collector that
+/// is down or unknown at start is retried, not fatal.
+fn check_siem_syslog(target: &str) -> Result<String, ConfigError> {
+    let target = target.trim();
+    let problem = || {
+        bad(
+            "siem_syslog",
+            format!("{target:?} is not HOST:PORT, such as siem.nhsmal.net:514"),
+        )
+    };
+    let (host, port) = target.rsplit_once(':').ok_or_else(problem)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    };
+    if !(port_ok && host_ok) {
+        return Err(problem());
+    }
+    Ok(target.to_string())
 }
 
 fn read_file_settings(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -832,6 +964,83 @@ mod tests {
         let mut args = smtp("smtp://127.0.0.1:2525");
         args.providers.smtp_timeout_seconds = Some(0);
         assert_eq!(resolve(args).unwrap_err().setting, "smtp_timeout_seconds");
+    }
+
+    #[test]
+    fn a_geoip_database_is_opened_at_start_and_a_wrong_file_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let good = dir.path().join("city.mmdb");
+        std::fs::write(
+            &good,
+            crate::geo::writer::build_database(&[], 0).expect("builds"),
+        )
+        .expect("write");
+        let s = resolve(ServeArgs {
+            geoip_database: Some(good.clone()),
+            ..Default::default()
+        })
+        .expect("valid");
+        assert_eq!(s.geoip_database, Some(good));
+        let bad = dir.path().join("notes.txt");
+        std::fs::write(&bad, "not a database").expect("write");
+        let err = resolve(ServeArgs {
+            geoip_database: Some(bad),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "geoip_database");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn siem_sinks_are_checked_at_start() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let siem = |file: Option<&str>, syslog: Option<&str>| {
+            resolve(ServeArgs {
+                siem_file: file.map(PathBuf::from),
+                siem_syslog: syslog.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        let s = siem(None, None).expect("off by default");
+        assert!(!s.siem.is_enabled());
+        assert_eq!(
+            siem(Some("-"), None).expect("stdout").siem.file,
+            Some(SiemFile::Stdout)
+        );
+        let path = dir.path().join("siem.jsonl");
+        let s = siem(path.to_str(), Some("siem.nhsmal.net:514")).expect("valid");
+        assert_eq!(s.siem.file, Some(SiemFile::Path(path.clone())));
+        assert_eq!(s.siem.syslog.as_deref(), Some("siem.nhsmal.net:514"));
+        assert!(
+            !path.exists(),
+            "created when the server starts, not by resolving"
+        );
+        for target in ["127.0.0.1:601", "[::1]:514"] {
+            assert!(siem(None, Some(target)).is_ok(), "{target}");
+        }
+        for target in [
+            "siem.nhsmal.net",
+            "siem.nhsmal.net:0",
+            ":514",
+            "::1:514",
+            "a b:514",
+        ] {
+            assert_eq!(
+                siem(None, Some(target)).unwrap_err().setting,
+                "siem_syslog",
+                "{target}"
+            );
+        }
+        let missing = dir.path().join("absent").join("siem.jsonl");
+        assert_eq!(
+            siem(missing.to_str(), None).unwrap_err().setting,
+            "siem_file"
+        );
+        assert_eq!(
+            siem(dir.path().to_str(), None).unwrap_err().setting,
+            "siem_file"
+        );
     }
 
     #[test]

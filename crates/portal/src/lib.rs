@@ -7,6 +7,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod geo;
 pub mod notify;
+pub mod siem;
 pub mod store;
 pub mod web;

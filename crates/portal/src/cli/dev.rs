@@ -5,6 +5,9 @@
 //! `BN000000`…, active users `person{n}@{org}.nhsmal.example` (all with the password
 //! `SEED_PASSWORD`, hashed once), and methods for a share of them added over the last year.
 //! The data is the same on every run (a fixed pseudo-random sequence), apart from ids.
+//!
+//! `nhsmal dev geoip-db --out FILE --network CIDR=CC[,LAT,LON[,CITY]] …` writes a small GeoIP
+//! database in MaxMind DB format, for tests and scripts (real ones cannot be downloaded here).
 
 use std::time::Instant;
 
@@ -53,6 +56,69 @@ pub enum DevCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Write a small GeoIP database (MaxMind DB format, type NHSmal-Test-City) for tests
+    GeoipDb {
+        /// The file to write (replaced if it exists)
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// A network and its place, such as 81.2.69.0/24=GB,51.5074,-0.1278,London or
+        /// 2001:db8::/32=FR; repeat for more
+        #[arg(
+            long = "network",
+            value_name = "CIDR=CC[,LAT,LON[,CITY]]",
+            required = true
+        )]
+        networks: Vec<String>,
+    },
+}
+
+/// Parses `CIDR=CC[,LAT,LON[,CITY]]`.
+fn geoip_entry(text: &str) -> Result<(crate::geo::writer::Network, crate::geo::Place), CliError> {
+    let bad = |problem: String| CliError::BadInput(format!("--network {text:?}: {problem}"));
+    let (cidr, place) = text
+        .split_once('=')
+        .ok_or_else(|| bad("expected CIDR=CC[,LAT,LON[,CITY]]".into()))?;
+    let network = crate::geo::writer::Network::parse(cidr).map_err(|e| bad(e.to_string()))?;
+    let parts: Vec<&str> = place.splitn(4, ',').map(str::trim).collect();
+    let coordinate = |name: &str, value: &str| {
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| bad(format!("the {name} {value:?} is not a number")))
+    };
+    let (latitude, longitude) = match parts.as_slice() {
+        [_] => (None, None),
+        [_, lat, lon, ..] => (
+            Some(coordinate("latitude", lat)?),
+            Some(coordinate("longitude", lon)?),
+        ),
+        _ => return Err(bad("give both latitude and longitude, or neither".into())),
+    };
+    Ok((
+        network,
+        crate::geo::Place {
+            country: parts.first().copied().unwrap_or_default().to_string(),
+            latitude,
+            longitude,
+            accuracy_km: None,
+            city: parts.get(3).map(|c| c.to_string()),
+        },
+    ))
+}
+
+fn write_geoip_db(out: &std::path::Path, networks: &[String]) -> Result<(), CliError> {
+    let entries = networks
+        .iter()
+        .map(|n| geoip_entry(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let build_epoch = u64::try_from(SystemClock.now()).unwrap_or(0);
+    let bytes = crate::geo::writer::build_database(&entries, build_epoch)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    std::fs::write(out, bytes)
+        .map_err(|e| CliError::BadInput(format!("cannot write {}: {e}", out.display())))?;
+    println!("Wrote {} with {} network(s)", out.display(), entries.len());
+    Ok(())
 }
 
 /// The admin user search, timed in-process so that only the query is measured.
@@ -104,6 +170,7 @@ pub async fn run(common: &crate::config::CommonArgs, command: DevCommand) -> Res
         DevCommand::Search { q, show, org, runs } => {
             return time_search(common, q, show, org, runs).await;
         }
+        DevCommand::GeoipDb { out, networks } => return write_geoip_db(&out, &networks),
     };
     if !(1..=999_999).contains(&organisations) {
         return Err(CliError::BadInput(

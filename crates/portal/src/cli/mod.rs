@@ -117,11 +117,19 @@ pub fn run() -> ExitCode {
 async fn open_store(common: &CommonArgs) -> Result<(Settings, Store), CliError> {
     let settings = Settings::resolve(common, &ServeArgs::default())
         .map_err(|e| CliError::BadInput(e.to_string()))?;
+    // Audit events of admin commands reach the SIEM too, except on standard output, which is
+    // the command's own output (a CSV report, a user list).
+    let mut siem = settings.siem.clone();
+    if siem.file == Some(crate::config::SiemFile::Stdout) {
+        siem.file = None;
+    }
+    let siem = crate::siem::Siem::start(&siem).map_err(|e| CliError::BadInput(e.to_string()))?;
     let store = Store::open(
         &settings.database_url,
         &settings.data_dir,
         settings.database_max_connections,
     )
-    .await?;
+    .await?
+    .with_siem(siem);
     Ok((settings, store))
 }

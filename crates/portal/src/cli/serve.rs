@@ -32,12 +32,16 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
     let settings =
         Settings::resolve(common, args).map_err(|e| CliError::BadInput(e.to_string()))?;
     init_logging(settings.log_format);
+    // Started before the store so that every audit event, from the first, reaches the SIEM.
+    let siem =
+        crate::siem::Siem::start(&settings.siem).map_err(|e| CliError::BadInput(e.to_string()))?;
     let store = Store::open(
         &settings.database_url,
         &settings.data_dir,
         settings.database_max_connections,
     )
-    .await?;
+    .await?
+    .with_siem(siem);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let notifier = Arc::new(
         crate::notify::from_settings(&settings)

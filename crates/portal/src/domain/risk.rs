@@ -326,7 +326,8 @@ pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dp = (lat2 - lat1).to_radians();
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6_371.0 * a.sqrt().asin()
+    // min: rounding can push `a` a hair above 1 for antipodal points, and asin(>1) is NaN.
+    2.0 * 6_371.0 * a.sqrt().min(1.0).asin()
 }
 
 /// Wrong passwords for the account within the window.

@@ -49,6 +49,7 @@ impl AuditTrail for Store {
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;
+        self.forward_audit([e]);
         Ok(())
     }
 

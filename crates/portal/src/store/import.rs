@@ -172,6 +172,7 @@ impl ImportRecords for Store {
         let events: Vec<AuditEvent> = kept.iter().flat_map(|i| i.events.clone()).collect();
         insert_audit_events(&mut tx, &events).await?;
         tx.commit().await.map_err(storage_error)?;
+        self.forward_audit(&events);
         Ok(added)
     }
 
@@ -181,7 +182,9 @@ impl ImportRecords for Store {
         }
         let mut tx = self.writer.begin().await.map_err(storage_error)?;
         insert_audit_events(&mut tx, events).await?;
-        tx.commit().await.map_err(storage_error)
+        tx.commit().await.map_err(storage_error)?;
+        self.forward_audit(events);
+        Ok(())
     }
 }
 

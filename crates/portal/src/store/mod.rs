@@ -47,6 +47,8 @@ pub struct Store {
     /// under load). On PostgreSQL this is the same pool as `pool`.
     writer: AnyPool,
     backend: Backend,
+    /// Where audit events are copied after they are written (SIEM); none by default.
+    siem: Option<crate::siem::Siem>,
 }
 
 impl std::fmt::Debug for Store {
@@ -133,7 +135,33 @@ impl Store {
             pool,
             writer,
             backend,
+            siem: None,
         })
+    }
+
+    /// This store, copying every audit event it writes to `siem` (a decorator: the SQL is
+    /// unchanged, and a SIEM that is slow or down never fails or delays a write).
+    pub fn with_siem(mut self, siem: Option<crate::siem::Siem>) -> Self {
+        self.siem = siem;
+        self
+    }
+
+    /// The SIEM events are copied to, if any: other event sources (the sign-in log) send
+    /// through it too.
+    pub fn siem(&self) -> Option<&crate::siem::Siem> {
+        self.siem.as_ref()
+    }
+
+    /// Copies written audit events to the SIEM.
+    pub(crate) fn forward_audit<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a crate::domain::audit::AuditEvent>,
+    ) {
+        if let Some(siem) = &self.siem {
+            for event in events {
+                siem.send(crate::siem::SiemEvent::from_audit(event));
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -149,7 +177,13 @@ impl Store {
         )
     }
 
+    /// Closes the pools, after giving the SIEM up to 3 seconds to write what it has queued.
     pub async fn close(&self) {
+        if let Some(siem) = &self.siem
+            && !siem.flush(Duration::from_secs(3)).await
+        {
+            tracing::warn!("some SIEM events were not delivered before stopping");
+        }
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -110,6 +110,9 @@ impl SignInLog for Store {
         .fetch_one(&self.writer)
         .await
         .map_err(storage_error)?;
+        if let Some(siem) = self.siem() {
+            siem.send(crate::siem::SiemEvent::from_sign_in(e));
+        }
         Ok(id)
     }
 

@@ -153,13 +153,27 @@ where
             .unwrap_or_default();
         let jar = CookieJar::from_headers(&parts.headers);
         Ok(Requester {
-            ip,
             user_agent,
             correlation_id,
             device: super::device_id::hash_from(&app, &jar),
-            location: None,
+            location: locate(&app, &ip),
+            ip,
         })
     }
+}
+
+/// Roughly where a client address is, from the configured GeoIP database.
+fn locate(app: &AppState, ip: &str) -> Option<crate::domain::risk::Location> {
+    let place = app.geo.as_ref()?.place_of(ip.parse().ok()?)?;
+    Some(crate::domain::risk::Location {
+        place: match &place.city {
+            Some(city) => format!("{city}, {}", place.country),
+            None => place.country.clone(),
+        },
+        country: place.country,
+        latitude: place.latitude,
+        longitude: place.longitude,
+    })
 }
 
 async fn any_session(parts: &Parts, app: &AppState) -> Result<Option<SignedInSession>, AppError> {

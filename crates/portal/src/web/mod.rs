@@ -55,6 +55,9 @@ pub struct App {
     pub email_queue: Arc<EmailQueue<Store>>,
     pub secrets: SecretBox,
     pub security_keys: crate::domain::mfa::security_key::SecurityKeys,
+    /// Places client addresses, when `geoip_database` is set; `None` turns the location
+    /// signals off.
+    pub geo: Option<Arc<crate::geo::GeoIpDatabase>>,
     csrf_key: Vec<u8>,
     metrics: PrometheusHandle,
 }
@@ -82,7 +85,12 @@ impl App {
         )
         .map_err(anyhow::Error::msg)?;
         let email_queue = Arc::new(EmailQueue::new(store.clone(), providers));
+        let geo = match &settings.geoip_database {
+            Some(path) => Some(Arc::new(crate::geo::GeoIpDatabase::open(path)?)),
+            None => None,
+        };
         Ok(Arc::new(App {
+            geo,
             notifier: email_queue.clone(),
             email_queue,
             security_keys,

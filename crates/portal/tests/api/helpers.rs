@@ -112,7 +112,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings.database_max_connections,
     )
     .await
-    .expect("store opens and migrates");
+    .expect("store opens and migrates")
+    .with_siem(nhsmal::siem::Siem::start(&settings.siem).expect("SIEM starts"));
     let clock = FakeClock::starting_at(START);
     let notifier = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
     let app = App::new(
