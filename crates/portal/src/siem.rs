@@ -76,7 +76,7 @@ impl SiemEvent {
         }
     }
 
-    /// A row of the sign-in log: `event` is `sign_in.<step>`, with the outcome, risk and the
+    /// A row of the sign-in log: `event` is `sign_in_log.<step>`, with the outcome, risk and the
     /// signals behind it. The device id is a keyed hash and is left out all the same.
     pub fn from_sign_in(e: &crate::domain::monitoring::SignInEntry<'_>) -> Self {
         let mut body = Map::new();
@@ -112,7 +112,8 @@ impl SiemEvent {
         Self {
             kind: "sign_in",
             at: e.at,
-            name: format!("sign_in.{}", e.step.as_str()),
+            // Not `sign_in.*`: those are audit events; `type` tells them apart too.
+            name: format!("sign_in_log.{}", e.step.as_str()),
             failure: matches!(e.outcome, "failure" | "blocked" | "reported"),
             body: Value::Object(body),
         }

@@ -783,17 +783,113 @@ where
 /// password is saved, `failure` otherwise).
 pub async fn reset_step<R: SignInLog>(
     records: &R,
-    m: &Monitor<'_>,
+    requester: &Requester,
+    now: UnixTime,
     email: &str,
     account: Option<&Account>,
     outcome: &str,
     reason: Option<&str>,
 ) -> Result<(), StorageError> {
     let none = Assessment::default();
-    let mut entry = m.entry(account, email, Step::Reset, outcome, &none);
-    entry.reason = reason;
-    records.record_sign_in(&entry).await?;
+    records
+        .record_sign_in(&SignInEntry {
+            at: now,
+            account_id: account.map(|a| a.id.as_str()),
+            email,
+            org_code: account.map(|a| a.org_code.as_str()),
+            requester,
+            step: Step::Reset,
+            method: None,
+            outcome,
+            reason,
+            assessment: &none,
+        })
+        .await?;
     Ok(())
+}
+
+/// How far back "Recent activity" goes, and how many rows it shows at most.
+pub const RECENT_DAYS: i64 = 30;
+const RECENT_ROWS: i64 = 200;
+
+/// A row of "Recent activity", as the person reads it.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub id: i64,
+    pub at: UnixTime,
+    /// "Signed in", "Wrong password"…
+    pub what: &'static str,
+    pub failed: bool,
+    pub device: String,
+    pub ip: String,
+    pub place: Option<String>,
+    pub level: Level,
+    /// Why it was flagged, in words.
+    pub why: Vec<&'static str>,
+    pub reported: bool,
+    /// Whether "This wasn't me" is offered: the password was right here.
+    pub can_report: bool,
+}
+
+/// The person's sign-ins of the last 30 days, newest first. Texts and calls sent are left
+/// out, and so is a correct password whose second step was then finished from the same device
+/// (that sign-in is shown once, as "Signed in").
+pub async fn recent_activity<R: SignInLog>(
+    records: &R,
+    account: &Account,
+    now: UnixTime,
+) -> Result<Vec<Activity>, StorageError> {
+    let rows = records
+        .sign_ins_of_account(&account.id, now - RECENT_DAYS * DAY, RECENT_ROWS)
+        .await?;
+    let finished = |r: &SignInRecord| {
+        rows.iter().any(|o| {
+            o.outcome == "success"
+                && o.at >= r.at
+                && o.at <= r.at + 15 * 60
+                && o.user_agent == r.user_agent
+                && o.ip == r.ip
+        })
+    };
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.step.as_str(),
+                "password" | "second_factor" | "reset" | "single_sign_on"
+            )
+        })
+        .filter(|r| !(r.outcome == "passed" && r.step == "password" && finished(r)))
+        .filter_map(|r| {
+            let what = match (r.step.as_str(), r.outcome.as_str()) {
+                ("reset", "success") => "Password reset",
+                ("reset", "passed") => "Password reset started",
+                ("reset", _) => "Password reset: wrong code",
+                (_, "success") => "Signed in",
+                ("password", "passed") => "Password correct, second step not finished",
+                ("password", "failure") => "Wrong password",
+                ("second_factor", "failure") => "Wrong code or security key",
+                (_, "blocked") => "Sign-in stopped",
+                (_, "reported") => "Reported on a call as not you",
+                _ => return None,
+            };
+            let signals = risk::parse_names(&r.signals);
+            Some(Activity {
+                id: r.id,
+                at: r.at,
+                what,
+                failed: matches!(r.outcome.as_str(), "failure" | "blocked" | "reported"),
+                device: notices::describe_device(&r.user_agent),
+                ip: r.ip.clone(),
+                place: r.place.clone(),
+                level: Assessment::of(signals.clone()).level,
+                why: signals.iter().map(|s| s.describe()).collect(),
+                reported: r.reported_at.is_some(),
+                can_report: r.reported_at.is_none()
+                    && matches!(r.outcome.as_str(), "success" | "passed"),
+            })
+        })
+        .collect())
 }
 
 #[derive(Debug, thiserror::Error)]

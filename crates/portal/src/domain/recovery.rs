@@ -6,6 +6,7 @@ use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, Role, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::mfa::{Method, MethodKind, MethodRecords};
+use super::monitoring::{SignInLog, reset_step};
 use super::password::{NewPassword, PasswordHashing, PasswordRejected};
 use super::policy::{self, PolicyRecords};
 use super::sessions::SessionRecords;
@@ -128,6 +129,7 @@ where
         + PolicyRecords
         + RecoveryCodeRecords
         + SignInLimitRecords
+        + SignInLog
         + AuditTrail
         + Sync,
 {
@@ -161,10 +163,21 @@ where
         return Err(ResetError::Throttled { until });
     }
     let account = records.account_by_email(&normalize_email(email)).await?;
+    let typed = normalize_email(email);
     let Some(account) = account.filter(|a| a.state == AccountState::Active) else {
         records
             .append_audit(&audit(Outcome::Failure, "no_active_account"))
             .await?;
+        reset_step(
+            records,
+            requester,
+            now,
+            &typed,
+            None,
+            "failure",
+            Some("no_active_account"),
+        )
+        .await?;
         return Ok(ResetStart::Decoy);
     };
     let policy = policy::policy_for(records, &account.org_code).await?;
@@ -178,11 +191,31 @@ where
         records
             .append_audit(&audit(Outcome::Failure, "not_enough_methods").account(&account.id))
             .await?;
+        reset_step(
+            records,
+            requester,
+            now,
+            &typed,
+            Some(&account),
+            "failure",
+            Some("not_enough_methods"),
+        )
+        .await?;
         return Ok(ResetStart::Decoy);
     }
     records
         .append_audit(&audit(Outcome::Success, "second_step").account(&account.id))
         .await?;
+    reset_step(
+        records,
+        requester,
+        now,
+        &typed,
+        Some(&account),
+        "passed",
+        None,
+    )
+    .await?;
     Ok(ResetStart::Proceed {
         account: Box::new(account),
         needed,
@@ -207,6 +240,7 @@ where
         + SessionRecords
         + SignInLimitRecords
         + super::devices::DeviceRecords
+        + SignInLog
         + AuditTrail
         + Sync,
 {
@@ -238,6 +272,16 @@ where
                 .account(&account.id),
         )
         .await?;
+    reset_step(
+        records,
+        requester,
+        now,
+        &account.email,
+        Some(account),
+        "success",
+        None,
+    )
+    .await?;
     super::notices::email_person(
         records,
         notifier,

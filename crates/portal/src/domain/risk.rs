@@ -247,11 +247,11 @@ pub fn assess_sign_in(
         .filter(|p| p.signed_in() && p.at >= since && p.at <= attempt.at)
         .collect();
     let mut signals = vec![];
+    let device_known = attempt
+        .device
+        .is_some_and(|d| known.iter().any(|p| p.device.as_deref() == Some(d)));
     // Nothing to compare with before the account has signed in a few times.
     if known.len() >= settings.learning_sign_ins.max(1) {
-        let device_known = attempt
-            .device
-            .is_some_and(|d| known.iter().any(|p| p.device.as_deref() == Some(d)));
         if !device_known {
             signals.push(Signal::NewDevice);
         }
@@ -281,9 +281,12 @@ pub fn assess_sign_in(
     if password_known(attempt.at, history, &known, settings) {
         signals.push(Signal::PasswordKnown);
     }
-    if history
-        .iter()
-        .any(|p| p.outcome == "reported" && p.at >= attempt.at - DAY && p.at <= attempt.at)
+    // After the person said a sign-in was not theirs, a sign-in from a browser they have not
+    // used is suspect; from their own it is them.
+    if !device_known
+        && history
+            .iter()
+            .any(|p| p.outcome == "reported" && p.at >= attempt.at - DAY && p.at <= attempt.at)
     {
         signals.push(Signal::ReportedByPerson);
     }

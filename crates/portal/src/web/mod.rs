@@ -1,5 +1,6 @@
 //! The web layer (axum): routes, extractors, pages. Handlers parse, call the domain, render.
 
+mod activity;
 mod admin;
 mod api;
 mod assets;
@@ -155,6 +156,7 @@ pub fn router(app: AppState) -> Router {
     let portal = Router::new()
         .merge(signin::router())
         .merge(profile::router())
+        .merge(activity::router())
         .merge(second_step::router())
         .merge(enrol::router())
         .merge(methods::router())
@@ -240,10 +242,29 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = app.start_email_worker();
+    let pruner = start_sign_in_log_pruner(&app);
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
+    pruner.abort();
     worker.stop().await;
     served
+}
+
+/// Deletes sign-in log rows past their retention, at start and then hourly. Every node may
+/// run it: a delete of what is already gone changes nothing.
+fn start_sign_in_log_pruner(app: &AppState) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            match crate::domain::monitoring::prune(&app.store, &app.settings.risk, app.now()).await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "old sign-in log rows deleted"),
+                Err(e) => tracing::warn!(error = %e, "sign-in log not pruned; trying again later"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+        }
+    })
 }

@@ -87,6 +87,26 @@ pub struct ProfilePage {
 }
 
 #[derive(Template)]
+#[template(path = "activity.html")]
+pub struct ActivityPage {
+    pub chrome: Chrome,
+    pub rows: Vec<ActivityRow>,
+    pub days: i64,
+}
+
+pub struct ActivityRow {
+    pub id: i64,
+    pub when: String,
+    pub what: &'static str,
+    pub failed: bool,
+    pub device: String,
+    pub place: String,
+    pub flagged: Option<String>,
+    pub reported: bool,
+    pub can_report: bool,
+}
+
+#[derive(Template)]
 #[template(path = "self_service.html")]
 pub struct SelfServicePage {
     pub chrome: Chrome,

@@ -62,6 +62,8 @@ struct SignInQuery {
     next: Option<String>,
     signed_out: Option<String>,
     reset: Option<String>,
+    /// After "This wasn't me".
+    reported: Option<String>,
     /// Back from setting a first password through an invitation.
     password_set: Option<String>,
 }
@@ -78,6 +80,11 @@ async fn sign_in_page(
     }
     let notice = if query.reset.is_some() {
         Some("Your password has been reset. Sign in with your new password.".to_string())
+    } else if query.reported.is_some() {
+        Some(
+            "We have signed you out everywhere and told your local administrator. Your password no longer works: choose “Forgotten your password?” to set a new one."
+                .to_string(),
+        )
     } else if query.password_set.is_some() {
         Some(
             "Your password has been saved. Sign in with your email address and new password."

@@ -11,6 +11,7 @@ mod geo;
 mod helpers;
 mod import;
 mod json_api;
+mod monitoring;
 mod ops;
 mod password;
 mod phone;

@@ -329,6 +329,11 @@ async fn a_provider_failure_says_so_and_uses_up_no_attempt() {
     );
 }
 
+/// Presses `digits` on the keypad of the last call in the outbox.
+pub(crate) async fn press_keypad(app: &TestApp, digits: &str) -> reqwest::Response {
+    press(app, digits).await
+}
+
 async fn press(app: &TestApp, digits: &str) -> reqwest::Response {
     let call = last(app, "voice");
     let url = call["keypad_url"].as_str().expect("keypad_url").to_string();

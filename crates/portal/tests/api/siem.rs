@@ -66,6 +66,7 @@ async fn every_audit_event_is_a_json_line_in_the_siem_file() {
         total = std::fs::read_to_string(&path)
             .expect("file")
             .lines()
+            .filter(|l| l.contains(r#""type":"audit""#))
             .count();
         if total >= audited {
             break;
@@ -73,6 +74,15 @@ async fn every_audit_event_is_a_json_line_in_the_siem_file() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(total, audited, "one line per audit event");
+    // The sign-in log's rows go there too, with their risk.
+    // (Without a second factor: the password is right, then the person is signed in.)
+    let rows = lines_of(&path, "sign_in_log.password", 3).await;
+    assert_eq!(rows[0]["type"], "sign_in");
+    assert_eq!(rows[0]["outcome"], "failure");
+    assert_eq!(rows[0]["risk"], "none");
+    assert_eq!(rows[1]["outcome"], "passed");
+    assert_eq!(rows[2]["outcome"], "success");
+    assert!(rows.iter().all(|r| r.get("device").is_none()));
     // No secret travels with the events.
     let text = std::fs::read_to_string(&path).expect("file");
     assert!(!text.contains(PASSWORD) && !text.contains("not the password"));

@@ -360,7 +360,8 @@ where
     if ctx.reset_source.is_some() {
         super::monitoring::reset_step(
             records,
-            &m,
+            ctx.requester,
+            ctx.now,
             &account.email,
             Some(account),
             "failure",
