@@ -342,6 +342,12 @@ def admin_enrolment_report(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("img").first).to_be_visible()
 
 
+def recent_activity(page: Page, portal: Portal) -> None:
+    signed_in(page, portal)
+    page.goto(portal.url("/profile/activity"))
+    expect(page.get_by_role("table", name="Sign-ins in the last 30 days")).to_be_visible()
+
+
 def invitation(page: Page, portal: Portal) -> None:
     csv = portal.data_dir / "people.csv"
     csv.write_text("email,name,organisation,role\ninvited@demo1.nhs.uk,Ivy Invited,DEMO1,user\n")
@@ -398,6 +404,7 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "admin import": admin_import,
     "admin enrolment report": admin_enrolment_report,
     "invitation: set a password": invitation,
+    "recent activity": recent_activity,
 }
 
 

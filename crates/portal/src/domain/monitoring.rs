@@ -790,21 +790,45 @@ pub async fn reset_step<R: SignInLog>(
     outcome: &str,
     reason: Option<&str>,
 ) -> Result<(), StorageError> {
-    let none = Assessment::default();
-    records
-        .record_sign_in(&SignInEntry {
-            at: now,
-            account_id: account.map(|a| a.id.as_str()),
-            email,
-            org_code: account.map(|a| a.org_code.as_str()),
-            requester,
-            step: Step::Reset,
-            method: None,
-            outcome,
-            reason,
-            assessment: &none,
-        })
-        .await?;
+    let entry = SignInEntry {
+        at: now,
+        account_id: account.map(|a| a.id.as_str()),
+        email,
+        org_code: account.map(|a| a.org_code.as_str()),
+        requester,
+        step: Step::Reset,
+        method: None,
+        outcome,
+        reason,
+        assessment: &Assessment::default(),
+    };
+    records.record_sign_in(&entry).await?;
+    Ok(())
+}
+
+/// A sign-in with a temporary access pass (an administrator's, to set up a new method): logged
+/// as a password step with the method `pass`, `success` or `failure`.
+pub async fn pass_step<R: SignInLog>(
+    records: &R,
+    requester: &Requester,
+    now: UnixTime,
+    email: &str,
+    account: Option<&Account>,
+    outcome: &str,
+) -> Result<(), StorageError> {
+    let entry = SignInEntry {
+        at: now,
+        account_id: account.map(|a| a.id.as_str()),
+        email,
+        org_code: account.map(|a| a.org_code.as_str()),
+        requester,
+        step: Step::Password,
+        method: Some("pass"),
+        outcome,
+        reason: (outcome == "failure").then_some("wrong_pass_or_email"),
+        assessment: &Assessment::default(),
+    };
+    records.record_sign_in(&entry).await?;
     Ok(())
 }
 

@@ -81,7 +81,12 @@ pub async fn sign_in_with_pass<R>(
     now: UnixTime,
 ) -> Result<Account, SignInError>
 where
-    R: AccountRecords + AdminRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: AccountRecords
+        + AdminRecords
+        + SignInLimitRecords
+        + super::monitoring::SignInLog
+        + AuditTrail
+        + Sync,
 {
     let audit = |outcome, reason: &str| {
         AuditEvent::new("sign_in.temporary_access_pass", outcome, requester, now)
@@ -121,6 +126,9 @@ where
         }
         records.append_audit(&event).await?;
         record_failed_password(records, limits, account.as_ref(), email, requester, now).await?;
+        let typed = normalize_email(email);
+        super::monitoring::pass_step(records, requester, now, &typed, account.as_ref(), "failure")
+            .await?;
         return Err(SignInError::WrongPasswordOrEmail);
     };
     if account.state == AccountState::Disabled {
@@ -135,6 +143,15 @@ where
             &AuditEvent::new("tap.used", Outcome::Success, requester, now).account(&account.id),
         )
         .await?;
+    super::monitoring::pass_step(
+        records,
+        requester,
+        now,
+        &account.email,
+        Some(&account),
+        "success",
+    )
+    .await?;
     Ok(account)
 }
 

@@ -530,6 +530,22 @@ async fn a_high_risk_sign_in_is_refused_where_configured_and_without_a_strong_me
 async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password_reset() {
     let app = spawn().await;
     let (home, key) = ann_at_home(&app).await;
+    // At home she ticks "Don't ask again on this device".
+    sign_out(&app, &home).await;
+    app.sign_in_with(&home, "ann@fa123.nhs.uk", PASSWORD).await;
+    let verify = app.page(&home, "/sign-in/verify").await;
+    let code = totp_code(&key, app.clock_now());
+    app.post_second_step(&home, &verify, &[("code", &code), ("remember", "1")])
+        .await;
+    app.clock.advance(30);
+    let ann = account(&app, "ann@fa123.nhs.uk").await;
+    use nhsmal::domain::devices::DeviceRecords;
+    let remembered = app
+        .store
+        .devices_of(&ann.id, app.clock_now())
+        .await
+        .expect("devices");
+    assert_eq!(remembered.len(), 1);
     let away = browser_at(AWAY);
     sign_in_fully(&app, &away, &key).await;
     let page = app.page(&home, "/profile/activity").await;
@@ -593,6 +609,12 @@ async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password
             .iter()
             .any(|e| e.event == "account.reported_not_me")
     );
+    let remembered = app
+        .store
+        .devices_of(&ann.id, app.clock_now())
+        .await
+        .expect("devices");
+    assert!(remembered.is_empty(), "remembered devices are forgotten");
 
     // A reset with her app gives her a password that works again.
     let reset = browser_at(HOME);
