@@ -987,11 +987,11 @@ where
             .await?;
     }
     records
-        .append_audit(
-            &admin
-                .event("risk.dismissed", target)
-                .reason(&format!("{}: {}", flag.level.as_str(), risk::names(&flag.signals))),
-        )
+        .append_audit(&admin.event("risk.dismissed", target).reason(&format!(
+            "{}: {}",
+            flag.level.as_str(),
+            risk::names(&flag.signals)
+        )))
         .await?;
     Ok(())
 }
@@ -1016,11 +1016,15 @@ where
         .set_password_action(&target.id, PasswordAction::ResetRequired)
         .await?;
     records
-        .append_audit(&admin.event("risk.confirmed_compromised", target).reason(&format!(
-            "{}: {}; {sessions} sessions ended, {devices} remembered devices forgotten",
-            flag.level.as_str(),
-            risk::names(&flag.signals)
-        )))
+        .append_audit(
+            &admin
+                .event("risk.confirmed_compromised", target)
+                .reason(&format!(
+                    "{}: {}; {sessions} sessions ended, {devices} remembered devices forgotten",
+                    flag.level.as_str(),
+                    risk::names(&flag.signals)
+                )),
+        )
         .await?;
     notices::email_person(
         records,

@@ -77,7 +77,10 @@ struct World {
 async fn world() -> World {
     let app = spawn().await;
     let lee = app.with_fresh_factor(LEE, "FA123", "local-admin").await.0;
-    let nia = app.with_fresh_factor(NIA, "NAT01", "national-admin").await.0;
+    let nia = app
+        .with_fresh_factor(NIA, "NAT01", "national-admin")
+        .await
+        .0;
     app.add_person(ANN, "FA123", "user").await;
     app.add_person(BOB, "FB456", "user").await;
     let ann = browser();
@@ -132,8 +135,7 @@ async fn post_action(
 }
 
 #[tokio::test]
-async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_administrators_scope()
-{
+async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_administrators_scope() {
     let w = world().await;
     let app = &w.app;
     wrong_passwords(app, ANN, 1).await;
@@ -154,14 +156,20 @@ async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_admi
 
     // Person and outcome.
     let page = app
-        .page(&w.lee, &format!("/admin/sign-ins?email={ANN}&outcome=success"))
+        .page(
+            &w.lee,
+            &format!("/admin/sign-ins?email={ANN}&outcome=success"),
+        )
         .await;
     let found = rows(&page);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("Signed in") && found[0].contains("198.51.100.20"));
     assert!(found[0].contains("Password"), "the step and method");
     let page = app
-        .page(&w.lee, &format!("/admin/sign-ins?email={ANN}&outcome=failure"))
+        .page(
+            &w.lee,
+            &format!("/admin/sign-ins?email={ANN}&outcome=failure"),
+        )
         .await;
     let found = rows(&page);
     assert_eq!(found.len(), 1, "{found:?}");
@@ -187,7 +195,10 @@ async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_admi
     assert!(page.contains(ANN) && page.contains(BOB));
     let page = app.page(&w.nia, "/admin/sign-ins?org=fb456").await;
     let found = rows(&page);
-    assert!(!found.is_empty() && found.iter().all(|r| r.contains(BOB)), "{found:?}");
+    assert!(
+        !found.is_empty() && found.iter().all(|r| r.contains(BOB)),
+        "{found:?}"
+    );
 }
 
 #[tokio::test]
@@ -207,7 +218,9 @@ async fn the_sign_in_log_pages_fifty_at_a_time_with_older_sign_ins_after() {
     let (ned, _) = app
         .with_fresh_factor("ned.national@nhsmal.example", "NAT01", "national-admin")
         .await;
-    let page = app.page(&ned, &format!("/admin/sign-ins?email={ANN}")).await;
+    let page = app
+        .page(&ned, &format!("/admin/sign-ins?email={ANN}"))
+        .await;
     assert_eq!(rows(&page).len(), 50);
     let older = text_of(&page, "a.nhsuk-pagination__link");
     assert_eq!(older, "Older sign-ins");
@@ -253,7 +266,10 @@ async fn bad_filter_values_are_refused_with_422_and_an_error_for_each_field() {
         assert!(page.contains(&format!("id=\"{field}-error\"")), "{field}");
     }
     assert!(rows(&page).is_empty(), "no rows on a refused filter");
-    assert!(page.contains("value=\"yesterday\""), "what was typed is kept");
+    assert!(
+        page.contains("value=\"yesterday\""),
+        "what was typed is kept"
+    );
 
     // "To" before "from".
     let response = app
@@ -261,7 +277,9 @@ async fn bad_filter_values_are_refused_with_422_and_an_error_for_each_field() {
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let response = app.get_with(&w.lee, "/admin/risky-accounts?state=gone").await;
+    let response = app
+        .get_with(&w.lee, "/admin/risky-accounts?state=gone")
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.expect("body");
     assert!(page.contains("href=\"#state\""));
@@ -286,9 +304,7 @@ async fn a_local_administrator_asking_for_another_organisation_is_refused_and_it
     assert_eq!(denials(app).await, before + 3);
 
     // And by form: the buttons are not shown, and posting them anyway is refused.
-    let page = app
-        .page(&w.lee, "/admin/risky-accounts?state=all")
-        .await;
+    let page = app.page(&w.lee, "/admin/risky-accounts?state=all").await;
     assert!(!page.contains(BOB));
     for action in ["dismiss", "confirm-compromised"] {
         let response = post_action(app, &w.lee, BOB, action).await;
@@ -300,7 +316,10 @@ async fn a_local_administrator_asking_for_another_organisation_is_refused_and_it
         .iter()
         .find(|e| e.event == "admin.denied")
         .expect("a denial");
-    assert_eq!(denied.account_id.as_deref(), Some(account(app, BOB).await.id.as_str()));
+    assert_eq!(
+        denied.account_id.as_deref(),
+        Some(account(app, BOB).await.id.as_str())
+    );
     assert_eq!(denied.reason.as_deref(), Some("risk.confirm_compromised"));
     assert_eq!(risk_state(app, BOB).await.as_deref(), Some("at_risk"));
     assert_eq!(
@@ -318,8 +337,14 @@ async fn a_local_administrator_cannot_review_another_administrator_of_their_orga
         .await;
     wrong_passwords(app, "kim.admin@fa123.nhs.uk", 10).await;
     let page = app.page(&w.lee, "/admin/risky-accounts").await;
-    assert!(page.contains("kim.admin@fa123.nhs.uk"), "listed: their organisation");
-    assert!(!page.contains("Confirm compromised"), "but not theirs to act on");
+    assert!(
+        page.contains("kim.admin@fa123.nhs.uk"),
+        "listed: their organisation"
+    );
+    assert!(
+        !page.contains("Confirm compromised"),
+        "but not theirs to act on"
+    );
     let response = post_action(app, &w.lee, "kim.admin@fa123.nhs.uk", "dismiss").await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A national administrator may.
@@ -350,12 +375,25 @@ async fn the_export_is_json_lines_in_the_administrators_scope_without_the_device
     for line in &lines {
         assert_eq!(line["org_code"], "FA123", "only their organisation: {line}");
         for field in [
-            "id", "at", "email", "ip", "user_agent", "step", "method", "outcome", "reason", "risk",
-            "signals", "correlation_id",
+            "id",
+            "at",
+            "email",
+            "ip",
+            "user_agent",
+            "step",
+            "method",
+            "outcome",
+            "reason",
+            "risk",
+            "signals",
+            "correlation_id",
         ] {
             assert!(line.get(field).is_some(), "{field} in {line}");
         }
-        assert!(line.get("device").is_none(), "never the device hash: {line}");
+        assert!(
+            line.get("device").is_none(),
+            "never the device hash: {line}"
+        );
         assert!(line["signals"].is_array());
     }
     assert!(!body.contains(BOB));
@@ -363,16 +401,26 @@ async fn the_export_is_json_lines_in_the_administrators_scope_without_the_device
 
     // The same filters as the page.
     let body = app
-        .page(&w.nia, &format!("/admin/sign-ins/export?email={ANN}&outcome=failure"))
+        .page(
+            &w.nia,
+            &format!("/admin/sign-ins/export?email={ANN}&outcome=failure"),
+        )
         .await;
     let lines: Vec<serde_json::Value> = body
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
         .collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines.iter().all(|l| l["email"] == ANN && l["outcome"] == "failure"));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["email"] == ANN && l["outcome"] == "failure")
+    );
     assert_eq!(lines[0]["ip"], ATTACKER_IP);
-    assert!(lines[0]["id"].as_i64() > lines[1]["id"].as_i64(), "newest first");
+    assert!(
+        lines[0]["id"].as_i64() > lines[1]["id"].as_i64(),
+        "newest first"
+    );
 
     let exported: Vec<_> = app
         .audit()
@@ -417,10 +465,16 @@ async fn dismissing_a_flag_takes_the_account_off_the_list_and_drops_the_asked_fo
 
     let page = app.page(&w.lee, "/admin/risky-accounts").await;
     let listed = text_of(&page, "table tbody tr");
-    assert!(listed.contains(ANN) && listed.contains("many wrong passwords"), "{listed}");
+    assert!(
+        listed.contains(ANN) && listed.contains("many wrong passwords"),
+        "{listed}"
+    );
     assert!(listed.contains("At risk"));
     assert!(
-        page.contains(&format!("/admin/sign-ins?email={}", ANN.replace('@', "%40"))),
+        page.contains(&format!(
+            "/admin/sign-ins?email={}",
+            ANN.replace('@', "%40")
+        )),
         "a link to their sign-ins"
     );
 
@@ -431,7 +485,9 @@ async fn dismissing_a_flag_takes_the_account_off_the_list_and_drops_the_asked_fo
         .await;
     assert!(page.contains("The risk was dismissed."));
     assert!(!page.contains(ANN), "no longer at risk");
-    let page = app.page(&w.lee, "/admin/risky-accounts?state=dismissed").await;
+    let page = app
+        .page(&w.lee, "/admin/risky-accounts?state=dismissed")
+        .await;
     assert!(text_of(&page, "table tbody tr").contains("Dismissed"));
     assert_eq!(
         account(app, ANN).await.password_action,
@@ -448,23 +504,28 @@ async fn dismissing_a_flag_takes_the_account_off_the_list_and_drops_the_asked_fo
         Some(account(app, LEE).await.id.as_str())
     );
     // Her session and password are untouched.
-    assert_eq!(app.get_with(&w.ann, "/profile").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_with(&w.ann, "/profile").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emails_them() {
     let w = world().await;
     let app = &w.app;
-    assert_eq!(app.get_with(&w.ann, "/profile").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_with(&w.ann, "/profile").await.status(),
+        StatusCode::OK
+    );
     wrong_passwords(app, ANN, 10).await;
-    let emails_before = app
-        .outbox()
-        .iter()
-        .filter(|m| m["to"] == ANN)
-        .count();
+    let emails_before = app.outbox().iter().filter(|m| m["to"] == ANN).count();
 
     let response = post_action(app, &w.lee, ANN, "confirm-compromised").await;
-    assert_eq!(location(&response), "/admin/risky-accounts?done=compromised");
+    assert_eq!(
+        location(&response),
+        "/admin/risky-accounts?done=compromised"
+    );
     assert_eq!(risk_state(app, ANN).await.as_deref(), Some("compromised"));
 
     // Her browser is sent to sign in again.
@@ -475,16 +536,27 @@ async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emai
         location(&response)
     );
     // It stays compromised: a dismissal now is refused.
-    let page = app.page(&w.lee, "/admin/risky-accounts?state=compromised").await;
+    let page = app
+        .page(&w.lee, "/admin/risky-accounts?state=compromised")
+        .await;
     assert!(text_of(&page, "table tbody tr").contains("Confirmed compromised"));
-    assert!(!text_of(&page, "button").contains("Dismiss"), "no Dismiss button");
+    assert!(
+        !text_of(&page, "button").contains("Dismiss"),
+        "no Dismiss button"
+    );
     let response = post_action(app, &w.lee, ANN, "dismiss").await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Her password no longer signs in, even once the lock from the attack is over.
     app.clock.advance(16 * 60);
     let response = sign_in_from(app, &browser(), ANN, PASSWORD, "198.51.100.20").await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.expect("body").contains("You need to reset your password"));
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("You need to reset your password")
+    );
     assert_eq!(
         account(app, ANN).await.password_action,
         PasswordAction::ResetRequired
@@ -501,7 +573,12 @@ async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emai
         last["subject"],
         "Your NHSmal account was secured by an administrator"
     );
-    assert!(last["body"].as_str().unwrap_or_default().contains("Forgotten your password?"));
+    assert!(
+        last["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Forgotten your password?")
+    );
 
     let audit = app.audit().await;
     let confirmed = audit
@@ -516,7 +593,6 @@ async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emai
         confirmed.actor_id.as_deref(),
         Some(account(app, LEE).await.id.as_str())
     );
-
 }
 
 #[tokio::test]
@@ -566,7 +642,10 @@ async fn people_who_are_not_administrators_are_refused_both_pages_and_the_action
             "{path}"
         );
         let response = app.get_with(&browser(), path).await;
-        assert!(location(&response).starts_with("/sign-in"), "{path} signed out");
+        assert!(
+            location(&response).starts_with("/sign-in"),
+            "{path} signed out"
+        );
     }
     // A user's own page has a CSRF token; it does not open the admin actions.
     let token = csrf_token(&app.page(&user, "/profile").await);

@@ -171,13 +171,8 @@ async fn confirm_compromised(
         .account_by_id(&id)
         .await?
         .ok_or(AppError::NotFound)?;
-    monitoring::confirm_compromised(
-        &app.store,
-        &admin.admin(),
-        app.notifier.as_ref(),
-        &target,
-    )
-    .await
-    .map_err(review_error)?;
+    monitoring::confirm_compromised(&app.store, &admin.admin(), app.notifier.as_ref(), &target)
+        .await
+        .map_err(review_error)?;
     Ok(Redirect::to("/admin/risky-accounts?done=compromised").into_response())
 }

@@ -19,9 +19,7 @@ use crate::domain::notices::describe_device;
 use crate::domain::organisations::OrgCode;
 use crate::domain::policy::parse_date;
 use crate::domain::risk::{Level, parse_names};
-use crate::web::pages::{
-    AdminSignInRow, AdminSignInsPage, Choice, FieldError, error_for, render,
-};
+use crate::web::pages::{AdminSignInRow, AdminSignInsPage, Choice, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
 
 const PAGE_SIZE: i64 = 50;
