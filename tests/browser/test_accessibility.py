@@ -190,6 +190,32 @@ def admin_audit_with_an_error(page: Page, portal: Portal) -> None:
     expect(error_summary(page)).to_be_visible()
 
 
+def admin_sign_in_log(page: Page, portal: Portal) -> None:
+    local_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Sign-in log", exact=True).click()
+    expect(page.get_by_role("table", name="Sign-ins, newest first")).to_be_visible()
+
+
+def admin_sign_in_log_with_an_error(page: Page, portal: Portal) -> None:
+    admin_sign_in_log(page, portal)
+    page.get_by_role("textbox", name="From date", exact=True).fill("yesterday")
+    page.get_by_role("combobox", name="Risk", exact=True).select_option("high")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(error_summary(page)).to_be_visible()
+
+
+def admin_risky_accounts(page: Page, portal: Portal) -> None:
+    local_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Risky accounts", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Risky accounts", exact=True)).to_be_visible()
+
+
+def admin_risky_accounts_with_an_error(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.goto(portal.url("/admin/risky-accounts?state=gone&org=%21"))
+    expect(error_summary(page).get_by_role("link")).to_have_count(2)
+
+
 def admin_policy(page: Page, portal: Portal) -> None:
     national_admin(page, portal)
     page.get_by_role("main").get_by_role("link", name="MFA policy", exact=True).click()
@@ -382,6 +408,10 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "admin temporary access pass": admin_pass,
     "admin audit log": admin_audit,
     "admin audit log with an error": admin_audit_with_an_error,
+    "admin sign-in log": admin_sign_in_log,
+    "admin sign-in log with an error": admin_sign_in_log_with_an_error,
+    "admin risky accounts": admin_risky_accounts,
+    "admin risky accounts with an error": admin_risky_accounts_with_an_error,
     "admin mfa policy": admin_policy,
     "admin mfa policy with an error": admin_policy_with_an_error,
     "feedback signed out": feedback_signed_out,

@@ -38,6 +38,13 @@ impl AdminScope {
         }
     }
 
+    /// Whether an account of this organisation and role is this administrator's to manage.
+    /// A local administrator manages the people of their organisation, not its other
+    /// administrators (nor a national administrator whose home it is).
+    pub fn manages(&self, org_code: &str, role: Role) -> bool {
+        self.covers_org(org_code) && (self.is_national() || role == Role::User)
+    }
+
     /// The organisation code to filter by, or `None` for every organisation.
     pub fn org_filter(&self) -> Option<&str> {
         match self {
@@ -80,11 +87,7 @@ impl Admin<'_> {
         target: &Account,
         action: &str,
     ) -> Result<(), AdminError> {
-        // A local administrator manages the people of their organisation, not its other
-        // administrators (nor a national administrator whose home it is).
-        let may = self.scope.covers_org(&target.org_code)
-            && (self.scope.is_national() || target.role == Role::User);
-        if may {
+        if self.scope.manages(&target.org_code, target.role) {
             return Ok(());
         }
         self.deny(records, Some(target), action).await?;

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, PasswordAction};
+use super::admin::{Admin, AdminError, audit_denial};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::devices::DeviceRecords;
 use super::notices::{self, Notice};
@@ -152,6 +153,7 @@ pub struct RiskyAccount {
     pub email: String,
     pub display_name: String,
     pub org_code: String,
+    pub role: super::accounts::Role,
     pub level: Level,
     pub signals: Vec<Signal>,
     /// `at_risk`, `dismissed` or `compromised`.
@@ -276,10 +278,32 @@ async fn raise<R: RiskRecords + AuditTrail + Sync>(
     account: &Account,
     assessment: &Assessment,
 ) -> Result<bool, StorageError> {
-    let existing = records
-        .risk_of(&account.id)
-        .await?
-        .filter(|r| r.state == "at_risk");
+    let existing = records.risk_of(&account.id).await?;
+    // Confirmed compromised and not yet reset: it stays so (administrators already act on
+    // it); new signals are added to it without another alert.
+    if let Some(r) = existing.as_ref().filter(|r| {
+        r.state == "compromised" && account.password_action == PasswordAction::ResetRequired
+    }) {
+        let mut signals = r.signals.clone();
+        for s in &assessment.signals {
+            if !signals.contains(s) {
+                signals.push(*s);
+            }
+        }
+        records
+            .save_risk(
+                &account.id,
+                r.level.max(assessment.level),
+                &risk::names(&signals),
+                "compromised",
+                r.first_at,
+                m.now,
+                r.updated_by.as_deref(),
+            )
+            .await?;
+        return Ok(false);
+    }
+    let existing = existing.filter(|r| r.state == "at_risk");
     let (level, signals, first_at, news) = match existing {
         None => (assessment.level, assessment.signals.clone(), m.now, true),
         Some(r) => {
@@ -982,6 +1006,178 @@ pub async fn prune<R: SignInLog>(
             return Ok(total);
         }
     }
+}
+
+/// The outcomes a sign-in log row can have, with the words the admin pages use for them.
+pub const OUTCOMES: [(&str, &str); 8] = [
+    ("success", "Signed in"),
+    ("passed", "Step passed"),
+    ("failure", "Failed"),
+    ("blocked", "Blocked"),
+    ("reported", "Reported as not them"),
+    ("text_sent", "Text sent"),
+    ("call_placed", "Call placed"),
+    ("call_answered", "Call answered"),
+];
+
+/// Words for a stored outcome; `None` for one this version does not know.
+pub fn outcome_label(outcome: &str) -> Option<&'static str> {
+    OUTCOMES
+        .iter()
+        .find(|(value, _)| *value == outcome)
+        .map(|(_, label)| *label)
+}
+
+/// The states of a flagged account, with their words.
+pub const RISK_STATES: [(&str, &str); 3] = [
+    ("at_risk", "At risk"),
+    ("dismissed", "Dismissed"),
+    ("compromised", "Confirmed compromised"),
+];
+
+pub fn risk_state_label(state: &str) -> Option<&'static str> {
+    RISK_STATES
+        .iter()
+        .find(|(value, _)| *value == state)
+        .map(|(_, label)| *label)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RiskReviewError {
+    #[error("That account is not on the list of risky accounts")]
+    NotFlagged,
+    #[error(
+        "That account was confirmed compromised: it stays so until the person resets their password"
+    )]
+    AlreadyCompromised,
+    #[error("You cannot review the risk on your own account. Ask another administrator.")]
+    OwnAccount,
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The flag on `target`, after checking that this administrator may act on them (a refusal is
+/// audited as `admin.denied`, like every other admin action) and not on themselves: a flagged
+/// administrator clearing their own flag is what an intruder in their account would do.
+async fn flag_to_review<R>(
+    records: &R,
+    admin: &Admin<'_>,
+    target: &Account,
+    action: &str,
+) -> Result<RiskyAccount, RiskReviewError>
+where
+    R: RiskRecords + AuditTrail + Sync,
+{
+    admin.authorize(records, target, action).await?;
+    if target.id == admin.account.id {
+        let event = AuditEvent::new("admin.denied", Outcome::Failure, admin.requester, admin.now)
+            .actor(&admin.account.id)
+            .account(&target.id)
+            .reason(action);
+        audit_denial(records, &event).await?;
+        return Err(RiskReviewError::OwnAccount);
+    }
+    records
+        .risk_of(&target.id)
+        .await?
+        .ok_or(RiskReviewError::NotFlagged)
+}
+
+async fn save_state<R: RiskRecords>(
+    records: &R,
+    admin: &Admin<'_>,
+    flag: &RiskyAccount,
+    state: &str,
+) -> Result<(), StorageError> {
+    records
+        .save_risk(
+            &flag.account_id,
+            flag.level,
+            &risk::names(&flag.signals),
+            state,
+            flag.first_at,
+            flag.last_at,
+            Some(&admin.account.id),
+        )
+        .await
+}
+
+/// "Dismiss": the administrator judged the flag a false alarm. The account leaves the list of
+/// those at risk, and a password change the monitoring asked for after the next second factor
+/// is no longer asked for. A password that must be reset stays so: that came from the person
+/// ("This wasn't me") or from an earlier confirmation, not from the flag alone.
+pub async fn dismiss_risk<R>(
+    records: &R,
+    admin: &Admin<'_>,
+    target: &Account,
+) -> Result<(), RiskReviewError>
+where
+    R: RiskRecords + AccountRecords + AuditTrail + Sync,
+{
+    let flag = flag_to_review(records, admin, target, "risk.dismiss").await?;
+    match flag.state.as_str() {
+        "compromised" => return Err(RiskReviewError::AlreadyCompromised),
+        "dismissed" => return Ok(()),
+        _ => {}
+    }
+    save_state(records, admin, &flag, "dismissed").await?;
+    if target.password_action == PasswordAction::ChangeAfterSecondFactor {
+        records
+            .set_password_action(&target.id, PasswordAction::None)
+            .await?;
+    }
+    records
+        .append_audit(&admin.event("risk.dismissed", target).reason(&format!(
+            "{}: {}",
+            flag.level.as_str(),
+            risk::names(&flag.signals)
+        )))
+        .await?;
+    Ok(())
+}
+
+/// "Confirm compromised": what "This wasn't me" does, on an administrator's word. Every
+/// session ends, remembered devices are forgotten, the password no longer signs in until the
+/// person resets it (with their own methods), and they are emailed.
+pub async fn confirm_compromised<R>(
+    records: &R,
+    admin: &Admin<'_>,
+    notifier: &dyn Notifier,
+    target: &Account,
+) -> Result<(), RiskReviewError>
+where
+    R: RiskRecords + AccountRecords + SessionRecords + DeviceRecords + AuditTrail + Sync,
+{
+    let flag = flag_to_review(records, admin, target, "risk.confirm_compromised").await?;
+    save_state(records, admin, &flag, "compromised").await?;
+    let sessions = records.delete_sessions_of_account(&target.id, None).await?;
+    let devices = records.forget_devices(&target.id, None).await?;
+    records
+        .set_password_action(&target.id, PasswordAction::ResetRequired)
+        .await?;
+    records
+        .append_audit(
+            &admin
+                .event("risk.confirmed_compromised", target)
+                .reason(&format!(
+                    "{}: {}; {sessions} sessions ended, {devices} remembered devices forgotten",
+                    flag.level.as_str(),
+                    risk::names(&flag.signals)
+                )),
+        )
+        .await?;
+    notices::email_person(
+        records,
+        notifier,
+        admin.requester,
+        admin.now,
+        target,
+        notices::compromise_confirmed(target),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Everything the monitoring writes to and reads from, for functions that record sign-in

@@ -418,6 +418,23 @@ pub fn not_me_reported(account: &Account) -> Notice<'static> {
     )
 }
 
+/// An administrator confirmed the account compromised.
+pub fn compromise_confirmed(account: &Account) -> Notice<'static> {
+    notice(
+        "Your NHSmal account was secured by an administrator",
+        &account.display_name,
+        &[
+            "An administrator reviewed unusual activity on your NHSmal account and decided that \
+             someone else may know your password. We have signed your account out everywhere \
+             and forgotten every device that did not need a code.",
+            "Your password no longer works. To sign in again, go to the NHSmal Portal yourself \
+             and choose \"Forgotten your password?\" on the sign-in page: you will prove it is \
+             you with your authentication method and choose a new password.",
+            CONTACT,
+        ],
+    )
+}
+
 /// Calls or texts one after another that were not answered.
 pub fn many_calls_or_texts(account: &Account, at: UnixTime) -> Notice<'static> {
     notice(

@@ -4,7 +4,7 @@ use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::{Store, storage_error};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
-use crate::domain::accounts::Account;
+use crate::domain::accounts::{Account, Role};
 use crate::domain::monitoring::{
     RiskRecords, RiskyAccount, SignInEntry, SignInFilter, SignInLog, SignInRecord, network_of,
 };
@@ -296,6 +296,7 @@ struct RiskRow {
     email: String,
     display_name: String,
     org_code: String,
+    role: String,
     level: String,
     signals: String,
     state: String,
@@ -311,6 +312,8 @@ impl From<RiskRow> for RiskyAccount {
             email: r.email,
             display_name: r.display_name,
             org_code: r.org_code,
+            // A role this version cannot read is shown as the most protected one.
+            role: r.role.parse().unwrap_or(Role::NationalAdmin),
             level: Level::parse(&r.level).unwrap_or(Level::High),
             signals: parse_names(&r.signals),
             state: r.state,
@@ -321,7 +324,7 @@ impl From<RiskRow> for RiskyAccount {
     }
 }
 
-const RISK_COLUMNS: &str = "r.account_id, a.email, a.display_name, a.org_code, r.level, \
+const RISK_COLUMNS: &str = "r.account_id, a.email, a.display_name, a.org_code, a.role, r.level, \
      r.signals, r.state, r.first_at, r.last_at, r.updated_by";
 
 impl RiskRecords for Store {

@@ -632,3 +632,89 @@ pub struct EnrolmentReportPage {
     pub organisations: Vec<ReportOrganisationRow>,
     pub organisations_total: usize,
 }
+
+impl Choice {
+    /// The options of `list` (value, label), the one equal to `chosen` selected.
+    pub fn list(list: &[(&str, &str)], chosen: &str) -> Vec<Choice> {
+        list.iter()
+            .map(|(value, label)| Choice {
+                value: value.to_string(),
+                label: label.to_string(),
+                checked: *value == chosen,
+            })
+            .collect()
+    }
+}
+
+pub struct AdminSignInRow {
+    pub at: String,
+    pub email: String,
+    pub org: String,
+    pub step: String,
+    pub method: String,
+    pub outcome: String,
+    pub reason: String,
+    pub risk: String,
+    pub signals: Vec<&'static str>,
+    pub reported: bool,
+    pub ip: String,
+    pub place: String,
+    pub device: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sign_ins.html")]
+pub struct AdminSignInsPage {
+    pub chrome: Chrome,
+    pub national: bool,
+    pub errors: Vec<FieldError>,
+    pub email_error: Option<String>,
+    pub org_error: Option<String>,
+    pub outcome_error: Option<String>,
+    pub risk_error: Option<String>,
+    pub from_error: Option<String>,
+    pub to_error: Option<String>,
+    pub email: String,
+    pub org: String,
+    pub outcome: String,
+    pub risk: String,
+    pub from: String,
+    pub to: String,
+    pub outcomes: Vec<Choice>,
+    pub risks: Vec<Choice>,
+    /// No GeoIP database: the location signals are off.
+    pub no_geo: bool,
+    pub export: String,
+    pub rows: Vec<AdminSignInRow>,
+    pub next: Option<String>,
+}
+
+pub struct AdminRiskyRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub org: String,
+    pub level: &'static str,
+    pub signals: Vec<&'static str>,
+    pub first: String,
+    pub last: String,
+    pub state: &'static str,
+    pub sign_ins: String,
+    pub can_dismiss: bool,
+    pub can_confirm: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_risky_accounts.html")]
+pub struct AdminRiskyAccountsPage {
+    pub chrome: Chrome,
+    pub national: bool,
+    pub errors: Vec<FieldError>,
+    pub state_error: Option<String>,
+    pub org_error: Option<String>,
+    pub org: String,
+    pub states: Vec<Choice>,
+    pub notice: Option<&'static str>,
+    pub rows: Vec<AdminRiskyRow>,
+    pub more: bool,
+}

@@ -20,6 +20,7 @@ mod providers;
 mod recovery_codes;
 mod report;
 mod reset;
+mod risk_admin;
 mod security_key;
 mod sessions;
 mod siem;

@@ -7,6 +7,8 @@ mod charts;
 mod feedback;
 pub mod import;
 mod reports;
+mod risky_accounts;
+mod sign_ins;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -38,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .merge(feedback::router())
         .merge(import::router())
         .merge(reports::router())
+        .merge(sign_ins::router())
+        .merge(risky_accounts::router())
 }
 
 /// A signed-in administrator with a fresh second factor, and what they may manage.
