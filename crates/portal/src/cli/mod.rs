@@ -1,8 +1,10 @@
 //! The `nhsmal` command line: one module per command group. Bad input prints one line on
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
+mod client;
 mod dev;
 mod import;
+mod keys;
 mod org;
 mod policy;
 mod report;
@@ -47,6 +49,16 @@ enum Command {
     Policy {
         #[command(subcommand)]
         action: policy::PolicyCommand,
+    },
+    /// OpenID Connect clients (apps that sign people in through the portal)
+    Client {
+        #[command(subcommand)]
+        action: client::ClientCommand,
+    },
+    /// OpenID Connect signing keys
+    Keys {
+        #[command(subcommand)]
+        action: keys::KeysCommand,
     },
     /// Reports: MFA enrolment
     Report {
@@ -96,6 +108,8 @@ pub fn run() -> ExitCode {
             Command::Org { action } => org::run(&cli.common, action).await,
             Command::User { action } => user::run(&cli.common, action).await,
             Command::Policy { action } => policy::run(&cli.common, action).await,
+            Command::Client { action } => client::run(&cli.common, action).await,
+            Command::Keys { action } => keys::run(&cli.common, action).await,
             Command::Report { action } => report::run(&cli.common, action).await,
             Command::Dev { action } => dev::run(&cli.common, action).await,
         }

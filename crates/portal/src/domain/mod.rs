@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod mfa;
 pub mod monitoring;
 pub mod notices;
+pub mod oidc;
 pub mod organisations;
 pub mod password;
 pub mod policy;

@@ -15,6 +15,8 @@ mod invitations;
 mod limits;
 mod methods;
 mod monitoring;
+mod oidc_clients;
+mod oidc_keys;
 mod organisations;
 mod policy;
 mod recovery;

@@ -15,6 +15,7 @@ mod info;
 mod invitation;
 mod methods;
 mod observe;
+mod oidc_keys;
 mod ops;
 mod pages;
 mod profile;
@@ -59,6 +60,8 @@ pub struct App {
     /// Places client addresses, when `geoip_database` is set; `None` turns the location
     /// signals off.
     pub geo: Option<Arc<crate::geo::GeoIpDatabase>>,
+    /// The OpenID Connect ID token signing keys, kept in memory and reloaded every minute.
+    pub signing_keys: crate::domain::oidc::keys::SigningKeys,
     csrf_key: Vec<u8>,
     metrics: PrometheusHandle,
 }
@@ -90,8 +93,12 @@ impl App {
             Some(path) => Some(Arc::new(crate::geo::GeoIpDatabase::open(path)?)),
             None => None,
         };
+        let signing_keys =
+            crate::domain::oidc::keys::SigningKeys::load_or_create(&store, &secrets, clock.now())
+                .await?;
         Ok(Arc::new(App {
             geo,
+            signing_keys,
             notifier: email_queue.clone(),
             email_queue,
             security_keys,
@@ -174,6 +181,7 @@ pub fn router(app: AppState) -> Router {
     let routes = Router::new()
         .merge(portal)
         .merge(ops::router())
+        .merge(oidc_keys::router())
         .merge(telephony::webhook_router())
         .merge(assets::router())
         .fallback(|| async { AppError::NotFound });
@@ -243,11 +251,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = app.start_email_worker();
     let pruner = start_sign_in_log_pruner(&app);
+    let key_reloader = start_signing_key_reloader(&app);
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     pruner.abort();
+    key_reloader.abort();
     worker.stop().await;
     served
 }
@@ -265,6 +275,25 @@ fn start_sign_in_log_pruner(app: &AppState) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "sign-in log not pruned; trying again later"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+        }
+    })
+}
+
+/// Reloads the signing keys every minute, so that a rotation by `nhsmal keys rotate` (another
+/// process, perhaps another node) reaches this node within a minute.
+fn start_signing_key_reloader(app: &AppState) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(crate::domain::oidc::keys::RELOAD_SECONDS);
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = app
+                .signing_keys
+                .reload(&app.store, &app.secrets, app.now())
+                .await
+            {
+                tracing::warn!(error = %e, "signing keys not reloaded; trying again in a minute");
+            }
         }
     })
 }

@@ -1,0 +1,5 @@
+//! OpenID Connect provider: signing keys, registered clients (relying parties) and, in
+//! `flows`, the authorization and token flows.
+
+pub mod clients;
+pub mod keys;

@@ -1,0 +1,158 @@
+use sqlx::FromRow;
+
+use super::{Store, storage_error};
+use crate::clock::UnixTime;
+use crate::domain::StorageError;
+use crate::domain::oidc::clients::{
+    AssertionReplay, Client, ClientAuthMethod, ClientKind, ClientRecords,
+};
+use crate::domain::oidc::keys::Alg;
+
+#[derive(FromRow)]
+struct ClientRow {
+    id: String,
+    name: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    kind: String,
+    auth_method: String,
+    secret_hash: Option<String>,
+    first_party: i64,
+    jwks: Option<String>,
+    id_token_alg: String,
+    created_at: i64,
+    disabled: i64,
+}
+
+const COLUMNS: &str = "id, name, redirect_uris, post_logout_redirect_uris, kind, auth_method, \
+     secret_hash, first_party, jwks, id_token_alg, created_at, disabled";
+
+fn bad(what: &str, id: &str) -> StorageError {
+    StorageError::Other(format!("client {id}: bad {what}"))
+}
+
+impl ClientRow {
+    fn into_client(self) -> Result<(Client, Option<String>), StorageError> {
+        let id = self.id;
+        let list = |text: &str, what: &str| {
+            serde_json::from_str::<Vec<String>>(text).map_err(|_| bad(what, &id))
+        };
+        let client = Client {
+            name: self.name,
+            redirect_uris: list(&self.redirect_uris, "redirect URIs")?,
+            post_logout_redirect_uris: list(
+                &self.post_logout_redirect_uris,
+                "post-logout redirect URIs",
+            )?,
+            kind: ClientKind::parse(&self.kind).ok_or_else(|| bad("kind", &id))?,
+            auth_method: ClientAuthMethod::parse(&self.auth_method)
+                .ok_or_else(|| bad("authentication method", &id))?,
+            first_party: self.first_party != 0,
+            jwks: match self.jwks {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|_| bad("JWKS", &id))?),
+                None => None,
+            },
+            id_token_alg: Alg::parse(&self.id_token_alg).map_err(|_| bad("ID token alg", &id))?,
+            created_at: self.created_at,
+            disabled: self.disabled != 0,
+            id,
+        };
+        Ok((client, self.secret_hash))
+    }
+}
+
+fn json_list(uris: &[String]) -> String {
+    serde_json::Value::from(uris.to_vec()).to_string()
+}
+
+impl ClientRecords for Store {
+    async fn add_client(
+        &self,
+        client: &Client,
+        secret_hash: Option<&str>,
+    ) -> Result<(), StorageError> {
+        sqlx::query(&format!(
+            "INSERT INTO oidc_clients ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(json_list(&client.redirect_uris))
+        .bind(json_list(&client.post_logout_redirect_uris))
+        .bind(client.kind.as_str())
+        .bind(client.auth_method.as_str())
+        .bind(secret_hash)
+        .bind(i64::from(client.first_party))
+        .bind(client.jwks.as_ref().map(|j| j.to_string()))
+        .bind(client.id_token_alg.as_str())
+        .bind(client.created_at)
+        .bind(i64::from(client.disabled))
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn client_with_secret(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Client, Option<String>)>, StorageError> {
+        let row: Option<ClientRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage_error)?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StorageError> {
+        let rows: Vec<ClientRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM oidc_clients ORDER BY created_at, name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        rows.into_iter()
+            .map(|r| r.into_client().map(|(c, _)| c))
+            .collect()
+    }
+
+    async fn set_client_disabled(&self, id: &str, disabled: bool) -> Result<bool, StorageError> {
+        let done = sqlx::query("UPDATE oidc_clients SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl AssertionReplay for Store {
+    async fn remember_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StorageError> {
+        sqlx::query("DELETE FROM oidc_client_assertions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        // The primary key decides between two nodes seeing the same assertion at once.
+        let done = sqlx::query(
+            "INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
