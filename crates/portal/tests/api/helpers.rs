@@ -121,10 +121,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings.clone(),
         Arc::new(clock.clone()),
         notifier,
-        nhsmal::domain::secrets::SecretBox::from_base64(
-            &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
-        )
-        .expect("key"),
+        write_master_key(&settings),
     )
     .await
     .expect("app builds");
@@ -138,6 +135,34 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings,
         data_dir,
         postgres,
+    }
+}
+
+/// A new master key, written where the server would keep it (mode 0600) so that `nhsmal`
+/// commands run by a test seal and open secrets as the server does.
+fn write_master_key(settings: &Settings) -> nhsmal::domain::secrets::SecretBox {
+    let key = nhsmal::domain::secrets::SecretBox::generate_key_base64();
+    if let Some(parent) = settings.master_key_file.parent() {
+        std::fs::create_dir_all(parent).expect("key folder");
+    }
+    std::fs::write(&settings.master_key_file, format!("{key}\n")).expect("key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            &settings.master_key_file,
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("key file mode");
+    }
+    nhsmal::domain::secrets::SecretBox::from_base64(&key).expect("key")
+}
+
+impl TestApp {
+    /// The server's master key, as `nhsmal` commands read it.
+    pub fn secrets(&self) -> nhsmal::domain::secrets::SecretBox {
+        let text = std::fs::read_to_string(&self.settings.master_key_file).expect("key file");
+        nhsmal::domain::secrets::SecretBox::from_base64(&text).expect("key")
     }
 }
 

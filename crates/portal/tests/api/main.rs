@@ -12,6 +12,8 @@ mod helpers;
 mod import;
 mod json_api;
 mod monitoring;
+mod oidc_clients;
+mod oidc_keys;
 mod ops;
 mod password;
 mod phone;

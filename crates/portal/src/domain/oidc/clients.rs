@@ -203,14 +203,21 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
     }
 }
 
-/// The registration rules, used by the command line (before it opens the store) and the
-/// admin page.
-pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError> {
-    let name = new.name.trim();
+/// A client's name: 1 to 100 characters, no control characters.
+pub fn check_name(name: &str) -> Result<(), ClientError> {
+    let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
     {
         return Err(ClientError::BadName);
     }
+    Ok(())
+}
+
+/// The registration rules, used by the command line (before it opens the store) and the
+/// admin page.
+pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError> {
+    let name = new.name.trim();
+    check_name(name)?;
     if new.redirect_uris.is_empty() {
         return Err(ClientError::NoRedirectUri);
     }

@@ -4,6 +4,7 @@
 //! page and action, and refusals are audited.
 
 mod charts;
+mod clients;
 mod feedback;
 pub mod import;
 mod reports;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(sign_ins::router())
         .merge(risky_accounts::router())
+        .merge(clients::router())
 }
 
 /// A signed-in administrator with a fresh second factor, and what they may manage.
