@@ -6,7 +6,8 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use nhsmal::domain::oidc::keys::{
-    Alg, KeyRecords, RETIRED_KEY_PUBLISHED_SECONDS, SigningKeys,
+    self, Alg, ID_TOKEN_SECONDS, KeyRecords, KeyState, RETIRED_KEY_PUBLISHED_SECONDS,
+    SigningKeys,
 };
 use serde_json::Value;
 
@@ -170,7 +171,7 @@ async fn the_database_holds_no_private_key_in_clear() {
 }
 
 #[tokio::test]
-async fn rotating_keeps_the_old_kid_in_the_jwks_and_signs_with_the_new_one() {
+async fn keys_rotate_makes_new_active_keys_prints_their_kids_and_retires_the_old_ones() {
     let app = spawn_app().await;
     let before = kids(&jwks_at(&app.address).await);
     let out = app.nhsmal(&["keys", "rotate"]);
@@ -180,15 +181,47 @@ async fn rotating_keeps_the_old_kid_in_the_jwks_and_signs_with_the_new_one() {
         "{stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let secrets = app.secrets();
-    let keys = SigningKeys::load(&app.store, &secrets, START)
-        .await
-        .expect("loads");
-    for alg in Alg::ALL {
-        let kid = keys.active_kid(alg).expect("active");
-        assert!(!before.contains(&kid), "a new {alg} key");
-        assert!(stdout.contains(&kid), "the new kid is printed: {stdout}");
+    let stored = app.store.signing_keys().await.expect("keys");
+    assert_eq!(stored.len(), 4);
+    for key in &stored {
+        if before.contains(&key.kid) {
+            assert_eq!(key.state(), KeyState::Retired);
+            assert!(key.sealed_private_key.is_empty(), "a retired key's private half is wiped");
+            assert_eq!(
+                key.publish_until,
+                key.retired_at.map(|t| t + RETIRED_KEY_PUBLISHED_SECONDS)
+            );
+        } else {
+            assert_eq!(key.state(), KeyState::Active);
+            assert!(stdout.contains(&key.kid), "the new kid is printed: {stdout}");
+        }
     }
+    let list = app.nhsmal(&["keys", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(listed.lines().skip(1).filter(|l| l.contains("\tretired\t")).count(), 2);
+    assert_eq!(listed.lines().skip(1).filter(|l| l.contains("\tactive\t")).count(), 2);
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "oidc.keys_rotated")
+    );
+}
+
+#[tokio::test]
+async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_with_the_new_one() {
+    let app = spawn_app().await;
+    let before = kids(&jwks_at(&app.address).await);
+    let secrets = app.secrets();
+    // The rotation as `nhsmal keys rotate` does it, on the server's (fake) clock.
+    keys::rotate(
+        &app.store,
+        &secrets,
+        &nhsmal::domain::audit::Requester::command_line(),
+        app.clock_now(),
+    )
+    .await
+    .expect("rotated");
     // A server (re)started, or reloading, after the rotation publishes old and new keys.
     let server = second_server(&app).await;
     let jwks = jwks_at(&server).await;
@@ -197,12 +230,15 @@ async fn rotating_keeps_the_old_kid_in_the_jwks_and_signs_with_the_new_one() {
     for kid in &before {
         assert!(after.contains(kid), "the retired key is still published");
     }
-    // It signs with the new key; the token verifies with the published new key.
+    let keys = SigningKeys::load(&app.store, &secrets, app.clock_now())
+        .await
+        .expect("loads");
     let token = keys
         .sign(Alg::ES256, &serde_json::json!({"sub": "s1", "aud": "c1"}))
         .expect("signs");
     let header = jsonwebtoken::decode_header(&token).expect("header");
     assert_eq!(header.kid, keys.active_kid(Alg::ES256));
+    assert!(!before.contains(header.kid.as_ref().expect("kid")), "the new key signs");
     let entry = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -220,26 +256,24 @@ async fn rotating_keeps_the_old_kid_in_the_jwks_and_signs_with_the_new_one() {
         &validation,
     )
     .expect("verifies");
-    // The retired keys leave the JWKS once their tokens have expired.
-    let later = SigningKeys::load(
+    // An ID token signed just before the rotation still verifies until it expires…
+    let reloaded_later = SigningKeys::load(
         &app.store,
         &secrets,
-        START + RETIRED_KEY_PUBLISHED_SECONDS + 10,
+        app.clock_now() + ID_TOKEN_SECONDS,
     )
     .await
     .expect("loads");
-    assert_eq!(later.jwks()["keys"].as_array().expect("keys").len(), 2);
-    // Listed, and audited.
-    let list = app.nhsmal(&["keys", "list"]);
-    let listed = String::from_utf8_lossy(&list.stdout);
-    assert_eq!(listed.lines().filter(|l| l.contains("\tretired\t")).count(), 2);
-    assert_eq!(listed.lines().filter(|l| l.contains("\tactive\t")).count(), 2);
-    assert!(
-        app.audit()
-            .await
-            .iter()
-            .any(|e| e.event == "oidc.keys_rotated")
-    );
+    assert_eq!(kids(&reloaded_later.jwks()).len(), 4);
+    // …and the retired keys leave the JWKS once such tokens have expired.
+    let much_later = SigningKeys::load(
+        &app.store,
+        &secrets,
+        app.clock_now() + RETIRED_KEY_PUBLISHED_SECONDS + 10,
+    )
+    .await
+    .expect("loads");
+    assert_eq!(kids(&much_later.jwks()).len(), 2);
 }
 
 #[tokio::test]
