@@ -81,8 +81,12 @@ async fn list(store: &crate::store::Store, now: i64) -> Result<(), CliError> {
             k.alg,
             state,
             crate::clock::rfc3339(k.created_at),
-            k.retired_at.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into()),
-            k.publish_until.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into()),
+            k.retired_at
+                .map(crate::clock::rfc3339)
+                .unwrap_or_else(|| "-".into()),
+            k.publish_until
+                .map(crate::clock::rfc3339)
+                .unwrap_or_else(|| "-".into()),
         );
     }
     Ok(())

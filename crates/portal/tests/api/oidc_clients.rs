@@ -43,7 +43,10 @@ async fn client_add_prints_the_id_and_a_secret_once_then_list_and_disable_work()
     let id = field(&out.stdout, "client_id").to_string();
     let secret = field(&out.stdout, "client_secret");
     assert!(id.len() >= 22);
-    assert!(B64.decode(secret).expect("base64url").len() >= 32, "256 bits");
+    assert!(
+        B64.decode(secret).expect("base64url").len() >= 32,
+        "256 bits"
+    );
     let public = env.run(
         &[
             "client",
@@ -63,13 +66,22 @@ async fn client_add_prints_the_id_and_a_secret_once_then_list_and_disable_work()
     let list = env.run(&["client", "list"], "");
     assert_eq!(list.code, 0);
     assert!(list.stdout.contains(&id) && list.stdout.contains(&public_id));
-    assert!(!list.stdout.contains(secret), "the secret is never shown again");
-    assert!(list.stdout.contains("NHSmal Mail\tconfidential\tclient_secret_basic\tyes\tenabled"));
+    assert!(
+        !list.stdout.contains(secret),
+        "the secret is never shown again"
+    );
+    assert!(
+        list.stdout
+            .contains("NHSmal Mail\tconfidential\tclient_secret_basic\tyes\tenabled")
+    );
 
     let disable = env.run(&["client", "disable", &id], "");
     assert_eq!(disable.code, 0, "{}", disable.stderr);
     let list = env.run(&["client", "list"], "");
-    assert!(list.stdout.contains("NHSmal Mail\tconfidential\tclient_secret_basic\tyes\tdisabled"));
+    assert!(
+        list.stdout
+            .contains("NHSmal Mail\tconfidential\tclient_secret_basic\tyes\tdisabled")
+    );
     let unknown = env.run(&["client", "disable", "no-such-client"], "");
     assert_eq!(unknown.code, 2);
     assert_eq!(unknown.stderr.lines().count(), 1, "{}", unknown.stderr);
@@ -84,7 +96,12 @@ async fn client_add_refuses_bad_input_with_one_line_and_writes_nothing() {
             "https",
         ),
         (
-            vec!["--name", "Mail", "--redirect-uri", "https://mail.example/cb#x"],
+            vec![
+                "--name",
+                "Mail",
+                "--redirect-uri",
+                "https://mail.example/cb#x",
+            ],
             "fragment",
         ),
         (
@@ -149,7 +166,12 @@ async fn client_add_refuses_bad_input_with_one_line_and_writes_nothing() {
         );
     }
     let list = env.run(&["client", "list"], "");
-    assert_eq!(list.stdout.lines().count(), 1, "only the header: {}", list.stdout);
+    assert_eq!(
+        list.stdout.lines().count(),
+        1,
+        "only the header: {}",
+        list.stdout
+    );
 }
 
 #[tokio::test]
@@ -164,7 +186,11 @@ async fn a_client_secret_is_stored_only_as_a_keyed_hash() {
         "https://mail.example/cb",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = field(&stdout, "client_id");
     let secret = field(&stdout, "client_secret");
     sqlx::any::install_default_drivers();
@@ -183,7 +209,10 @@ async fn a_client_secret_is_stored_only_as_a_keyed_hash() {
     // Not a plain SHA-256 of the secret either: keyed with the master key.
     use sha2::Digest;
     let plain = sha2::Sha256::digest(secret.as_bytes());
-    assert_ne!(hash, plain.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    assert_ne!(
+        hash,
+        plain.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     // The secret from the command line authenticates the client at the server's store.
     let credentials = ClientCredentials {
         basic: Some((id.to_string(), secret.to_string())),
@@ -209,9 +238,7 @@ async fn a_client_secret_is_stored_only_as_a_keyed_hash() {
 }
 
 fn basic_header(id: &str, secret: &str) -> String {
-    let encode = |s: &str| {
-        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-    };
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
         "Basic {}",
         STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
@@ -301,7 +328,10 @@ async fn each_authentication_method_works_through_the_store_and_only_as_register
         },
     )
     .await;
-    assert_eq!(jwt_client.client.auth_method, ClientAuthMethod::PrivateKeyJwt);
+    assert_eq!(
+        jwt_client.client.auth_method,
+        ClientAuthMethod::PrivateKeyJwt
+    );
     assert!(jwt_client.secret.is_none());
     let stored = app
         .store
@@ -346,20 +376,35 @@ async fn each_authentication_method_works_through_the_store_and_only_as_register
     );
     let wrong = basic_header(&basic.client.id, "not-the-secret");
     let refused = from(Some(&wrong), &[]);
-    assert!(refused.tried_basic(), "the endpoint answers 401 with WWW-Authenticate: Basic");
+    assert!(
+        refused.tried_basic(),
+        "the endpoint answers 401 with WWW-Authenticate: Basic"
+    );
     assert_eq!(auth(refused).await, Err(ClientAuthError::WrongSecret));
     assert_eq!(
-        auth(from(None, &[("client_id", &basic.client.id), ("client_secret", &basic_secret)]))
-            .await,
+        auth(from(
+            None,
+            &[
+                ("client_id", &basic.client.id),
+                ("client_secret", &basic_secret)
+            ]
+        ))
+        .await,
         Err(ClientAuthError::WrongMethod)
     );
     // client_secret_post.
     let post_secret = post.secret.clone().expect("secret");
     assert_eq!(
-        auth(from(None, &[("client_id", &post.client.id), ("client_secret", &post_secret)]))
-            .await
-            .expect("post")
-            .id,
+        auth(from(
+            None,
+            &[
+                ("client_id", &post.client.id),
+                ("client_secret", &post_secret)
+            ]
+        ))
+        .await
+        .expect("post")
+        .id,
         post.client.id
     );
     // none: a public client presents only its id.
@@ -409,12 +454,25 @@ async fn each_authentication_method_works_through_the_store_and_only_as_register
         Err(ClientAuthError::ClientIdMismatch)
     );
     // Disabled clients are refused.
-    clients::set_disabled(&app.store, &post.client.id, true, None, &Requester::command_line(), now)
-        .await
-        .expect("disabled");
+    clients::set_disabled(
+        &app.store,
+        &post.client.id,
+        true,
+        None,
+        &Requester::command_line(),
+        now,
+    )
+    .await
+    .expect("disabled");
     assert_eq!(
-        auth(from(None, &[("client_id", &post.client.id), ("client_secret", &post_secret)]))
-            .await,
+        auth(from(
+            None,
+            &[
+                ("client_id", &post.client.id),
+                ("client_secret", &post_secret)
+            ]
+        ))
+        .await,
         Err(ClientAuthError::Disabled)
     );
 }
@@ -426,7 +484,10 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
         .with_fresh_factor("nia@nhsmal.example", "NAT01", "national-admin")
         .await;
     let home = app.page(&client, "/admin").await;
-    assert!(home.contains("href=\"/admin/clients\""), "linked from Admin");
+    assert!(
+        home.contains("href=\"/admin/clients\""),
+        "linked from Admin"
+    );
     let page = app.page(&client, "/admin/clients").await;
     assert!(page.contains("No apps are registered yet"));
 
@@ -438,7 +499,10 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
             "/admin/clients",
             &[
                 ("name", ""),
-                ("redirect_uris", "https://mail.example/cb\nhttp://mail.example/cb"),
+                (
+                    "redirect_uris",
+                    "https://mail.example/cb\nhttp://mail.example/cb",
+                ),
                 ("post_logout_redirect_uris", "/signed-out"),
                 ("client_type", "confidential"),
             ],
@@ -450,8 +514,14 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
     assert!(summary.contains("Enter the app's name") || summary.contains("Enter the app"));
     assert!(summary.contains("http://mail.example/cb"), "{summary}");
     assert!(summary.contains("absolute"), "{summary}");
-    assert!(html.contains("https://mail.example/cb\nhttp://mail.example/cb"), "kept");
-    assert!(app.store.clients().await.expect("clients").is_empty(), "nothing added");
+    assert!(
+        html.contains("https://mail.example/cb\nhttp://mail.example/cb"),
+        "kept"
+    );
+    assert!(
+        app.store.clients().await.expect("clients").is_empty(),
+        "nothing added"
+    );
 
     let response = app
         .submit(
@@ -460,7 +530,10 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
             "/admin/clients",
             &[
                 ("name", "NHSmal Mail"),
-                ("redirect_uris", "https://mail.example/cb\r\n\r\nhttp://localhost:8080/cb"),
+                (
+                    "redirect_uris",
+                    "https://mail.example/cb\r\n\r\nhttp://localhost:8080/cb",
+                ),
                 ("client_type", "confidential"),
                 ("first_party", "1"),
             ],
@@ -491,9 +564,14 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
     assert!(list.contains(&id) && list.contains("NHSmal Mail"));
     assert!(!list.contains(&secret));
     let nia = crate::helpers::account(&app, "nia@nhsmal.example").await;
-    assert!(app.audit().await.iter().any(|e| e.event == "oidc.client_added"
-        && e.actor_id.as_deref() == Some(nia.id.as_str())
-        && e.subject.as_deref() == Some(id.as_str())));
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "oidc.client_added"
+                && e.actor_id.as_deref() == Some(nia.id.as_str())
+                && e.subject.as_deref() == Some(id.as_str()))
+    );
 
     // A public app has no secret.
     let response = app
@@ -522,7 +600,12 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
         .expect("read")
         .expect("there");
     assert!(found.disabled);
-    assert!(app.audit().await.iter().any(|e| e.event == "oidc.client_disabled"));
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "oidc.client_disabled")
+    );
 }
 
 #[tokio::test]

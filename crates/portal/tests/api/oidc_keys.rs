@@ -6,8 +6,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use nhsmal::domain::oidc::keys::{
-    self, Alg, ID_TOKEN_SECONDS, KeyRecords, KeyState, RETIRED_KEY_PUBLISHED_SECONDS,
-    SigningKeys,
+    self, Alg, ID_TOKEN_SECONDS, KeyRecords, KeyState, RETIRED_KEY_PUBLISHED_SECONDS, SigningKeys,
 };
 use serde_json::Value;
 
@@ -71,7 +70,10 @@ async fn the_server_makes_an_rs256_and_an_es256_key_and_keeps_them_across_a_rest
     let jwks = jwks_at(&app.address).await;
     let keys = jwks["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 2);
-    let mut algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().expect("alg")).collect();
+    let mut algs: Vec<&str> = keys
+        .iter()
+        .map(|k| k["alg"].as_str().expect("alg"))
+        .collect();
     algs.sort();
     assert_eq!(algs, ["ES256", "RS256"]);
     for key in keys {
@@ -80,7 +82,9 @@ async fn the_server_makes_an_rs256_and_an_es256_key_and_keeps_them_across_a_rest
         match key["alg"].as_str() {
             Some("RS256") => {
                 assert_eq!(key["kty"], "RSA");
-                let n = B64.decode(key["n"].as_str().expect("n")).expect("base64url");
+                let n = B64
+                    .decode(key["n"].as_str().expect("n"))
+                    .expect("base64url");
                 assert_eq!(n.len() * 8, 2048);
             }
             _ => {
@@ -166,7 +170,11 @@ async fn the_database_holds_no_private_key_in_clear() {
             "RS256" => B64.decode(entry["n"].as_str().expect("n")).expect("n"),
             _ => B64.decode(entry["x"].as_str().expect("x")).expect("x"),
         };
-        assert!(!private_key.windows(16).any(|w| public.windows(16).any(|p| p == w)));
+        assert!(
+            !private_key
+                .windows(16)
+                .any(|w| public.windows(16).any(|p| p == w))
+        );
     }
 }
 
@@ -186,20 +194,40 @@ async fn keys_rotate_makes_new_active_keys_prints_their_kids_and_retires_the_old
     for key in &stored {
         if before.contains(&key.kid) {
             assert_eq!(key.state(), KeyState::Retired);
-            assert!(key.sealed_private_key.is_empty(), "a retired key's private half is wiped");
+            assert!(
+                key.sealed_private_key.is_empty(),
+                "a retired key's private half is wiped"
+            );
             assert_eq!(
                 key.publish_until,
                 key.retired_at.map(|t| t + RETIRED_KEY_PUBLISHED_SECONDS)
             );
         } else {
             assert_eq!(key.state(), KeyState::Active);
-            assert!(stdout.contains(&key.kid), "the new kid is printed: {stdout}");
+            assert!(
+                stdout.contains(&key.kid),
+                "the new kid is printed: {stdout}"
+            );
         }
     }
     let list = app.nhsmal(&["keys", "list"]);
     let listed = String::from_utf8_lossy(&list.stdout);
-    assert_eq!(listed.lines().skip(1).filter(|l| l.contains("\tretired\t")).count(), 2);
-    assert_eq!(listed.lines().skip(1).filter(|l| l.contains("\tactive\t")).count(), 2);
+    assert_eq!(
+        listed
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains("\tretired\t"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        listed
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains("\tactive\t"))
+            .count(),
+        2
+    );
     assert!(
         app.audit()
             .await
@@ -238,7 +266,10 @@ async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_wi
         .expect("signs");
     let header = jsonwebtoken::decode_header(&token).expect("header");
     assert_eq!(header.kid, keys.active_kid(Alg::ES256));
-    assert!(!before.contains(header.kid.as_ref().expect("kid")), "the new key signs");
+    assert!(
+        !before.contains(header.kid.as_ref().expect("kid")),
+        "the new key signs"
+    );
     let entry = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -257,13 +288,10 @@ async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_wi
     )
     .expect("verifies");
     // An ID token signed just before the rotation still verifies until it expires…
-    let reloaded_later = SigningKeys::load(
-        &app.store,
-        &secrets,
-        app.clock_now() + ID_TOKEN_SECONDS,
-    )
-    .await
-    .expect("loads");
+    let reloaded_later =
+        SigningKeys::load(&app.store, &secrets, app.clock_now() + ID_TOKEN_SECONDS)
+            .await
+            .expect("loads");
     assert_eq!(kids(&reloaded_later.jwks()).len(), 4);
     // …and the retired keys leave the JWKS once such tokens have expired.
     let much_later = SigningKeys::load(

@@ -122,7 +122,9 @@ pub enum ClientError {
     BadUri(String),
     #[error("a public client authenticates with no secret: leave out --auth-method")]
     PublicWithAuthMethod,
-    #[error("unknown client authentication method {0:?}: use client_secret_basic, client_secret_post or private_key_jwt")]
+    #[error(
+        "unknown client authentication method {0:?}: use client_secret_basic, client_secret_post or private_key_jwt"
+    )]
     UnknownAuthMethod(String),
     #[error("private_key_jwt needs the client's public keys (--jwks-file)")]
     NoJwks,
@@ -206,8 +208,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
 /// A client's name: 1 to 100 characters, no control characters.
 pub fn check_name(name: &str) -> Result<(), ClientError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ClientError::BadName);
     }
     Ok(())
@@ -224,7 +225,11 @@ pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError>
     if new.redirect_uris.len() > MAX_URIS || new.post_logout_redirect_uris.len() > MAX_URIS {
         return Err(ClientError::TooManyUris);
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         check_redirect_uri(uri)?;
     }
     let (kind, auth_method) = if new.public {
@@ -452,9 +457,7 @@ impl ClientCredentials {
         client_assertion: Option<&str>,
     ) -> Result<Self, ClientAuthError> {
         let basic = match authorization {
-            Some(value)
-                if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") =>
-            {
+            Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
                 Some(parse_basic(&value[6..])?)
             }
             _ => None,
@@ -647,10 +650,9 @@ async fn check_assertion<R: ClientRecords, P: AssertionReplay>(
         _ => return Err(BadAssertion("algorithm not RS256 or ES256")),
     };
     // Who it claims to be, before the signature is checked: only to find the keys.
-    let unverified: Value =
-        jsonwebtoken::dangerous::insecure_decode(jwt)
-            .map(|d| d.claims)
-            .map_err(|_| BadAssertion("not a JWT"))?;
+    let unverified: Value = jsonwebtoken::dangerous::insecure_decode(jwt)
+        .map(|d| d.claims)
+        .map_err(|_| BadAssertion("not a JWT"))?;
     let iss = unverified
         .get("iss")
         .and_then(Value::as_str)
@@ -728,10 +730,16 @@ async fn check_assertion<R: ClientRecords, P: AssertionReplay>(
     if exp > now + ASSERTION_MAX_SECONDS {
         return Err(BadAssertion("exp too far in the future"));
     }
-    if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > now + 30) {
+    if claims
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| nbf > now + 30)
+    {
         return Err(BadAssertion("not yet valid"));
     }
-    let jti = text("jti").filter(|j| !j.is_empty()).ok_or(BadAssertion("no jti"))?;
+    let jti = text("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or(BadAssertion("no jti"))?;
     if !replay.remember_assertion(&client.id, jti, exp, now).await? {
         return Err(ClientAuthError::ReplayedAssertion);
     }
@@ -966,7 +974,10 @@ mod tests {
         let hash = secret
             .as_deref()
             .map(|s| secrets.mac_hex(&secret_mac_input(&client.id, s)));
-        memory.add_client(&client, hash.as_deref()).await.expect("added");
+        memory
+            .add_client(&client, hash.as_deref())
+            .await
+            .expect("added");
         (client, secret)
     }
 
@@ -1013,7 +1024,10 @@ mod tests {
             client_id: Some(id.into()),
             ..Default::default()
         };
-        assert_eq!(auth(basic_creds(&basic.id, &basic_secret)).await, Ok(basic.clone()));
+        assert_eq!(
+            auth(basic_creds(&basic.id, &basic_secret)).await,
+            Ok(basic.clone())
+        );
         assert_eq!(
             auth(basic_creds(&basic.id, "wrong")).await,
             Err(ClientAuthError::WrongSecret)
@@ -1023,7 +1037,10 @@ mod tests {
             Err(ClientAuthError::WrongMethod),
             "a basic client cannot use post"
         );
-        assert_eq!(auth(post_creds(&post.id, &post_secret)).await, Ok(post.clone()));
+        assert_eq!(
+            auth(post_creds(&post.id, &post_secret)).await,
+            Ok(post.clone())
+        );
         assert_eq!(
             auth(basic_creds(&post.id, &post_secret)).await,
             Err(ClientAuthError::WrongMethod)
@@ -1070,13 +1087,11 @@ mod tests {
             auth(basic_creds(&basic.id, &basic_secret)).await,
             Err(ClientAuthError::Disabled)
         );
-        assert_eq!(
-            ClientAuthError::Disabled.oauth_error(),
-            "invalid_client"
-        );
+        assert_eq!(ClientAuthError::Disabled.oauth_error(), "invalid_client");
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // measures work, not the time of day
     fn an_unknown_client_costs_the_same_mac_as_a_wrong_secret() {
         // Both paths compute one MAC over the presented secret (the unknown one against a
         // fixed hash); timing them here would be noise, so check the shape of the work: the
@@ -1139,9 +1154,7 @@ mod tests {
             header.kid = Some("rp-1".into());
             jsonwebtoken::encode(&header, &claims, &key).expect("signed")
         };
-        let claims = |jti: &str, aud: Value, exp: i64| {
-            serde_json::json!({"iss": id, "sub": id, "aud": aud, "exp": exp, "jti": jti})
-        };
+        let claims = |jti: &str, aud: Value, exp: i64| serde_json::json!({"iss": id, "sub": id, "aud": aud, "exp": exp, "jti": jti});
         let auth = |jwt: String| {
             let (m, s) = (&m, &s);
             async move {
@@ -1161,8 +1174,12 @@ mod tests {
             Err(ClientAuthError::ReplayedAssertion)
         );
         assert_eq!(
-            auth(sign(claims("j2", serde_json::json!(["x", "https://id.example"]), NOW + 60)))
-                .await,
+            auth(sign(claims(
+                "j2",
+                serde_json::json!(["x", "https://id.example"]),
+                NOW + 60
+            )))
+            .await,
             Ok(client.clone()),
             "the issuer in an aud array"
         );
@@ -1183,17 +1200,22 @@ mod tests {
             Err(ClientAuthError::BadAssertion("iss and sub must be the client_id"))
         );
         assert_eq!(
-            auth(sign(serde_json::json!({"iss": id, "sub": id, "aud": TOKEN, "exp": NOW + 60}))).await,
+            auth(sign(
+                serde_json::json!({"iss": id, "sub": id, "aud": TOKEN, "exp": NOW + 60})
+            ))
+            .await,
             Err(ClientAuthError::BadAssertion("no jti"))
         );
         // Signed by a key the client did not register.
         let (other, _) = es256_client_key();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some("rp-1".into());
-        let forged =
-            jsonwebtoken::encode(&header, &claims("j7", TOKEN.into(), NOW + 60), &other)
-                .expect("signed");
-        assert_eq!(auth(forged).await, Err(ClientAuthError::BadAssertion("signature")));
+        let forged = jsonwebtoken::encode(&header, &claims("j7", TOKEN.into(), NOW + 60), &other)
+            .expect("signed");
+        assert_eq!(
+            auth(forged).await,
+            Err(ClientAuthError::BadAssertion("signature"))
+        );
         // HS256 with the public key as a secret (algorithm confusion) is refused.
         let hs = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -1203,11 +1225,16 @@ mod tests {
         .expect("signed");
         assert_eq!(
             auth(hs).await,
-            Err(ClientAuthError::BadAssertion("algorithm not RS256 or ES256"))
+            Err(ClientAuthError::BadAssertion(
+                "algorithm not RS256 or ES256"
+            ))
         );
         // The wrong assertion type.
         let c = ClientCredentials {
-            assertion: Some(("urn:other".into(), sign(claims("j9", TOKEN.into(), NOW + 60)))),
+            assertion: Some((
+                "urn:other".into(),
+                sign(claims("j9", TOKEN.into(), NOW + 60)),
+            )),
             ..Default::default()
         };
         assert_eq!(

@@ -273,9 +273,11 @@ fn generate(alg: Alg) -> Result<(Zeroizing<Vec<u8>>, Signer), KeyError> {
             Zeroizing::new(der.as_ref().to_vec())
         }
         Alg::ES256 => {
-            let document =
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(|_| KeyError::Crypto("P-256 key generation failed"))?;
+            let document = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .map_err(|_| KeyError::Crypto("P-256 key generation failed"))?;
             Zeroizing::new(document.as_ref().to_vec())
         }
     };
@@ -284,11 +286,7 @@ fn generate(alg: Alg) -> Result<(Zeroizing<Vec<u8>>, Signer), KeyError> {
 }
 
 /// A new key of `alg`, sealed for the store.
-fn new_stored_key(
-    alg: Alg,
-    secrets: &SecretBox,
-    now: UnixTime,
-) -> Result<StoredKey, KeyError> {
+fn new_stored_key(alg: Alg, secrets: &SecretBox, now: UnixTime) -> Result<StoredKey, KeyError> {
     let (pkcs8, signer) = generate(alg)?;
     Ok(StoredKey {
         sealed_private_key: secrets.seal(&pkcs8, &bound_to(&signer.kid)),
@@ -321,11 +319,7 @@ struct KeySet {
 }
 
 impl KeySet {
-    fn build(
-        stored: &[StoredKey],
-        secrets: &SecretBox,
-        now: UnixTime,
-    ) -> Result<Self, KeyError> {
+    fn build(stored: &[StoredKey], secrets: &SecretBox, now: UnixTime) -> Result<Self, KeyError> {
         let mut signers = Vec::new();
         let mut published = Vec::new();
         let mut entries = Vec::new();
@@ -399,10 +393,9 @@ impl SigningKeys {
             }
             let key = new_stored_key(alg, secrets, now)?;
             if records.add_first_signing_key(&key).await? {
-                let event =
-                    AuditEvent::new("oidc.key_created", Outcome::Success, &server(), now)
-                        .subject(&key.kid)
-                        .reason(alg.as_str());
+                let event = AuditEvent::new("oidc.key_created", Outcome::Success, &server(), now)
+                    .subject(&key.kid)
+                    .reason(alg.as_str());
                 records.append_audit(&event).await?;
             }
         }
@@ -465,7 +458,8 @@ impl SigningKeys {
             .ok_or(KeyError::NoKey(alg))?;
         let payload =
             serde_json::to_vec(claims).map_err(|_| KeyError::Crypto("claims not serialisable"))?;
-        let mut token = String::with_capacity(signer.header_b64.len() + payload.len() * 4 / 3 + 400);
+        let mut token =
+            String::with_capacity(signer.header_b64.len() + payload.len() * 4 / 3 + 400);
         token.push_str(&signer.header_b64);
         token.push('.');
         B64.encode_string(&payload, &mut token);
@@ -630,7 +624,10 @@ mod tests {
             B64.encode(br#"{"sub":"x"}"#)
         );
         assert!(matches!(keys.verify(&none), Err(KeyError::BadToken)));
-        assert!(matches!(keys.sign(Alg::RS256, &json!({})), Err(KeyError::NoKey(Alg::RS256))));
+        assert!(matches!(
+            keys.sign(Alg::RS256, &json!({})),
+            Err(KeyError::NoKey(Alg::RS256))
+        ));
     }
 
     #[test]
@@ -651,11 +648,17 @@ mod tests {
             let (keys, jwks) = keys_with(alg);
             let entry = &jwks["keys"][0];
             assert_eq!(thumbprint(entry), entry["kid"].as_str().map(String::from));
-            assert_eq!(keys.active_kid(alg), entry["kid"].as_str().map(String::from));
+            assert_eq!(
+                keys.active_kid(alg),
+                entry["kid"].as_str().map(String::from)
+            );
             // jsonwebtoken's own RFC 7638 implementation agrees.
             let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(entry.clone()).expect("JWK");
             assert_eq!(
-                Some(jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).expect("thumbprint")),
+                Some(
+                    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                        .expect("thumbprint")
+                ),
                 entry["kid"].as_str().map(String::from)
             );
         }
@@ -669,7 +672,8 @@ mod tests {
             let (keys, _) = keys_with(alg);
             let token = keys.sign(alg, &json!({"sub": "x"})).expect("signs");
             let header: Value = serde_json::from_slice(
-                &B64.decode(token.split('.').next().expect("header")).expect("base64"),
+                &B64.decode(token.split('.').next().expect("header"))
+                    .expect("base64"),
             )
             .expect("JSON");
             assert_eq!(header["alg"], alg.as_str());
