@@ -229,6 +229,33 @@ def admin_policy_with_an_error(page: Page, portal: Portal) -> None:
     expect(error_summary(page)).to_be_visible()
 
 
+def admin_clients(page: Page, portal: Portal) -> None:
+    national_admin(page, portal)
+    page.get_by_role("main").get_by_role("link", name="Apps for single sign-on", exact=True).click()
+    expect(page.get_by_role("button", name="Add app", exact=True)).to_be_visible()
+
+
+def admin_clients_with_errors(page: Page, portal: Portal) -> None:
+    admin_clients(page, portal)
+    page.get_by_role("textbox", name="Redirect URIs", exact=True).fill("http://mail.example/cb")
+    page.get_by_role("button", name="Add app", exact=True).click()
+    expect(error_summary(page).get_by_role("link")).to_have_count(2)
+
+
+def admin_client_added(page: Page, portal: Portal) -> None:
+    admin_clients(page, portal)
+    page.get_by_role("textbox", name="App name", exact=True).fill("NHSmal Mail")
+    page.get_by_role("textbox", name="Redirect URIs", exact=True).fill("https://mail.example/cb")
+    page.get_by_role("button", name="Add app", exact=True).click()
+    expect(page.locator("#client-secret")).to_be_visible()
+
+
+def admin_clients_with_one_app(page: Page, portal: Portal) -> None:
+    admin_client_added(page, portal)
+    page.get_by_role("link", name="Back to apps for single sign-on", exact=True).click()
+    expect(page.get_by_role("button", name="Disable NHSmal Mail", exact=True)).to_be_visible()
+
+
 def feedback_signed_out(page: Page, portal: Portal) -> None:
     page.goto(portal.url("/sign-in"))
     page.get_by_role("contentinfo").get_by_role("link", name="Feedback", exact=True).click()
@@ -414,6 +441,10 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "admin risky accounts with an error": admin_risky_accounts_with_an_error,
     "admin mfa policy": admin_policy,
     "admin mfa policy with an error": admin_policy_with_an_error,
+    "admin clients": admin_clients,
+    "admin clients with errors": admin_clients_with_errors,
+    "admin client added, secret shown once": admin_client_added,
+    "admin clients with one app": admin_clients_with_one_app,
     "feedback signed out": feedback_signed_out,
     "feedback with errors": feedback_with_errors,
     "feedback thank-you": send_feedback,
