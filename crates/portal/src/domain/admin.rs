@@ -373,6 +373,7 @@ where
         + SignInLimitRecords
         + super::devices::DeviceRecords
         + super::recovery::RecoveryCodeRecords
+        + super::oidc::flows::GrantRecords
         + AuditTrail
         + Sync,
 {
@@ -383,6 +384,10 @@ where
     let removed = records.delete_methods_of(&target.id).await?;
     records.set_enrolment_needs_pass(&target.id, true).await?;
     records.forget_devices(&target.id, None).await?;
+    // Apps signed in before the reset sign in again.
+    records
+        .revoke_grants_of_account(&target.id, action.now)
+        .await?;
     // Codes printed with the lost phone's set must not come back to life.
     records
         .replace_recovery_codes(&target.id, &[], action.now)

@@ -830,6 +830,28 @@ pub async fn reset_step<R: SignInLog>(
     Ok(())
 }
 
+/// A sign-in to an app through the portal (an authorization code issued): logged so that the
+/// person sees which apps their account was used with.
+pub async fn single_sign_on<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    app_name: &str,
+) -> Result<(), StorageError> {
+    let none = Assessment::default();
+    let mut entry = m.entry(
+        Some(account),
+        &account.email,
+        Step::SingleSignOn,
+        "success",
+        &none,
+    );
+    entry.method = Some("code");
+    entry.reason = Some(app_name);
+    records.record_sign_in(&entry).await?;
+    Ok(())
+}
+
 /// A sign-in with a temporary access pass (an administrator's, to set up a new method): logged
 /// as a password step with the method `pass`, `success` or `failure`.
 pub async fn pass_step<R: SignInLog>(
@@ -963,6 +985,7 @@ where
         + AccountRecords
         + SessionRecords
         + DeviceRecords
+        + super::oidc::flows::GrantRecords
         + AuditTrail
         + Sync,
 {
@@ -973,6 +996,7 @@ where
         .delete_sessions_of_account(&account.id, None)
         .await?;
     records.forget_devices(&account.id, None).await?;
+    records.revoke_grants_of_account(&account.id, m.now).await?;
     records
         .set_password_action(&account.id, PasswordAction::ResetRequired)
         .await?;
@@ -1148,12 +1172,21 @@ pub async fn confirm_compromised<R>(
     target: &Account,
 ) -> Result<(), RiskReviewError>
 where
-    R: RiskRecords + AccountRecords + SessionRecords + DeviceRecords + AuditTrail + Sync,
+    R: RiskRecords
+        + AccountRecords
+        + SessionRecords
+        + DeviceRecords
+        + super::oidc::flows::GrantRecords
+        + AuditTrail
+        + Sync,
 {
     let flag = flag_to_review(records, admin, target, "risk.confirm_compromised").await?;
     save_state(records, admin, &flag, "compromised").await?;
     let sessions = records.delete_sessions_of_account(&target.id, None).await?;
     let devices = records.forget_devices(&target.id, None).await?;
+    records
+        .revoke_grants_of_account(&target.id, admin.now)
+        .await?;
     records
         .set_password_action(&target.id, PasswordAction::ResetRequired)
         .await?;

@@ -240,6 +240,7 @@ where
         + SessionRecords
         + SignInLimitRecords
         + super::devices::DeviceRecords
+        + super::oidc::flows::GrantRecords
         + SignInLog
         + AuditTrail
         + Sync,
@@ -256,6 +257,8 @@ where
         .delete_sessions_of_account(&account.id, None)
         .await?;
     records.forget_devices(&account.id, None).await?;
+    // Every app's refresh tokens go with the sessions.
+    records.revoke_grants_of_account(&account.id, now).await?;
     records
         .update_password_hash(&account.id, &hash, now)
         .await?;

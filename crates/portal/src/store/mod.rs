@@ -16,6 +16,7 @@ mod limits;
 mod methods;
 mod monitoring;
 mod oidc_clients;
+mod oidc_grants;
 mod oidc_keys;
 mod organisations;
 mod policy;

@@ -306,8 +306,9 @@ async fn totp_verify(
     {
         Ok(_) => {
             flow.pending_totp = None;
+            let target = after_enrolment(&mut flow);
             flow.save(&app, &key).await?;
-            Ok(Redirect::to("/profile/self-service?added=1").into_response())
+            Ok(Redirect::to(&target).into_response())
         }
         Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
             retry_after: until - ctx.now,
@@ -611,8 +612,9 @@ async fn phone_step(
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             flow.pending_phone = None;
+            let target = after_enrolment(&mut flow);
             flow.save(&app, &key).await?;
-            Ok(Redirect::to("/profile/self-service?added=1").into_response())
+            Ok(Redirect::to(&target).into_response())
         }
         Ok(_) => Ok(phone_form(
             &app,
@@ -732,10 +734,12 @@ async fn key_finish(
     )
     .await
     {
-        Ok(_) => Ok(
-            axum::Json(serde_json::json!({ "redirect": "/profile/self-service?added=1" }))
-                .into_response(),
-        ),
+        Ok(_) => {
+            let mut flow = Flow::of(&signed_in.0);
+            let target = after_enrolment(&mut flow);
+            flow.save(&app, &signed_in.0.token.storage_key()).await?;
+            Ok(axum::Json(serde_json::json!({ "redirect": target })).into_response())
+        }
         Err(e @ MfaError::BadName) => {
             Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
         }
@@ -745,5 +749,17 @@ async fn key_finish(
         )),
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
+/// Where a person goes once a method is set up: back to the app that sent them to enrol (an
+/// authorization request saved in the flow), or to Self-Service.
+fn after_enrolment(flow: &mut Flow) -> String {
+    match flow.next.take() {
+        Some(next) if next.starts_with(super::oidc::AUTHORIZE) => next,
+        other => {
+            flow.next = other;
+            "/profile/self-service?added=1".to_string()
+        }
     }
 }

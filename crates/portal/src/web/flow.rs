@@ -43,6 +43,9 @@ pub struct Flow {
     /// A high-risk sign-in: only an authenticator app or a security key may finish it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub strong_only: bool,
+    /// An app asked for a phishing-resistant sign-in: only a security key will do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub security_key_only: bool,
 }
 
 impl Flow {

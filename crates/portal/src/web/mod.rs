@@ -15,6 +15,7 @@ mod info;
 mod invitation;
 mod methods;
 mod observe;
+mod oidc;
 mod oidc_keys;
 mod ops;
 mod pages;
@@ -177,11 +178,13 @@ pub fn router(app: AppState) -> Router {
         .merge(devices::router())
         .merge(admin::router())
         .merge(api::router())
+        .merge(oidc::router())
         .layer(security::csrf_layer(&app.settings));
     let routes = Router::new()
         .merge(portal)
         .merge(ops::router())
         .merge(oidc_keys::router())
+        .merge(oidc::api_router())
         .merge(telephony::webhook_router())
         .merge(assets::router())
         .fallback(|| async { AppError::NotFound });

@@ -87,6 +87,14 @@ pub struct ProfilePage {
 }
 
 #[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub chrome: Chrome,
+    pub app_name: String,
+    pub scopes: Vec<&'static str>,
+}
+
+#[derive(Template)]
 #[template(path = "activity.html")]
 pub struct ActivityPage {
     pub chrome: Chrome,

@@ -148,9 +148,14 @@ async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Met
     // A reset needing two methods asks for a different kind the second time.
     if session.0.record.stage != SessionStage::PasswordReset {
         let mut offered = policy::methods_for_sign_in(&policy, account.role, methods);
-        // A high-risk sign-in is finished only by an app or a security key.
-        if Flow::of(&session.0).strong_only {
+        // A high-risk sign-in is finished only by an app or a security key; an app that asked
+        // for a phishing-resistant sign-in, only by a key.
+        let flow = Flow::of(&session.0);
+        if flow.strong_only {
             offered.retain(|m| crate::domain::monitoring::is_strong(m.kind));
+        }
+        if flow.security_key_only {
+            offered.retain(|m| m.kind == MethodKind::Fido2);
         }
         return Ok(offered);
     }

@@ -12,6 +12,7 @@ mod helpers;
 mod import;
 mod json_api;
 mod monitoring;
+mod oidc;
 mod oidc_clients;
 mod oidc_keys;
 mod ops;

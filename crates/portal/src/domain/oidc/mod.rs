@@ -2,4 +2,5 @@
 //! `flows`, the authorization and token flows.
 
 pub mod clients;
+pub mod flows;
 pub mod keys;

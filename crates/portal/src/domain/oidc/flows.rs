@@ -1,0 +1,844 @@
+//! The OpenID Connect authorization code flow (issue 7): the authorization request's rules,
+//! single-use 60-second codes bound to PKCE, ID tokens that say how the person authenticated
+//! (`amr`, `acr`), opaque access and refresh tokens stored only as hashes, refresh tokens that
+//! rotate with reuse detection and an absolute lifetime, revocation and introspection.
+
+use std::future::Future;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::clients::{Client, ClientKind};
+use super::keys::SigningKeys;
+use crate::clock::UnixTime;
+use crate::domain::StorageError;
+use crate::domain::accounts::{Account, AccountRecords, AccountState, PasswordAction};
+
+/// An authorization code lives 60 seconds (OI-4).
+pub const CODE_SECONDS: i64 = 60;
+pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
+/// ID tokens: an hour, as long as retired signing keys stay published for.
+pub const ID_TOKEN_SECONDS: i64 = 3_600;
+/// A refresh chain ends this long after the sign-in, however often it is used: no longer than
+/// a portal session may last.
+pub const REFRESH_ABSOLUTE_SECONDS: i64 = 12 * 3_600;
+
+/// How strongly the person authenticated, as `acr` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Acr {
+    /// A password only (an account without MFA, before the rollout date).
+    Password,
+    /// Two factors.
+    Mfa,
+    /// Two factors, one of them a FIDO2 security key (phishing-resistant).
+    PhishingResistant,
+}
+
+impl Acr {
+    pub const ALL: [Acr; 3] = [Acr::Password, Acr::Mfa, Acr::PhishingResistant];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acr::Password => "urn:nhsmal:acr:pwd",
+            Acr::Mfa => "urn:nhsmal:acr:mfa",
+            Acr::PhishingResistant => "urn:nhsmal:acr:phr",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
+    /// The level a sign-in reached from its RFC 8176 methods.
+    pub fn of(amr: &[String]) -> Self {
+        let mfa = amr.iter().any(|m| m == "mfa");
+        if mfa && amr.iter().any(|m| m == "hwk") {
+            Acr::PhishingResistant
+        } else if mfa {
+            Acr::Mfa
+        } else {
+            Acr::Password
+        }
+    }
+}
+
+/// The RFC 8176 `amr` values of a portal session's methods ("pwd otp mfa"): only registered
+/// values leave the portal (a remembered device or a temporary access pass has none).
+pub fn amr_of(auth_methods: &str) -> Vec<String> {
+    const RFC_8176: [&str; 7] = ["pwd", "otp", "sms", "tel", "hwk", "mca", "mfa"];
+    let mut out: Vec<String> = vec![];
+    for m in auth_methods.split_whitespace() {
+        if RFC_8176.contains(&m) && !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
+        }
+    }
+    out
+}
+
+/// The level an `acr_values` request needs: the weakest of the values we know (the request is
+/// voluntary, so any one listed level is enough); None when nothing we know is asked for.
+pub fn acr_needed(acr_values: &str) -> Option<Acr> {
+    acr_values.split_whitespace().filter_map(Acr::parse).min()
+}
+
+/// An authorization request as it arrived (query or form).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct AuthorizationRequest {
+    #[serde(default)]
+    pub response_type: String,
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_uri: Option<String>,
+    /// Ours: set by the portal when it sent the person to authenticate again (prompt=login,
+    /// max_age); the sign-in must be at least this recent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_after: Option<i64>,
+}
+
+/// Why an authorization request cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// Shown on our own page, never sent to the redirect URI: the client or the redirect URI
+    /// cannot be trusted (OI-3).
+    Page(&'static str),
+    /// Sent back to the (registered) redirect URI, with `state` and `iss`.
+    Redirect {
+        error: &'static str,
+        description: &'static str,
+    },
+}
+
+/// A request that passed every rule.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    pub scope: String,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub prompt_consent: bool,
+    pub max_age: Option<i64>,
+    pub acr: Option<Acr>,
+}
+
+pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The rules of an authorization request, in the order the specifications give them: the
+/// client and the redirect URI first (a mismatch is an error page: OI-3, character for
+/// character), then everything else as an error sent back to the app.
+pub fn check_request(
+    client: Option<&Client>,
+    req: &AuthorizationRequest,
+) -> Result<ValidRequest, RequestError> {
+    let Some(client) = client.filter(|c| !c.disabled) else {
+        return Err(RequestError::Page(
+            "The app that sent you here is not registered with NHSmal.",
+        ));
+    };
+    if !client.redirect_uris.iter().any(|u| u == &req.redirect_uri) {
+        return Err(RequestError::Page(
+            "The app that sent you here gave an address to return to that is not registered with NHSmal.",
+        ));
+    }
+    let redirect = |error, description| Err(RequestError::Redirect { error, description });
+    if req.request.is_some() {
+        return redirect("request_not_supported", "request objects are not supported");
+    }
+    if req.request_uri.is_some() {
+        return redirect("request_uri_not_supported", "request_uri is not supported");
+    }
+    if req.response_type != "code" {
+        return redirect(
+            "unsupported_response_type",
+            "only the authorization code flow (response_type=code) is supported",
+        );
+    }
+    if req.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return redirect("invalid_request", "only response_mode=query is supported");
+    }
+    let scopes: Vec<&str> = req.scope.split_whitespace().collect();
+    if !scopes.contains(&"openid") {
+        return redirect("invalid_scope", "the openid scope is required");
+    }
+    // Scopes we do not know are ignored (OpenID Connect Core §3.1.2.1); the granted ones are
+    // returned with the token.
+    let mut granted: Vec<&str> = vec![];
+    for s in SCOPES {
+        if scopes.contains(&s) {
+            granted.push(s);
+        }
+    }
+    match (
+        req.code_challenge.as_deref(),
+        req.code_challenge_method.as_deref(),
+    ) {
+        (None, Some(_)) => {
+            return redirect(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            );
+        }
+        (Some(_), Some(m)) if m != "S256" => {
+            return redirect(
+                "invalid_request",
+                "only the S256 code challenge method is supported",
+            );
+        }
+        // RFC 7636 §4.3: a missing method means plain, which we refuse (OI-2).
+        (Some(_), None) => {
+            return redirect("invalid_request", "code_challenge_method=S256 is required");
+        }
+        (Some(c), Some(_)) if !valid_challenge(c) => {
+            return redirect("invalid_request", "the code challenge is malformed");
+        }
+        (None, None) if client.kind == ClientKind::Public => {
+            return redirect(
+                "invalid_request",
+                "PKCE (code_challenge with S256) is required for this client",
+            );
+        }
+        _ => {}
+    }
+    let prompts: Vec<&str> = req
+        .prompt
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if prompts
+        .iter()
+        .any(|p| !["none", "login", "consent", "select_account"].contains(p))
+    {
+        return redirect("invalid_request", "unknown prompt value");
+    }
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return redirect(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    let max_age = match req.max_age.as_deref() {
+        None | Some("") => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return redirect(
+                    "invalid_request",
+                    "max_age must be a whole number of seconds",
+                );
+            }
+        },
+    };
+    Ok(ValidRequest {
+        scope: granted.join(" "),
+        prompt_none: prompts.contains(&"none"),
+        prompt_login: prompts.contains(&"login"),
+        prompt_consent: prompts.contains(&"consent"),
+        max_age,
+        acr: req.acr_values.as_deref().and_then(acr_needed),
+    })
+}
+
+/// RFC 7636 §4.2: a code challenge is the base64url of a SHA-256, 43 characters.
+fn valid_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// RFC 7636 §4.1: a verifier is 43–128 characters of the unreserved set.
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// S256: base64url(SHA-256(verifier)).
+pub fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Codes and tokens are 256 random bits, base64url; only their SHA-256 is stored.
+pub fn new_secret() -> String {
+    URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>())
+}
+
+pub fn hash_of(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One sign-in at one app: the code, and every token issued from it, belong to a grant.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub account_id: String,
+    pub scope: String,
+    pub auth_time: UnixTime,
+    pub amr: String,
+    pub acr: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub token_hash: String,
+    pub kind: String,
+    pub grant_id: String,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+    pub created_at: UnixTime,
+}
+
+/// What taking a code once found.
+#[derive(Debug)]
+pub enum CodeTaken {
+    /// This call used it.
+    Fresh(Box<(StoredCode, Grant)>),
+    /// It had been used already: the grant it started.
+    Reused(String),
+    Unknown,
+}
+
+pub trait GrantRecords {
+    /// The grant and its code, in one transaction.
+    fn insert_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &StoredCode,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Marks the code used, once (a conditional UPDATE): of two requests racing, one wins.
+    fn take_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<CodeTaken, StorageError>> + Send;
+    /// Access and refresh tokens of one exchange, in one transaction.
+    fn insert_tokens(
+        &self,
+        tokens: &[StoredToken],
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn token(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(StoredToken, Grant)>, StorageError>> + Send;
+    /// Marks a refresh token used, once.
+    fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Every grant of the account (password reset, "This wasn't me", compromise, MFA reset).
+    fn revoke_grants_of_account(
+        &self,
+        account_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    fn consented_scope(
+        &self,
+        account_id: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
+    fn save_consent(
+        &self,
+        account_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+/// What the portal knows about the signed-in person when it issues a code.
+pub struct Authentication<'a> {
+    pub account: &'a Account,
+    /// The session's methods ("pwd otp mfa").
+    pub auth_methods: &'a str,
+    pub auth_time: UnixTime,
+}
+
+/// Issues a code for a checked request: a new grant and its single-use code. Returns the code.
+pub async fn issue_code<R: GrantRecords>(
+    records: &R,
+    client: &Client,
+    req: &AuthorizationRequest,
+    valid: &ValidRequest,
+    who: &Authentication<'_>,
+    now: UnixTime,
+) -> Result<String, StorageError> {
+    let amr = amr_of(who.auth_methods);
+    let grant = Grant {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: client.id.clone(),
+        account_id: who.account.id.clone(),
+        scope: valid.scope.clone(),
+        auth_time: who.auth_time,
+        acr: Acr::of(&amr).as_str().to_string(),
+        amr: amr.join(" "),
+        created_at: now,
+        expires_at: now + REFRESH_ABSOLUTE_SECONDS,
+        revoked_at: None,
+    };
+    let code = new_secret();
+    let stored = StoredCode {
+        code_hash: hash_of(&code),
+        grant_id: grant.id.clone(),
+        client_id: client.id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        expires_at: now + CODE_SECONDS,
+        used_at: None,
+    };
+    records.insert_grant_with_code(&grant, &stored).await?;
+    Ok(code)
+}
+
+/// An OAuth error of the token endpoint (RFC 6749 §5.2).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error("only authorization_code and refresh_token grants are supported")]
+    UnsupportedGrantType,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::InvalidGrant(_) => "invalid_grant",
+            TokenError::InvalidRequest(_) => "invalid_request",
+            TokenError::UnsupportedGrantType => "unsupported_grant_type",
+            TokenError::Storage(_) | TokenError::Internal(_) => "server_error",
+        }
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Debug, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// Where tokens are signed and what they say about the issuer.
+pub struct Issuer<'a> {
+    pub url: &'a str,
+    pub keys: &'a SigningKeys,
+}
+
+/// The code's exchange: the client that got it, the same redirect URI, the PKCE verifier,
+/// within 60 seconds, once. A second use revokes everything issued from the code (OI-4).
+pub async fn exchange_code<R>(
+    records: &R,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, TokenError>
+where
+    R: GrantRecords + AccountRecords + Sync,
+{
+    if code.is_empty() {
+        return Err(TokenError::InvalidRequest("code is required"));
+    }
+    let (stored, grant) = match records.take_code(&hash_of(code), now).await? {
+        CodeTaken::Fresh(taken) => *taken,
+        CodeTaken::Reused(grant_id) => {
+            records.revoke_grant(&grant_id, now).await?;
+            return Err(TokenError::InvalidGrant(
+                "the code has been used already; tokens issued from it are revoked",
+            ));
+        }
+        CodeTaken::Unknown => return Err(TokenError::InvalidGrant("unknown code")),
+    };
+    if stored.client_id != client.id {
+        return Err(TokenError::InvalidGrant(
+            "the code was issued to another client",
+        ));
+    }
+    if stored.expires_at <= now {
+        return Err(TokenError::InvalidGrant("the code has expired"));
+    }
+    if stored.redirect_uri != redirect_uri {
+        return Err(TokenError::InvalidGrant(
+            "redirect_uri differs from the authorization request's",
+        ));
+    }
+    match (stored.code_challenge.as_deref(), verifier) {
+        (Some(challenge), Some(v)) => {
+            if !valid_verifier(v) {
+                return Err(TokenError::InvalidRequest("the code verifier is malformed"));
+            }
+            let matches: bool =
+                subtle::ConstantTimeEq::ct_eq(s256(v).as_bytes(), challenge.as_bytes()).into();
+            if !matches {
+                return Err(TokenError::InvalidGrant("the code verifier does not match"));
+            }
+        }
+        (Some(_), None) => return Err(TokenError::InvalidGrant("code_verifier is required")),
+        // A verifier for a code issued without a challenge is a downgrade attempt (OI-2).
+        (None, Some(_)) => {
+            return Err(TokenError::InvalidGrant(
+                "the authorization request had no code challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    if grant.revoked_at.is_some() {
+        return Err(TokenError::InvalidGrant("the grant has been revoked"));
+    }
+    issue_tokens(
+        records,
+        issuer,
+        client,
+        &grant,
+        stored.nonce.as_deref(),
+        now,
+    )
+    .await
+}
+
+/// A refresh: the token is spent and a new one issued in the same chain. Using a spent one
+/// again means it was stolen (or replayed): the whole chain is revoked (OI-8).
+pub async fn refresh<R>(
+    records: &R,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    refresh_token: &str,
+    now: UnixTime,
+) -> Result<TokenResponse, TokenError>
+where
+    R: GrantRecords + AccountRecords + Sync,
+{
+    if refresh_token.is_empty() {
+        return Err(TokenError::InvalidRequest("refresh_token is required"));
+    }
+    let hash = hash_of(refresh_token);
+    let Some((token, grant)) = records.token(&hash).await? else {
+        return Err(TokenError::InvalidGrant("unknown refresh token"));
+    };
+    if token.kind != TokenKind::Refresh.as_str() || grant.client_id != client.id {
+        return Err(TokenError::InvalidGrant("unknown refresh token"));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(TokenError::InvalidGrant(
+            "the refresh token has been revoked",
+        ));
+    }
+    if token.used_at.is_some() || !records.use_refresh_token(&hash, now).await? {
+        records.revoke_grant(&grant.id, now).await?;
+        return Err(TokenError::InvalidGrant(
+            "the refresh token has been used already; the chain is revoked",
+        ));
+    }
+    if token.expires_at <= now || grant.expires_at <= now {
+        return Err(TokenError::InvalidGrant("the refresh token has expired"));
+    }
+    issue_tokens(records, issuer, client, &grant, None, now).await
+}
+
+async fn issue_tokens<R>(
+    records: &R,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    grant: &Grant,
+    nonce: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, TokenError>
+where
+    R: GrantRecords + AccountRecords + Sync,
+{
+    let account = records
+        .account_by_id(&grant.account_id)
+        .await?
+        .filter(|a| {
+            a.state == AccountState::Active && a.password_action != PasswordAction::ResetRequired
+        })
+        .ok_or(TokenError::InvalidGrant(
+            "the account can no longer sign in",
+        ))?;
+    let access = new_secret();
+    let refresh = new_secret();
+    records
+        .insert_tokens(&[
+            StoredToken {
+                token_hash: hash_of(&access),
+                kind: TokenKind::Access.as_str().into(),
+                grant_id: grant.id.clone(),
+                expires_at: now + ACCESS_TOKEN_SECONDS,
+                used_at: None,
+                created_at: now,
+            },
+            StoredToken {
+                token_hash: hash_of(&refresh),
+                kind: TokenKind::Refresh.as_str().into(),
+                grant_id: grant.id.clone(),
+                expires_at: grant.expires_at,
+                used_at: None,
+                created_at: now,
+            },
+        ])
+        .await?;
+    let claims = id_token_claims(issuer.url, client, grant, &account, nonce, &access, now);
+    let id_token = issuer
+        .keys
+        .sign(client.id_token_alg, &claims)
+        .map_err(|e| TokenError::Internal(e.to_string()))?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECONDS,
+        refresh_token: refresh,
+        id_token,
+        scope: grant.scope.clone(),
+    })
+}
+
+/// OpenID Connect Core §2 and §3.1.3.6: who, for whom, when and how.
+fn id_token_claims(
+    issuer: &str,
+    client: &Client,
+    grant: &Grant,
+    account: &Account,
+    nonce: Option<&str>,
+    access_token: &str,
+    now: UnixTime,
+) -> serde_json::Value {
+    let mut claims = json!({
+        "iss": issuer,
+        "sub": account.id,
+        "aud": client.id,
+        "azp": client.id,
+        "exp": now + ID_TOKEN_SECONDS,
+        "iat": now,
+        "auth_time": grant.auth_time,
+        "amr": grant.amr.split_whitespace().collect::<Vec<_>>(),
+        "acr": grant.acr,
+        "at_hash": half_hash(access_token),
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    add_profile_claims(&mut claims, &grant.scope, account);
+    claims
+}
+
+/// `at_hash`: the left half of the SHA-256 of the access token, base64url (both our
+/// algorithms use SHA-256).
+fn half_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The claims the scopes ask for: `email` (and `email_verified`: the address is the
+/// account's NHSmal mailbox), `profile` (`name` and the organisation).
+pub fn add_profile_claims(claims: &mut serde_json::Value, scope: &str, account: &Account) {
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    if scopes.contains(&"email") {
+        claims["email"] = json!(account.email);
+        claims["email_verified"] = json!(true);
+    }
+    if scopes.contains(&"profile") {
+        claims["name"] = json!(account.display_name);
+        claims["organisation"] = json!({
+            "code": account.org_code,
+            "name": account.org_name,
+        });
+    }
+}
+
+/// An access token presented to userinfo, or to introspection: live, of a live grant.
+pub async fn live_access_token<R>(
+    records: &R,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<(StoredToken, Grant, Account)>, StorageError>
+where
+    R: GrantRecords + AccountRecords + Sync,
+{
+    let Some((stored, grant)) = records.token(&hash_of(token)).await? else {
+        return Ok(None);
+    };
+    if stored.kind != TokenKind::Access.as_str()
+        || stored.expires_at <= now
+        || grant.revoked_at.is_some()
+    {
+        return Ok(None);
+    }
+    let account = records
+        .account_by_id(&grant.account_id)
+        .await?
+        .filter(|a| a.state == AccountState::Active);
+    Ok(account.map(|a| (stored, grant, a)))
+}
+
+/// RFC 7662: what a resource server learns about a token. Inactive for anything unknown,
+/// expired, spent or revoked, with nothing else said.
+pub async fn introspect<R>(
+    records: &R,
+    issuer: &str,
+    token: &str,
+    now: UnixTime,
+) -> Result<serde_json::Value, StorageError>
+where
+    R: GrantRecords + AccountRecords + Sync,
+{
+    let Some((stored, grant)) = records.token(&hash_of(token)).await? else {
+        return Ok(json!({ "active": false }));
+    };
+    let live = stored.expires_at > now
+        && grant.revoked_at.is_none()
+        && grant.expires_at > now
+        && stored.used_at.is_none();
+    let account = records.account_by_id(&grant.account_id).await?;
+    match account.filter(|a| live && a.state == AccountState::Active) {
+        None => Ok(json!({ "active": false })),
+        Some(account) => Ok(json!({
+            "active": true,
+            "scope": grant.scope,
+            "client_id": grant.client_id,
+            "username": account.email,
+            "token_type": if stored.kind == "access" { "Bearer" } else { "refresh_token" },
+            "exp": stored.expires_at,
+            "iat": stored.created_at,
+            "sub": account.id,
+            "aud": grant.client_id,
+            "iss": issuer,
+            "auth_time": grant.auth_time,
+            "acr": grant.acr,
+            "amr": grant.amr.split_whitespace().collect::<Vec<_>>(),
+        })),
+    }
+}
+
+/// RFC 7009: revoking a refresh token revokes its grant (every token of the chain); revoking an
+/// access token revokes that grant too (we cannot tell a stolen one from a finished one). A
+/// token of another client, or unknown, changes nothing; the answer is the same.
+pub async fn revoke<R: GrantRecords + Sync>(
+    records: &R,
+    client: &Client,
+    token: &str,
+    now: UnixTime,
+) -> Result<(), StorageError> {
+    if let Some((_, grant)) = records.token(&hash_of(token)).await?
+        && grant.client_id == client.id
+    {
+        records.revoke_grant(&grant.id, now).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amr_keeps_only_rfc_8176_values_and_acr_follows_from_them() {
+        assert_eq!(amr_of("pwd otp mfa"), vec!["pwd", "otp", "mfa"]);
+        assert_eq!(amr_of("pwd mfa device"), vec!["pwd", "mfa"]);
+        assert_eq!(amr_of("pwd sms mfa tel"), vec!["pwd", "sms", "mfa", "tel"]);
+        assert_eq!(Acr::of(&amr_of("pwd")), Acr::Password);
+        assert_eq!(Acr::of(&amr_of("pwd otp mfa")), Acr::Mfa);
+        assert_eq!(Acr::of(&amr_of("pwd hwk mfa")), Acr::PhishingResistant);
+        // A key proved without "mfa" (a method the policy no longer counts) is not MFA.
+        assert_eq!(Acr::of(&amr_of("pwd hwk")), Acr::Password);
+    }
+
+    #[test]
+    fn acr_values_ask_for_the_weakest_level_listed() {
+        assert_eq!(
+            acr_needed("urn:nhsmal:acr:phr"),
+            Some(Acr::PhishingResistant)
+        );
+        assert_eq!(
+            acr_needed("urn:nhsmal:acr:phr urn:nhsmal:acr:mfa"),
+            Some(Acr::Mfa)
+        );
+        assert_eq!(acr_needed("something-else"), None);
+    }
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(valid_verifier(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!valid_verifier("short"));
+        assert!(valid_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+}

@@ -1,0 +1,740 @@
+//! The OpenID Provider from a relying party's side: discovery and keys, the code flow with
+//! PKCE, tokens and what the ID token says, and every refusal the specifications name.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, totp_code};
+
+const CALLBACK: &str = "http://localhost:9999/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Registers an app with `nhsmal client add`; returns its id and secret (if confidential).
+fn register(app: &TestApp, extra: &[&str]) -> (String, Option<String>) {
+    let mut args = vec![
+        "client",
+        "add",
+        "--name",
+        "Webmail",
+        "--redirect-uri",
+        CALLBACK,
+        "--post-logout-redirect-uri",
+        "http://localhost:9999/signed-out",
+    ];
+    args.extend_from_slice(extra);
+    let out = app.nhsmal(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(|v| v.trim().to_string())
+    };
+    (
+        field("client_id").expect("client id printed"),
+        field("client_secret"),
+    )
+}
+
+fn authorize_url(client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "st-123")
+        .append_pair("nonce", "n-456")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        query.append_pair(k, v);
+    }
+    format!("/oauth2/authorize?{}", query.finish())
+}
+
+/// The query parameters of a redirect to the app.
+fn params(response: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    let target = location(response);
+    assert!(target.starts_with(CALLBACK), "sent to {target}");
+    url::Url::parse(&target)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+async fn exchange(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().post(app.url("/oauth2/token"));
+    let mut fields: Vec<(&str, &str)> = form.to_vec();
+    match secret {
+        Some(secret) => request = request.basic_auth(client_id, Some(secret)),
+        None => fields.push(("client_id", client_id)),
+    }
+    let response = request.form(&fields).send().await.expect("POST");
+    let status = response.status();
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-store")
+    );
+    (status, response.json().await.expect("json"))
+}
+
+async fn code_for(app: &TestApp, person: &reqwest::Client, client_id: &str) -> String {
+    let response = app.get_with(person, &authorize_url(client_id, &[])).await;
+    let p = params(&response);
+    assert_eq!(p.get("state").map(String::as_str), Some("st-123"));
+    p.get("code").expect("a code").clone()
+}
+
+async fn tokens_for(
+    app: &TestApp,
+    person: &reqwest::Client,
+    client_id: &str,
+    secret: Option<&str>,
+) -> Value {
+    let code = code_for(app, person, client_id).await;
+    let (status, body) = exchange(
+        app,
+        client_id,
+        secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The ID token's claims, checked against the JWKS with jsonwebtoken (signature, alg, aud, iss).
+async fn verified_claims(app: &TestApp, id_token: &str, client_id: &str) -> Value {
+    let header = jsonwebtoken::decode_header(id_token).expect("header");
+    let kid = header.kid.clone().expect("kid");
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let jwk = jwks.find(&kid).expect("the kid is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[client_id]);
+    validation.set_issuer(&[app.settings.public_url.as_str().trim_end_matches('/')]);
+    validation.validate_exp = false; // the fake clock is not the wall clock
+    jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .expect("a valid signature")
+        .claims
+}
+
+#[tokio::test]
+async fn discovery_and_keys_describe_a_code_flow_provider_that_never_signs_with_none() {
+    let app = spawn_app().await;
+    let config: Value = reqwest::get(app.url("/.well-known/openid-configuration"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let issuer = app.settings.public_url.as_str().trim_end_matches('/');
+    assert_eq!(config["issuer"], issuer);
+    assert_eq!(
+        config["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert_eq!(
+        config["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        config["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
+    );
+    assert_eq!(
+        config["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let jwks: Value = reqwest::get(app.url("/.well-known/jwks.json"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["alg"].as_str())
+        .collect();
+    assert!(
+        algs.contains(&"RS256") && algs.contains(&"ES256"),
+        "{algs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_in_person_is_sent_back_with_a_code_that_buys_tokens_saying_how_they_signed_in() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let response = app.get_with(&person, &authorize_url(&client_id, &[])).await;
+    let p = params(&response);
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(
+        p["iss"],
+        app.settings.public_url.as_str().trim_end_matches('/')
+    );
+    let code = p["code"].clone();
+    let (status, tokens) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let claims = verified_claims(
+        &app,
+        tokens["id_token"].as_str().expect("id_token"),
+        &client_id,
+    )
+    .await;
+    assert_eq!(claims["nonce"], "n-456");
+    assert_eq!(claims["email"], "ann@fa123.nhs.uk");
+    assert_eq!(claims["organisation"]["code"], "FA123");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], "urn:nhsmal:acr:mfa");
+    assert!(claims["auth_time"].as_i64().is_some());
+    let account = crate::helpers::account(&app, "ann@fa123.nhs.uk").await;
+    assert_eq!(claims["sub"], account.id.as_str());
+
+    let info: Value = reqwest::Client::new()
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["sub"], account.id.as_str());
+    assert_eq!(info["email"], "ann@fa123.nhs.uk");
+    // The sign-in log says which app the account was used with.
+    let page = app.page(&person, "/profile/activity").await;
+    assert!(page.contains("Webmail") || page.contains("Signed in"));
+}
+
+#[tokio::test]
+async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bought() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let code = code_for(&app, &person, &client_id).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = exchange(&app, &client_id, secret.as_deref(), &form).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = exchange(&app, &client_id, secret.as_deref(), &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let userinfo = reqwest::Client::new()
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+    let (_, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("refresh"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+
+    // A code not used within 60 seconds is dead.
+    let code = code_for(&app, &person, &client_id).await;
+    app.clock.advance(61);
+    let (_, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_redirect_uri_that_differs_by_one_character_gets_an_error_page_not_a_redirect() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    for bad in [
+        format!("{CALLBACK}/"),
+        format!("{CALLBACK}x"),
+        CALLBACK.replace("localhost", "127.0.0.1"),
+    ] {
+        let url = authorize_url(&client_id, &[]).replace(
+            &url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>(),
+            &url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>(),
+        );
+        let response = app.get_with(&person, &url).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert!(response.headers().get("location").is_none());
+    }
+    let response = app
+        .get_with(&person, &authorize_url("no-such-client", &[]))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn public_clients_need_pkce_with_s256_and_the_right_verifier() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--public", "--first-party"]);
+    assert!(secret.is_none(), "a public client has no secret");
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let without = authorize_url(&client_id, &[]).replace(
+        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+        "",
+    );
+    let p = params(&app.get_with(&person, &without).await);
+    assert_eq!(p["error"], "invalid_request");
+    assert_eq!(p["state"], "st-123");
+    let plain = authorize_url(&client_id, &[])
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let p = params(&app.get_with(&person, &plain).await);
+    assert_eq!(p["error"], "invalid_request");
+
+    for verifier in [
+        None,
+        Some("wrong-verifier-wrong-verifier-wrong-verifier-00"),
+    ] {
+        let code = code_for(&app, &person, &client_id).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+        ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v));
+        }
+        let (status, body) = exchange(&app, &client_id, None, &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+    }
+    let tokens = tokens_for(&app, &person, &client_id, None).await;
+    assert!(tokens["id_token"].is_string());
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let first = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let refresh = |token: String| {
+        let app = &app;
+        let client_id = &client_id;
+        let secret = secret.clone();
+        async move {
+            exchange(
+                app,
+                client_id,
+                secret.as_deref(),
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await
+        }
+    };
+    let (status, second) = refresh(first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second_token = second["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_string();
+    assert_ne!(second_token, first);
+    // The first again: stolen. Everything in the chain dies, the newest too.
+    let (_, body) = refresh(first).await;
+    assert_eq!(body["error"], "invalid_grant");
+    let (_, body) = refresh(second_token).await;
+    assert_eq!(body["error"], "invalid_grant");
+
+    // And a chain ends after its absolute lifetime however often it is used.
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    app.clock.advance(12 * 3_600 + 1);
+    let (_, body) = refresh(tokens["refresh_token"].as_str().expect("r").to_string()).await;
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &["--first-party"]);
+    let (status, body) = exchange(
+        &app,
+        &client_id,
+        Some("not-the-secret"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", CALLBACK),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body) = exchange(
+        &app,
+        "no-such-client",
+        Some("whatever"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", CALLBACK),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // No implicit flow, no password grant.
+    let (_, secret) = register(&app, &["--first-party"]);
+    let _ = secret;
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_says_login_required_to_the_app() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &["--first-party"]);
+    let response = app
+        .get_with(
+            &browser(),
+            &authorize_url(&client_id, &[("prompt", "none")]),
+        )
+        .await;
+    let p = params(&response);
+    assert_eq!(p["error"], "login_required");
+    assert_eq!(p["state"], "st-123");
+    assert!(p.contains_key("iss"));
+}
+
+#[tokio::test]
+async fn max_age_zero_and_prompt_login_make_the_person_sign_in_again() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, key) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    for extra in [("max_age", "0"), ("prompt", "login")] {
+        app.clock.advance(60);
+        let response = app
+            .get_with(&person, &authorize_url(&client_id, &[extra]))
+            .await;
+        let target = location(&response);
+        assert!(target.starts_with("/sign-in?next="), "{target}");
+        // Signed in again, with both factors, the person goes back to the app.
+        let next: String = url::Url::parse(&format!("http://x{target}"))
+            .expect("url")
+            .query_pairs()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+            .expect("next");
+        let r = app
+            .submit(
+                &person,
+                &target,
+                "/sign-in",
+                &[
+                    ("email", "ann@fa123.nhs.uk"),
+                    ("password", PASSWORD),
+                    ("next", &next),
+                ],
+            )
+            .await;
+        assert_eq!(location(&r), "/sign-in/verify");
+        let r = app
+            .second_step(&person, &totp_code(&key, app.clock_now()))
+            .await;
+        let back = location(&r);
+        assert!(back.starts_with("/oauth2/authorize?"), "{back}");
+        let response = app.get_with(&person, &back).await;
+        let code = params(&response)["code"].clone();
+        let (status, tokens) = exchange(
+            &app,
+            &client_id,
+            secret.as_deref(),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let claims =
+            verified_claims(&app, tokens["id_token"].as_str().expect("id"), &client_id).await;
+        assert_eq!(
+            claims["auth_time"].as_i64(),
+            Some(app.clock_now()),
+            "{extra:?}"
+        );
+        app.clock.advance(30);
+    }
+}
+
+#[tokio::test]
+async fn a_phishing_resistant_level_is_refused_to_a_person_without_a_security_key() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let response = app
+        .get_with(
+            &person,
+            &authorize_url(&client_id, &[("acr_values", "urn:nhsmal:acr:phr")]),
+        )
+        .await;
+    assert_eq!(
+        params(&response)["error"],
+        "unmet_authentication_requirements"
+    );
+}
+
+#[tokio::test]
+async fn revocation_and_introspection_tell_resource_servers_the_truth() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (resource_server, rs_secret) = register(&app, &[]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let access = tokens["access_token"].as_str().expect("access").to_string();
+    let introspect = || async {
+        reqwest::Client::new()
+            .post(app.url("/oauth2/introspect"))
+            .basic_auth(&resource_server, rs_secret.as_deref())
+            .form(&[("token", access.as_str())])
+            .send()
+            .await
+            .expect("POST")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    let live = introspect().await;
+    assert_eq!(live["active"], true);
+    assert_eq!(live["client_id"], client_id.as_str());
+    let revoked = reqwest::Client::new()
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&client_id, secret.as_deref())
+        .form(&[("token", tokens["refresh_token"].as_str().expect("r"))])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(introspect().await, serde_json::json!({ "active": false }));
+}
+
+#[tokio::test]
+async fn a_password_reset_revokes_every_refresh_token_of_the_person() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, key) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    app.clock.advance(30);
+    let reset = browser();
+    app.submit(
+        &reset,
+        "/forgotten-password",
+        "/forgotten-password",
+        &[("email", "ann@fa123.nhs.uk")],
+    )
+    .await;
+    app.second_step(&reset, &totp_code(&key, app.clock_now()))
+        .await;
+    let new = "a brand new passphrase for ann 12";
+    let r = app
+        .submit(
+            &reset,
+            "/forgotten-password/new-password",
+            "/forgotten-password/new-password",
+            &[("new_password", new), ("confirm_password", new)],
+        )
+        .await;
+    assert_eq!(location(&r), "/sign-in?reset=1");
+    let (_, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("r"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn third_party_apps_ask_for_consent_once_and_a_refusal_is_access_denied() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &[]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let url = authorize_url(&client_id, &[]);
+    let page = app.page(&person, &url).await;
+    assert!(page.contains("Share your details with Webmail?"));
+    let r = app
+        .submit(&person, &url, "/oauth2/consent", &[("decision", "deny")])
+        .await;
+    assert_eq!(params(&r)["error"], "access_denied");
+    let r = app
+        .submit(&person, &url, "/oauth2/consent", &[("decision", "allow")])
+        .await;
+    assert!(params(&r).contains_key("code"));
+    // Asked once: the next sign-in goes straight back with a code.
+    let r = app.get_with(&person, &url).await;
+    assert!(params(&r).contains_key("code"));
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_session_and_returns_to_a_registered_address() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let hint = tokens["id_token"].as_str().expect("id");
+    let bad = format!(
+        "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+        url::form_urlencoded::byte_serialize(b"https://evil.example/").collect::<String>()
+    );
+    let r = app.get_with(&person, &bad).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    let good = format!(
+        "/oauth2/logout?id_token_hint={hint}&state=bye&post_logout_redirect_uri={}",
+        url::form_urlencoded::byte_serialize(b"http://localhost:9999/signed-out")
+            .collect::<String>()
+    );
+    let r = app.get_with(&person, &good).await;
+    assert_eq!(location(&r), "http://localhost:9999/signed-out?state=bye");
+    assert_eq!(
+        location(&app.get_with(&person, "/profile").await),
+        "/sign-in?next=%2Fprofile"
+    );
+}
+
+#[tokio::test]
+async fn a_person_who_must_enrol_first_enrols_and_then_returns_to_the_app() {
+    let app = spawn_app().await;
+    let (client_id, _) = register(&app, &["--first-party"]);
+    assert!(
+        app.nhsmal(&["policy", "set", "--mfa-required-from", "2020-01-01"])
+            .status
+            .success()
+    );
+    app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
+    let person = browser();
+    let r = app
+        .sign_in_with(&person, "ann@fa123.nhs.uk", PASSWORD)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let url = authorize_url(&client_id, &[]);
+    let r = app.get_with(&person, &url).await;
+    assert_eq!(location(&r), "/profile/self-service/enrol");
+    let page = app
+        .page(&person, "/profile/self-service/enrol/authenticator-app")
+        .await;
+    let secret = crate::helpers::text_of(&page, "#totp-secret").replace(' ', "");
+    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).expect("key");
+    let token = crate::helpers::csrf_token(&page);
+    let code = totp_code(&key, app.clock_now());
+    let r = person
+        .post(app.url("/profile/self-service/enrol/authenticator-app"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("code", &code),
+            ("name", "Phone"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    let back = location(&r);
+    assert!(back.starts_with("/oauth2/authorize?"), "{back}");
+    let r = app.get_with(&person, &back).await;
+    assert!(params(&r).contains_key("code"));
+}
