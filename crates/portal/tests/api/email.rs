@@ -412,10 +412,9 @@ impl Node {
             settings,
             Arc::new(clock.clone()),
             providers,
-            nhsmal::domain::secrets::SecretBox::from_base64(
-                &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
-            )
-            .expect("key"),
+            // Every node of a deployment has the same master key (the signing keys made by
+            // the first node are sealed with it).
+            nhsmal::domain::secrets::SecretBox::new(&[7u8; 32]).expect("key"),
         )
         .await
         .expect("app builds");

@@ -378,7 +378,7 @@ pub struct SigningKeys {
 impl SigningKeys {
     /// Creates the RS256 and ES256 keys if there is no active one (first start), then loads.
     /// Two nodes starting at once on one database end up with the same keys.
-    pub async fn load_or_create<R: KeyRecords + AuditTrail>(
+    pub async fn load_or_create<R: KeyRecords>(
         records: &R,
         secrets: &SecretBox,
         now: UnixTime,
@@ -392,11 +392,10 @@ impl SigningKeys {
                 continue;
             }
             let key = new_stored_key(alg, secrets, now)?;
+            // Logged, not audited: no one acted (the audit trail records people's actions, and
+            // rotations).
             if records.add_first_signing_key(&key).await? {
-                let event = AuditEvent::new("oidc.key_created", Outcome::Success, &server(), now)
-                    .subject(&key.kid)
-                    .reason(alg.as_str());
-                records.append_audit(&event).await?;
+                tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key");
             }
         }
         Self::load(records, secrets, now).await
@@ -507,15 +506,6 @@ impl SigningKeys {
         jsonwebtoken::decode::<Value>(token, &key.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|_| KeyError::BadToken)
-    }
-}
-
-/// Who made keys at first start: the server itself.
-fn server() -> Requester {
-    Requester {
-        ip: "local".into(),
-        user_agent: "nhsmal server".into(),
-        ..Requester::default()
     }
 }
 
