@@ -165,6 +165,10 @@ where
     let account = records.account_by_email(&normalize_email(email)).await?;
     let typed = normalize_email(email);
     let Some(account) = account.filter(|a| a.state == AccountState::Active) else {
+        // The same reads as for a real account, so that the database's time does not tell
+        // them apart (the page's floor covers the writes).
+        policy::policy_for(records, policy::NATIONAL).await?;
+        records.methods_of("").await?;
         records
             .append_audit(&audit(Outcome::Failure, "no_active_account"))
             .await?;

@@ -522,8 +522,27 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some(clients::parse_basic(encoded).unwrap_or_default())
 }
 
+/// Audits a token-endpoint (or revocation, introspection) outcome: refusals name the client
+/// id presented and why; never a code, token, secret or assertion.
+async fn audit_oauth(
+    app: &AppState,
+    requester: &Requester,
+    event: &'static str,
+    outcome: Outcome,
+    client_id: &str,
+    reason: &str,
+) {
+    let event = AuditEvent::new(event, outcome, requester, app.now())
+        .subject(&sessions::truncate(client_id, 100))
+        .reason(reason);
+    if let Err(e) = app.store.append_audit(&event).await {
+        tracing::error!(error = %e, "OAuth audit event not written");
+    }
+}
+
 async fn authenticated_client(
     app: &AppState,
+    requester: &Requester,
     headers: &HeaderMap,
     form: &TokenForm,
 ) -> Result<Client, Response> {
@@ -550,6 +569,22 @@ async fn authenticated_client(
             ))
         }
         Err(e) => {
+            let presented = credentials
+                .basic
+                .as_ref()
+                .or(credentials.post.as_ref())
+                .map(|(id, _)| id.clone())
+                .or(credentials.client_id.clone())
+                .unwrap_or_default();
+            audit_oauth(
+                app,
+                requester,
+                "oidc.client_auth_failed",
+                Outcome::Failure,
+                &presented,
+                &e.to_string(),
+            )
+            .await;
             let mut response =
                 oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.to_string());
             if credentials.basic.is_some() {
@@ -565,10 +600,11 @@ async fn authenticated_client(
 
 async fn token(
     State(app): State<AppState>,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let client = match authenticated_client(&app, &headers, &form).await {
+    let client = match authenticated_client(&app, &requester, &headers, &form).await {
         Ok(client) => client,
         Err(response) => return response,
     };
@@ -613,7 +649,19 @@ async fn token(
                 "try again later",
             )
         }
-        Err(e) => oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
+        Err(e) => {
+            // A reused code or refresh token revoked a grant: the security event to look at.
+            audit_oauth(
+                &app,
+                &requester,
+                "oidc.token_refused",
+                Outcome::Failure,
+                &client.id,
+                &format!("{}: {}", form.grant_type, e),
+            )
+            .await;
+            oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string())
+        }
     }
 }
 
@@ -655,10 +703,11 @@ async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn revoke(
     State(app): State<AppState>,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let client = match authenticated_client(&app, &headers, &form).await {
+    let client = match authenticated_client(&app, &requester, &headers, &form).await {
         Ok(client) => client,
         Err(response) => return response,
     };
@@ -671,6 +720,15 @@ async fn revoke(
     }
     match flows::revoke(&app.store, &client, &form.token, app.now()).await {
         Ok(()) => {
+            audit_oauth(
+                &app,
+                &requester,
+                "oidc.token_revoked",
+                Outcome::Success,
+                &client.id,
+                "revocation request",
+            )
+            .await;
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
             response
@@ -688,10 +746,11 @@ async fn revoke(
 
 async fn introspect(
     State(app): State<AppState>,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let client = match authenticated_client(&app, &headers, &form).await {
+    let client = match authenticated_client(&app, &requester, &headers, &form).await {
         Ok(client) => client,
         Err(response) => return response,
     };

@@ -32,7 +32,7 @@ use crate::domain::sessions::{self, NewSession, SessionStage, SessionToken};
 pub const NEW_PASSWORD: &str = "/forgotten-password/new-password";
 /// Every answer to the email step takes at least this long, so that known and unknown
 /// addresses (one writes a session, the other does not) cannot be told apart by timing.
-const EMAIL_STEP_FLOOR: std::time::Duration = std::time::Duration::from_millis(60);
+const EMAIL_STEP_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -270,6 +270,20 @@ async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bo
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
+    let audit = app.audit().await;
+    let refused = audit
+        .iter()
+        .find(|e| e.event == "oidc.token_refused")
+        .expect("audited");
+    assert_eq!(refused.subject.as_deref(), Some(client_id.as_str()));
+    assert!(
+        !refused
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&code),
+        "no code in the audit"
+    );
     let userinfo = reqwest::Client::new()
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(tokens["access_token"].as_str().expect("token"))
@@ -460,9 +474,30 @@ async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
     );
-    // No implicit flow, no password grant.
-    let (_, secret) = register(&app, &["--first-party"]);
-    let _ = secret;
+    assert!(
+        app.audit()
+            .await
+            .iter()
+            .any(|e| e.event == "oidc.client_auth_failed"
+                && e.subject.as_deref() == Some(client_id.as_str()))
+    );
+    // No password grant (nor any other).
+    let (id, secret) = register(&app, &["--first-party"]);
+    let (status, body) = exchange(
+        &app,
+        &id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "password"),
+            ("username", "ann@fa123.nhs.uk"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
 }
 
 #[tokio::test]
