@@ -6,6 +6,7 @@ mod import;
 mod org;
 mod policy;
 mod report;
+mod risk_bench;
 mod serve;
 mod user;
 
