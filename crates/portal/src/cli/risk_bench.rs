@@ -124,6 +124,7 @@ fn rows_of(n: u64, k: u64) -> u64 {
         + u64::from(chance(n, k, 4) < FINISHED)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn row(
     at: UnixTime,
     person: Option<&SeedPerson>,
@@ -478,13 +479,19 @@ async fn time_store(
     settings: &crate::config::Settings,
     samples: &[Sample],
 ) -> Result<Vec<Timings>, CliError> {
-    let notifier = crate::notify::outbox::Outbox::in_data_dir(&settings.data_dir);
-    let monitor = |requester| Monitor {
-        settings: &settings.risk,
-        notifier: &notifier,
-        requester,
-        now: SystemClock.now(),
-    };
+    let notifier = crate::notify::Outbox::in_data_dir(&settings.data_dir);
+    fn monitor_of<'a>(
+        settings: &'a crate::config::Settings,
+        notifier: &'a crate::notify::Outbox,
+        requester: &'a Requester,
+    ) -> Monitor<'a> {
+        Monitor {
+            settings: &settings.risk,
+            notifier,
+            requester,
+            now: SystemClock.now(),
+        }
+    }
     #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
     let clock = Instant::now;
     let mut assess = Timings {
@@ -505,22 +512,22 @@ async fn time_store(
     };
     // Warm-up, not counted: the first queries prepare their statements on each connection.
     for s in samples.iter().take(200) {
-        monitoring::assess_password(store, &monitor(&s.requester), &s.account).await?;
+        monitoring::assess_password(store, &monitor_of(settings, &notifier, &s.requester), &s.account).await?;
     }
     for s in samples {
-        let m = monitor(&s.requester);
+        let m = monitor_of(settings, &notifier, &s.requester);
         let t = clock();
         monitoring::assess_password(store, &m, &s.account).await?;
         assess.ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     for s in samples {
-        let m = monitor(&s.requester);
+        let m = monitor_of(settings, &notifier, &s.requester);
         let t = clock();
         monitoring::password_passed(store, &m, &s.account).await?;
         passed.ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     for s in samples {
-        let m = monitor(&s.requester);
+        let m = monitor_of(settings, &notifier, &s.requester);
         let t = clock();
         monitoring::failure_counts(store, &m, &s.account.email).await?;
         failed.ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -531,7 +538,7 @@ async fn time_store(
         ..Requester::default()
     };
     for s in samples.iter().take(1_000) {
-        let m = monitor(&sprayer);
+        let m = monitor_of(settings, &notifier, &sprayer);
         let t = clock();
         monitoring::failure_counts(store, &m, &s.account.email).await?;
         spray.ms.push(t.elapsed().as_secs_f64() * 1e3);
