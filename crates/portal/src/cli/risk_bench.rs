@@ -259,7 +259,7 @@ fn sprays(rows: u64, start: UnixTime, end: UnixTime, people: &[SeedPerson]) -> V
             )
         } else {
             let size = (500 + mix(campaign) % 3_000).min(left);
-            let fast = campaign % 2 == 0;
+            let fast = campaign.is_multiple_of(2);
             let spacing = if fast { 2 } else { 240 };
             let span = (end - start - size as i64 * spacing - 3_600).max(1);
             let from = start + (draw(campaign, 40) * span as f64) as i64;
@@ -279,7 +279,7 @@ fn sprays(rows: u64, start: UnixTime, end: UnixTime, people: &[SeedPerson]) -> V
         };
         for i in 0..size {
             let target = mix(campaign.wrapping_mul(1 << 24).wrapping_add(i));
-            let person = (target % 2 == 0 && !people.is_empty())
+            let person = (target.is_multiple_of(2) && !people.is_empty())
                 .then(|| &people[((target >> 1) % people.len() as u64) as usize]);
             let unknown = format!("nobody{}@nhs.net", target % 1_000_000);
             let email = person.map_or(unknown.as_str(), |p| p.email.as_str());
@@ -512,7 +512,12 @@ async fn time_store(
     };
     // Warm-up, not counted: the first queries prepare their statements on each connection.
     for s in samples.iter().take(200) {
-        monitoring::assess_password(store, &monitor_of(settings, &notifier, &s.requester), &s.account).await?;
+        monitoring::assess_password(
+            store,
+            &monitor_of(settings, &notifier, &s.requester),
+            &s.account,
+        )
+        .await?;
     }
     for s in samples {
         let m = monitor_of(settings, &notifier, &s.requester);
