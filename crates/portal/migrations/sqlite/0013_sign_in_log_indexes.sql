@@ -1,10 +1,5 @@
 -- Indexes for the queries every sign-in runs against the sign-in log (BENCHMARKS.md, "Sign-in
--- risk"), which read only the index:
--- the account's history (up to 500 rows for a busy account) is one range of this index instead
--- of a table row fetched for each entry;
-DROP INDEX sign_in_events_account;
-CREATE INDEX sign_in_events_account ON sign_in_events(account_id, at, step, outcome, device,
-    network, country, latitude, longitude);
+-- risk"), which now read only a small index of wrong passwords:
 -- the password-spray count reads the wrong passwords from a source, not every row from it (a
 -- spraying source refused for every account still writes a row a request);
 DROP INDEX sign_in_events_source;
