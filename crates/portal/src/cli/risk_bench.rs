@@ -289,6 +289,9 @@ fn sprays(rows: u64, start: UnixTime, end: UnixTime, people: &[SeedPerson]) -> V
                 ("failure", Some("wrong_password"))
             };
             let at = from + i as i64 * spacing;
+            // Coordinates on every row: a NULL among floats in one multi-row INSERT made
+            // PostgreSQL (through sqlx Any) refuse a later batch ("incorrect binary data
+            // format in bind parameter").
             let mut r = row(
                 at,
                 person,
@@ -299,7 +302,12 @@ fn sprays(rows: u64, start: UnixTime, end: UnixTime, people: &[SeedPerson]) -> V
                 outcome,
                 reason,
             );
-            (r.country, r.place, r.latitude, r.longitude) = (Some("NL"), Some("NL"), None, None);
+            (r.country, r.place, r.latitude, r.longitude) = (
+                Some("NL"),
+                Some("Amsterdam, NL"),
+                Some(52.3676),
+                Some(4.9041),
+            );
             out.push(r);
         }
         campaign += 1;
