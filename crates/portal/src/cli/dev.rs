@@ -6,6 +6,9 @@
 //! `SEED_PASSWORD`, hashed once), and methods for a share of them added over the last year.
 //! The data is the same on every run (a fixed pseudo-random sequence), apart from ids.
 //!
+//! `nhsmal dev seed-sign-ins` and `nhsmal dev time-risk`: the sign-in risk benchmark
+//! (cli/risk_bench.rs).
+//!
 //! `nhsmal dev geoip-db --out FILE --network CIDR=CC[,LAT,LON[,CITY]] …` writes a small GeoIP
 //! database in MaxMind DB format, for tests and scripts (real ones cannot be downloaded here).
 
@@ -55,6 +58,31 @@ pub enum DevCommand {
         org: String,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// Fill the empty sign-in log of a seeded store with generated rows over the look-back
+    /// period (benchmarks; see cli/risk_bench.rs for what they look like)
+    SeedSignIns {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// The period the rows are spread over, ending now
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+    /// Time the risk work of sign-ins against this store's sign-in log and against an empty
+    /// one (the baseline store, a fresh data folder or database): p50, p95, p99 and max
+    TimeRisk {
+        /// How many sign-ins, picked at random from the log
+        #[arg(long, default_value_t = 5_000)]
+        samples: usize,
+        /// The baseline store's data folder (its SQLite database, unless a URL is given)
+        #[arg(long, value_name = "DIR")]
+        baseline_data_dir: std::path::PathBuf,
+        /// The baseline store's PostgreSQL database
+        #[arg(long, value_name = "URL")]
+        baseline_database_url: Option<String>,
+        /// Print the plans of the sign-in's queries first
+        #[arg(long)]
+        explain: bool,
     },
     /// Write a small GeoIP database (MaxMind DB format, type NHSmal-Test-City) for tests
     GeoipDb {
@@ -171,6 +199,24 @@ pub async fn run(common: &crate::config::CommonArgs, command: DevCommand) -> Res
             return time_search(common, q, show, org, runs).await;
         }
         DevCommand::GeoipDb { out, networks } => return write_geoip_db(&out, &networks),
+        DevCommand::SeedSignIns { rows, days } => {
+            return super::risk_bench::seed_sign_ins(common, rows, days).await;
+        }
+        DevCommand::TimeRisk {
+            samples,
+            baseline_data_dir,
+            baseline_database_url,
+            explain,
+        } => {
+            return super::risk_bench::time_risk(
+                common,
+                samples,
+                baseline_data_dir,
+                baseline_database_url,
+                explain,
+            )
+            .await;
+        }
     };
     if !(1..=999_999).contains(&organisations) {
         return Err(CliError::BadInput(
@@ -266,7 +312,7 @@ fn org_code(i: u64) -> String {
 }
 
 /// A well-mixed 64-bit value for `n` (SplitMix64), so the data is the same on every run.
-fn mix(n: u64) -> u64 {
+pub(super) fn mix(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -274,7 +320,7 @@ fn mix(n: u64) -> u64 {
 }
 
 /// A number in [0, 1) drawn for account `n` and purpose `salt`.
-fn draw(n: u64, salt: u64) -> f64 {
+pub(super) fn draw(n: u64, salt: u64) -> f64 {
     (mix(n.wrapping_mul(8).wrapping_add(salt)) >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -8,6 +8,7 @@ mod keys;
 mod org;
 mod policy;
 mod report;
+mod risk_bench;
 mod serve;
 mod user;
 

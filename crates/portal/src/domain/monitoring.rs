@@ -19,7 +19,7 @@ use crate::notify::Notifier;
 
 const DAY: i64 = 86_400;
 /// Rows of an account's history the rules read at most: bounded, whatever the log holds.
-const HISTORY_ROWS: i64 = 500;
+pub const HISTORY_ROWS: i64 = 500;
 
 /// The step of a sign-in a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,19 +402,14 @@ where
     let s = m.settings;
     let source = client_source(&m.requester.ip);
     let mut signals = vec![];
-    let others = records
-        .failed_emails_from(&source, m.now - s.spray_minutes * 60, email)
-        .await?;
+    // Counted by address for known and unknown ones alike, so the work (and the time) is the
+    // same whichever it is; only an account can be flagged.
+    let (others, failures) = failure_counts(records, m, email).await?;
+    let failures = failures + 1;
     let spraying = others + 1 >= s.spray_accounts;
     if spraying {
         signals.push(Signal::PasswordSpray);
     }
-    // Counted by address for known and unknown ones alike, so the work (and the time) is the
-    // same whichever it is; only an account can be flagged.
-    let failures = records
-        .password_failures_of(email, m.now - s.brute_force_minutes * 60)
-        .await?
-        + 1;
     if account.is_some() && failures >= s.brute_force_failures {
         signals.push(Signal::BruteForce);
     }
@@ -495,13 +490,7 @@ pub async fn password_passed<R>(
 where
     R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
 {
-    let past = history(records, account, m, m.settings.look_back_days).await?;
-    let network = network_of(&m.requester.ip);
-    let attempt = Attempt {
-        network: &network,
-        ..m.attempt()
-    };
-    let assessment = risk::assess_sign_in(&attempt, &past, m.settings);
+    let assessment = assess_password(records, m, account).await?;
     let mut entry = m.entry(
         Some(account),
         &account.email,
@@ -515,6 +504,41 @@ where
         password_probably_known(records, m, account, &assessment).await?;
     }
     Ok(assessment)
+}
+
+/// The risk of a correct password: the account's history (bounded in time and rows) read and
+/// the rules run over it. What the risk assessment adds to a sign-in, apart from the log row
+/// (timed on its own by `nhsmal dev time-risk`).
+pub async fn assess_password<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+) -> Result<Assessment, StorageError> {
+    let past = history(records, account, m, m.settings.look_back_days).await?;
+    let network = network_of(&m.requester.ip);
+    let attempt = Attempt {
+        network: &network,
+        ..m.attempt()
+    };
+    Ok(risk::assess_sign_in(&attempt, &past, m.settings))
+}
+
+/// The two counts a wrong password costs: other addresses failing from this source (password
+/// spray) and wrong passwords for this address (brute force), as `password_failed` reads them.
+pub async fn failure_counts<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    email: &str,
+) -> Result<(i64, i64), StorageError> {
+    let s = m.settings;
+    let source = client_source(&m.requester.ip);
+    let others = records
+        .failed_emails_from(&source, m.now - s.spray_minutes * 60, email)
+        .await?;
+    let failures = records
+        .password_failures_of(email, m.now - s.brute_force_minutes * 60)
+        .await?;
+    Ok((others, failures))
 }
 
 async fn password_probably_known<R>(

@@ -71,6 +71,19 @@ impl From<RecordRow> for SignInRecord {
 const RECORD_COLUMNS: &str = "id, at, account_id, email, org_code, ip, user_agent, step, method, \
      outcome, reason, risk, signals, country, place, reported_at, correlation_id";
 
+/// The queries every sign-in runs against the log (the cost in BENCHMARKS.md, "Sign-in risk";
+/// `nhsmal dev time-risk --explain` shows their plans).
+/// The account's history: $1 account id, $2 since, $3 at most.
+pub const ACCOUNT_HISTORY_SQL: &str = "SELECT at, step, outcome, device, network, country, latitude, longitude \
+     FROM sign_in_events WHERE account_id = $1 AND at >= $2 ORDER BY at DESC LIMIT $3";
+/// Wrong passwords for an address: $1 email, $2 since.
+pub const PASSWORD_FAILURES_SQL: &str = "SELECT COUNT(*) FROM sign_in_events \
+     WHERE email = $1 AND at >= $2 AND step = 'password' AND outcome = 'failure'";
+/// Other addresses with a wrong password from a source: $1 source, $2 since, $3 email.
+pub const FAILED_EMAILS_SQL: &str = "SELECT COUNT(DISTINCT email) FROM sign_in_events \
+     WHERE source = $1 AND at >= $2 AND step = 'password' AND outcome = 'failure' \
+     AND email <> $3";
+
 /// A value bound to a filter built from optional parts.
 enum Bound {
     Text(String),
@@ -122,16 +135,13 @@ impl SignInLog for Store {
         since: UnixTime,
         limit: i64,
     ) -> Result<Vec<PastSignIn>, StorageError> {
-        let rows: Vec<PastRow> = sqlx::query_as(
-            "SELECT at, step, outcome, device, network, country, latitude, longitude \
-             FROM sign_in_events WHERE account_id = $1 AND at >= $2 ORDER BY at DESC LIMIT $3",
-        )
-        .bind(account_id)
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error)?;
+        let rows: Vec<PastRow> = sqlx::query_as(ACCOUNT_HISTORY_SQL)
+            .bind(account_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error)?;
         Ok(rows
             .into_iter()
             .map(|r| PastSignIn {
@@ -152,15 +162,12 @@ impl SignInLog for Store {
         email: &str,
         since: UnixTime,
     ) -> Result<i64, StorageError> {
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM sign_in_events WHERE email = $1 AND at >= $2 \
-             AND step = 'password' AND outcome = 'failure'",
-        )
-        .bind(email)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(storage_error)?;
+        let (count,): (i64,) = sqlx::query_as(PASSWORD_FAILURES_SQL)
+            .bind(email)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(storage_error)?;
         Ok(count)
     }
 
@@ -170,16 +177,13 @@ impl SignInLog for Store {
         since: UnixTime,
         email: &str,
     ) -> Result<i64, StorageError> {
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(DISTINCT email) FROM sign_in_events WHERE source = $1 AND at >= $2 \
-             AND step = 'password' AND outcome = 'failure' AND email <> $3",
-        )
-        .bind(source)
-        .bind(since)
-        .bind(email)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(storage_error)?;
+        let (count,): (i64,) = sqlx::query_as(FAILED_EMAILS_SQL)
+            .bind(source)
+            .bind(since)
+            .bind(email)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(storage_error)?;
         Ok(count)
     }
 
