@@ -27,7 +27,6 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import InvalidClaimError
 from authlib.oidc.core import CodeIDToken
 from playwright.sync_api import Page, expect
 
@@ -252,8 +251,10 @@ def test_authlib_signs_a_person_in_with_pkce_and_checks_the_id_token_against_the
         token["id_token"], keys, claims_cls=CodeIDToken, claims_options=options,
         claims_params={"nonce": "another sign-in", "client_id": client_id},
     )
-    with pytest.raises(InvalidClaimError):
+    # authlib 1.9 raises joserfc's error here, older ones authlib.jose's.
+    with pytest.raises(Exception, match="nonce") as refused:
         other.validate()
+    assert "InvalidClaimError" in type(refused.value).__name__
 
     info = client.get(meta["userinfo_endpoint"]).json()
     assert info["sub"] == claims["sub"]
@@ -269,7 +270,15 @@ def test_an_app_asking_for_a_phishing_resistant_sign_in_makes_the_portal_ask_for
     go_to_method_choice(page)
     page.get_by_role("radio", name="FIDO2 token", exact=True).check()
     page.get_by_role("button", name="Continue", exact=True).click()
-    page.get_by_role("textbox", name="Name for this key (optional)", exact=True).fill(KEY_NAME)
+    # Changing security info asks the person to prove it is them again.
+    prove_it_is_you(page, app)
+    name_field = page.get_by_role("textbox", name="Name for this key (optional)", exact=True)
+    fido2 = page.get_by_role("radio", name="FIDO2 token", exact=True)
+    expect(name_field.or_(fido2).first).to_be_visible()
+    if fido2.count():
+        fido2.check()
+        page.get_by_role("button", name="Continue", exact=True).click()
+    name_field.fill(KEY_NAME)
     page.get_by_role("button", name="Register security key", exact=True).click()
     expect_the_ceremony_to_lead_to(page, "Self-Service")
     assert len(key.credentials()) == 1

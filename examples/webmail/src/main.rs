@@ -16,14 +16,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken};
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClientId,
     ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
@@ -264,7 +262,9 @@ impl AppState {
         } else {
             ""
         };
-        let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+        let age = max_age
+            .map(|a| format!("; Max-Age={a}"))
+            .unwrap_or_default();
         // SameSite=Lax: sent on the portal's redirect back (a top-level GET), not with a
         // cross-site POST, which keeps "Sign out" and "Sign in" safe from other sites.
         HeaderValue::from_str(&format!(
@@ -476,13 +476,19 @@ async fn callback(
         return failure(StatusCode::BAD_REQUEST, "No sign-in was in progress.");
     };
     if query.state.as_deref() != Some(pending.state.secret().as_str()) {
-        return failure(StatusCode::BAD_REQUEST, "The sign-in response did not match (state).");
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "The sign-in response did not match (state).",
+        );
     }
     // RFC 9207: the response must come from the issuer we sent the person to.
     if let Some(iss) = &query.iss
         && iss.trim_end_matches('/') != app.settings.issuer.as_str().trim_end_matches('/')
     {
-        return failure(StatusCode::BAD_REQUEST, "The sign-in response came from another issuer.");
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "The sign-in response came from another issuer.",
+        );
     }
     if let Some(error) = &query.error {
         let detail = query.error_description.as_deref().unwrap_or("");
@@ -525,9 +531,7 @@ async fn finish_sign_in(app: &AppState, pending: Pending, code: String) -> Resul
         .map_err(|e| format!("the ID token was refused: {e}"))?;
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token.signing_alg().map_err(|e| e.to_string())?;
-        let key = id_token
-            .signing_key(&verifier)
-            .map_err(|e| e.to_string())?;
+        let key = id_token.signing_key(&verifier).map_err(|e| e.to_string())?;
         let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key)
             .map_err(|e| e.to_string())?;
         if actual != *expected {
@@ -535,7 +539,10 @@ async fn finish_sign_in(app: &AppState, pending: Pending, code: String) -> Resul
         }
     }
     let info: UserInfoClaims<OrganisationClaims, CoreGenderClaim> = client
-        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
         .map_err(|e| e.to_string())?
         .request_async(&app.http)
         .await
@@ -616,7 +623,10 @@ mod tests {
 
     #[test]
     fn names_and_addresses_are_escaped_in_pages() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -74,11 +74,18 @@ async fn sign_in_through_the_library(app: &TestApp) -> SignedIn {
         .await;
     let http = http_client();
     let issuer = app.settings.public_url.as_str().trim_end_matches('/');
-    let metadata =
-        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(issuer.into()).expect("url"), &http)
-            .await
-            .expect("discovery, checked by the library against the issuer");
-    assert!(metadata.additional_metadata().end_session_endpoint.is_some());
+    let metadata = ProviderMetadataWithLogout::discover_async(
+        IssuerUrl::new(issuer.into()).expect("url"),
+        &http,
+    )
+    .await
+    .expect("discovery, checked by the library against the issuer");
+    assert!(
+        metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .is_some()
+    );
     let client = CoreClient::from_provider_metadata(
         metadata.clone(),
         ClientId::new(client_id.clone()),
@@ -153,10 +160,7 @@ async fn the_openidconnect_crate_signs_a_person_in_and_verifies_the_id_token_aga
         .id_token
         .claims(&verifier, &signed_in.nonce)
         .expect("the library accepts the ID token");
-    assert_eq!(
-        claims.email().map(|e| e.as_str()),
-        Some("ann@fa123.nhs.uk")
-    );
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ann@fa123.nhs.uk"));
     let amr: Vec<String> = claims
         .auth_method_refs()
         .expect("amr")
