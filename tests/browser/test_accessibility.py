@@ -2,6 +2,7 @@
 
 import re
 from typing import Callable
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -256,6 +257,29 @@ def admin_clients_with_one_app(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("button", name="Disable NHSmal Mail", exact=True)).to_be_visible()
 
 
+def consent(page: Page, portal: Portal) -> None:
+    """A third-party app (registered without --first-party) asks a signed-in
+    person to share their details."""
+    out = portal.cli_ok(
+        "client", "add", "--name", "Rota Planner", "--redirect-uri", "http://localhost:9999/callback"
+    ).stdout
+    client_id = re.search(r"^client_id: (\S+)$", out, re.M).group(1)
+    signed_in(page, portal)
+    query = urlencode({
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": "http://localhost:9999/callback",
+        "scope": "openid email profile",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    })
+    page.goto(portal.url("/oauth2/authorize?" + query))
+    expect(page.get_by_role("heading", level=1, name="Share your details with Rota Planner?", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Allow", exact=True)).to_be_visible()
+
+
 def feedback_signed_out(page: Page, portal: Portal) -> None:
     page.goto(portal.url("/sign-in"))
     page.get_by_role("contentinfo").get_by_role("link", name="Feedback", exact=True).click()
@@ -445,6 +469,7 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "admin clients with errors": admin_clients_with_errors,
     "admin client added, secret shown once": admin_client_added,
     "admin clients with one app": admin_clients_with_one_app,
+    "consent for a third-party app": consent,
     "feedback signed out": feedback_signed_out,
     "feedback with errors": feedback_with_errors,
     "feedback thank-you": send_feedback,

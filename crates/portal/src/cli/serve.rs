@@ -16,6 +16,12 @@ pub const DEMO_EMAIL: &str = "demo.user@nhsmal.example";
 /// A local administrator of the demo organisation (same password), to show the admin area.
 pub const DEMO_ADMIN_EMAIL: &str = "demo.admin@nhsmal.example";
 pub const DEMO_PASSWORD: &str = "blue pharmacy kettle 2026";
+/// The demo relying party (examples/webmail) and where it listens.
+pub const WEBMAIL_NAME: &str = "NHSmal Webmail (demo)";
+pub const WEBMAIL_URL: &str = "http://localhost:8090";
+/// In the data folder: the webmail example's settings, written when its client is registered
+/// (the secret is stored hashed, so this file is the only place a re-run can show it from).
+pub const WEBMAIL_ENV_FILE: &str = "webmail-demo.env";
 
 fn init_logging(format: LogFormat) {
     let filter =
@@ -72,6 +78,15 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
         );
         println!(
             "Demo: {DEMO_ADMIN_EMAIL} (same password) is a local administrator of {DEMO_ORG}; set up MFA, then open Admin"
+        );
+        let env_file = register_demo_webmail(&app).await?;
+        println!(
+            "Demo: the webmail example (single sign-on) is registered; its settings are in {}",
+            env_file.display()
+        );
+        println!(
+            "Demo: run it in another terminal with `cargo run -p nhsmal-webmail -- {}` and open {WEBMAIL_URL}/",
+            env_file.display()
         );
     }
     let local = listener.local_addr().map_err(anyhow::Error::from)?;
@@ -167,6 +182,83 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The webmail example's client (first-party, confidential), if absent: reused when the
+/// settings file names a live client with the demo's redirect URI, else registered anew and
+/// the file (mode 0600) rewritten with its id and secret. Returns the file's path.
+async fn register_demo_webmail(app: &web::AppState) -> Result<std::path::PathBuf, CliError> {
+    use crate::domain::oidc::clients::{self, ClientError, ClientRecords, NewClient};
+    let path = app.settings.data_dir.join(WEBMAIL_ENV_FILE);
+    let callback = format!("{WEBMAIL_URL}/callback");
+    let existing_id = std::fs::read_to_string(&path).ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("WEBMAIL_CLIENT_ID="))
+            .map(|id| id.trim().to_string())
+    });
+    if let Some(id) = existing_id
+        && let Some((client, _)) = app.store.client_with_secret(&id).await?
+        && !client.disabled
+        && client.redirect_uris.contains(&callback)
+    {
+        return Ok(path);
+    }
+    let new = NewClient {
+        name: WEBMAIL_NAME.to_string(),
+        redirect_uris: vec![callback],
+        post_logout_redirect_uris: vec![format!("{WEBMAIL_URL}/")],
+        first_party: true,
+        ..NewClient::default()
+    };
+    let registered = clients::add_client(
+        &app.store,
+        &app.secrets,
+        &new,
+        None,
+        &crate::domain::audit::Requester::command_line(),
+        app.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ClientError::Storage(s) => CliError::from(s),
+        other => CliError::BadInput(other.to_string()),
+    })?;
+    let issuer = app.settings.public_url.as_str().trim_end_matches('/');
+    let text = format!(
+        "# The NHSmal webmail example's settings, written by `nhsmal serve --demo`.\n\
+         # Run: cargo run -p nhsmal-webmail -- {}\n\
+         WEBMAIL_ISSUER={issuer}\n\
+         WEBMAIL_CLIENT_ID={}\n\
+         WEBMAIL_CLIENT_SECRET={}\n\
+         WEBMAIL_LISTEN=127.0.0.1:8090\n\
+         WEBMAIL_PUBLIC_URL={WEBMAIL_URL}\n",
+        path.display(),
+        registered.client.id,
+        registered.secret.unwrap_or_default(),
+    );
+    write_private(&path, &text)
+        .map_err(|e| CliError::BadInput(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Writes `text` to `path`, readable by its owner only (it holds a client secret).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 /// Organisation DEMO1 and a demo user, if absent.

@@ -11,8 +11,11 @@ use super::{AppError, AppState};
 use crate::config::Settings;
 
 /// No inline script or style anywhere: the only scripts are files under /assets.
+/// No `form-action`: browsers apply it to every redirect that follows a form submission, and
+/// single sign-on ends with one (the sign-in or consent POST → /oauth2/authorize → the app's
+/// registered redirect URI, another origin), which `form-action 'self'` blocks.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     font-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
      base-uri 'none'; object-src 'none'";
 
 pub async fn security_headers(

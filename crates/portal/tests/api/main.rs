@@ -13,6 +13,7 @@ mod import;
 mod json_api;
 mod monitoring;
 mod oidc;
+mod oidc_client_library;
 mod oidc_clients;
 mod oidc_keys;
 mod ops;
