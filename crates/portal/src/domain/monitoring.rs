@@ -546,10 +546,7 @@ pub async fn assess_password<R: SignInLog>(
         ..m.attempt()
     };
     Ok(risk::assess_sign_in(
-        &attempt,
-        &familiar,
-        &recent,
-        m.settings,
+        &attempt, &familiar, &recent, m.settings,
     ))
 }
 

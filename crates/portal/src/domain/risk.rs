@@ -828,8 +828,14 @@ mod tests {
         let raw = Familiar::from_history(T, &history, s.look_back_days);
         assert_eq!(summary, raw);
         assert_eq!(summary.sign_ins, 30);
-        assert!(!summary.devices.contains("old"), "forgotten after the look-back");
-        assert_eq!(summary.last_place.as_ref().map(|l| l.at), Some(T - 4 * DAY - HOUR));
+        assert!(
+            !summary.devices.contains("old"),
+            "forgotten after the look-back"
+        );
+        assert_eq!(
+            summary.last_place.as_ref().map(|l| l.at),
+            Some(T - 4 * DAY - HOUR)
+        );
         let sydney = Location {
             country: "AU".into(),
             place: "Sydney, AU".into(),

@@ -149,30 +149,25 @@ impl SignInLog for Store {
                 &network,
                 location.map(|l| l.country.as_str()),
             );
+            let mut values = vec![];
+            for i in 0..touched.len() {
+                let n = 3 + i * 2;
+                values.push(format!("($1, ${n}, ${}, $2, $2, 1, NULL, NULL)", n + 1));
+            }
+            // The place row takes the coordinates (bound only when there are some: PostgreSQL
+            // cannot type a parameter the statement does not use).
             let place = location.and_then(|l| l.latitude.zip(l.longitude));
             if place.is_some() {
-                touched.push((risk::PLACE, String::new()));
-            }
-            let mut values = String::new();
-            for i in 0..touched.len() {
-                let n = 5 + i * 2;
-                if i > 0 {
-                    values.push_str(", ");
-                }
-                let coordinates = if touched[i].0 == risk::PLACE {
-                    "$3, $4"
-                } else {
-                    "NULL, NULL"
-                };
-                values.push_str(&format!(
-                    "($1, ${n}, ${}, $2, $2, 1, {coordinates})",
+                let n = 3 + touched.len() * 2;
+                values.push(format!(
+                    "($1, '{}', '', $2, $2, 1, ${n}, ${})",
+                    risk::PLACE,
                     n + 1
                 ));
             }
-            // One statement: the place row takes the coordinates, the others none.
             let sql = format!(
                 "INSERT INTO sign_in_familiar (account_id, kind, value, first_at, last_at, \
-                 sign_ins, latitude, longitude) VALUES {values} \
+                 sign_ins, latitude, longitude) VALUES {} \
                  ON CONFLICT (account_id, kind, value) DO UPDATE SET \
                  last_at = CASE WHEN excluded.last_at > sign_in_familiar.last_at \
                  THEN excluded.last_at ELSE sign_in_familiar.last_at END, \
@@ -180,15 +175,15 @@ impl SignInLog for Store {
                  latitude = CASE WHEN excluded.last_at >= sign_in_familiar.last_at \
                  THEN excluded.latitude ELSE sign_in_familiar.latitude END, \
                  longitude = CASE WHEN excluded.last_at >= sign_in_familiar.last_at \
-                 THEN excluded.longitude ELSE sign_in_familiar.longitude END"
+                 THEN excluded.longitude ELSE sign_in_familiar.longitude END",
+                values.join(", ")
             );
-            let mut query = sqlx::query(&sql)
-                .bind(account_id)
-                .bind(e.at)
-                .bind(place.map(|p| p.0))
-                .bind(place.map(|p| p.1));
+            let mut query = sqlx::query(&sql).bind(account_id).bind(e.at);
             for (kind, value) in &touched {
                 query = query.bind(*kind).bind(value.as_str());
+            }
+            if let Some((latitude, longitude)) = place {
+                query = query.bind(latitude).bind(longitude);
             }
             query.execute(&mut *tx).await.map_err(storage_error)?;
         }
