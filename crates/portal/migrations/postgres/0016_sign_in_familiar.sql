@@ -1,12 +1,13 @@
 -- What each account has finished sign-ins from (issue 6, BENCHMARKS.md "Sign-in risk"): the
 -- risk rules read these few rows instead of up to 500 rows of the sign-in log. Kept up to
 -- date in the transaction that records each `success` row; rows last used before the
--- look-back are ignored and pruned.
+-- look-back are ignored and pruned. No foreign key, as for the log: a sign-in never fails on
+-- the summary, and its rows go with the look-back.
 --   kind: device (keyed hash, as in the log), network, country, hour (0-23 UTC),
 --         day (days since 1970; sign_ins counts that day's finished sign-ins),
 --         place (value ''; the last finished sign-in with a place, latitude and longitude).
 CREATE TABLE sign_in_familiar (
-    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
     first_at BIGINT NOT NULL,

@@ -143,7 +143,7 @@ impl SignInLog for Store {
         .map_err(storage_error)?;
         if let (true, Some(account_id)) = (finished, e.account_id) {
             let network = network_of(&r.ip);
-            let mut touched = risk::familiar_values(
+            let touched = risk::familiar_values(
                 e.at,
                 r.device.as_deref(),
                 &network,
