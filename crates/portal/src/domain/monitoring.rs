@@ -10,7 +10,7 @@ use super::admin::{Admin, AdminError, audit_denial};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::devices::DeviceRecords;
 use super::notices::{self, Notice};
-use super::risk::{self, Assessment, Attempt, Level, PastSignIn, Signal};
+use super::risk::{self, Assessment, Attempt, Familiar, Level, PastSignIn, Signal};
 use super::sessions::SessionRecords;
 use super::signin::{SignInLimitRecords, client_source, ip_limit_key};
 use crate::clock::UnixTime;
@@ -20,6 +20,12 @@ use crate::notify::Notifier;
 const DAY: i64 = 86_400;
 /// Rows of an account's history the rules read at most: bounded, whatever the log holds.
 pub const HISTORY_ROWS: i64 = 500;
+/// Rows of the account's recent history (the last day) the sign-in rules read at most.
+pub const LAST_DAY_ROWS: i64 = 200;
+/// Rows of the summary of what an account signed in from that the rules read at most (the
+/// most recently used): a day row for each day, 24 hours, and the devices, networks and
+/// countries.
+pub const FAMILIAR_ROWS: i64 = 200;
 
 /// The step of a sign-in a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +113,19 @@ pub trait SignInLog {
         since: UnixTime,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<PastSignIn>, StorageError>> + Send;
+    /// What the account finished sign-ins from (the summary `record_sign_in` keeps up to date
+    /// with each `success` row) since `since`: the `limit` most recently used rows.
+    fn familiar(
+        &self,
+        account_id: &str,
+        since: UnixTime,
+        limit: i64,
+    ) -> impl Future<Output = Result<Familiar, StorageError>> + Send;
+    /// Deletes the summary's rows last used before `before`; returns how many went.
+    fn prune_familiar(
+        &self,
+        before: UnixTime,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Wrong passwords for an address (known or not) since `since`.
     fn password_failures_of(
         &self,
@@ -257,17 +276,6 @@ pub fn network_of(ip: &str) -> String {
         },
         Err(_) => ip.to_string(),
     }
-}
-
-async fn history<R: SignInLog>(
-    records: &R,
-    account: &Account,
-    m: &Monitor<'_>,
-    days: i64,
-) -> Result<Vec<PastSignIn>, StorageError> {
-    records
-        .account_history(&account.id, m.now - days * DAY, HISTORY_ROWS)
-        .await
 }
 
 /// Puts the account on the list of risky accounts (or raises its level there). True when it
@@ -506,21 +514,40 @@ where
     Ok(assessment)
 }
 
-/// The risk of a correct password: the account's history (bounded in time and rows) read and
-/// the rules run over it. What the risk assessment adds to a sign-in, apart from the log row
+/// What the sign-in rules read: the summary of what the account signed in from within the
+/// look-back, and its rows of the last day (at least; longer when the brute-force window is),
+/// both bounded — a few small rows however busy the account.
+async fn familiar_and_recent<R: SignInLog>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+) -> Result<(Familiar, Vec<PastSignIn>), StorageError> {
+    let since = m.now - m.settings.look_back_days * DAY;
+    let familiar = records.familiar(&account.id, since, FAMILIAR_ROWS).await?;
+    let recent_since = m.now - DAY.max(m.settings.brute_force_minutes * 60);
+    let recent = records
+        .account_history(&account.id, recent_since, LAST_DAY_ROWS)
+        .await?;
+    Ok((familiar, recent))
+}
+
+/// The risk of a correct password: what the account signed in from and its recent rows
+/// (bounded in time and rows) read and the rules run over them. What the risk assessment adds to a sign-in, apart from the log row
 /// (timed on its own by `nhsmal dev time-risk`).
 pub async fn assess_password<R: SignInLog>(
     records: &R,
     m: &Monitor<'_>,
     account: &Account,
 ) -> Result<Assessment, StorageError> {
-    let past = history(records, account, m, m.settings.look_back_days).await?;
+    let (familiar, recent) = familiar_and_recent(records, m, account).await?;
     let network = network_of(&m.requester.ip);
     let attempt = Attempt {
         network: &network,
         ..m.attempt()
     };
-    Ok(risk::assess_sign_in(&attempt, &past, m.settings))
+    Ok(risk::assess_sign_in(
+        &attempt, &familiar, &recent, m.settings,
+    ))
 }
 
 /// The two counts a wrong password costs: other addresses failing from this source (password
@@ -682,7 +709,7 @@ pub async fn second_factor_failed<R>(
 where
     R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
 {
-    let mut past = history(records, account, m, m.settings.look_back_days).await?;
+    let (familiar, mut past) = familiar_and_recent(records, m, account).await?;
     let network = network_of(&m.requester.ip);
     past.push(PastSignIn {
         at: m.now,
@@ -694,7 +721,8 @@ where
         latitude: None,
         longitude: None,
     });
-    let known = risk::second_factor_failures_say_password_known(m.now, &past, m.settings);
+    let known =
+        risk::second_factor_failures_say_password_known(m.now, &familiar, &past, m.settings);
     let assessment = Assessment::of(if known {
         vec![Signal::PasswordKnown]
     } else {
@@ -1046,6 +1074,10 @@ pub async fn prune<R: SignInLog>(
     now: UnixTime,
 ) -> Result<u64, StorageError> {
     let before = now - settings.retention_days * DAY;
+    // What the account signed in from is forgotten after the look-back, as the rules do.
+    records
+        .prune_familiar(now - settings.look_back_days * DAY)
+        .await?;
     let mut total = 0;
     loop {
         let gone = records.prune_sign_ins(before, 5_000).await?;

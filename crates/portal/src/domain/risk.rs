@@ -3,6 +3,8 @@
 //! combine into a level — none, low, medium or high — that decides what happens next
 //! (`domain::monitoring`). Pure functions: the history is read by the caller.
 
+use std::collections::HashSet;
+
 use crate::clock::UnixTime;
 use crate::config::RiskSettings;
 
@@ -234,57 +236,189 @@ impl PastSignIn {
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
-/// The signals of a correct password (or a remembered device) against the account's history
-/// (newest first or in any order).
+/// Kinds of what an account has finished sign-ins from, as the summary stores them.
+pub const DEVICE: &str = "device";
+pub const NETWORK: &str = "network";
+pub const COUNTRY: &str = "country";
+/// Hour of the day (0–23, UTC).
+pub const HOUR_OF_DAY: &str = "hour";
+/// Day number since 1970: its row counts the finished sign-ins of that day.
+pub const DAY_NUMBER: &str = "day";
+/// The last finished sign-in with a place (value empty; latitude and longitude on the row).
+pub const PLACE: &str = "place";
+
+fn hour_of(t: UnixTime) -> i64 {
+    t.rem_euclid(DAY) / HOUR
+}
+
+/// The summary rows (kind, value) a finished sign-in touches, the place aside.
+pub fn familiar_values(
+    at: UnixTime,
+    device: Option<&str>,
+    network: &str,
+    country: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut values = vec![];
+    if let Some(d) = device {
+        values.push((DEVICE, d.to_string()));
+    }
+    values.push((NETWORK, network.to_string()));
+    if let Some(c) = country {
+        values.push((COUNTRY, c.to_string()));
+    }
+    values.push((HOUR_OF_DAY, hour_of(at).to_string()));
+    values.push((DAY_NUMBER, at.div_euclid(DAY).to_string()));
+    values
+}
+
+/// One row of the summary, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamiliarRow {
+    pub kind: String,
+    pub value: String,
+    pub last_at: UnixTime,
+    /// Finished sign-ins counted on the row (day rows).
+    pub sign_ins: i64,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// Where the last finished sign-in with a place was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastPlace {
+    pub at: UnixTime,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// What the account has finished sign-ins from within the look-back: all the rules need of
+/// its older history, read from a summary of a few small rows (kept up to date as sign-ins
+/// finish) instead of hundreds of rows of the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Familiar {
+    pub devices: HashSet<String>,
+    pub networks: HashSet<String>,
+    pub countries: HashSet<String>,
+    pub hours: HashSet<i64>,
+    /// Finished sign-ins in the look-back (counted by day, so a day at its edge counts whole).
+    pub sign_ins: usize,
+    pub last_place: Option<LastPlace>,
+}
+
+impl Familiar {
+    /// From the summary's rows: those last seen before `since` are forgotten.
+    pub fn from_rows(rows: &[FamiliarRow], since: UnixTime) -> Self {
+        let mut f = Familiar::default();
+        for r in rows.iter().filter(|r| r.last_at >= since) {
+            match r.kind.as_str() {
+                DEVICE => {
+                    f.devices.insert(r.value.clone());
+                }
+                NETWORK => {
+                    f.networks.insert(r.value.clone());
+                }
+                COUNTRY => {
+                    f.countries.insert(r.value.clone());
+                }
+                HOUR_OF_DAY => {
+                    if let Ok(h) = r.value.parse() {
+                        f.hours.insert(h);
+                    }
+                }
+                DAY_NUMBER => f.sign_ins += usize::try_from(r.sign_ins).unwrap_or(0),
+                PLACE => {
+                    if let (Some(latitude), Some(longitude)) = (r.latitude, r.longitude) {
+                        f.last_place = Some(LastPlace {
+                            at: r.last_at,
+                            latitude,
+                            longitude,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The same from raw rows of the log: what the summary stands for (tests compare the two).
+    pub fn from_history(at: UnixTime, history: &[PastSignIn], look_back_days: i64) -> Self {
+        let since = at - look_back_days * DAY;
+        let mut f = Familiar::default();
+        for p in history
+            .iter()
+            .filter(|p| p.signed_in() && p.at >= since && p.at <= at)
+        {
+            if let Some(d) = &p.device {
+                f.devices.insert(d.clone());
+            }
+            f.networks.insert(p.network.clone());
+            if let Some(c) = &p.country {
+                f.countries.insert(c.clone());
+            }
+            f.hours.insert(hour_of(p.at));
+            f.sign_ins += 1;
+            if let (Some(latitude), Some(longitude)) = (p.latitude, p.longitude)
+                && f.last_place.as_ref().is_none_or(|l| l.at < p.at)
+            {
+                f.last_place = Some(LastPlace {
+                    at: p.at,
+                    latitude,
+                    longitude,
+                });
+            }
+        }
+        f
+    }
+
+    fn knows_device(&self, device: Option<&str>) -> bool {
+        device.is_some_and(|d| self.devices.contains(d))
+    }
+}
+
+/// The signals of a correct password (or a remembered device) against what the account has
+/// signed in from (`familiar`) and its recent rows (`recent`: the last day at least, newest
+/// first or in any order).
 pub fn assess_sign_in(
     attempt: &Attempt<'_>,
-    history: &[PastSignIn],
+    familiar: &Familiar,
+    recent: &[PastSignIn],
     settings: &RiskSettings,
 ) -> Assessment {
-    let since = attempt.at - settings.look_back_days * DAY;
-    let known: Vec<&PastSignIn> = history
-        .iter()
-        .filter(|p| p.signed_in() && p.at >= since && p.at <= attempt.at)
-        .collect();
     let mut signals = vec![];
-    let device_known = attempt
-        .device
-        .is_some_and(|d| known.iter().any(|p| p.device.as_deref() == Some(d)));
+    let device_known = familiar.knows_device(attempt.device);
     // Nothing to compare with before the account has signed in a few times.
-    if known.len() >= settings.learning_sign_ins.max(1) {
+    if familiar.sign_ins >= settings.learning_sign_ins.max(1) {
         if !device_known {
             signals.push(Signal::NewDevice);
         }
-        if !known.iter().any(|p| p.network == attempt.network) {
+        if !familiar.networks.contains(attempt.network) {
             signals.push(Signal::NewNetwork);
         }
         if let Some(here) = attempt.location {
-            let countries: Vec<&str> = known.iter().filter_map(|p| p.country.as_deref()).collect();
-            if !countries.is_empty() && !countries.contains(&here.country.as_str()) {
+            if !familiar.countries.is_empty() && !familiar.countries.contains(&here.country) {
                 signals.push(Signal::NewCountry);
             }
-            if impossible_travel(attempt, &known, settings) {
+            if impossible_travel(attempt, familiar, settings) {
                 signals.push(Signal::ImpossibleTravel);
             }
         }
-        if known.len() >= settings.unusual_hour_history {
-            let hour = |t: UnixTime| t.rem_euclid(DAY) / HOUR;
-            let now = hour(attempt.at);
-            if !known.iter().any(|p| hour(p.at) == now) {
-                signals.push(Signal::UnusualHour);
-            }
+        if familiar.sign_ins >= settings.unusual_hour_history
+            && !familiar.hours.contains(&hour_of(attempt.at))
+        {
+            signals.push(Signal::UnusualHour);
         }
     }
-    if brute_force(attempt.at, history, settings) {
+    if brute_force(attempt.at, recent, settings) {
         signals.push(Signal::BruteForce);
     }
-    if password_known(attempt.at, history, &known, settings) {
+    if password_known(attempt.at, recent, familiar, settings) {
         signals.push(Signal::PasswordKnown);
     }
     // After the person said a sign-in was not theirs, a sign-in from a browser they have not
     // used is suspect; from their own it is them.
     if !device_known
-        && history
+        && recent
             .iter()
             .any(|p| p.outcome == "reported" && p.at >= attempt.at - DAY && p.at <= attempt.at)
     {
@@ -294,28 +428,17 @@ pub fn assess_sign_in(
 }
 
 /// The last finished sign-in with a place, and this one, too far apart for the time between.
-fn impossible_travel(
-    attempt: &Attempt<'_>,
-    known: &[&PastSignIn],
-    settings: &RiskSettings,
-) -> bool {
+fn impossible_travel(attempt: &Attempt<'_>, familiar: &Familiar, settings: &RiskSettings) -> bool {
     let Some(here) = attempt.location else {
         return false;
     };
     let (Some(lat), Some(lon)) = (here.latitude, here.longitude) else {
         return false;
     };
-    let Some(last) = known
-        .iter()
-        .filter(|p| p.latitude.is_some() && p.longitude.is_some())
-        .max_by_key(|p| p.at)
-    else {
+    let Some(last) = &familiar.last_place else {
         return false;
     };
-    let (Some(last_lat), Some(last_lon)) = (last.latitude, last.longitude) else {
-        return false;
-    };
-    let km = distance_km(lat, lon, last_lat, last_lon);
+    let km = distance_km(lat, lon, last.latitude, last.longitude);
     if km < settings.travel_min_km {
         return false;
     }
@@ -348,17 +471,15 @@ pub fn brute_force(at: UnixTime, history: &[PastSignIn], settings: &RiskSettings
 fn password_known(
     at: UnixTime,
     history: &[PastSignIn],
-    known: &[&PastSignIn],
+    familiar: &Familiar,
     settings: &RiskSettings,
 ) -> bool {
     let since = at - DAY;
     let stranger = |p: &PastSignIn| {
-        let device_known = p
-            .device
-            .as_deref()
-            .is_some_and(|d| known.iter().any(|k| k.device.as_deref() == Some(d)));
-        let network_known = known.iter().any(|k| k.network == p.network);
-        !device_known && !network_known && !known.is_empty()
+        let device_known = familiar.knows_device(p.device.as_deref());
+        let network_known = familiar.networks.contains(&p.network);
+        // Every finished sign-in leaves its network: none means nothing to compare with.
+        !device_known && !network_known && !familiar.networks.is_empty()
     };
     let recent: Vec<&PastSignIn> = history
         .iter()
@@ -384,18 +505,14 @@ fn password_known(
 }
 
 /// Failed second factors from a stranger's device after a correct password, counted so far
-/// in this day (the current failure included in `history`).
+/// in this day (the current failure included in `recent`).
 pub fn second_factor_failures_say_password_known(
     at: UnixTime,
-    history: &[PastSignIn],
+    familiar: &Familiar,
+    recent: &[PastSignIn],
     settings: &RiskSettings,
 ) -> bool {
-    let since = at - settings.look_back_days * DAY;
-    let known: Vec<&PastSignIn> = history
-        .iter()
-        .filter(|p| p.signed_in() && p.at >= since)
-        .collect();
-    password_known(at, history, &known, settings)
+    password_known(at, recent, familiar, settings)
 }
 
 /// Calls not answered with # in the window (calls placed minus calls approved), and texts
@@ -463,28 +580,35 @@ mod tests {
         RiskSettings::default()
     }
 
+    /// The rules over raw rows: the summary made from them, and the rows as the recent ones.
+    fn assess(attempt: &Attempt<'_>, history: &[PastSignIn]) -> Assessment {
+        let s = settings();
+        let familiar = Familiar::from_history(attempt.at, history, s.look_back_days);
+        assess_sign_in(attempt, &familiar, history, &s)
+    }
+
     #[test]
     fn a_routine_sign_in_from_a_known_device_and_network_raises_nothing() {
         let history = vec![past(T - DAY, "success", "d1", "192.0.2.0/24")];
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &history);
         assert_eq!(a, Assessment::default());
     }
 
     #[test]
     fn the_first_sign_in_of_an_account_has_nothing_to_compare_with() {
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &[], &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &[]);
         assert_eq!(a.level, Level::None);
     }
 
     #[test]
     fn a_new_device_is_low_and_with_a_new_network_medium() {
         let history = vec![past(T - DAY, "success", "d1", "192.0.2.0/24")];
-        let a = assess_sign_in(&attempt("d2", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d2", "192.0.2.0/24"), &history);
         assert_eq!(
             (a.signals.clone(), a.level),
             (vec![Signal::NewDevice], Level::Low)
         );
-        let a = assess_sign_in(&attempt("d2", "198.51.100.0/24"), &history, &settings());
+        let a = assess(&attempt("d2", "198.51.100.0/24"), &history);
         assert_eq!(a.signals, vec![Signal::NewDevice, Signal::NewNetwork]);
         assert_eq!(a.level, Level::Medium);
     }
@@ -492,7 +616,7 @@ mod tests {
     #[test]
     fn what_was_seen_before_the_look_back_is_forgotten() {
         let history = vec![past(T - 91 * DAY, "success", "d1", "192.0.2.0/24")];
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &history);
         assert_eq!(
             a.level,
             Level::None,
@@ -502,7 +626,7 @@ mod tests {
             past(T - 91 * DAY, "success", "d1", "192.0.2.0/24"),
             past(T - DAY, "success", "d2", "198.51.100.0/24"),
         ];
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &history);
         assert_eq!(a.signals, vec![Signal::NewDevice, Signal::NewNetwork]);
     }
 
@@ -530,6 +654,7 @@ mod tests {
         }
         assert!(second_factor_failures_say_password_known(
             T,
+            &Familiar::from_history(T, &history, 90),
             &history,
             &settings()
         ));
@@ -540,6 +665,7 @@ mod tests {
         }
         assert!(!second_factor_failures_say_password_known(
             T,
+            &Familiar::from_history(T, &history, 90),
             &history,
             &settings()
         ));
@@ -551,13 +677,13 @@ mod tests {
             past(T - DAY, "success", "d1", "192.0.2.0/24"),
             past(T - HOUR, "passed", "evil", "203.0.113.0/24"),
         ];
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &history);
         assert_eq!(a.signals, vec![Signal::PasswordKnown]);
         assert_eq!(a.level, Level::High);
         // Finished within the window: it was the person.
         let mut finished = history.clone();
         finished.push(past(T - HOUR + 30, "success", "evil", "203.0.113.0/24"));
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &finished, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &finished);
         assert!(!a.signals.contains(&Signal::PasswordKnown));
     }
 
@@ -586,7 +712,7 @@ mod tests {
             device: Some("d1"),
             location: Some(&sydney),
         };
-        let found = assess_sign_in(&a, &history, &settings());
+        let found = assess(&a, &history);
         assert!(found.signals.contains(&Signal::ImpossibleTravel));
         assert!(found.signals.contains(&Signal::NewCountry));
         assert_eq!(found.level, Level::High);
@@ -595,7 +721,7 @@ mod tests {
             at: T + 2 * DAY,
             ..a
         };
-        let found = assess_sign_in(&a, &history, &settings());
+        let found = assess(&a, &history);
         assert!(!found.signals.contains(&Signal::ImpossibleTravel));
         let km = distance_km(51.5074, -0.1278, -33.8688, 151.2093);
         assert!((km - 16_990.0).abs() < 60.0, "{km}");
@@ -606,7 +732,7 @@ mod tests {
         let history: Vec<PastSignIn> = (1..=20)
             .map(|d| past(T - d * DAY - 6 * HOUR, "success", "d1", "192.0.2.0/24"))
             .collect();
-        let a = assess_sign_in(&attempt("d1", "192.0.2.0/24"), &history, &settings());
+        let a = assess(&attempt("d1", "192.0.2.0/24"), &history);
         assert_eq!(a.signals, vec![Signal::UnusualHour]);
         assert_eq!(a.level, Level::Low);
     }
@@ -636,6 +762,104 @@ mod tests {
             phone_signals(T, &history, &settings()),
             vec![Signal::TelephonyAbuse]
         );
+    }
+
+    /// The summary as the store keeps it: each finished sign-in, in order, upserts its rows.
+    fn summarise(history: &[PastSignIn]) -> Vec<FamiliarRow> {
+        let mut rows: Vec<FamiliarRow> = vec![];
+        let mut finished: Vec<&PastSignIn> = history.iter().filter(|p| p.signed_in()).collect();
+        finished.sort_by_key(|p| p.at);
+        for p in finished {
+            let mut touched =
+                familiar_values(p.at, p.device.as_deref(), &p.network, p.country.as_deref());
+            if p.latitude.is_some() && p.longitude.is_some() {
+                touched.push((PLACE, String::new()));
+            }
+            for (kind, value) in touched {
+                match rows.iter_mut().find(|r| r.kind == kind && r.value == value) {
+                    Some(r) => {
+                        r.last_at = p.at;
+                        r.sign_ins += 1;
+                        if kind == PLACE {
+                            (r.latitude, r.longitude) = (p.latitude, p.longitude);
+                        }
+                    }
+                    None => rows.push(FamiliarRow {
+                        kind: kind.into(),
+                        value,
+                        last_at: p.at,
+                        sign_ins: 1,
+                        latitude: if kind == PLACE { p.latitude } else { None },
+                        longitude: if kind == PLACE { p.longitude } else { None },
+                    }),
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_summary_gives_the_same_answers_as_the_raw_history() {
+        let mut history = vec![
+            past(T - 100 * DAY, "success", "old", "10.0.0.0/24"),
+            past(T - 3 * HOUR, "failure", "evil", "203.0.113.0/24"),
+            past(T - 2 * HOUR, "passed", "evil", "203.0.113.0/24"),
+        ];
+        for d in 1..=30 {
+            let mut p = past(
+                T - d * DAY - (d % 3) * HOUR,
+                "success",
+                if d % 2 == 0 { "d1" } else { "d2" },
+                if d % 5 == 0 {
+                    "198.51.100.0/24"
+                } else {
+                    "192.0.2.0/24"
+                },
+            );
+            p.country = Some(if d == 7 { "FR" } else { "GB" }.into());
+            if d % 4 == 0 {
+                (p.latitude, p.longitude) = (Some(51.5), Some(-0.12 - d as f64));
+            }
+            history.push(p);
+        }
+        let s = settings();
+        let since = T - s.look_back_days * DAY;
+        let summary = Familiar::from_rows(&summarise(&history), since);
+        let raw = Familiar::from_history(T, &history, s.look_back_days);
+        assert_eq!(summary, raw);
+        assert_eq!(summary.sign_ins, 30);
+        assert!(
+            !summary.devices.contains("old"),
+            "forgotten after the look-back"
+        );
+        assert_eq!(
+            summary.last_place.as_ref().map(|l| l.at),
+            Some(T - 4 * DAY - HOUR)
+        );
+        let sydney = Location {
+            country: "AU".into(),
+            place: "Sydney, AU".into(),
+            latitude: Some(-33.87),
+            longitude: Some(151.21),
+        };
+        for (device, network, location, at) in [
+            ("d1", "192.0.2.0/24", None, T),
+            ("d3", "192.0.2.0/24", None, T),
+            ("d3", "203.0.113.0/24", Some(&sydney), T),
+            ("old", "10.0.0.0/24", None, T + 5 * HOUR),
+        ] {
+            let a = Attempt {
+                at,
+                network,
+                device: Some(device),
+                location,
+            };
+            assert_eq!(
+                assess_sign_in(&a, &summary, &history, &s),
+                assess(&a, &history),
+                "{device} {network}"
+            );
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod secrets;
 pub mod seed;
 mod sessions;
 
-pub use monitoring::{ACCOUNT_HISTORY_SQL, FAILED_EMAILS_SQL, PASSWORD_FAILURES_SQL};
+pub use monitoring::{ACCOUNT_HISTORY_SQL, FAILED_EMAILS_SQL, FAMILIAR_SQL, PASSWORD_FAILURES_SQL};
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use crate::domain::accounts::{Account, Role};
 use crate::domain::monitoring::{
     RiskRecords, RiskyAccount, SignInEntry, SignInFilter, SignInLog, SignInRecord, network_of,
 };
-use crate::domain::risk::{Level, PastSignIn, parse_names};
+use crate::domain::risk::{self, Familiar, FamiliarRow, Level, PastSignIn, parse_names};
 use crate::domain::signin::client_source;
 
 #[derive(FromRow)]
@@ -19,6 +19,16 @@ struct PastRow {
     device: Option<String>,
     network: String,
     country: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+
+#[derive(FromRow)]
+struct FamiliarDbRow {
+    kind: String,
+    value: String,
+    last_at: i64,
+    sign_ins: i64,
     latitude: Option<f64>,
     longitude: Option<f64>,
 }
@@ -76,6 +86,10 @@ const RECORD_COLUMNS: &str = "id, at, account_id, email, org_code, ip, user_agen
 /// The account's history: $1 account id, $2 since, $3 at most.
 pub const ACCOUNT_HISTORY_SQL: &str = "SELECT at, step, outcome, device, network, country, latitude, longitude \
      FROM sign_in_events WHERE account_id = $1 AND at >= $2 ORDER BY at DESC LIMIT $3";
+/// What the account finished sign-ins from: $1 account id, $2 since, $3 at most.
+pub const FAMILIAR_SQL: &str = "SELECT kind, value, last_at, sign_ins, latitude, longitude \
+     FROM sign_in_familiar WHERE account_id = $1 AND last_at >= $2 \
+     ORDER BY last_at DESC LIMIT $3";
 /// Wrong passwords for an address: $1 email, $2 since.
 pub const PASSWORD_FAILURES_SQL: &str = "SELECT COUNT(*) FROM sign_in_events \
      WHERE email = $1 AND at >= $2 AND step = 'password' AND outcome = 'failure'";
@@ -94,6 +108,10 @@ impl SignInLog for Store {
     async fn record_sign_in(&self, e: &SignInEntry<'_>) -> Result<i64, StorageError> {
         let r = e.requester;
         let location = r.location.as_ref();
+        // A finished sign-in also updates what its account signed in from, in the same
+        // transaction: the summary never says more or less than the log.
+        let finished = e.outcome == "success";
+        let mut tx = self.writer.begin().await.map_err(storage_error)?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO sign_in_events (at, account_id, email, org_code, ip, source, network, \
              user_agent, device, step, method, outcome, reason, risk, signals, country, place, \
@@ -120,9 +138,56 @@ impl SignInLog for Store {
         .bind(location.and_then(|l| l.latitude))
         .bind(location.and_then(|l| l.longitude))
         .bind(&r.correlation_id)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(storage_error)?;
+        if let (true, Some(account_id)) = (finished, e.account_id) {
+            let network = network_of(&r.ip);
+            let touched = risk::familiar_values(
+                e.at,
+                r.device.as_deref(),
+                &network,
+                location.map(|l| l.country.as_str()),
+            );
+            let mut values = vec![];
+            for i in 0..touched.len() {
+                let n = 3 + i * 2;
+                values.push(format!("($1, ${n}, ${}, $2, $2, 1, NULL, NULL)", n + 1));
+            }
+            // The place row takes the coordinates (bound only when there are some: PostgreSQL
+            // cannot type a parameter the statement does not use).
+            let place = location.and_then(|l| l.latitude.zip(l.longitude));
+            if place.is_some() {
+                let n = 3 + touched.len() * 2;
+                values.push(format!(
+                    "($1, '{}', '', $2, $2, 1, ${n}, ${})",
+                    risk::PLACE,
+                    n + 1
+                ));
+            }
+            let sql = format!(
+                "INSERT INTO sign_in_familiar (account_id, kind, value, first_at, last_at, \
+                 sign_ins, latitude, longitude) VALUES {} \
+                 ON CONFLICT (account_id, kind, value) DO UPDATE SET \
+                 last_at = CASE WHEN excluded.last_at > sign_in_familiar.last_at \
+                 THEN excluded.last_at ELSE sign_in_familiar.last_at END, \
+                 sign_ins = sign_in_familiar.sign_ins + 1, \
+                 latitude = CASE WHEN excluded.last_at >= sign_in_familiar.last_at \
+                 THEN excluded.latitude ELSE sign_in_familiar.latitude END, \
+                 longitude = CASE WHEN excluded.last_at >= sign_in_familiar.last_at \
+                 THEN excluded.longitude ELSE sign_in_familiar.longitude END",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(account_id).bind(e.at);
+            for (kind, value) in &touched {
+                query = query.bind(*kind).bind(value.as_str());
+            }
+            if let Some((latitude, longitude)) = place {
+                query = query.bind(latitude).bind(longitude);
+            }
+            query.execute(&mut *tx).await.map_err(storage_error)?;
+        }
+        tx.commit().await.map_err(storage_error)?;
         if let Some(siem) = self.siem() {
             siem.send(crate::siem::SiemEvent::from_sign_in(e));
         }
@@ -155,6 +220,42 @@ impl SignInLog for Store {
                 longitude: r.longitude,
             })
             .collect())
+    }
+
+    async fn familiar(
+        &self,
+        account_id: &str,
+        since: UnixTime,
+        limit: i64,
+    ) -> Result<Familiar, StorageError> {
+        let rows: Vec<FamiliarDbRow> = sqlx::query_as(FAMILIAR_SQL)
+            .bind(account_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        let rows: Vec<FamiliarRow> = rows
+            .into_iter()
+            .map(|r| FamiliarRow {
+                kind: r.kind,
+                value: r.value,
+                last_at: r.last_at,
+                sign_ins: r.sign_ins,
+                latitude: r.latitude,
+                longitude: r.longitude,
+            })
+            .collect();
+        Ok(Familiar::from_rows(&rows, since))
+    }
+
+    async fn prune_familiar(&self, before: UnixTime) -> Result<u64, StorageError> {
+        let done = sqlx::query("DELETE FROM sign_in_familiar WHERE last_at < $1")
+            .bind(before)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(done.rows_affected())
     }
 
     async fn password_failures_of(

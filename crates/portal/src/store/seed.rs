@@ -276,6 +276,47 @@ impl Store {
         tx.commit().await.map_err(storage_error)
     }
 
+    /// Fills the summary of what each account signed in from (`sign_in_familiar`, which
+    /// `record_sign_in` keeps row by row) from the finished sign-ins of a bulk-loaded log, set
+    /// by set: one statement a kind, the same SQL on both stores.
+    pub async fn seed_familiar(&self) -> Result<(), StorageError> {
+        const FINISHED: &str = "FROM sign_in_events WHERE outcome = 'success' \
+             AND account_id IS NOT NULL";
+        let kinds = [
+            ("device", "device", "AND device IS NOT NULL"),
+            ("network", "network", ""),
+            ("country", "country", "AND country IS NOT NULL"),
+            ("hour", "CAST((at % 86400) / 3600 AS TEXT)", ""),
+            ("day", "CAST(at / 86400 AS TEXT)", ""),
+        ];
+        for (kind, value, condition) in kinds {
+            let sql = format!(
+                "INSERT INTO sign_in_familiar (account_id, kind, value, first_at, last_at, \
+                 sign_ins) SELECT account_id, '{kind}', {value}, MIN(at), MAX(at), COUNT(*) \
+                 {FINISHED} {condition} GROUP BY account_id, {value}"
+            );
+            sqlx::query(&sql)
+                .execute(&self.writer)
+                .await
+                .map_err(storage_error)?;
+        }
+        // The last finished sign-in with a place (either of two at the same second).
+        let sql = format!(
+            "INSERT INTO sign_in_familiar (account_id, kind, value, first_at, last_at, \
+             sign_ins, latitude, longitude) SELECT e.account_id, 'place', '', e.at, e.at, 1, \
+             e.latitude, e.longitude FROM sign_in_events e JOIN (SELECT account_id, MAX(at) AS at \
+             {FINISHED} AND latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY account_id) \
+             l ON l.account_id = e.account_id AND l.at = e.at WHERE e.outcome = 'success' \
+             AND e.latitude IS NOT NULL AND e.longitude IS NOT NULL \
+             ON CONFLICT (account_id, kind, value) DO NOTHING"
+        );
+        sqlx::query(&sql)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
     /// The sign-in log's smallest and largest ids (0, 0 when empty).
     pub async fn sign_in_id_range(&self) -> Result<(i64, i64), StorageError> {
         let (low, high): (Option<i64>, Option<i64>) =
