@@ -11,13 +11,14 @@
 // Loopback only.
 import { generateKeyPairSync, createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
-import { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 
-// The in-memory adapter keeps 1,000 entries by default: minted codes would be evicted before
-// the run reaches them. Same adapter, room for a benchmark's codes and tokens (a bigger cache
-// can only help it).
-setStorage(new LRU({ maxSize: 5_000_000 }));
+// The in-memory adapter keeps 1,000 entries by default: minted codes and their grants would be
+// evicted before the run reaches them. Same adapter class, on an LRU with room for a
+// benchmark's codes and tokens (a bigger cache can only help it).
+const storage = new LRU({ maxSize: 5_000_000 });
+const adapter = (model) => new MemoryAdapter(model, storage, 0);
 
 const port = Number(process.argv[2] || 3999);
 const issuer = `http://127.0.0.1:${port}`;
@@ -41,6 +42,7 @@ const client = (id, alg) => ({
 });
 
 const provider = new Provider(issuer, {
+  adapter,
   clients: [client('bench-rs256', 'RS256'), client('bench-es256', 'ES256')],
   jwks: { keys: [{ ...rsa, kid: 'rs', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'es', use: 'sig', alg: 'ES256' }] },
   cookies: { keys: ['nhsmal-benchmark-cookie-key'] },

@@ -404,9 +404,14 @@ async fn get_run(url: &str, seconds: f64) -> Run {
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut failed) = (0u64, 0u64);
             while Instant::now() < deadline {
-                match http.get(&url).send().await {
-                    Ok(r) if r.status() == 200 && r.bytes().await.is_ok() => ok += 1,
-                    _ => failed += 1,
+                let answered = match http.get(&url).send().await {
+                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if answered {
+                    ok += 1;
+                } else {
+                    failed += 1;
                 }
             }
             (ok, failed)
@@ -443,7 +448,8 @@ fn exchange_and_refresh(
 ) -> anyhow::Result<(f64, f64)> {
     let secs = seconds() as f64;
     let warm = mint(2_000)?;
-    let first = load_thread(|rt| rt.block_on(token_run(client, Work::Exchange(Arc::new(warm)), 2.0)));
+    let first =
+        load_thread(|rt| rt.block_on(token_run(client, Work::Exchange(Arc::new(warm)), 2.0)));
     anyhow::ensure!(
         first.ok > 0,
         "{label}: no exchange succeeded: {}",
@@ -456,10 +462,13 @@ fn exchange_and_refresh(
         "  {label}: minted {n} codes in {:.1} s",
         minting.elapsed().as_secs_f64()
     );
-    let run = load_thread(|rt| rt.block_on(token_run(client, Work::Exchange(Arc::new(codes)), secs)));
+    let run =
+        load_thread(|rt| rt.block_on(token_run(client, Work::Exchange(Arc::new(codes)), secs)));
     run.report(&format!("{label} code exchanges"));
     if run.ok as usize >= n {
-        println!("  {label}: the codes ran out before the time did; the rate is still exchanges / elapsed");
+        println!(
+            "  {label}: the codes ran out before the time did; the rate is still exchanges / elapsed"
+        );
     }
     let tokens = Arc::new(run.refresh_tokens.clone());
     let refresh = load_thread(|rt| rt.block_on(token_run(client, Work::Refresh(tokens), secs)));
@@ -605,9 +614,11 @@ fn run_store_on(
         }
     }
     let secs = seconds() as f64;
-    let jwks = load_thread(|rt| rt.block_on(get_run(&format!("{base}/.well-known/jwks.json"), secs)));
+    let jwks =
+        load_thread(|rt| rt.block_on(get_run(&format!("{base}/.well-known/jwks.json"), secs)));
     jwks.report("JWKS GETs");
-    let bare = load_thread(|rt| rt.block_on(get_run(&format!("http://127.0.0.1:{bare_port}/"), secs)));
+    let bare =
+        load_thread(|rt| rt.block_on(get_run(&format!("http://127.0.0.1:{bare_port}/"), secs)));
     bare.report("bare handler behind the portal's layers");
     results.jwks = jwks.rate();
     results.bare = bare.rate();
@@ -667,7 +678,9 @@ fn run_node() -> anyhow::Result<NodeResults> {
         .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
         .and_then(|p| p["version"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let _server = Child(
         std::process::Command::new("node")
             .arg("server.js")

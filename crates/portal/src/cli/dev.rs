@@ -159,7 +159,7 @@ async fn oidc_codes(
 ) -> Result<(), CliError> {
     use crate::domain::accounts::AccountRecords;
     use crate::domain::oidc::clients::ClientRecords;
-    use crate::domain::oidc::flows::{self, AuthorizationRequest, Authentication};
+    use crate::domain::oidc::flows::{self, Authentication, AuthorizationRequest};
     let (_, store) = open_store(common).await?;
     let Some((client, _)) = store.client_with_secret(client_id).await? else {
         store.close().await;
