@@ -11,6 +11,13 @@
 //!
 //! `nhsmal dev geoip-db --out FILE --network CIDR=CC[,LAT,LON[,CITY]] …` writes a small GeoIP
 //! database in MaxMind DB format, for tests and scripts (real ones cannot be downloaded here).
+//!
+//! `nhsmal dev oidc-codes --client ID --email EMAIL --count N --out FILE` issues N authorization
+//! codes (each with its grant, as the authorization endpoint does after a sign-in with password
+//! and a second factor) for the account and the client's first redirect URI, bound to the PKCE
+//! challenge of `BENCH_VERIFIER`, and writes them one a line: the token endpoint benchmark
+//! (`scripts/bench-oidc`) exchanges them without driving browsers. Codes still live 60 s, so
+//! mint them right before the run.
 
 use std::time::Instant;
 
@@ -84,6 +91,21 @@ pub enum DevCommand {
         #[arg(long)]
         explain: bool,
     },
+    /// Issue authorization codes for a client and an account (token endpoint benchmark); writes
+    /// them one a line. They expire after 60 s like any code
+    OidcCodes {
+        /// The client id
+        #[arg(long)]
+        client: String,
+        /// The signed-in account's email
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        count: usize,
+        /// The file to write (replaced if it exists)
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
     /// Write a small GeoIP database (MaxMind DB format, type NHSmal-Test-City) for tests
     GeoipDb {
         /// The file to write (replaced if it exists)
@@ -146,6 +168,80 @@ fn write_geoip_db(out: &std::path::Path, networks: &[String]) -> Result<(), CliE
     std::fs::write(out, bytes)
         .map_err(|e| CliError::BadInput(format!("cannot write {}: {e}", out.display())))?;
     println!("Wrote {} with {} network(s)", out.display(), entries.len());
+    Ok(())
+}
+
+/// The PKCE verifier of every code `dev oidc-codes` issues (its S256 challenge is stored).
+pub const BENCH_VERIFIER: &str = "nhsmal-benchmark-code-verifier-0123456789-abcdefghijklmnop";
+
+/// Codes issued at once: the store's writer takes one at a time, but several in flight keep
+/// it busy.
+const CODES_IN_FLIGHT: usize = 8;
+
+async fn oidc_codes(
+    common: &crate::config::CommonArgs,
+    client_id: &str,
+    email: &str,
+    count: usize,
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    use crate::domain::accounts::AccountRecords;
+    use crate::domain::oidc::clients::ClientRecords;
+    use crate::domain::oidc::flows::{self, Authentication, AuthorizationRequest};
+    let (_, store) = open_store(common).await?;
+    let Some((client, _)) = store.client_with_secret(client_id).await? else {
+        store.close().await;
+        return Err(CliError::BadInput(format!("no client {client_id}")));
+    };
+    let email = crate::domain::accounts::Email::parse(email)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let Some(account) = store.account_by_email(email.normalized()).await? else {
+        store.close().await;
+        return Err(CliError::BadInput(format!("no account {}", email.as_str())));
+    };
+    let request = AuthorizationRequest {
+        response_type: "code".into(),
+        client_id: client.id.clone(),
+        redirect_uri: client.redirect_uris.first().cloned().unwrap_or_default(),
+        scope: "openid email profile offline_access".into(),
+        nonce: Some("benchmark".into()),
+        code_challenge: Some(flows::s256(BENCH_VERIFIER)),
+        code_challenge_method: Some("S256".into()),
+        ..AuthorizationRequest::default()
+    };
+    let valid = flows::check_request(Some(&client), &request)
+        .map_err(|e| CliError::BadInput(format!("{e:?}")))?;
+    let now = SystemClock.now();
+    let shared = std::sync::Arc::new((store.clone(), client, request, valid, account));
+    let mut tasks = Vec::with_capacity(CODES_IN_FLIGHT);
+    for worker in 0..CODES_IN_FLIGHT {
+        let shared = std::sync::Arc::clone(&shared);
+        let share = count / CODES_IN_FLIGHT + usize::from(worker < count % CODES_IN_FLIGHT);
+        tasks.push(tokio::spawn(async move {
+            let (store, client, request, valid, account) = &*shared;
+            let who = Authentication {
+                account,
+                auth_methods: "pwd otp mfa",
+                auth_time: now,
+            };
+            let mut codes = Vec::with_capacity(share);
+            for _ in 0..share {
+                codes.push(flows::issue_code(store, client, request, valid, &who, now).await?);
+            }
+            Ok::<_, crate::domain::StorageError>(codes)
+        }));
+    }
+    let mut text = String::with_capacity(count * 44);
+    for task in tasks {
+        let codes = task.await.map_err(|e| CliError::Failed(e.into()))??;
+        for code in codes {
+            text.push_str(&code);
+            text.push('\n');
+        }
+    }
+    store.close().await;
+    std::fs::write(out, text)
+        .map_err(|e| CliError::BadInput(format!("cannot write {}: {e}", out.display())))?;
     Ok(())
 }
 
@@ -217,6 +313,12 @@ pub async fn run(common: &crate::config::CommonArgs, command: DevCommand) -> Res
             )
             .await;
         }
+        DevCommand::OidcCodes {
+            client,
+            email,
+            count,
+            out,
+        } => return oidc_codes(common, &client, &email, count, &out).await,
     };
     if !(1..=999_999).contains(&organisations) {
         return Err(CliError::BadInput(

@@ -366,7 +366,7 @@ pub trait GrantRecords {
         code_hash: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<CodeTaken, StorageError>> + Send;
-    /// Access and refresh tokens of one exchange, in one transaction.
+    /// Access and refresh tokens of one exchange, all or none.
     fn insert_tokens(
         &self,
         tokens: &[StoredToken],
