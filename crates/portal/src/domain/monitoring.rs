@@ -866,20 +866,13 @@ pub async fn reset_step<R: SignInLog>(
     outcome: &str,
     reason: Option<&str>,
 ) -> Result<(), StorageError> {
-    let entry = SignInEntry {
-        at: now,
-        account_id: account.map(|a| a.id.as_str()),
-        email,
-        org_code: account.map(|a| a.org_code.as_str()),
-        requester,
+    let step = PlainStep {
         step: Step::Reset,
         method: None,
         outcome,
         reason,
-        assessment: &Assessment::default(),
     };
-    records.record_sign_in(&entry).await?;
-    Ok(())
+    record_plain(records, requester, now, email, account, step).await
 }
 
 /// A sign-in to an app through the portal (an authorization code issued): logged so that the
@@ -914,16 +907,42 @@ pub async fn pass_step<R: SignInLog>(
     account: Option<&Account>,
     outcome: &str,
 ) -> Result<(), StorageError> {
+    let reason = (outcome == "failure").then_some("wrong_pass_or_email");
+    let step = PlainStep {
+        step: Step::Password,
+        method: Some("pass"),
+        outcome,
+        reason,
+    };
+    record_plain(records, requester, now, email, account, step).await
+}
+
+/// A row without risk signals (reset and pass steps), from the request and time alone.
+struct PlainStep<'a> {
+    step: Step,
+    method: Option<&'a str>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+}
+
+async fn record_plain<R: SignInLog>(
+    records: &R,
+    requester: &Requester,
+    now: UnixTime,
+    email: &str,
+    account: Option<&Account>,
+    what: PlainStep<'_>,
+) -> Result<(), StorageError> {
     let entry = SignInEntry {
         at: now,
         account_id: account.map(|a| a.id.as_str()),
         email,
         org_code: account.map(|a| a.org_code.as_str()),
         requester,
-        step: Step::Password,
-        method: Some("pass"),
-        outcome,
-        reason: (outcome == "failure").then_some("wrong_pass_or_email"),
+        step: what.step,
+        method: what.method,
+        outcome: what.outcome,
+        reason: what.reason,
         assessment: &Assessment::default(),
     };
     records.record_sign_in(&entry).await?;

@@ -173,6 +173,26 @@ struct FormRequest {
     req: AuthorizationRequest,
 }
 
+/// The request's client and the request checked against it, or the answer that refuses it
+/// (an error page, or an error sent back to the registered redirect URI).
+async fn checked(
+    app: &AppState,
+    req: &AuthorizationRequest,
+) -> Result<Result<(Client, ValidRequest), Response>, AppError> {
+    let client = find_client(app, &req.client_id).await?;
+    Ok(match (flows::check_request(client.as_ref(), req), client) {
+        (Ok(valid), Some(client)) => Ok((client, valid)),
+        (Err(RequestError::Redirect { error, description }), _) => {
+            Err(error_redirect(app, req, error, description))
+        }
+        (Err(RequestError::Page(message)), _) => Err(error_page(StatusCode::BAD_REQUEST, message)),
+        (Ok(_), None) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "The app is not registered.",
+        )),
+    })
+}
+
 async fn authorize_form(
     State(app): State<AppState>,
     requester: Requester,
@@ -188,21 +208,9 @@ async fn authorize(
     session: Option<AnySession>,
     Query(mut req): Query<AuthorizationRequest>,
 ) -> Result<Response, AppError> {
-    let client = find_client(&app, &req.client_id).await?;
-    let valid = match flows::check_request(client.as_ref(), &req) {
-        Ok(valid) => valid,
-        Err(RequestError::Page(message)) => {
-            return Ok(error_page(StatusCode::BAD_REQUEST, message));
-        }
-        Err(RequestError::Redirect { error, description }) => {
-            return Ok(error_redirect(&app, &req, error, description));
-        }
-    };
-    let Some(client) = client else {
-        return Ok(error_page(
-            StatusCode::BAD_REQUEST,
-            "The app is not registered.",
-        ));
+    let (client, valid) = match checked(&app, &req).await? {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(refusal),
     };
     let now = app.now();
     let session = session
@@ -412,21 +420,9 @@ async fn consent(
     };
     let query = next.split_once('?').map(|(_, q)| q).unwrap_or_default();
     let req: AuthorizationRequest = serde_urlencoded::from_str(query).unwrap_or_default();
-    let client = find_client(&app, &req.client_id).await?;
-    let valid = match flows::check_request(client.as_ref(), &req) {
-        Ok(valid) => valid,
-        Err(RequestError::Page(message)) => {
-            return Ok(error_page(StatusCode::BAD_REQUEST, message));
-        }
-        Err(RequestError::Redirect { error, description }) => {
-            return Ok(error_redirect(&app, &req, error, description));
-        }
-    };
-    let Some(client) = client else {
-        return Ok(error_page(
-            StatusCode::BAD_REQUEST,
-            "The app is not registered.",
-        ));
+    let (client, valid) = match checked(&app, &req).await? {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(refusal),
     };
     let mut flow = Flow::of(&session);
     flow.next = None;
