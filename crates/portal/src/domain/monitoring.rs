@@ -385,6 +385,26 @@ where
         .await
 }
 
+/// Flags the account; when that is news, emails the person `notice` and alerts the
+/// administrators with `what`.
+async fn raise_and_tell<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    assessment: &Assessment,
+    notice: Notice<'_>,
+    what: &str,
+) -> Result<(), StorageError>
+where
+    R: RiskRecords + AuditTrail + Sync,
+{
+    if raise(records, m, account, assessment).await? {
+        tell(records, m, account, notice).await?;
+        alert_administrators(records, m, account, what).await?;
+    }
+    Ok(())
+}
+
 async fn tell<R: AuditTrail + Sync>(
     records: &R,
     m: &Monitor<'_>,
@@ -582,22 +602,15 @@ where
             .set_password_action(&account.id, PasswordAction::ChangeAfterSecondFactor)
             .await?;
     }
-    if raise(records, m, account, assessment).await? {
-        tell(
-            records,
-            m,
-            account,
-            notices::password_may_be_known(account, m.now),
-        )
-        .await?;
-        alert_administrators(
-            records,
-            m,
-            account,
-            "their password was used, but the second step failed or was not finished",
-        )
-        .await?;
-    }
+    raise_and_tell(
+        records,
+        m,
+        account,
+        assessment,
+        notices::password_may_be_known(account, m.now),
+        "their password was used, but the second step failed or was not finished",
+    )
+    .await?;
     Ok(())
 }
 
@@ -804,18 +817,13 @@ where
     );
     entry.method = Some(method);
     records.record_sign_in(&entry).await?;
-    if !assessment.signals.is_empty() && raise(records, m, account, &assessment).await? {
-        tell(
+    if !assessment.signals.is_empty() {
+        raise_and_tell(
             records,
             m,
             account,
+            &assessment,
             notices::many_calls_or_texts(account, m.now),
-        )
-        .await?;
-        alert_administrators(
-            records,
-            m,
-            account,
             "many calls or texts that were not answered",
         )
         .await?;
