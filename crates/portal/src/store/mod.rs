@@ -95,6 +95,11 @@ impl Store {
                 .max_connections(connections)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(5))
+                // sqlx pings every connection before handing it out by default: one more round
+                // trip to SQLite's worker thread or to PostgreSQL on every query (about 70 µs of
+                // 250 here, BENCHMARKS.md "OpenID Connect token endpoint"). A connection that
+                // has died fails its query instead, which is reported as a storage error.
+                .test_before_acquire(false)
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

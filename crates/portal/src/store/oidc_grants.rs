@@ -1,21 +1,35 @@
 use sqlx::FromRow;
 
+use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::{Store, storage_error};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
-use crate::domain::oidc::flows::{CodeTaken, Grant, GrantRecords, StoredCode, StoredToken};
+use crate::domain::accounts::Account;
+use crate::domain::oidc::flows::{Grant, GrantRecords, StoredCode, StoredToken};
 
+/// A grant's columns carry a `g_` alias: read beside a token and an account, the names
+/// `id`, `created_at` and `expires_at` would otherwise be taken from whichever came first.
 #[derive(FromRow)]
 struct GrantRow {
+    #[sqlx(rename = "g_id")]
     id: String,
+    #[sqlx(rename = "g_client_id")]
     client_id: String,
+    #[sqlx(rename = "g_account_id")]
     account_id: String,
+    #[sqlx(rename = "g_scope")]
     scope: String,
+    #[sqlx(rename = "g_auth_time")]
     auth_time: i64,
+    #[sqlx(rename = "g_amr")]
     amr: String,
+    #[sqlx(rename = "g_acr")]
     acr: String,
+    #[sqlx(rename = "g_created_at")]
     created_at: i64,
+    #[sqlx(rename = "g_expires_at")]
     expires_at: i64,
+    #[sqlx(rename = "g_revoked_at")]
     revoked_at: Option<i64>,
 }
 
@@ -36,8 +50,23 @@ impl From<GrantRow> for Grant {
     }
 }
 
-const GRANT_COLUMNS: &str = "g.id, g.client_id, g.account_id, g.scope, g.auth_time, g.amr, \
-     g.acr, g.created_at, g.expires_at, g.revoked_at";
+const GRANT_COLUMNS: &str = "g.id AS g_id, g.client_id AS g_client_id, \
+     g.account_id AS g_account_id, g.scope AS g_scope, g.auth_time AS g_auth_time, g.amr AS g_amr, \
+     g.acr AS g_acr, g.created_at AS g_created_at, g.expires_at AS g_expires_at, \
+     g.revoked_at AS g_revoked_at";
+
+/// A grant with the account it was issued to (and the account's organisation), in one read:
+/// every use of a code or token needs both.
+const ACCOUNT_OF_GRANT: &str =
+    "JOIN accounts a ON a.id = g.account_id JOIN organisations o ON o.code = a.org_code";
+
+#[derive(FromRow)]
+struct HeldGrantRow {
+    #[sqlx(flatten)]
+    grant: GrantRow,
+    #[sqlx(flatten)]
+    account: AccountRow,
+}
 
 #[derive(FromRow)]
 struct CodeRow {
@@ -49,29 +78,42 @@ struct CodeRow {
     code_challenge: Option<String>,
     expires_at: i64,
     used_at: Option<i64>,
+    #[sqlx(flatten)]
+    held: HeldGrantRow,
+}
+
+/// When a code or refresh token (`{of}` names its hash column) was spent: when the tokens
+/// issued from it were made (migration 0017), or the used_at written before that.
+fn spent_at(of: &str, used_at: &str) -> String {
+    format!(
+        "COALESCE({used_at}, (SELECT MIN(n.created_at) FROM oidc_tokens n \
+         WHERE n.issued_from = {of}))"
+    )
 }
 
 #[derive(FromRow)]
 struct TokenRow {
+    #[sqlx(rename = "t_token_hash")]
     token_hash: String,
+    #[sqlx(rename = "t_kind")]
     kind: String,
+    #[sqlx(rename = "t_grant_id")]
     grant_id: String,
+    #[sqlx(rename = "t_expires_at")]
     expires_at: i64,
+    #[sqlx(rename = "t_used_at")]
     used_at: Option<i64>,
+    #[sqlx(rename = "t_created_at")]
     created_at: i64,
+    #[sqlx(rename = "t_issued_from")]
+    issued_from: Option<String>,
     #[sqlx(flatten)]
-    grant: GrantRow,
+    held: HeldGrantRow,
 }
 
-impl Store {
-    async fn grant_by_id(&self, id: &str) -> Result<Option<Grant>, StorageError> {
-        let sql = format!("SELECT {GRANT_COLUMNS} FROM oidc_grants g WHERE g.id = $1");
-        let row: Option<GrantRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage_error)?;
-        Ok(row.map(Grant::from))
+impl HeldGrantRow {
+    fn into_parts(self) -> Result<(Grant, Account), StorageError> {
+        Ok((Grant::from(self.grant), Account::try_from(self.account)?))
     }
 }
 
@@ -111,36 +153,27 @@ impl GrantRecords for Store {
         tx.commit().await.map_err(storage_error)
     }
 
-    async fn take_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeTaken, StorageError> {
-        // One statement marks the code used, once (of two requests racing, one gets the row),
-        // and returns it: a round trip fewer on the writer than an UPDATE and a SELECT.
-        let taken: Option<CodeRow> = sqlx::query_as(
-            "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-             RETURNING code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge, \
-             expires_at, used_at",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(storage_error)?;
-        let Some(r) = taken else {
-            // Read from the writer: the row may have just been changed, and a replica may lag.
-            let used: Option<(String,)> =
-                sqlx::query_as("SELECT grant_id FROM oidc_codes WHERE code_hash = $1")
-                    .bind(code_hash)
-                    .fetch_optional(&self.writer)
-                    .await
-                    .map_err(storage_error)?;
-            return Ok(match used {
-                Some((grant_id,)) => CodeTaken::Reused(grant_id),
-                None => CodeTaken::Unknown,
-            });
+    async fn code(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<(StoredCode, Grant, Account)>, StorageError> {
+        let sql = format!(
+            "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
+             c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+             FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
+             WHERE c.code_hash = $1",
+            spent_at("c.code_hash", "c.used_at")
+        );
+        let row: Option<CodeRow> = sqlx::query_as(&sql)
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error)?;
+        let Some(r) = row else {
+            return Ok(None);
         };
-        let Some(grant) = self.grant_by_id(&r.grant_id).await? else {
-            return Ok(CodeTaken::Unknown);
-        };
-        Ok(CodeTaken::Fresh(Box::new((
+        let (grant, account) = r.held.into_parts()?;
+        Ok(Some((
             StoredCode {
                 code_hash: r.code_hash,
                 grant_id: r.grant_id,
@@ -152,7 +185,8 @@ impl GrantRecords for Store {
                 used_at: r.used_at,
             },
             grant,
-        ))))
+            account,
+        )))
     }
 
     async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StorageError> {
@@ -160,22 +194,25 @@ impl GrantRecords for Store {
             return Ok(());
         }
         // One multi-row INSERT: atomic on its own, so no transaction (BEGIN and COMMIT were two
-        // more round trips on the one writer).
+        // more round trips on the one writer). A second set issued from the same code or
+        // refresh token breaks the unique index on issued_from: StorageError::Conflict.
         let mut sql = String::from(
-            "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at) VALUES ",
+            "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
+             issued_from) VALUES ",
         );
         for i in 0..tokens.len() {
-            let p = i * 5;
+            let p = i * 6;
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${})",
                 p + 1,
                 p + 2,
                 p + 3,
                 p + 4,
-                p + 5
+                p + 5,
+                p + 6
             ));
         }
         let mut query = sqlx::query(&sql);
@@ -185,53 +222,47 @@ impl GrantRecords for Store {
                 .bind(&t.kind)
                 .bind(&t.grant_id)
                 .bind(t.expires_at)
-                .bind(t.created_at);
+                .bind(t.created_at)
+                .bind(t.issued_from.as_deref());
         }
         query.execute(&self.writer).await.map_err(storage_error)?;
         Ok(())
     }
 
-    async fn token(&self, token_hash: &str) -> Result<Option<(StoredToken, Grant)>, StorageError> {
+    async fn token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(StoredToken, Grant, Account)>, StorageError> {
         let sql = format!(
-            "SELECT t.token_hash, t.kind, t.grant_id, t.expires_at, t.used_at, t.created_at, \
-             {GRANT_COLUMNS} FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
-             WHERE t.token_hash = $1"
+            "SELECT t.token_hash AS t_token_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
+             t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
+             t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+             FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
+             WHERE t.token_hash = $1",
+            spent_at("t.token_hash", "t.used_at")
         );
         let row: Option<TokenRow> = sqlx::query_as(&sql)
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await
             .map_err(storage_error)?;
-        Ok(row.map(|r| {
-            (
-                StoredToken {
-                    token_hash: r.token_hash,
-                    kind: r.kind,
-                    grant_id: r.grant_id,
-                    expires_at: r.expires_at,
-                    used_at: r.used_at,
-                    created_at: r.created_at,
-                },
-                Grant::from(r.grant),
-            )
-        }))
-    }
-
-    async fn use_refresh_token(
-        &self,
-        token_hash: &str,
-        now: UnixTime,
-    ) -> Result<bool, StorageError> {
-        let done = sqlx::query(
-            "UPDATE oidc_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?;
-        Ok(done.rows_affected() == 1)
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let (grant, account) = r.held.into_parts()?;
+        Ok(Some((
+            StoredToken {
+                token_hash: r.token_hash,
+                kind: r.kind,
+                grant_id: r.grant_id,
+                expires_at: r.expires_at,
+                used_at: r.used_at,
+                created_at: r.created_at,
+                issued_from: r.issued_from,
+            },
+            grant,
+            account,
+        )))
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> Result<(), StorageError> {

@@ -325,6 +325,82 @@ async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bo
 }
 
 #[tokio::test]
+async fn a_code_or_refresh_token_sent_many_times_at_once_buys_tokens_once_and_then_none() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let at_once = |form: Vec<(&'static str, String)>| {
+        let (app, client_id, secret) = (&app, &client_id, secret.clone());
+        async move {
+            let sends = (0..8).map(|_| {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let secret = secret.clone();
+                async move { exchange(app, client_id, secret.as_deref(), &form).await }
+            });
+            futures::future::join_all(sends).await
+        }
+    };
+    let live = |access: String| {
+        let app = &app;
+        async move {
+            reqwest::Client::new()
+                .get(app.url("/oauth2/userinfo"))
+                .bearer_auth(access)
+                .send()
+                .await
+                .expect("GET")
+                .status()
+        }
+    };
+
+    let code = code_for(&app, &person, &client_id).await;
+    let answers = at_once(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", CALLBACK.into()),
+        ("code_verifier", VERIFIER.into()),
+    ])
+    .await;
+    let bought: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(bought.len(), 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status != StatusCode::OK)
+            .all(|(status, body)| *status == StatusCode::BAD_REQUEST
+                && body["error"] == "invalid_grant"),
+        "{answers:?}"
+    );
+    // The code was used again: what it bought is revoked.
+    let access = bought[0]["access_token"].as_str().expect("access");
+    assert_eq!(live(access.into()).await, StatusCode::UNAUTHORIZED);
+
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let answers = at_once(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            tokens["refresh_token"].as_str().expect("refresh").into(),
+        ),
+    ])
+    .await;
+    let refreshed: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(refreshed.len(), 1, "{answers:?}");
+    let access = refreshed[0]["access_token"].as_str().expect("access");
+    assert_eq!(live(access.into()).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn a_redirect_uri_that_differs_by_one_character_gets_an_error_page_not_a_redirect() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);

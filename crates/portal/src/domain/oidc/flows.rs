@@ -14,7 +14,7 @@ use super::clients::{Client, ClientKind};
 use super::keys::SigningKeys;
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
-use crate::domain::accounts::{Account, AccountRecords, AccountState, PasswordAction};
+use crate::domain::accounts::{Account, AccountState, PasswordAction};
 
 /// An authorization code lives 60 seconds (OI-4).
 pub const CODE_SECONDS: i64 = 60;
@@ -341,16 +341,9 @@ pub struct StoredToken {
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
     pub created_at: UnixTime,
-}
-
-/// What taking a code once found.
-#[derive(Debug)]
-pub enum CodeTaken {
-    /// This call used it.
-    Fresh(Box<(StoredCode, Grant)>),
-    /// It had been used already: the grant it started.
-    Reused(String),
-    Unknown,
+    /// The hash of the code or refresh token this token was issued for: issuing from it spends
+    /// it, and only one set of tokens can be issued from each.
+    pub issued_from: Option<String>,
 }
 
 pub trait GrantRecords {
@@ -360,27 +353,23 @@ pub trait GrantRecords {
         grant: &Grant,
         code: &StoredCode,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Marks the code used, once (a conditional UPDATE): of two requests racing, one wins.
-    fn take_code(
+    /// A code with its grant and the grant's account, in one read; `used_at` says whether
+    /// tokens were issued from it already.
+    fn code(
         &self,
         code_hash: &str,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<CodeTaken, StorageError>> + Send;
-    /// Access and refresh tokens of one exchange, all or none.
+    ) -> impl Future<Output = Result<Option<(StoredCode, Grant, Account)>, StorageError>> + Send;
+    /// Access and refresh tokens of one exchange or refresh, all or none. `Conflict` when
+    /// tokens were issued from the same code or refresh token already.
     fn insert_tokens(
         &self,
         tokens: &[StoredToken],
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// A token with its grant and the grant's account, in one read.
     fn token(
         &self,
         token_hash: &str,
-    ) -> impl Future<Output = Result<Option<(StoredToken, Grant)>, StorageError>> + Send;
-    /// Marks a refresh token used, once.
-    fn use_refresh_token(
-        &self,
-        token_hash: &str,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    ) -> impl Future<Output = Result<Option<(StoredToken, Grant, Account)>, StorageError>> + Send;
     fn revoke_grant(
         &self,
         grant_id: &str,
@@ -506,21 +495,17 @@ pub async fn exchange_code<R>(
     now: UnixTime,
 ) -> Result<TokenResponse, TokenError>
 where
-    R: GrantRecords + AccountRecords + Sync,
+    R: GrantRecords + Sync,
 {
     if code.is_empty() {
         return Err(TokenError::InvalidRequest("code is required"));
     }
-    let (stored, grant) = match records.take_code(&hash_of(code), now).await? {
-        CodeTaken::Fresh(taken) => *taken,
-        CodeTaken::Reused(grant_id) => {
-            records.revoke_grant(&grant_id, now).await?;
-            return Err(TokenError::InvalidGrant(
-                "the code has been used already; tokens issued from it are revoked",
-            ));
-        }
-        CodeTaken::Unknown => return Err(TokenError::InvalidGrant("unknown code")),
+    let Some((stored, grant, account)) = records.code(&hash_of(code)).await? else {
+        return Err(TokenError::InvalidGrant("unknown code"));
     };
+    if stored.used_at.is_some() {
+        return Err(reused(records, Spending::Code, &grant, now).await);
+    }
     if stored.client_id != client.id {
         return Err(TokenError::InvalidGrant(
             "the code was issued to another client",
@@ -557,11 +542,13 @@ where
     if grant.revoked_at.is_some() {
         return Err(TokenError::InvalidGrant("the grant has been revoked"));
     }
+    let spending = Spending::Code;
     issue_tokens(
         records,
         issuer,
         client,
-        &grant,
+        (&grant, account),
+        (spending, &stored.code_hash),
         stored.nonce.as_deref(),
         now,
     )
@@ -578,13 +565,13 @@ pub async fn refresh<R>(
     now: UnixTime,
 ) -> Result<TokenResponse, TokenError>
 where
-    R: GrantRecords + AccountRecords + Sync,
+    R: GrantRecords + Sync,
 {
     if refresh_token.is_empty() {
         return Err(TokenError::InvalidRequest("refresh_token is required"));
     }
     let hash = hash_of(refresh_token);
-    let Some((token, grant)) = records.token(&hash).await? else {
+    let Some((token, grant, account)) = records.token(&hash).await? else {
         return Err(TokenError::InvalidGrant("unknown refresh token"));
     };
     if token.kind != TokenKind::Refresh.as_str() || grant.client_id != client.id {
@@ -595,41 +582,70 @@ where
             "the refresh token has been revoked",
         ));
     }
-    if token.used_at.is_some() || !records.use_refresh_token(&hash, now).await? {
-        records.revoke_grant(&grant.id, now).await?;
-        return Err(TokenError::InvalidGrant(
-            "the refresh token has been used already; the chain is revoked",
-        ));
+    if token.used_at.is_some() {
+        return Err(reused(records, Spending::RefreshToken, &grant, now).await);
     }
     if token.expires_at <= now || grant.expires_at <= now {
         return Err(TokenError::InvalidGrant("the refresh token has expired"));
     }
-    issue_tokens(records, issuer, client, &grant, None, now).await
+    let spending = (Spending::RefreshToken, hash.as_str());
+    issue_tokens(
+        records,
+        issuer,
+        client,
+        (&grant, account),
+        spending,
+        None,
+        now,
+    )
+    .await
+}
+
+/// What an exchange or refresh spends: tokens are issued from it once.
+#[derive(Debug, Clone, Copy)]
+enum Spending {
+    Code,
+    RefreshToken,
+}
+
+/// A code or refresh token used again: everything issued in its grant is revoked (OI-4, OI-8).
+async fn reused<R: GrantRecords + Sync>(
+    records: &R,
+    spending: Spending,
+    grant: &Grant,
+    now: UnixTime,
+) -> TokenError {
+    if let Err(e) = records.revoke_grant(&grant.id, now).await {
+        return e.into();
+    }
+    TokenError::InvalidGrant(match spending {
+        Spending::Code => "the code has been used already; tokens issued from it are revoked",
+        Spending::RefreshToken => "the refresh token has been used already; the chain is revoked",
+    })
 }
 
 async fn issue_tokens<R>(
     records: &R,
     issuer: &Issuer<'_>,
     client: &Client,
-    grant: &Grant,
+    (grant, account): (&Grant, Account),
+    (spending, spent_hash): (Spending, &str),
     nonce: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, TokenError>
 where
-    R: GrantRecords + AccountRecords + Sync,
+    R: GrantRecords + Sync,
 {
-    let account = records
-        .account_by_id(&grant.account_id)
-        .await?
-        .filter(|a| {
-            a.state == AccountState::Active && a.password_action != PasswordAction::ResetRequired
-        })
-        .ok_or(TokenError::InvalidGrant(
+    if account.state != AccountState::Active
+        || account.password_action == PasswordAction::ResetRequired
+    {
+        return Err(TokenError::InvalidGrant(
             "the account can no longer sign in",
-        ))?;
+        ));
+    }
     let access = new_secret();
     let refresh = new_secret();
-    records
+    let issued = records
         .insert_tokens(&[
             StoredToken {
                 token_hash: hash_of(&access),
@@ -638,6 +654,7 @@ where
                 expires_at: now + ACCESS_TOKEN_SECONDS,
                 used_at: None,
                 created_at: now,
+                issued_from: Some(spent_hash.to_string()),
             },
             StoredToken {
                 token_hash: hash_of(&refresh),
@@ -646,9 +663,16 @@ where
                 expires_at: grant.expires_at,
                 used_at: None,
                 created_at: now,
+                issued_from: Some(spent_hash.to_string()),
             },
         ])
-        .await?;
+        .await;
+    match issued {
+        Ok(()) => {}
+        // Spent a moment ago by a request racing this one: a reuse like any other.
+        Err(StorageError::Conflict) => return Err(reused(records, spending, grant, now).await),
+        Err(e) => return Err(e.into()),
+    }
     let claims = id_token_claims(issuer.url, client, grant, &account, nonce, &access, now);
     let id_token = issuer
         .keys
@@ -724,22 +748,19 @@ pub async fn live_access_token<R>(
     now: UnixTime,
 ) -> Result<Option<(StoredToken, Grant, Account)>, StorageError>
 where
-    R: GrantRecords + AccountRecords + Sync,
+    R: GrantRecords + Sync,
 {
-    let Some((stored, grant)) = records.token(&hash_of(token)).await? else {
+    let Some((stored, grant, account)) = records.token(&hash_of(token)).await? else {
         return Ok(None);
     };
     if stored.kind != TokenKind::Access.as_str()
         || stored.expires_at <= now
         || grant.revoked_at.is_some()
+        || account.state != AccountState::Active
     {
         return Ok(None);
     }
-    let account = records
-        .account_by_id(&grant.account_id)
-        .await?
-        .filter(|a| a.state == AccountState::Active);
-    Ok(account.map(|a| (stored, grant, a)))
+    Ok(Some((stored, grant, account)))
 }
 
 /// RFC 7662: what a resource server learns about a token. Inactive for anything unknown,
@@ -751,19 +772,20 @@ pub async fn introspect<R>(
     now: UnixTime,
 ) -> Result<serde_json::Value, StorageError>
 where
-    R: GrantRecords + AccountRecords + Sync,
+    R: GrantRecords + Sync,
 {
-    let Some((stored, grant)) = records.token(&hash_of(token)).await? else {
+    let Some((stored, grant, account)) = records.token(&hash_of(token)).await? else {
         return Ok(json!({ "active": false }));
     };
     let live = stored.expires_at > now
         && grant.revoked_at.is_none()
         && grant.expires_at > now
-        && stored.used_at.is_none();
-    let account = records.account_by_id(&grant.account_id).await?;
-    match account.filter(|a| live && a.state == AccountState::Active) {
-        None => Ok(json!({ "active": false })),
-        Some(account) => Ok(json!({
+        && stored.used_at.is_none()
+        && account.state == AccountState::Active;
+    if !live {
+        return Ok(json!({ "active": false }));
+    }
+    Ok(json!({
             "active": true,
             "scope": grant.scope,
             "client_id": grant.client_id,
@@ -777,8 +799,7 @@ where
             "auth_time": grant.auth_time,
             "acr": grant.acr,
             "amr": grant.amr.split_whitespace().collect::<Vec<_>>(),
-        })),
-    }
+    }))
 }
 
 /// RFC 7009: revoking a refresh token revokes its grant (every token of the chain); revoking an
@@ -790,7 +811,7 @@ pub async fn revoke<R: GrantRecords + Sync>(
     token: &str,
     now: UnixTime,
 ) -> Result<(), StorageError> {
-    if let Some((_, grant)) = records.token(&hash_of(token)).await?
+    if let Some((_, grant, _)) = records.token(&hash_of(token)).await?
         && grant.client_id == client.id
     {
         records.revoke_grant(&grant.id, now).await?;
