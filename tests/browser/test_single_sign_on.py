@@ -96,7 +96,8 @@ def webmail(portal: Portal) -> Iterator[Webmail]:
     binary = webmail_bin()
     port = free_port()
     base = f"http://localhost:{port}"
-    client_id, secret = register(portal, "NHSmal Webmail", base, "--first-party")
+    # As the mail service is: first-party, its ID tokens signed with ES256 (docs/DECISIONS.md).
+    client_id, secret = register(portal, "NHSmal Webmail", base, "--first-party", "--id-token-alg", "ES256")
     log_path = portal.data_dir / "webmail.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -21,7 +21,9 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJwsSigningAlgorithm,
+};
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClientId,
     ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
@@ -528,7 +530,12 @@ async fn finish_sign_in(app: &AppState, pending: Pending, code: String) -> Resul
         .id_token()
         .ok_or("the portal sent no ID token")?
         .clone();
-    let verifier = client.id_token_verifier();
+    // openidconnect accepts only RS256 unless told; the portal signs the mail service's ID
+    // tokens with ES256 and other apps' with RS256.
+    let verifier = client.id_token_verifier().set_allowed_algs([
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    ]);
     let claims = id_token
         .claims(&verifier, &pending.nonce)
         .map_err(|e| format!("the ID token was refused: {e}"))?;

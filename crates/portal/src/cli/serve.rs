@@ -208,6 +208,8 @@ async fn register_demo_webmail(app: &web::AppState) -> Result<std::path::PathBuf
         redirect_uris: vec![callback],
         post_logout_redirect_uris: vec![format!("{WEBMAIL_URL}/")],
         first_party: true,
+        // The mail service's choice (docs/DECISIONS.md): ES256 signs about 35 times faster.
+        id_token_alg: Some("ES256".into()),
         ..NewClient::default()
     };
     let registered = clients::add_client(

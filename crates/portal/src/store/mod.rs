@@ -98,7 +98,8 @@ impl Store {
                 // sqlx pings every connection before handing it out by default: one more round
                 // trip to SQLite's worker thread or to PostgreSQL on every query (about 70 µs of
                 // 250 here, BENCHMARKS.md "OpenID Connect token endpoint"). A connection that
-                // has died fails its query instead, which is reported as a storage error.
+                // has died fails its query instead, which is reported as a storage error, and
+                // sqlx's ping as it goes back to the pool closes it.
                 .test_before_acquire(false)
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
