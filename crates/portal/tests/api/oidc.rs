@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, totp_code};
 
-const CALLBACK: &str = "http://localhost:9999/callback";
+pub(crate) const CALLBACK: &str = "http://localhost:9999/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// Registers an app with `nhsmal client add`; returns its id and secret (if confidential).
-fn register(app: &TestApp, extra: &[&str]) -> (String, Option<String>) {
+pub(crate) fn register(app: &TestApp, extra: &[&str]) -> (String, Option<String>) {
     let mut args = vec![
         "client",
         "add",

@@ -15,33 +15,7 @@ use openidconnect::{
 };
 
 use crate::helpers::{TestApp, location, spawn_app};
-
-const CALLBACK: &str = "http://localhost:9999/callback";
-
-fn register(app: &TestApp) -> (String, String) {
-    let out = app.nhsmal(&[
-        "client",
-        "add",
-        "--name",
-        "Webmail",
-        "--redirect-uri",
-        CALLBACK,
-        "--first-party",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .map(|v| v.trim().to_string())
-            .expect("printed")
-    };
-    (field("client_id"), field("client_secret"))
-}
+use crate::oidc::{CALLBACK, register};
 
 fn http_client() -> openidconnect::reqwest::Client {
     // reqwest 0.12's rustls comes without a provider: aws-lc-rs, as everywhere here.
@@ -68,7 +42,8 @@ struct SignedIn {
 /// A person signs in with password + authenticator app; the library discovers the portal,
 /// sends them to authorize and exchanges the code with the PKCE verifier.
 async fn sign_in_through_the_library(app: &TestApp) -> SignedIn {
-    let (client_id, secret) = register(app);
+    let (client_id, secret) = register(app, &["--first-party"]);
+    let secret = secret.expect("a confidential client's secret");
     let (person, _) = app
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
