@@ -17,11 +17,14 @@
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::ScratchDatabase;
 use nhsmal::clock::{Clock, SystemClock};
 use nhsmal::config::Settings;
 use nhsmal::domain::accounts::{self, AccountRequest};
@@ -489,26 +492,13 @@ fn run_store(admin_url: Option<&str>) -> anyhow::Result<Results> {
         .build()?;
     let data_dir = tempfile::tempdir()?;
     let mut settings = Settings::with_data_dir(data_dir.path());
-    let database = match admin_url {
-        Some(admin) => {
-            let db = format!("nhsmal_bench_{}", uuid::Uuid::new_v4().simple());
-            server_rt.block_on(admin_sql(admin, &format!("CREATE DATABASE {db}")))?;
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-            settings.database_url = format!("{base}/{db}");
-            Some((admin.to_string(), db))
-        }
-        None => None,
-    };
+    let database = admin_url
+        .map(|admin| ScratchDatabase::create(&server_rt, admin, &mut settings))
+        .transpose()?;
     let result = run_store_on(&server_rt, &mut settings, data_dir.path());
     server_rt.shutdown_timeout(Duration::from_secs(1));
-    if let Some((admin, db)) = database {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(admin_sql(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-        ))?;
+    if let Some(database) = database {
+        database.remove()?;
     }
     result
 }
@@ -648,13 +638,6 @@ fn mint_ours(
         .lines()
         .map(str::to_string)
         .collect())
-}
-
-async fn admin_sql(admin: &str, sql: &str) -> anyhow::Result<()> {
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;
-    sqlx::query(sql).execute(&mut conn).await?;
-    Ok(())
 }
 
 /// Stops the Node.js server when the run ends, however it ends.
