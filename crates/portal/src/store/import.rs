@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::FromRow;
 
 use super::{Store, storage_error};
 use crate::domain::StorageError;
@@ -41,7 +41,7 @@ fn list(n: usize) -> String {
 }
 
 async fn insert_audit_events(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut super::connections::WriteTransaction,
     events: &[AuditEvent],
 ) -> Result<(), StorageError> {
     for chunk in events.chunks(ROWS_PER_STATEMENT) {

@@ -7,6 +7,7 @@ mod admin;
 mod approvals;
 mod audit;
 mod codes;
+mod connections;
 mod devices;
 mod email_queue;
 mod feedback;
@@ -25,14 +26,17 @@ mod report;
 mod secrets;
 pub mod seed;
 mod sessions;
+mod token_writes;
 
 pub use monitoring::{ACCOUNT_HISTORY_SQL, FAILED_EMAILS_SQL, FAMILIAR_SQL, PASSWORD_FAILURES_SQL};
 
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::ConnectOptions;
+use sqlx::any::AnyConnectOptions;
+
+use connections::Connections;
 
 use crate::domain::StorageError;
 
@@ -46,11 +50,13 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     /// Reads (and, on PostgreSQL, everything).
-    pool: AnyPool,
+    pool: Connections,
     /// Writes. SQLite has one writer at a time: with one connection for writes, writers queue
     /// here, in async code, instead of sleeping in SQLite's busy handler (which gives long tails
     /// under load). On PostgreSQL this is the same pool as `pool`.
-    writer: AnyPool,
+    writer: Connections,
+    /// The token endpoint's writes, committed in groups on `writer`.
+    token_writes: token_writes::TokenWrites,
     backend: Backend,
     /// Where audit events are copied after they are written (SIEM); none by default.
     siem: Option<crate::siem::Siem>,
@@ -63,6 +69,9 @@ impl std::fmt::Debug for Store {
             .finish()
     }
 }
+
+/// How often the SQLite WAL is copied back to the database file, beside the writer.
+const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -90,60 +99,61 @@ impl Store {
             .parse::<AnyConnectOptions>()
             .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?
             .disable_statement_logging();
-        let pool_options = |connections: u32, pragmas: &'static str| {
-            AnyPoolOptions::new()
-                .max_connections(connections)
-                .min_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                // sqlx pings every connection before handing it out by default: one more round
-                // trip to SQLite's worker thread or to PostgreSQL on every query (about 70 µs of
-                // 250 here, BENCHMARKS.md "OpenID Connect token endpoint"). A connection that
-                // has died fails its query instead, which is reported as a storage error, and
-                // sqlx's ping as it goes back to the pool closes it.
-                .test_before_acquire(false)
-                .after_connect(move |conn, _meta| {
-                    Box::pin(async move {
-                        if backend == Backend::Sqlite {
-                            // WAL lets readers run beside the one writer; foreign keys are off in
-                            // SQLite unless asked for; wait for a busy writer rather than fail.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-                            )
-                            .await?;
-                            conn.execute(pragmas).await?;
-                        }
-                        Ok(())
-                    })
-                })
+        // WAL lets readers run beside the one writer; foreign keys are off in SQLite unless
+        // asked for; wait for a busy writer rather than fail.
+        let sqlite_setup = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                            PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+                            PRAGMA journal_size_limit = 67108864;";
+        let setup = |extra: &str| match backend {
+            Backend::Sqlite => format!("{sqlite_setup} {extra}"),
+            Backend::Postgres => String::new(),
         };
-        let pool = pool_options(max_connections, "")
-            .connect_with(options.clone())
-            .await
-            .map_err(storage_error)?;
+        let acquire_timeout = Duration::from_secs(5);
+        let pool = Connections::new(options.clone(), setup(""), max_connections, acquire_timeout);
+        pool.check().await.map_err(storage_error)?;
         let writer = match backend {
             // The one writer keeps a 64 MiB page cache (SQLite's default is 2 MiB) and its
             // statement journals in memory: a bulk import inserts into several indexes at
             // random places, and with the defaults most of its time went on re-reading pages
             // and writing them to temporary files.
-            Backend::Sqlite => {
-                pool_options(1, "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")
-                    .connect_with(options)
-                    .await
-                    .map_err(storage_error)?
-            }
+            //
+            // It never checkpoints the WAL itself: SQLite's automatic checkpoint (every 1,000
+            // pages) copies pages to the database file and syncs it inside the commit that
+            // crosses the mark, and every write queued behind it waits. `checkpoint_wal` does
+            // it beside the writer instead (a probe: 370–480 µs a commit with the automatic
+            // checkpoint, 180–240 µs with one beside it).
+            Backend::Sqlite => Connections::new(
+                options,
+                setup(
+                    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                     PRAGMA wal_autocheckpoint = 0;",
+                ),
+                1,
+                acquire_timeout,
+            ),
             Backend::Postgres => pool.clone(),
         };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&writer)
-            .await
-            .map_err(|e| StorageError::Other(format!("migrations failed: {e}")))?;
+        {
+            let mut connection = writer.acquire().await.map_err(storage_error)?;
+            let migrated = migrator.run(&mut *connection).await;
+            if migrated.is_ok() {
+                connection.finished(&Ok::<(), sqlx::Error>(()));
+            }
+            migrated.map_err(|e| StorageError::Other(format!("migrations failed: {e}")))?;
+        }
+        if backend == Backend::Sqlite {
+            tokio::spawn(connections::checkpoint_wal(
+                pool.downgrade(),
+                WAL_CHECKPOINT_PERIOD,
+            ));
+        }
         Ok(Self {
             pool,
+            token_writes: token_writes::TokenWrites::start(writer.clone()),
             writer,
             backend,
             siem: None,

@@ -190,43 +190,10 @@ impl GrantRecords for Store {
     }
 
     async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StorageError> {
-        if tokens.is_empty() {
-            return Ok(());
-        }
-        // One multi-row INSERT: atomic on its own, so no transaction (BEGIN and COMMIT were two
-        // more round trips on the one writer). A second set issued from the same code or
-        // refresh token breaks the unique index on issued_from: StorageError::Conflict.
-        let mut sql = String::from(
-            "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
-             issued_from) VALUES ",
-        );
-        for i in 0..tokens.len() {
-            let p = i * 6;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6
-            ));
-        }
-        let mut query = sqlx::query(&sql);
-        for t in tokens {
-            query = query
-                .bind(&t.token_hash)
-                .bind(&t.kind)
-                .bind(&t.grant_id)
-                .bind(t.expires_at)
-                .bind(t.created_at)
-                .bind(t.issued_from.as_deref());
-        }
-        query.execute(&self.writer).await.map_err(storage_error)?;
-        Ok(())
+        // Written together with the sets of other exchanges waiting at the same moment (one
+        // statement, one commit). A second set issued from the same code or refresh token is
+        // refused by the unique index on issued_from: StorageError::Conflict.
+        self.token_writes.insert(tokens.to_vec()).await
     }
 
     async fn token(

@@ -1,0 +1,279 @@
+//! Group commit for the tokens of code exchanges and refreshes: the token endpoint's only write.
+//!
+//! Each exchange inserts two rows; written one exchange at a time, each is a commit of its own
+//! on SQLite's one writer (or a WAL flush on PostgreSQL), and every exchange queues behind the
+//! one before. One task takes every set waiting at the moment and inserts them with a single
+//! statement, so a busy endpoint makes one commit for many exchanges (BENCHMARKS.md, "OpenID
+//! Connect token endpoint"). A lone exchange waits for nothing: the task writes whatever is
+//! there as soon as it is free.
+//!
+//! Each set spends the code or refresh token it was issued from (the unique index on
+//! `issued_from, kind`). `ON CONFLICT … DO NOTHING RETURNING` tells, row by row, which sets
+//! were inserted, so one set's reuse refuses that set alone, even when two exchanges of the
+//! same code arrive in the same batch. If the statement fails as a whole (a grant deleted
+//! under an exchange breaks its foreign key), each set of the batch is written on its own, so
+//! the error reaches only the exchange it belongs to.
+
+use std::collections::HashSet;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::connections::Connections;
+use super::storage_error;
+use crate::domain::StorageError;
+use crate::domain::oidc::flows::StoredToken;
+
+/// At most this many sets in one statement (6 parameters a row, two rows a set: far below
+/// either database's limit on parameters).
+const MOST_SETS_A_BATCH: usize = 64;
+
+/// Where the store sends sets of tokens to be written.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenWrites {
+    sender: mpsc::UnboundedSender<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    tokens: Vec<StoredToken>,
+    written: oneshot::Sender<Result<(), StorageError>>,
+}
+
+impl TokenWrites {
+    /// Starts the task that writes them on `writer`; it ends when every `TokenWrites` has gone.
+    pub(crate) fn start(writer: Connections) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(writer, receiver));
+        Self { sender }
+    }
+
+    /// Inserts one set, all its rows or none. `Conflict` when a set was already issued from
+    /// the same code or refresh token.
+    pub(crate) async fn insert(&self, tokens: Vec<StoredToken>) -> Result<(), StorageError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let (written, outcome) = oneshot::channel();
+        self.sender
+            .send(Pending { tokens, written })
+            .map_err(|_| StorageError::Unavailable("the store is closed".into()))?;
+        outcome
+            .await
+            .map_err(|_| StorageError::Unavailable("the token writer stopped".into()))?
+    }
+}
+
+async fn write_batches(writer: Connections, mut receiver: mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MOST_SETS_A_BATCH {
+            match receiver.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        match insert(&writer, &batch).await {
+            Ok(inserted) => {
+                for pending in batch {
+                    let all_in = pending
+                        .tokens
+                        .iter()
+                        .all(|t| inserted.contains(&t.token_hash));
+                    // The rows of a set share one `issued_from`, and only whole sets are ever
+                    // written, so a set is either all in or all refused.
+                    let outcome = if all_in {
+                        Ok(())
+                    } else {
+                        Err(StorageError::Conflict)
+                    };
+                    let _ = pending.written.send(outcome);
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                for pending in batch {
+                    let _ = pending.written.send(Err(e.clone()));
+                }
+            }
+            Err(_) => {
+                for pending in batch {
+                    let one = std::slice::from_ref(&pending);
+                    let outcome = match insert(&writer, one).await {
+                        Ok(inserted)
+                            if pending
+                                .tokens
+                                .iter()
+                                .all(|t| inserted.contains(&t.token_hash)) =>
+                        {
+                            Ok(())
+                        }
+                        Ok(_) => Err(StorageError::Conflict),
+                        Err(e) => Err(e),
+                    };
+                    let _ = pending.written.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// One INSERT for every row of `batch`; returns the hashes of the rows inserted.
+async fn insert(writer: &Connections, batch: &[Pending]) -> Result<HashSet<String>, StorageError> {
+    let rows = batch.iter().flat_map(|p| p.tokens.iter());
+    let mut sql = String::from(
+        "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
+         issued_from) VALUES ",
+    );
+    for (i, _) in rows.clone().enumerate() {
+        let p = i * 6;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        ));
+    }
+    sql.push_str(" ON CONFLICT (issued_from, kind) DO NOTHING RETURNING token_hash");
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for t in rows {
+        query = query
+            .bind(&t.token_hash)
+            .bind(&t.kind)
+            .bind(&t.grant_id)
+            .bind(t.expires_at)
+            .bind(t.created_at)
+            .bind(t.issued_from.as_deref());
+    }
+    let inserted = query.fetch_all(writer).await.map_err(storage_error)?;
+    Ok(inserted.into_iter().map(|(hash,)| hash).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::any::AnyConnectOptions;
+
+    use super::*;
+
+    /// The two tables the writes touch, as the migrations make them (foreign key included).
+    async fn token_tables(dir: &std::path::Path) -> Connections {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("tokens.db").display());
+        let options: AnyConnectOptions = url.parse().expect("a SQLite URL");
+        let writer = Connections::new(
+            options,
+            "PRAGMA foreign_keys = ON;".into(),
+            1,
+            Duration::from_secs(5),
+        );
+        for sql in [
+            "CREATE TABLE oidc_grants (id TEXT PRIMARY KEY)",
+            "CREATE TABLE oidc_tokens (token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, \
+             grant_id TEXT NOT NULL REFERENCES oidc_grants(id), expires_at INTEGER NOT NULL, \
+             used_at INTEGER, created_at INTEGER NOT NULL, issued_from TEXT)",
+            "CREATE UNIQUE INDEX oidc_tokens_issued_from ON oidc_tokens(issued_from, kind)",
+            "INSERT INTO oidc_grants (id) VALUES ('grant')",
+        ] {
+            sqlx::query(sql).execute(&writer).await.expect("set up");
+        }
+        writer
+    }
+
+    fn set(name: &str, grant: &str, issued_from: &str) -> Vec<StoredToken> {
+        ["access", "refresh"]
+            .iter()
+            .map(|kind| StoredToken {
+                token_hash: format!("{name}-{kind}"),
+                kind: (*kind).into(),
+                grant_id: grant.into(),
+                expires_at: 100,
+                used_at: None,
+                created_at: 1,
+                issued_from: Some(issued_from.into()),
+            })
+            .collect()
+    }
+
+    async fn rows(writer: &Connections) -> Vec<String> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT token_hash FROM oidc_tokens ORDER BY token_hash")
+                .fetch_all(writer)
+                .await
+                .expect("read");
+        rows.into_iter().map(|(h,)| h).collect()
+    }
+
+    #[tokio::test]
+    async fn two_sets_from_one_code_in_one_batch_write_the_first_and_refuse_the_second() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = token_tables(dir.path()).await;
+        let writes = TokenWrites::start(writer.clone());
+        // All three are queued before the writing task runs: one batch.
+        let (a, b, c) = tokio::join!(
+            writes.insert(set("a", "grant", "code-1")),
+            writes.insert(set("b", "grant", "code-1")),
+            writes.insert(set("c", "grant", "code-2")),
+        );
+        assert_eq!(a, Ok(()));
+        assert_eq!(b, Err(StorageError::Conflict));
+        assert_eq!(c, Ok(()));
+        assert_eq!(
+            rows(&writer).await,
+            ["a-access", "a-refresh", "c-access", "c-refresh"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_set_issued_again_later_is_refused_and_nothing_of_it_is_written() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = token_tables(dir.path()).await;
+        let writes = TokenWrites::start(writer.clone());
+        assert_eq!(writes.insert(set("a", "grant", "code-1")).await, Ok(()));
+        assert_eq!(
+            writes.insert(set("b", "grant", "code-1")).await,
+            Err(StorageError::Conflict)
+        );
+        assert_eq!(rows(&writer).await, ["a-access", "a-refresh"]);
+    }
+
+    #[tokio::test]
+    async fn a_set_that_breaks_a_foreign_key_fails_alone_and_its_batch_is_written() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = token_tables(dir.path()).await;
+        let writes = TokenWrites::start(writer.clone());
+        let (a, gone, c) = tokio::join!(
+            writes.insert(set("a", "grant", "code-1")),
+            writes.insert(set("b", "no-such-grant", "code-2")),
+            writes.insert(set("c", "grant", "code-3")),
+        );
+        assert_eq!(a, Ok(()));
+        assert!(
+            matches!(gone, Err(StorageError::Other(_))),
+            "the foreign key error reaches its own exchange: {gone:?}"
+        );
+        assert_eq!(c, Ok(()));
+        assert_eq!(
+            rows(&writer).await,
+            ["a-access", "a-refresh", "c-access", "c-refresh"]
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_after_the_store_closed_are_reported_not_lost_silently() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = token_tables(dir.path()).await;
+        let writes = TokenWrites::start(writer.clone());
+        writer.close().await;
+        let refused = writes.insert(set("a", "grant", "code-1")).await;
+        assert!(
+            matches!(refused, Err(StorageError::Unavailable(_))),
+            "{refused:?}"
+        );
+    }
+}
