@@ -55,6 +55,8 @@ pub struct Store {
     /// here, in async code, instead of sleeping in SQLite's busy handler (which gives long tails
     /// under load). On PostgreSQL this is the same pool as `pool`.
     writer: Connections,
+    /// Clients read in the last second (every token request reads its client).
+    recent_clients: std::sync::Arc<oidc_clients::RecentClients>,
     /// The token endpoint's writes, committed in groups on `writer`.
     token_writes: token_writes::TokenWrites,
     backend: Backend,
@@ -153,6 +155,7 @@ impl Store {
         }
         Ok(Self {
             pool,
+            recent_clients: Default::default(),
             token_writes: token_writes::TokenWrites::start(writer.clone()),
             writer,
             backend,

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
@@ -26,6 +30,57 @@ struct ClientRow {
 
 const COLUMNS: &str = "id, name, redirect_uris, post_logout_redirect_uris, kind, auth_method, \
      secret_hash, first_party, jwks, id_token_alg, created_at, disabled";
+
+/// How long a client read from the database is used again without reading it anew.
+///
+/// Every token request reads its client, and under load that read was a third of the token
+/// endpoint's store round trips (BENCHMARKS.md, "OpenID Connect token endpoint"). A change made
+/// by this process (the admin page) is seen at once, since the writes below forget the client;
+/// one made elsewhere (`nhsmal client disable`, another node) reaches this process within a
+/// second (docs/DECISIONS.md).
+const CLIENT_READ_LIFETIME: Duration = Duration::from_secs(1);
+
+/// At most this many clients are kept; beyond it the whole set is dropped (registered clients
+/// are few, and unknown ids are never kept, so only a flood of real ids gets there).
+const MOST_CLIENTS_KEPT: usize = 10_000;
+
+/// Registered clients read within the last `CLIENT_READ_LIFETIME`, with their secret hashes.
+#[derive(Debug, Default)]
+pub(crate) struct RecentClients {
+    read: Mutex<HashMap<String, (Instant, Client, Option<String>)>>,
+}
+
+impl RecentClients {
+    fn get(&self, id: &str) -> Option<(Client, Option<String>)> {
+        let read = self.read.lock().ok()?;
+        let (at, client, hash) = read.get(id)?;
+        // The age of a copy is this process's own time, not the domain's `now`: a test that
+        // moves the clock forward must not be served an old copy.
+        #[allow(clippy::disallowed_methods)]
+        let fresh = at.elapsed() < CLIENT_READ_LIFETIME;
+        fresh.then(|| (client.clone(), hash.clone()))
+    }
+
+    fn keep(&self, client: &Client, hash: Option<&str>) {
+        if let Ok(mut read) = self.read.lock() {
+            if read.len() >= MOST_CLIENTS_KEPT {
+                read.clear();
+            }
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            read.insert(
+                client.id.clone(),
+                (now, client.clone(), hash.map(str::to_string)),
+            );
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut read) = self.read.lock() {
+            read.remove(id);
+        }
+    }
+}
 
 fn bad(what: &str, id: &str) -> StorageError {
     StorageError::Other(format!("client {id}: bad {what}"))
@@ -90,6 +145,7 @@ impl ClientRecords for Store {
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;
+        self.recent_clients.forget(&client.id);
         Ok(())
     }
 
@@ -97,13 +153,20 @@ impl ClientRecords for Store {
         &self,
         id: &str,
     ) -> Result<Option<(Client, Option<String>)>, StorageError> {
+        if let Some(kept) = self.recent_clients.get(id) {
+            return Ok(Some(kept));
+        }
         let row: Option<ClientRow> =
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(storage_error)?;
-        row.map(ClientRow::into_client).transpose()
+        let found = row.map(ClientRow::into_client).transpose()?;
+        if let Some((client, hash)) = &found {
+            self.recent_clients.keep(client, hash.as_deref());
+        }
+        Ok(found)
     }
 
     async fn clients(&self) -> Result<Vec<Client>, StorageError> {
@@ -125,6 +188,7 @@ impl ClientRecords for Store {
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;
+        self.recent_clients.forget(id);
         Ok(done.rows_affected() == 1)
     }
 }

@@ -577,6 +577,43 @@ async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
 }
 
 #[tokio::test]
+async fn a_client_disabled_by_another_process_is_refused_within_a_second() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let try_it = || {
+        exchange(
+            &app,
+            &client_id,
+            secret.as_deref(),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "not-a-token"),
+            ],
+        )
+    };
+    // The client authenticates (the grant itself is refused), so the server has read it.
+    let (status, body) = try_it().await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // `nhsmal client disable` is another process: the server's copy of the client is at most a
+    // second old (docs/DECISIONS.md).
+    let out = app.nhsmal(&["client", "disable", &client_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, body) = try_it().await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}
+
+#[tokio::test]
 async fn prompt_none_without_a_session_says_login_required_to_the_app() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
