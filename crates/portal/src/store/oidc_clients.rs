@@ -44,21 +44,29 @@ const CLIENT_READ_LIFETIME: Duration = Duration::from_secs(1);
 /// are few, and unknown ids are never kept, so only a flood of real ids gets there).
 const MOST_CLIENTS_KEPT: usize = 10_000;
 
+/// A client as read, with its secret hash and when it was read.
+#[derive(Debug)]
+struct ClientRead {
+    at: Instant,
+    client: Client,
+    secret_hash: Option<String>,
+}
+
 /// Registered clients read within the last `CLIENT_READ_LIFETIME`, with their secret hashes.
 #[derive(Debug, Default)]
 pub(crate) struct RecentClients {
-    read: Mutex<HashMap<String, (Instant, Client, Option<String>)>>,
+    read: Mutex<HashMap<String, ClientRead>>,
 }
 
 impl RecentClients {
     fn get(&self, id: &str) -> Option<(Client, Option<String>)> {
         let read = self.read.lock().ok()?;
-        let (at, client, hash) = read.get(id)?;
+        let kept = read.get(id)?;
         // The age of a copy is this process's own time, not the domain's `now`: a test that
         // moves the clock forward must not be served an old copy.
         #[allow(clippy::disallowed_methods)]
-        let fresh = at.elapsed() < CLIENT_READ_LIFETIME;
-        fresh.then(|| (client.clone(), hash.clone()))
+        let fresh = kept.at.elapsed() < CLIENT_READ_LIFETIME;
+        fresh.then(|| (kept.client.clone(), kept.secret_hash.clone()))
     }
 
     fn keep(&self, client: &Client, hash: Option<&str>) {
@@ -70,7 +78,11 @@ impl RecentClients {
             let now = Instant::now();
             read.insert(
                 client.id.clone(),
-                (now, client.clone(), hash.map(str::to_string)),
+                ClientRead {
+                    at: now,
+                    client: client.clone(),
+                    secret_hash: hash.map(str::to_string),
+                },
             );
         }
     }
