@@ -371,51 +371,52 @@ mod tests {
         )
     }
 
+    async fn run(connections: &Connections, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(connections).await.map(|_| ())
+    }
+
+    /// Rows in the TEMP table `mark`, which lives on one connection only: an answer means the
+    /// same connection came back.
+    async fn marks(connections: &Connections) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mark")
+            .fetch_one(connections)
+            .await?;
+        Ok(n)
+    }
+
     #[tokio::test]
     async fn a_finished_query_gives_its_connection_back_for_the_next_one() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let connections = sqlite_connections(dir.path(), 1);
-        sqlx::query("CREATE TEMP TABLE mark (x INTEGER)")
-            .execute(&connections)
+        run(&connections, "CREATE TEMP TABLE mark (x INTEGER)")
             .await
             .expect("created");
-        // A TEMP table lives on its connection only: seeing it means the same one came back.
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mark")
-            .fetch_one(&connections)
-            .await
-            .expect("the same connection");
-        assert_eq!(n, 0);
+        assert_eq!(marks(&connections).await.expect("the same connection"), 0);
     }
 
     #[tokio::test]
     async fn a_database_error_leaves_the_connection_usable_and_lent_again() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let connections = sqlite_connections(dir.path(), 1);
-        sqlx::query("CREATE TEMP TABLE mark (x INTEGER PRIMARY KEY)")
-            .execute(&connections)
-            .await
-            .expect("created");
-        sqlx::query("INSERT INTO mark VALUES (1)")
-            .execute(&connections)
+        run(
+            &connections,
+            "CREATE TEMP TABLE mark (x INTEGER PRIMARY KEY)",
+        )
+        .await
+        .expect("created");
+        run(&connections, "INSERT INTO mark VALUES (1)")
             .await
             .expect("inserted");
-        let again = sqlx::query("INSERT INTO mark VALUES (1)")
-            .execute(&connections)
-            .await;
+        let again = run(&connections, "INSERT INTO mark VALUES (1)").await;
         assert!(matches!(again, Err(sqlx::Error::Database(_))));
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mark")
-            .fetch_one(&connections)
-            .await
-            .expect("the same connection");
-        assert_eq!(n, 1);
+        assert_eq!(marks(&connections).await.expect("the same connection"), 1);
     }
 
     #[tokio::test]
     async fn a_query_cancelled_half_way_closes_its_connection_instead_of_lending_it() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let connections = sqlite_connections(dir.path(), 1);
-        sqlx::query("CREATE TEMP TABLE mark (x INTEGER)")
-            .execute(&connections)
+        run(&connections, "CREATE TEMP TABLE mark (x INTEGER)")
             .await
             .expect("created");
         {
@@ -423,18 +424,17 @@ mod tests {
             // Used but never marked finished: what a dropped request future leaves behind.
             let _ = (&mut *held).execute("SELECT 1").await;
         }
-        let seen = sqlx::query("SELECT COUNT(*) FROM temp.mark")
-            .fetch_one(&connections)
-            .await;
-        assert!(seen.is_err(), "a fresh connection has no TEMP table");
+        assert!(
+            marks(&connections).await.is_err(),
+            "a fresh connection has no TEMP table"
+        );
     }
 
     #[tokio::test]
     async fn a_transaction_dropped_without_commit_writes_nothing() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let connections = sqlite_connections(dir.path(), 1);
-        sqlx::query("CREATE TABLE kept (x INTEGER)")
-            .execute(&connections)
+        run(&connections, "CREATE TABLE kept (x INTEGER)")
             .await
             .expect("created");
         {
@@ -474,7 +474,7 @@ mod tests {
         let connections = sqlite_connections(dir.path(), 2);
         connections.check().await.expect("opened");
         connections.close().await;
-        let refused = sqlx::query("SELECT 1").execute(&connections).await;
+        let refused = run(&connections, "SELECT 1").await;
         assert!(matches!(refused, Err(sqlx::Error::PoolClosed)));
     }
 }

@@ -75,17 +75,7 @@ async fn write_batches(writer: Connections, mut receiver: mpsc::UnboundedReceive
         match insert(&writer, &batch).await {
             Ok(inserted) => {
                 for pending in batch {
-                    let all_in = pending
-                        .tokens
-                        .iter()
-                        .all(|t| inserted.contains(&t.token_hash));
-                    // The rows of a set share one `issued_from`, and only whole sets are ever
-                    // written, so a set is either all in or all refused.
-                    let outcome = if all_in {
-                        Ok(())
-                    } else {
-                        Err(StorageError::Conflict)
-                    };
+                    let outcome = written_or_refused(&pending, &inserted);
                     let _ = pending.written.send(outcome);
                 }
             }
@@ -97,22 +87,27 @@ async fn write_batches(writer: Connections, mut receiver: mpsc::UnboundedReceive
             Err(_) => {
                 for pending in batch {
                     let one = std::slice::from_ref(&pending);
-                    let outcome = match insert(&writer, one).await {
-                        Ok(inserted)
-                            if pending
-                                .tokens
-                                .iter()
-                                .all(|t| inserted.contains(&t.token_hash)) =>
-                        {
-                            Ok(())
-                        }
-                        Ok(_) => Err(StorageError::Conflict),
-                        Err(e) => Err(e),
-                    };
+                    let outcome = insert(&writer, one)
+                        .await
+                        .and_then(|inserted| written_or_refused(&pending, &inserted));
                     let _ = pending.written.send(outcome);
                 }
             }
         }
+    }
+}
+
+/// The rows of a set share one `issued_from`, and only whole sets are ever written, so a set is
+/// either all in or refused as a reuse.
+fn written_or_refused(pending: &Pending, inserted: &HashSet<String>) -> Result<(), StorageError> {
+    if pending
+        .tokens
+        .iter()
+        .all(|t| inserted.contains(&t.token_hash))
+    {
+        Ok(())
+    } else {
+        Err(StorageError::Conflict)
     }
 }
 
