@@ -20,7 +20,7 @@ struct ExistingRow {
 }
 
 /// `($1, $2, …), ($n+1, …)`: placeholders for `rows` rows of `columns` values each.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let row: Vec<String> = (1..=columns)

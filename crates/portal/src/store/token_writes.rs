@@ -114,26 +114,11 @@ fn written_or_refused(pending: &Pending, inserted: &HashSet<String>) -> Result<(
 /// One INSERT for every row of `batch`; returns the hashes of the rows inserted.
 async fn insert(writer: &Connections, batch: &[Pending]) -> Result<HashSet<String>, StorageError> {
     let rows = batch.iter().flat_map(|p| p.tokens.iter());
-    let mut sql = String::from(
+    let sql = format!(
         "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
-         issued_from) VALUES ",
+         issued_from) VALUES {} ON CONFLICT (issued_from, kind) DO NOTHING RETURNING token_hash",
+        super::import::placeholders(rows.clone().count(), 6)
     );
-    for (i, _) in rows.clone().enumerate() {
-        let p = i * 6;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6
-        ));
-    }
-    sql.push_str(" ON CONFLICT (issued_from, kind) DO NOTHING RETURNING token_hash");
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
     for t in rows {
         query = query
