@@ -17,6 +17,11 @@ fn main() {
         "cargo:rerun-if-changed={}",
         manifest.join("static").display()
     );
+    // sqlx::migrate! embeds the migrations at compile time; a new one must rebuild the crate.
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("migrations").display()
+    );
     if !dist.join("nhsuk-frontend.min.css").exists() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--omit=dev"])

@@ -508,6 +508,10 @@ fn run_store_on(
     settings: &mut Settings,
     data_dir: &Path,
 ) -> anyhow::Result<Results> {
+    // BENCH_DB_CONNECTIONS tries another pool size than the configured default.
+    if let Ok(n) = std::env::var("BENCH_DB_CONNECTIONS") {
+        settings.database_max_connections = n.parse()?;
+    }
     let key = SecretBox::generate_key_base64();
     let (port, bare_port, rs, es) = server_rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

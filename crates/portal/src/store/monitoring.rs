@@ -86,10 +86,15 @@ const RECORD_COLUMNS: &str = "id, at, account_id, email, org_code, ip, user_agen
 /// The account's history: $1 account id, $2 since, $3 at most.
 pub const ACCOUNT_HISTORY_SQL: &str = "SELECT at, step, outcome, device, network, country, latitude, longitude \
      FROM sign_in_events WHERE account_id = $1 AND at >= $2 ORDER BY at DESC LIMIT $3";
-/// What the account finished sign-ins from: $1 account id, $2 since, $3 at most.
+/// What the account finished sign-ins from: $1 account id, $2 since, $3 at most. The day rows
+/// (up to one a day of the look-back, most of a busy account's rows) come back as one row with
+/// their sum, the only thing the rules take from them.
 pub const FAMILIAR_SQL: &str = "SELECT kind, value, last_at, sign_ins, latitude, longitude \
-     FROM sign_in_familiar WHERE account_id = $1 AND last_at >= $2 \
-     ORDER BY last_at DESC LIMIT $3";
+     FROM (SELECT kind, value, last_at, sign_ins, latitude, longitude FROM sign_in_familiar \
+     WHERE account_id = $1 AND kind <> 'day' AND last_at >= $2 \
+     UNION ALL SELECT 'day', '', MAX(last_at), CAST(SUM(sign_ins) AS BIGINT), NULL, NULL \
+     FROM sign_in_familiar WHERE account_id = $1 AND kind = 'day' AND last_at >= $2 \
+     GROUP BY account_id) f ORDER BY last_at DESC LIMIT $3";
 /// Wrong passwords for an address: $1 email, $2 since.
 pub const PASSWORD_FAILURES_SQL: &str = "SELECT COUNT(*) FROM sign_in_events \
      WHERE email = $1 AND at >= $2 AND step = 'password' AND outcome = 'failure'";
