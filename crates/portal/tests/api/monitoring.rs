@@ -682,3 +682,51 @@ async fn the_sign_in_log_keeps_rows_for_the_retention_period_only() {
     assert!(log.iter().all(|r| r.outcome != "failure"));
     assert!(!log.is_empty());
 }
+
+#[tokio::test]
+async fn the_summary_counts_finished_sign_ins_of_every_day_in_the_look_back_and_no_older_ones() {
+    use nhsmal::domain::audit::Requester;
+    use nhsmal::domain::monitoring::{SignInEntry, Step};
+    use nhsmal::domain::risk::Assessment;
+    const DAY: i64 = 86_400;
+    let app = spawn().await;
+    let ann = app.add_user("ann@example.nhs.uk").await;
+    let requester = Requester {
+        ip: HOME.into(),
+        user_agent: "Firefox".into(),
+        correlation_id: "c".into(),
+        device: Some("device-a".into()),
+        location: None,
+    };
+    let now = 1_800_000_000;
+    let none = Assessment::default();
+    // Two finished sign-ins on each of 30 days, one on the 100th day back (outside the 90-day
+    // look-back), and passed password steps that finished nothing.
+    let mut days: Vec<i64> = (0..30).flat_map(|d| [d, d]).collect();
+    days.push(100);
+    for d in days {
+        for outcome in ["passed", "success"] {
+            let entry = SignInEntry {
+                at: now - d * DAY - 3_600,
+                account_id: Some(&ann.id),
+                email: &ann.email,
+                org_code: Some(&ann.org_code),
+                requester: &requester,
+                step: Step::SecondFactor,
+                method: Some("totp"),
+                outcome,
+                reason: None,
+                assessment: &none,
+            };
+            app.store.record_sign_in(&entry).await.expect("row");
+        }
+    }
+    let familiar = app
+        .store
+        .familiar(&ann.id, now - 90 * DAY, 200)
+        .await
+        .expect("summary");
+    assert_eq!(familiar.sign_ins, 60);
+    assert!(familiar.devices.contains("device-a"));
+    assert_eq!(familiar.networks.len(), 1);
+}
