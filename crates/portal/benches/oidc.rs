@@ -632,7 +632,14 @@ fn mint_ours(
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--database-url", &settings.database_url])
-        .args(["dev", "oidc-codes", "--client", client_id, "--email", EMAIL])
+        // `--client=` keeps an id that begins with '-' (base64url) from reading as an option.
+        .args([
+            "dev",
+            "oidc-codes",
+            &format!("--client={client_id}"),
+            "--email",
+            EMAIL,
+        ])
         .args(["--count", &n.to_string()])
         .arg("--out")
         .arg(&out)

@@ -72,7 +72,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// How often the SQLite WAL is copied back to the database file, beside the writer.
+/// How often the SQLite writer copies the WAL back to the database file.
 const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -114,20 +114,19 @@ impl Store {
         let pool = Connections::new(options.clone(), setup(""), max_connections, acquire_timeout);
         pool.check().await.map_err(storage_error)?;
         let writer = match backend {
-            // The one writer keeps a 64 MiB page cache (SQLite's default is 2 MiB) and its
-            // statement journals in memory: a bulk import inserts into several indexes at
-            // random places, and with the defaults most of its time went on re-reading pages
-            // and writing them to temporary files.
+            // The one writer keeps its statement journals in memory, and SQLite's default page
+            // cache (2 MiB). A 64 MiB cache saved a bulk import about 8 % of its time, but every
+            // commit walked the whole cache (`pcache1TruncateUnsafe`, 7–8 % of the CPU under
+            // token exchanges); BENCHMARKS.md, "OpenID Connect token endpoint".
             //
-            // It never checkpoints the WAL itself: SQLite's automatic checkpoint (every 1,000
-            // pages) copies pages to the database file and syncs it inside the commit that
-            // crosses the mark, and every write queued behind it waits. `checkpoint_wal` does
-            // it beside the writer instead (a probe: 370–480 µs a commit with the automatic
-            // checkpoint, 180–240 µs with one beside it).
+            // It does not checkpoint the WAL inside a commit: SQLite's automatic checkpoint
+            // (every 1,000 pages) copies pages to the database file and syncs it inside the
+            // commit that crosses the mark. `checkpoint_wal` does it on the writer once a second,
+            // between writes instead.
             Backend::Sqlite => Connections::new(
                 options,
                 setup(
-                    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                    "PRAGMA temp_store = MEMORY; \
                      PRAGMA wal_autocheckpoint = 0;",
                 ),
                 1,
@@ -149,7 +148,7 @@ impl Store {
         }
         if backend == Backend::Sqlite {
             tokio::spawn(connections::checkpoint_wal(
-                pool.downgrade(),
+                writer.downgrade(),
                 WAL_CHECKPOINT_PERIOD,
             ));
         }
