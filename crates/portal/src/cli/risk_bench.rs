@@ -452,6 +452,10 @@ struct Timings {
 }
 
 impl Timings {
+    fn named(name: &'static str) -> Self {
+        Self { name, ms: vec![] }
+    }
+
     fn percentile(sorted: &[f64], q: f64) -> f64 {
         let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
         sorted[i - 1]
@@ -508,47 +512,20 @@ async fn time_store(
     }
     #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
     let clock = Instant::now;
-    let mut assess = Timings {
-        name: "assess (summary + last day + rules)",
-        ms: vec![],
-    };
+    let mut assess = Timings::named("assess (summary + last day + rules)");
     // The read the assessment made before the summary (migration 0016), timed in the same
     // run so that the two compare under the same load.
-    let mut old_read = Timings {
-        name: "assess before 0016: 90-day history read alone",
-        ms: vec![],
-    };
+    let mut old_read = Timings::named("assess before 0016: 90-day history read alone");
     // The same sign-ins assessed a second time: their pages have been read once already, as
     // the pages of accounts that sign in often are in a live server.
-    let mut assess_again = Timings {
-        name: "assess again, same sign-ins",
-        ms: vec![],
-    };
+    let mut assess_again = Timings::named("assess again, same sign-ins");
     // The assessment's two reads, each alone: which of them makes its tail.
-    let mut summary_read = Timings {
-        name: "assess, its summary read alone",
-        ms: vec![],
-    };
-    let mut last_day_read = Timings {
-        name: "assess, its last day's read alone",
-        ms: vec![],
-    };
-    let mut finished = Timings {
-        name: "signed_in (success row + summary upserts)",
-        ms: vec![],
-    };
-    let mut passed = Timings {
-        name: "password_passed (assess + log row)",
-        ms: vec![],
-    };
-    let mut failed = Timings {
-        name: "wrong password counts",
-        ms: vec![],
-    };
-    let mut spray = Timings {
-        name: "wrong password counts, spraying source",
-        ms: vec![],
-    };
+    let mut summary_read = Timings::named("assess, its summary read alone");
+    let mut last_day_read = Timings::named("assess, its last day's read alone");
+    let mut finished = Timings::named("signed_in (success row + summary upserts)");
+    let mut passed = Timings::named("password_passed (assess + log row)");
+    let mut failed = Timings::named("wrong password counts");
+    let mut spray = Timings::named("wrong password counts, spraying source");
     // Warm-up, not counted: the first queries prepare their statements on each connection.
     for s in samples.iter().take(200) {
         monitoring::assess_password(
