@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use sqlx::FromRow;
 
-use super::{Store, storage_error};
+use super::{Store, placeholders, storage_error};
 use crate::domain::StorageError;
 use crate::domain::audit::AuditEvent;
 use crate::domain::import::{ExistingAccount, ImportRecords, InvitedAccount};
@@ -17,19 +17,6 @@ struct ExistingRow {
     display_name: String,
     org_code: String,
     role: String,
-}
-
-/// `($1, $2, …), ($n+1, …)`: placeholders for `rows` rows of `columns` values each.
-pub(super) fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `$1, $2, …, $n`
@@ -191,8 +178,7 @@ impl ImportRecords for Store {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn placeholders_are_numbered_across_rows() {
-        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    fn a_list_numbers_every_value() {
         assert_eq!(super::list(3), "$1, $2, $3");
     }
 }

@@ -72,6 +72,27 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// "($1, $2, …), ($n+1, …), …" for `rows` rows of `columns` values: the VALUES of a
+/// multi-row INSERT (bulk import, seeding, token writes).
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(r * columns + c + 1).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
+
 /// How often the SQLite writer copies the WAL back to the database file.
 const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
 
@@ -231,4 +252,13 @@ pub(crate) fn storage_error(e: sqlx::Error) -> StorageError {
 /// PostgreSQL class 08 (connection exception) and 57P0x (server shutting down).
 fn is_connection_failure(code: Option<&str>) -> bool {
     code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0"))
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn placeholders_number_every_value_across_rows() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::placeholders(1, 1), "($1)");
+    }
 }

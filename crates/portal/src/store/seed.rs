@@ -1,7 +1,7 @@
 //! Bulk inserts for `nhsmal dev seed` (generated data for benchmarks at NHSmal's size): one
 //! transaction per call, multi-row INSERTs of `ROWS_PER_INSERT` rows.
 
-use super::{Backend, Store, storage_error};
+use super::{Backend, Store, placeholders, storage_error};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
 
@@ -29,26 +29,6 @@ pub struct SeedMethod {
     pub phone: Option<String>,
     pub is_default: bool,
     pub created_at: UnixTime,
-}
-
-/// "($1, $2, …), ($n+1, …), …" for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                text.push_str(", ");
-            }
-            text.push('$');
-            text.push_str(&(r * columns + c + 1).to_string());
-        }
-        text.push(')');
-    }
-    text
 }
 
 impl Store {
@@ -399,12 +379,4 @@ impl Store {
 pub enum ExplainValue<'a> {
     Text(&'a str),
     Int(i64),
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_every_value() {
-        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-    }
 }

@@ -117,7 +117,7 @@ async fn insert(writer: &Connections, batch: &[Pending]) -> Result<HashSet<Strin
     let sql = format!(
         "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
          issued_from) VALUES {} ON CONFLICT (issued_from, kind) DO NOTHING RETURNING token_hash",
-        super::import::placeholders(rows.clone().count(), 6)
+        super::placeholders(rows.clone().count(), 6)
     );
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
     for t in rows {
