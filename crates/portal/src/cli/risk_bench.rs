@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::CommonArgs;
 use crate::domain::accounts::{Account, AccountRecords};
 use crate::domain::audit::Requester;
-use crate::domain::monitoring::{self, Monitor, network_of};
+use crate::domain::monitoring::{self, Monitor, SignInLog, network_of};
 use crate::domain::risk::Location;
 use crate::domain::signin::client_source;
 use crate::store::Store;
@@ -510,22 +510,6 @@ async fn time_store(
             now: SystemClock.now(),
         }
     }
-    #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
-    let clock = Instant::now;
-    let mut assess = Timings::named("assess (summary + last day + rules)");
-    // The read the assessment made before the summary (migration 0016), timed in the same
-    // run so that the two compare under the same load.
-    let mut old_read = Timings::named("assess before 0016: 90-day history read alone");
-    // The same sign-ins assessed a second time: their pages have been read once already, as
-    // the pages of accounts that sign in often are in a live server.
-    let mut assess_again = Timings::named("assess again, same sign-ins");
-    // The assessment's two reads, each alone: which of them makes its tail.
-    let mut summary_read = Timings::named("assess, its summary read alone");
-    let mut last_day_read = Timings::named("assess, its last day's read alone");
-    let mut finished = Timings::named("signed_in (success row + summary upserts)");
-    let mut passed = Timings::named("password_passed (assess + log row)");
-    let mut failed = Timings::named("wrong password counts");
-    let mut spray = Timings::named("wrong password counts, spraying source");
     // Warm-up, not counted: the first queries prepare their statements on each connection.
     for s in samples.iter().take(200) {
         monitoring::assess_password(
@@ -535,93 +519,108 @@ async fn time_store(
         )
         .await?;
     }
-    for s in samples {
-        let m = monitor_of(settings, &notifier, &s.requester);
-        let t = clock();
-        monitoring::assess_password(store, &m, &s.account).await?;
-        assess.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    for s in samples {
-        let m = monitor_of(settings, &notifier, &s.requester);
-        let t = clock();
-        monitoring::assess_password(store, &m, &s.account).await?;
-        assess_again.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    for s in samples {
-        let t = clock();
-        crate::domain::monitoring::SignInLog::account_history(
-            store,
-            &s.account.id,
-            SystemClock.now() - settings.risk.look_back_days * DAY,
-            monitoring::HISTORY_ROWS,
-        )
-        .await?;
-        old_read.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
     let now = SystemClock.now();
-    for s in samples {
-        let t = clock();
-        crate::domain::monitoring::SignInLog::familiar(
-            store,
-            &s.account.id,
-            now - settings.risk.look_back_days * DAY,
-            monitoring::FAMILIAR_ROWS,
-        )
-        .await?;
-        summary_read.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    for s in samples {
-        let t = clock();
-        crate::domain::monitoring::SignInLog::account_history(
-            store,
-            &s.account.id,
-            now - DAY.max(settings.risk.brute_force_minutes * 60),
-            monitoring::LAST_DAY_ROWS,
-        )
-        .await?;
-        last_day_read.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    for s in samples {
+    let look_back = now - settings.risk.look_back_days * DAY;
+    let assess = async |s: &Sample| {
         let m = monitor_of(settings, &notifier, &s.requester);
-        let t = clock();
-        monitoring::password_passed(store, &m, &s.account).await?;
-        passed.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+        monitoring::assess_password(store, &m, &s.account)
+            .await
+            .map(drop)
+    };
+    let assessed = time_each("assess (summary + last day + rules)", samples, assess).await?;
+    // The same sign-ins assessed a second time: their pages have been read once already, as
+    // the pages of accounts that sign in often are in a live server.
+    let again = time_each("assess again, same sign-ins", samples, assess).await?;
+    // The read the assessment made before the summary (migration 0016), timed in the same run
+    // so that the two compare under the same load.
+    let old_read = time_each(
+        "assess before 0016: 90-day history read alone",
+        samples,
+        async |s: &Sample| {
+            SignInLog::account_history(store, &s.account.id, look_back, monitoring::HISTORY_ROWS)
+                .await
+                .map(drop)
+        },
+    )
+    .await?;
+    // The assessment's two reads, each alone: which of them makes its tail.
+    let summary_read = time_each(
+        "assess, its summary read alone",
+        samples,
+        async |s: &Sample| {
+            SignInLog::familiar(store, &s.account.id, look_back, monitoring::FAMILIAR_ROWS)
+                .await
+                .map(drop)
+        },
+    )
+    .await?;
+    let last_day_since = now - DAY.max(settings.risk.brute_force_minutes * 60);
+    let last_day_read = time_each(
+        "assess, its last day's read alone",
+        samples,
+        async |s: &Sample| {
+            SignInLog::account_history(
+                store,
+                &s.account.id,
+                last_day_since,
+                monitoring::LAST_DAY_ROWS,
+            )
+            .await
+            .map(drop)
+        },
+    )
+    .await?;
+    let passed = time_each(
+        "password_passed (assess + log row)",
+        samples,
+        async |s: &Sample| {
+            let m = monitor_of(settings, &notifier, &s.requester);
+            monitoring::password_passed(store, &m, &s.account)
+                .await
+                .map(drop)
+        },
+    )
+    .await?;
     let none = crate::domain::risk::Assessment::default();
-    for s in samples {
+    let finished = time_each(
+        "signed_in (success row + summary upserts)",
+        samples,
+        async |s: &Sample| {
+            let m = monitor_of(settings, &notifier, &s.requester);
+            let step = monitoring::Step::SecondFactor;
+            monitoring::signed_in(store, &m, &s.account, step, "sms", &none)
+                .await
+                .map(drop)
+        },
+    )
+    .await?;
+    let failed = time_each("wrong password counts", samples, async |s: &Sample| {
         let m = monitor_of(settings, &notifier, &s.requester);
-        let t = clock();
-        monitoring::signed_in(
-            store,
-            &m,
-            &s.account,
-            monitoring::Step::SecondFactor,
-            "sms",
-            &none,
-        )
-        .await?;
-        finished.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    for s in samples {
-        let m = monitor_of(settings, &notifier, &s.requester);
-        let t = clock();
-        monitoring::failure_counts(store, &m, &s.account.email).await?;
-        failed.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+        monitoring::failure_counts(store, &m, &s.account.email)
+            .await
+            .map(drop)
+    })
+    .await?;
     let sprayer = Requester {
         ip: SPRAY_SOURCE.into(),
         user_agent: "python-requests/2.31.0".into(),
         ..Requester::default()
     };
-    for s in samples.iter().take(1_000) {
-        let m = monitor_of(settings, &notifier, &sprayer);
-        let t = clock();
-        monitoring::failure_counts(store, &m, &s.account.email).await?;
-        spray.ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    let first = &samples[..samples.len().min(1_000)];
+    let spray = time_each(
+        "wrong password counts, spraying source",
+        first,
+        async |s: &Sample| {
+            let m = monitor_of(settings, &notifier, &sprayer);
+            monitoring::failure_counts(store, &m, &s.account.email)
+                .await
+                .map(drop)
+        },
+    )
+    .await?;
     Ok(vec![
-        assess,
-        assess_again,
+        assessed,
+        again,
         summary_read,
         last_day_read,
         old_read,
@@ -630,6 +629,23 @@ async fn time_store(
         failed,
         spray,
     ])
+}
+
+/// Times `work` once for each sample, one after another.
+async fn time_each(
+    name: &'static str,
+    samples: &[Sample],
+    work: impl AsyncFn(&Sample) -> Result<(), crate::domain::StorageError>,
+) -> Result<Timings, CliError> {
+    #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
+    let clock = Instant::now;
+    let mut timings = Timings::named(name);
+    for s in samples {
+        let t = clock();
+        work(s).await?;
+        timings.ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(timings)
 }
 
 /// Prints the plans of the three queries of a sign-in, for the sample with the longest history.
