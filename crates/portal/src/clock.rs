@@ -24,6 +24,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// Milliseconds of the system clock, for putting new keys in order (the stamps of OpenID
+/// Connect codes and tokens) and never for a decision: decisions take `now` from the Clock.
+#[allow(clippy::disallowed_methods)] // the one place that reads the system clock
+pub fn ordering_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// A clock that tests move by hand.
 #[derive(Clone)]
 pub struct FakeClock(Arc<AtomicI64>);

@@ -11,6 +11,7 @@ mod connections;
 mod devices;
 mod email_queue;
 mod feedback;
+mod grant_reads;
 mod import;
 mod invitations;
 mod limits;
@@ -59,6 +60,9 @@ pub struct Store {
     recent_clients: std::sync::Arc<oidc_clients::RecentClients>,
     /// The token endpoint's writes, committed in groups on `writer`.
     token_writes: token_writes::TokenWrites,
+    /// The token endpoint's reads of the code or refresh token presented, in groups.
+    code_reads: grant_reads::KeyedReads<oidc_grants::HeldCode>,
+    token_reads: grant_reads::KeyedReads<oidc_grants::HeldToken>,
     backend: Backend,
     /// Where audit events are copied after they are written (SIEM); none by default.
     siem: Option<crate::siem::Siem>,
@@ -92,6 +96,13 @@ fn placeholders(rows: usize, columns: usize) -> String {
     }
     text
 }
+
+/// The token endpoint's grouped reads (`grant_reads`) in flight at once: while one waits for
+/// the database, the next group gathers and goes.
+const READS_AT_ONCE: usize = 2;
+/// The token endpoint's grouped writes in flight at once on PostgreSQL (on SQLite one: it has
+/// one writer): each waits for its WAL flush, and the next need not wait behind it.
+const POSTGRES_WRITES_AT_ONCE: usize = 4;
 
 /// How often the SQLite writer copies the WAL back to the database file.
 const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
@@ -174,9 +185,29 @@ impl Store {
             ));
         }
         Ok(Self {
+            code_reads: grant_reads::KeyedReads::start(
+                {
+                    let pool = pool.clone();
+                    move |keys| oidc_grants::codes(pool.clone(), keys)
+                },
+                READS_AT_ONCE,
+            ),
+            token_reads: grant_reads::KeyedReads::start(
+                {
+                    let pool = pool.clone();
+                    move |keys| oidc_grants::tokens(pool.clone(), keys)
+                },
+                READS_AT_ONCE,
+            ),
             pool,
             recent_clients: Default::default(),
-            token_writes: token_writes::TokenWrites::start(writer.clone()),
+            token_writes: token_writes::TokenWrites::start(
+                writer.clone(),
+                match backend {
+                    Backend::Sqlite => 1,
+                    Backend::Postgres => POSTGRES_WRITES_AT_ONCE,
+                },
+            ),
             writer,
             backend,
             siem: None,

@@ -1,6 +1,8 @@
 use sqlx::FromRow;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
+use super::connections::Connections;
+use super::grant_reads::padded;
 use super::{Store, storage_error};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
@@ -117,6 +119,84 @@ impl HeldGrantRow {
     }
 }
 
+/// What a code finds: the code, its grant and the grant's account.
+pub(super) type HeldCode = (StoredCode, Grant, Account);
+/// What a token finds: the token, its grant and the grant's account.
+pub(super) type HeldToken = (StoredToken, Grant, Account);
+
+/// The codes of `code_hashes` that exist, each with its grant and account, in one query
+/// (`grant_reads`: the lookups of every exchange waiting at the moment).
+pub(super) async fn codes(
+    pool: Connections,
+    code_hashes: Vec<String>,
+) -> Result<Vec<(String, HeldCode)>, StorageError> {
+    let (list, keys) = padded(code_hashes);
+    let sql = format!(
+        "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
+         c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+         FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
+         WHERE c.code_hash IN ({list})",
+        spent_at("c.code_hash", "c.used_at")
+    );
+    let mut query = sqlx::query_as::<_, CodeRow>(&sql);
+    for key in &keys {
+        query = query.bind(key);
+    }
+    let rows = query.fetch_all(&pool).await.map_err(storage_error)?;
+    rows.into_iter()
+        .map(|r| {
+            let (grant, account) = r.held.into_parts()?;
+            let code = StoredCode {
+                code_hash: r.code_hash,
+                grant_id: r.grant_id,
+                client_id: r.client_id,
+                redirect_uri: r.redirect_uri,
+                nonce: r.nonce,
+                code_challenge: r.code_challenge,
+                expires_at: r.expires_at,
+                used_at: r.used_at,
+            };
+            Ok((code.code_hash.clone(), (code, grant, account)))
+        })
+        .collect()
+}
+
+/// The tokens of `token_hashes` that exist, each with its grant and account, in one query.
+pub(super) async fn tokens(
+    pool: Connections,
+    token_hashes: Vec<String>,
+) -> Result<Vec<(String, HeldToken)>, StorageError> {
+    let (list, keys) = padded(token_hashes);
+    let sql = format!(
+        "SELECT t.token_hash AS t_token_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
+         t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
+         t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+         FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
+         WHERE t.token_hash IN ({list})",
+        spent_at("t.token_hash", "t.used_at")
+    );
+    let mut query = sqlx::query_as::<_, TokenRow>(&sql);
+    for key in &keys {
+        query = query.bind(key);
+    }
+    let rows = query.fetch_all(&pool).await.map_err(storage_error)?;
+    rows.into_iter()
+        .map(|r| {
+            let (grant, account) = r.held.into_parts()?;
+            let token = StoredToken {
+                token_hash: r.token_hash,
+                kind: r.kind,
+                grant_id: r.grant_id,
+                expires_at: r.expires_at,
+                used_at: r.used_at,
+                created_at: r.created_at,
+                issued_from: r.issued_from,
+            };
+            Ok((token.token_hash.clone(), (token, grant, account)))
+        })
+        .collect()
+}
+
 impl GrantRecords for Store {
     async fn insert_grant_with_code(&self, g: &Grant, c: &StoredCode) -> Result<(), StorageError> {
         let mut tx = self.writer.begin().await.map_err(storage_error)?;
@@ -157,36 +237,7 @@ impl GrantRecords for Store {
         &self,
         code_hash: &str,
     ) -> Result<Option<(StoredCode, Grant, Account)>, StorageError> {
-        let sql = format!(
-            "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
-             c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
-             FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
-             WHERE c.code_hash = $1",
-            spent_at("c.code_hash", "c.used_at")
-        );
-        let row: Option<CodeRow> = sqlx::query_as(&sql)
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage_error)?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let (grant, account) = r.held.into_parts()?;
-        Ok(Some((
-            StoredCode {
-                code_hash: r.code_hash,
-                grant_id: r.grant_id,
-                client_id: r.client_id,
-                redirect_uri: r.redirect_uri,
-                nonce: r.nonce,
-                code_challenge: r.code_challenge,
-                expires_at: r.expires_at,
-                used_at: r.used_at,
-            },
-            grant,
-            account,
-        )))
+        self.code_reads.get(code_hash).await
     }
 
     async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StorageError> {
@@ -200,36 +251,7 @@ impl GrantRecords for Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<(StoredToken, Grant, Account)>, StorageError> {
-        let sql = format!(
-            "SELECT t.token_hash AS t_token_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
-             t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
-             t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
-             FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
-             WHERE t.token_hash = $1",
-            spent_at("t.token_hash", "t.used_at")
-        );
-        let row: Option<TokenRow> = sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage_error)?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let (grant, account) = r.held.into_parts()?;
-        Ok(Some((
-            StoredToken {
-                token_hash: r.token_hash,
-                kind: r.kind,
-                grant_id: r.grant_id,
-                expires_at: r.expires_at,
-                used_at: r.used_at,
-                created_at: r.created_at,
-                issued_from: r.issued_from,
-            },
-            grant,
-            account,
-        )))
+        self.token_reads.get(token_hash).await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> Result<(), StorageError> {

@@ -16,7 +16,9 @@
 
 use std::collections::HashSet;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::connections::Connections;
 use super::storage_error;
@@ -40,10 +42,13 @@ struct Pending {
 }
 
 impl TokenWrites {
-    /// Starts the task that writes them on `writer`; it ends when every `TokenWrites` has gone.
-    pub(crate) fn start(writer: Connections) -> Self {
+    /// Starts the task that writes them on `writer`, with at most `at_once` statements at a
+    /// time (one on SQLite, whose writer is one connection; several on PostgreSQL, where one
+    /// batch's wait for its WAL flush need not hold up the next); it ends when every
+    /// `TokenWrites` has gone.
+    pub(crate) fn start(writer: Connections, at_once: usize) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(writer, receiver));
+        tokio::spawn(write_batches(writer, receiver, at_once));
         Self { sender }
     }
 
@@ -63,8 +68,17 @@ impl TokenWrites {
     }
 }
 
-async fn write_batches(writer: Connections, mut receiver: mpsc::UnboundedReceiver<Pending>) {
-    while let Some(first) = receiver.recv().await {
+async fn write_batches(
+    writer: Connections,
+    mut receiver: mpsc::UnboundedReceiver<Pending>,
+    at_once: usize,
+) {
+    let room = Arc::new(Semaphore::new(at_once.max(1)));
+    // A batch takes everything that arrived while the statements before it were running.
+    while let Ok(permit) = Arc::clone(&room).acquire_owned().await {
+        let Some(first) = receiver.recv().await else {
+            return;
+        };
         let mut batch = vec![first];
         while batch.len() < MOST_SETS_A_BATCH {
             match receiver.try_recv() {
@@ -72,26 +86,34 @@ async fn write_batches(writer: Connections, mut receiver: mpsc::UnboundedReceive
                 Err(_) => break,
             }
         }
-        match insert(&writer, &batch).await {
-            Ok(inserted) => {
-                for pending in batch {
-                    let outcome = written_or_refused(&pending, &inserted);
-                    let _ = pending.written.send(outcome);
-                }
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            write_batch(&writer, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn write_batch(writer: &Connections, batch: Vec<Pending>) {
+    match insert(writer, &batch).await {
+        Ok(inserted) => {
+            for pending in batch {
+                let outcome = written_or_refused(&pending, &inserted);
+                let _ = pending.written.send(outcome);
             }
-            Err(e) if batch.len() == 1 => {
-                for pending in batch {
-                    let _ = pending.written.send(Err(e.clone()));
-                }
+        }
+        Err(e) if batch.len() == 1 => {
+            for pending in batch {
+                let _ = pending.written.send(Err(e.clone()));
             }
-            Err(_) => {
-                for pending in batch {
-                    let one = std::slice::from_ref(&pending);
-                    let outcome = insert(&writer, one)
-                        .await
-                        .and_then(|inserted| written_or_refused(&pending, &inserted));
-                    let _ = pending.written.send(outcome);
-                }
+        }
+        Err(_) => {
+            for pending in batch {
+                let one = std::slice::from_ref(&pending);
+                let outcome = insert(writer, one)
+                    .await
+                    .and_then(|inserted| written_or_refused(&pending, &inserted));
+                let _ = pending.written.send(outcome);
             }
         }
     }
@@ -193,7 +215,7 @@ mod tests {
     async fn two_sets_from_one_code_in_one_batch_write_the_first_and_refuse_the_second() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
-        let writes = TokenWrites::start(writer.clone());
+        let writes = TokenWrites::start(writer.clone(), 1);
         // All three are queued before the writing task runs: one batch.
         let (a, b, c) = tokio::join!(
             writes.insert(set("a", "grant", "code-1")),
@@ -213,7 +235,7 @@ mod tests {
     async fn a_set_issued_again_later_is_refused_and_nothing_of_it_is_written() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
-        let writes = TokenWrites::start(writer.clone());
+        let writes = TokenWrites::start(writer.clone(), 1);
         assert_eq!(writes.insert(set("a", "grant", "code-1")).await, Ok(()));
         assert_eq!(
             writes.insert(set("b", "grant", "code-1")).await,
@@ -226,7 +248,7 @@ mod tests {
     async fn a_set_that_breaks_a_foreign_key_fails_alone_and_its_batch_is_written() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
-        let writes = TokenWrites::start(writer.clone());
+        let writes = TokenWrites::start(writer.clone(), 1);
         let (a, gone, c) = tokio::join!(
             writes.insert(set("a", "grant", "code-1")),
             writes.insert(set("b", "no-such-grant", "code-2")),
@@ -248,7 +270,7 @@ mod tests {
     async fn writes_after_the_store_closed_are_reported_not_lost_silently() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
-        let writes = TokenWrites::start(writer.clone());
+        let writes = TokenWrites::start(writer.clone(), 1);
         writer.close().await;
         let refused = writes.insert(set("a", "grant", "code-1")).await;
         assert!(
