@@ -140,7 +140,11 @@ impl Store {
                             PRAGMA journal_size_limit = 67108864;";
         let setup = |extra: &str| match backend {
             Backend::Sqlite => format!("{sqlite_setup} {extra}"),
-            Backend::Postgres => String::new(),
+            // No JIT: every query here is a short lookup or write, and PostgreSQL compiles one
+            // whose estimated cost passes `jit_above_cost`, which a grouped lookup of many keys
+            // on tables not yet analysed does, at a cost of milliseconds each time
+            // (BENCHMARKS.md, "OpenID Connect token endpoint").
+            Backend::Postgres => "SET jit = off".to_string(),
         };
         let acquire_timeout = Duration::from_secs(5);
         let pool = Connections::new(options.clone(), setup(""), max_connections, acquire_timeout);
