@@ -516,6 +516,77 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
     assert_eq!(body["error"], "invalid_grant");
 }
 
+/// SHA-256 in lowercase hex, as the store keys codes and tokens behind their stamp.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn tokens_are_stored_by_stamp_and_hash_alone_and_one_issued_before_stamps_still_refreshes() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let access = tokens["access_token"].as_str().expect("access");
+    for token in [refresh, access] {
+        assert_eq!(
+            token.len(),
+            55,
+            "a 12-digit stamp and 43 characters: {token}"
+        );
+        assert!(token[..12].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(app.database_url())
+        .await
+        .expect("database");
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM oidc_tokens")
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows");
+    let keys: Vec<&str> = stored.iter().map(|(k,)| k.as_str()).collect();
+    let refresh_key = format!("{}{}", &refresh[..12], sha256_hex(refresh));
+    assert!(keys.contains(&refresh_key.as_str()), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(&refresh[12..]) && !k.contains(&access[12..])),
+        "no token is stored as itself"
+    );
+
+    // A refresh token from before stamps: 43 characters, stored by its SHA-256 alone.
+    let old = "p3r9VqzL0nW4cT8xYb2mK6sJ1dF5gH7jA0eR3tU9iOk";
+    sqlx::query("UPDATE oidc_tokens SET token_hash = $1 WHERE token_hash = $2")
+        .bind(sha256_hex(old))
+        .bind(&refresh_key)
+        .execute(&mut conn)
+        .await
+        .expect("rewritten");
+    let (status, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[("grant_type", "refresh_token"), ("refresh_token", old)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[("grant_type", "refresh_token"), ("refresh_token", old)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant", "spent, as before");
+}
+
 #[tokio::test]
 async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
     let app = spawn_app().await;
