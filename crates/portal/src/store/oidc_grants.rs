@@ -1,4 +1,5 @@
 use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::connections::Connections;
@@ -124,25 +125,41 @@ pub(super) type HeldCode = (StoredCode, Grant, Account);
 /// What a token finds: the token, its grant and the grant's account.
 pub(super) type HeldToken = (StoredToken, Grant, Account);
 
+/// The rows of the query `select` makes from a key list ("$1, $2, …"), for `keys` (the list
+/// padded to a power of two: `grant_reads::padded`).
+async fn rows_with_keys<R>(
+    pool: &Connections,
+    keys: Vec<String>,
+    select: impl FnOnce(&str) -> String,
+) -> Result<Vec<R>, StorageError>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let (list, keys) = padded(keys);
+    let sql = select(&list);
+    let mut query = sqlx::query_as::<_, R>(&sql);
+    for key in &keys {
+        query = query.bind(key);
+    }
+    query.fetch_all(pool).await.map_err(storage_error)
+}
+
 /// The codes of `code_hashes` that exist, each with its grant and account, in one query
 /// (`grant_reads`: the lookups of every exchange waiting at the moment).
 pub(super) async fn codes(
     pool: Connections,
     code_hashes: Vec<String>,
 ) -> Result<Vec<(String, HeldCode)>, StorageError> {
-    let (list, keys) = padded(code_hashes);
-    let sql = format!(
-        "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
-         c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
-         FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
-         WHERE c.code_hash IN ({list})",
-        spent_at("c.code_hash", "c.used_at")
-    );
-    let mut query = sqlx::query_as::<_, CodeRow>(&sql);
-    for key in &keys {
-        query = query.bind(key);
-    }
-    let rows = query.fetch_all(&pool).await.map_err(storage_error)?;
+    let rows: Vec<CodeRow> = rows_with_keys(&pool, code_hashes, |list| {
+        format!(
+            "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
+             c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+             FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
+             WHERE c.code_hash IN ({list})",
+            spent_at("c.code_hash", "c.used_at")
+        )
+    })
+    .await?;
     rows.into_iter()
         .map(|r| {
             let (grant, account) = r.held.into_parts()?;
@@ -166,20 +183,17 @@ pub(super) async fn tokens(
     pool: Connections,
     token_hashes: Vec<String>,
 ) -> Result<Vec<(String, HeldToken)>, StorageError> {
-    let (list, keys) = padded(token_hashes);
-    let sql = format!(
-        "SELECT t.token_hash AS t_token_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
-         t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
-         t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
-         FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
-         WHERE t.token_hash IN ({list})",
-        spent_at("t.token_hash", "t.used_at")
-    );
-    let mut query = sqlx::query_as::<_, TokenRow>(&sql);
-    for key in &keys {
-        query = query.bind(key);
-    }
-    let rows = query.fetch_all(&pool).await.map_err(storage_error)?;
+    let rows: Vec<TokenRow> = rows_with_keys(&pool, token_hashes, |list| {
+        format!(
+            "SELECT t.token_hash AS t_token_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
+             t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
+             t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
+             FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
+             WHERE t.token_hash IN ({list})",
+            spent_at("t.token_hash", "t.used_at")
+        )
+    })
+    .await?;
     rows.into_iter()
         .map(|r| {
             let (grant, account) = r.held.into_parts()?;
