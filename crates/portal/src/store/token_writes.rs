@@ -86,6 +86,11 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
+        // In order of what each set spends (a stable sort: of two sets from one code, the first
+        // queued still wins). On PostgreSQL, batches run side by side, and two that hold the same
+        // two codes in opposite orders would each wait for the other's row, a deadlock that
+        // PostgreSQL ends only after a second.
+        batch.sort_by(|a, b| spends(a).cmp(&spends(b)));
         let writer = writer.clone();
         tokio::spawn(async move {
             write_batch(&writer, batch).await;
@@ -117,6 +122,14 @@ async fn write_batch(writer: &Connections, batch: Vec<Pending>) {
             }
         }
     }
+}
+
+/// The code or refresh token a set was issued from.
+fn spends(pending: &Pending) -> Option<&str> {
+    pending
+        .tokens
+        .first()
+        .and_then(|t| t.issued_from.as_deref())
 }
 
 /// The rows of a set share one `issued_from`, and only whole sets are ever written, so a set is
