@@ -83,18 +83,9 @@ async fn read_batches<V, R, F>(
     F: Future<Output = Result<Vec<(String, V)>, StorageError>> + Send + 'static,
 {
     let room = Arc::new(Semaphore::new(at_once.max(1)));
-    // A batch takes every lookup that arrived while the reads before it were running.
-    while let Ok(permit) = Arc::clone(&room).acquire_owned().await {
-        let Some(first) = receiver.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MOST_KEYS_A_BATCH {
-            match receiver.try_recv() {
-                Ok(wanted) => batch.push(wanted),
-                Err(_) => break,
-            }
-        }
+    while let Some((permit, batch)) =
+        super::next_batch(&room, &mut receiver, MOST_KEYS_A_BATCH).await
+    {
         let mut keys: Vec<String> = batch.iter().map(|w| w.key.clone()).collect();
         keys.sort_unstable();
         keys.dedup();

@@ -97,6 +97,27 @@ fn placeholders(rows: usize, columns: usize) -> String {
     text
 }
 
+/// The next batch of the token endpoint's grouped reads or writes: waits until fewer batches
+/// than `room`'s permits are running, then takes the first request to arrive and every other
+/// one waiting at that moment (those that came while the batches before were running), at most
+/// `most`. `None` once every sender has gone.
+async fn next_batch<T>(
+    room: &std::sync::Arc<tokio::sync::Semaphore>,
+    receiver: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    most: usize,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, Vec<T>)> {
+    let permit = std::sync::Arc::clone(room).acquire_owned().await.ok()?;
+    let first = receiver.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < most {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some((permit, batch))
+}
+
 /// The token endpoint's grouped reads (`grant_reads`) in flight at once: while one waits for
 /// the database, the next group gathers and goes.
 const READS_AT_ONCE: usize = 2;

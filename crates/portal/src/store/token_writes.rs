@@ -74,18 +74,9 @@ async fn write_batches(
     at_once: usize,
 ) {
     let room = Arc::new(Semaphore::new(at_once.max(1)));
-    // A batch takes everything that arrived while the statements before it were running.
-    while let Ok(permit) = Arc::clone(&room).acquire_owned().await {
-        let Some(first) = receiver.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MOST_SETS_A_BATCH {
-            match receiver.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
-            }
-        }
+    while let Some((permit, mut batch)) =
+        super::next_batch(&room, &mut receiver, MOST_SETS_A_BATCH).await
+    {
         // In order of what each set spends (a stable sort: of two sets from one code, the first
         // queued still wins). On PostgreSQL, batches run side by side, and two that hold the same
         // two codes in opposite orders would each wait for the other's row, a deadlock that
