@@ -51,8 +51,15 @@ impl SessionToken {
     }
 }
 
+/// Lowercase hex, two digits a byte (written digit by digit: it keys every token request).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 /// How far a session has got: a correct password opens a session at `SecondFactor`, which only

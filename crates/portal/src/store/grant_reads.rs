@@ -113,18 +113,14 @@ fn answer<V: Clone>(batch: Vec<Wanted<V>>, read: Result<Vec<(String, V)>, Storag
     }
 }
 
-/// "$1, $2, …" for `keys` keys, rounded up to a power of two so that a connection prepares a
+/// "($1, $2, …)" for `keys` keys, rounded up to a power of two so that a connection prepares a
 /// handful of statements rather than one for every batch size; `padded` repeats the first key
 /// to fill the list (a key listed twice finds the same row once).
 pub(crate) fn padded(mut keys: Vec<String>) -> (String, Vec<String>) {
     let size = keys.len().max(1).next_power_of_two();
     let first = keys.first().cloned().unwrap_or_default();
     keys.resize(size, first);
-    let list = (1..=size)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    (list, keys)
+    (super::placeholders(1, size), keys)
 }
 
 #[cfg(test)]
@@ -189,8 +185,8 @@ mod tests {
     #[test]
     fn a_key_list_is_padded_to_a_power_of_two_with_its_first_key() {
         let (list, keys) = padded(vec!["x".into(), "y".into(), "z".into()]);
-        assert_eq!(list, "$1, $2, $3, $4");
+        assert_eq!(list, "($1, $2, $3, $4)");
         assert_eq!(keys, ["x", "y", "z", "x"]);
-        assert_eq!(padded(vec!["x".into()]).0, "$1");
+        assert_eq!(padded(vec!["x".into()]).0, "($1)");
     }
 }

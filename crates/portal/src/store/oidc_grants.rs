@@ -125,7 +125,7 @@ pub(super) type HeldCode = (StoredCode, Grant, Account);
 /// What a token finds: the token, its grant and the grant's account.
 pub(super) type HeldToken = (StoredToken, Grant, Account);
 
-/// The rows of the query `select` makes from a key list ("$1, $2, …"), for `keys` (the list
+/// The rows of the query `select` makes from a key list ("($1, $2, …)"), for `keys` (the list
 /// padded to a power of two: `grant_reads::padded`).
 async fn rows_with_keys<R>(
     pool: &Connections,
@@ -155,7 +155,7 @@ pub(super) async fn codes(
             "SELECT c.code_hash, c.grant_id, c.client_id, c.redirect_uri, c.nonce, \
              c.code_challenge, c.expires_at, {} AS used_at, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
              FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id {ACCOUNT_OF_GRANT} \
-             WHERE c.code_hash IN ({list})",
+             WHERE c.code_hash IN {list}",
             spent_at("c.code_hash", "c.used_at")
         )
     })
@@ -189,7 +189,7 @@ pub(super) async fn tokens(
              t.expires_at AS t_expires_at, {} AS t_used_at, t.created_at AS t_created_at, \
              t.issued_from AS t_issued_from, {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} \
              FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id {ACCOUNT_OF_GRANT} \
-             WHERE t.token_hash IN ({list})",
+             WHERE t.token_hash IN {list}",
             spent_at("t.token_hash", "t.used_at")
         )
     })

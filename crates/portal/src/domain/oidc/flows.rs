@@ -311,16 +311,11 @@ pub fn key_of(secret: &str) -> String {
                     .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         })
         .unwrap_or_default();
-    let mut key = String::with_capacity(stamp.len() + 64);
-    key.push_str(stamp);
-    for b in Sha256::digest(secret.as_bytes()) {
-        key.push(char::from(HEX[usize::from(b >> 4)]));
-        key.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    key
+    format!(
+        "{stamp}{}",
+        crate::domain::sessions::hex(&Sha256::digest(secret.as_bytes()))
+    )
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// One sign-in at one app: the code, and every token issued from it, belong to a grant.
 #[derive(Debug, Clone)]
