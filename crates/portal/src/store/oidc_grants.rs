@@ -268,6 +268,18 @@ impl GrantRecords for Store {
         self.token_reads.get(token_hash).await
     }
 
+    async fn grant(&self, grant_id: &str) -> Result<Option<(Grant, Account)>, StorageError> {
+        let row: Option<HeldGrantRow> = sqlx::query_as(&format!(
+            "SELECT {GRANT_COLUMNS}, {ACCOUNT_COLUMNS} FROM oidc_grants g {ACCOUNT_OF_GRANT} \
+             WHERE g.id = $1"
+        ))
+        .bind(grant_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        row.map(HeldGrantRow::into_parts).transpose()
+    }
+
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> Result<(), StorageError> {
         sqlx::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -609,6 +609,7 @@ async fn token(
     let issuer = Issuer {
         url: &iss,
         keys: &keys,
+        secrets: &app.secrets,
     };
     let now = app.now();
     let result = match form.grant_type.as_str() {
@@ -681,8 +682,8 @@ async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorised("invalid_request");
     };
-    match flows::live_access_token(&app.store, token, app.now()).await {
-        Ok(Some((_, grant, account))) => {
+    match flows::live_access_token(&app.store, &app.secrets, token, app.now()).await {
+        Ok(Some((grant, account))) => {
             let mut claims = json!({ "sub": account.id });
             flows::add_profile_claims(&mut claims, &grant.scope, &account);
             let mut response = axum::Json(claims).into_response();
@@ -714,7 +715,7 @@ async fn revoke(
             "token is required",
         );
     }
-    match flows::revoke(&app.store, &client, &form.token, app.now()).await {
+    match flows::revoke(&app.store, &app.secrets, &client, &form.token, app.now()).await {
         Ok(()) => {
             audit_oauth(
                 &app,
@@ -758,7 +759,15 @@ async fn introspect(
             "public clients cannot introspect",
         );
     }
-    match flows::introspect(&app.store, &issuer(&app), &form.token, app.now()).await {
+    match flows::introspect(
+        &app.store,
+        &app.secrets,
+        &issuer(&app),
+        &form.token,
+        app.now(),
+    )
+    .await
+    {
         Ok(body) => {
             let mut response = axum::Json(body).into_response();
             no_store(&mut response);

@@ -525,8 +525,19 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
+async fn userinfo_status(app: &TestApp, access: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("GET")
+        .status()
+}
+
 #[tokio::test]
-async fn tokens_are_stored_by_stamp_and_hash_alone_and_one_issued_before_stamps_still_refreshes() {
+async fn refresh_tokens_are_stored_by_stamp_and_hash_access_tokens_not_at_all_and_older_ones_still_work()
+ {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
     let (person, _) = app
@@ -535,30 +546,49 @@ async fn tokens_are_stored_by_stamp_and_hash_alone_and_one_issued_before_stamps_
     let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
     let refresh = tokens["refresh_token"].as_str().expect("refresh");
     let access = tokens["access_token"].as_str().expect("access");
-    for token in [refresh, access] {
-        assert_eq!(
-            token.len(),
-            55,
-            "a 12-digit stamp and 43 characters: {token}"
-        );
-        assert!(token[..12].bytes().all(|b| b.is_ascii_hexdigit()));
-    }
+    assert_eq!(
+        refresh.len(),
+        55,
+        "a 12-digit stamp and 43 characters: {refresh}"
+    );
+    assert!(refresh[..12].bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(access.starts_with("at1."), "sealed: {access}");
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(app.database_url())
         .await
         .expect("database");
-    let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM oidc_tokens")
-        .fetch_all(&mut conn)
-        .await
-        .expect("rows");
-    let keys: Vec<&str> = stored.iter().map(|(k,)| k.as_str()).collect();
+    let stored: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT token_hash, kind, grant_id, created_at FROM oidc_tokens")
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
     let refresh_key = format!("{}{}", &refresh[..12], sha256_hex(refresh));
-    assert!(keys.contains(&refresh_key.as_str()), "{keys:?}");
+    assert_eq!(stored.len(), 1, "one row, the refresh token's: {stored:?}");
+    let (key, kind, grant_id, issued_at) = stored[0].clone();
+    assert_eq!(
+        (key.as_str(), kind.as_str()),
+        (refresh_key.as_str(), "refresh")
+    );
     assert!(
-        keys.iter()
-            .all(|k| !k.contains(&refresh[12..]) && !k.contains(&access[12..])),
+        !key.contains(&refresh[12..]) && !key.contains(&access[4..]),
         "no token is stored as itself"
     );
+    assert_eq!(userinfo_status(&app, access).await, StatusCode::OK);
+
+    // An access token from before sealing: stored by its SHA-256, and still honoured.
+    let old_access = "q4s0WrAM1oX5dU9yZc3nL7tK2eG6hI8kB1fS4uV0jPl";
+    sqlx::query(
+        "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at) \
+         VALUES ($1, 'access', $2, $3, $4)",
+    )
+    .bind(sha256_hex(old_access))
+    .bind(&grant_id)
+    .bind(issued_at + 900)
+    .bind(issued_at)
+    .execute(&mut conn)
+    .await
+    .expect("an old access token");
+    assert_eq!(userinfo_status(&app, old_access).await, StatusCode::OK);
 
     // A refresh token from before stamps: 43 characters, stored by its SHA-256 alone.
     let old = "p3r9VqzL0nW4cT8xYb2mK6sJ1dF5gH7jA0eR3tU9iOk";
@@ -585,6 +615,151 @@ async fn tokens_are_stored_by_stamp_and_hash_alone_and_one_issued_before_stamps_
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant", "spent, as before");
+    // Its reuse revoked the grant: the old access token dies with the sealed ones.
+    assert_eq!(
+        userinfo_status(&app, old_access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        userinfo_status(&app, access).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everywhere() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let (resource_server, rs_secret) = register(&app, &[]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let introspect = |token: String| {
+        let request = reqwest::Client::new()
+            .post(app.url("/oauth2/introspect"))
+            .basic_auth(&resource_server, rs_secret.as_deref())
+            .form(&[("token", token)]);
+        async move {
+            request
+                .send()
+                .await
+                .expect("POST")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let inactive = serde_json::json!({ "active": false });
+    let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let access = tokens["access_token"].as_str().expect("access").to_string();
+    let live = introspect(access.clone()).await;
+    assert_eq!(live["active"], true, "{live}");
+    assert_eq!(live["token_type"], "Bearer");
+    assert_eq!(live["client_id"], client_id.as_str());
+    assert_eq!(live["scope"], "openid profile email");
+    assert_eq!(
+        live["exp"].as_i64().expect("exp") - live["iat"].as_i64().expect("iat"),
+        15 * 60
+    );
+
+    // One character changed anywhere: not ours.
+    for at in [4, access.len() / 2, access.len() - 1] {
+        let mut altered = access.clone().into_bytes();
+        altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).expect("ascii");
+        assert_eq!(
+            userinfo_status(&app, &altered).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(introspect(altered).await, inactive);
+    }
+    // Sealed under another portal's master key: not ours either.
+    let other = nhsmal::domain::secrets::SecretBox::from_base64(
+        &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
+    )
+    .expect("a key");
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(app.database_url())
+        .await
+        .expect("database");
+    let (grant_id,): (String,) = sqlx::query_as("SELECT grant_id FROM oidc_tokens")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the grant");
+    let foreign = nhsmal::domain::oidc::access_token::AccessToken {
+        grant_id,
+        issued_at: live["iat"].as_i64().expect("iat"),
+        expires_at: live["exp"].as_i64().expect("exp"),
+    }
+    .seal(&other);
+    assert_eq!(
+        userinfo_status(&app, &foreign).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(introspect(foreign).await, inactive);
+
+    // Fifteen minutes on, it has expired, though its refresh token still works.
+    app.clock.advance(15 * 60);
+    assert_eq!(
+        userinfo_status(&app, &access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(introspect(access.clone()).await, inactive);
+    let (status, refreshed) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("r"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let fresh = refreshed["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
+    assert_eq!(userinfo_status(&app, &fresh).await, StatusCode::OK);
+
+    // Revoking the access token (RFC 7009) revokes its grant: the new refresh token with it.
+    let revoked = reqwest::Client::new()
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&client_id, secret.as_deref())
+        .form(&[("token", fresh.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo_status(&app, &fresh).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(introspect(fresh).await, inactive);
+    let (_, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().expect("r"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+    let audit = app.audit().await;
+    assert!(
+        audit
+            .iter()
+            .all(|e| !format!("{e:?}").contains(&access[4..20])),
+        "no access token in the audit"
+    );
 }
 
 #[tokio::test]

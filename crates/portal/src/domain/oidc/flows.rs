@@ -1,7 +1,8 @@
 //! The OpenID Connect authorization code flow (issue 7): the authorization request's rules,
 //! single-use 60-second codes bound to PKCE, ID tokens that say how the person authenticated
-//! (`amr`, `acr`), opaque access and refresh tokens stored only as hashes, refresh tokens that
-//! rotate with reuse detection and an absolute lifetime, revocation and introspection.
+//! (`amr`, `acr`), opaque access tokens sealed with the master key (`access_token`), refresh
+//! tokens stored only as hashes that rotate with reuse detection and an absolute lifetime,
+//! revocation and introspection.
 
 use std::future::Future;
 
@@ -10,11 +11,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::access_token::{AccessToken, Presented};
 use super::clients::{Client, ClientKind};
 use super::keys::SigningKeys;
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
 use crate::domain::accounts::{Account, AccountState, PasswordAction};
+use crate::domain::secrets::SecretBox;
 
 /// An authorization code lives 60 seconds (OI-4).
 pub const CODE_SECONDS: i64 = 60;
@@ -357,6 +360,12 @@ impl TokenKind {
             TokenKind::Refresh => "refresh",
         }
     }
+
+    fn parse(text: &str) -> Option<Self> {
+        [TokenKind::Access, TokenKind::Refresh]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -385,8 +394,9 @@ pub trait GrantRecords {
         &self,
         code_hash: &str,
     ) -> impl Future<Output = Result<Option<(StoredCode, Grant, Account)>, StorageError>> + Send;
-    /// Access and refresh tokens of one exchange or refresh, all or none. `Conflict` when
-    /// tokens were issued from the same code or refresh token already.
+    /// The stored tokens of one exchange or refresh (its refresh token: access tokens are
+    /// sealed, not stored), all or none. `Conflict` when tokens were issued from the same code
+    /// or refresh token already.
     fn insert_tokens(
         &self,
         tokens: &[StoredToken],
@@ -396,6 +406,11 @@ pub trait GrantRecords {
         &self,
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<(StoredToken, Grant, Account)>, StorageError>> + Send;
+    /// A grant and its account, in one read: what a sealed access token leads to.
+    fn grant(
+        &self,
+        grant_id: &str,
+    ) -> impl Future<Output = Result<Option<(Grant, Account)>, StorageError>> + Send;
     fn revoke_grant(
         &self,
         grant_id: &str,
@@ -505,10 +520,11 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// Where tokens are signed and what they say about the issuer.
+/// Where tokens are signed and sealed, and what they say about the issuer.
 pub struct Issuer<'a> {
     pub url: &'a str,
     pub keys: &'a SigningKeys,
+    pub secrets: &'a SecretBox,
 }
 
 /// The code's exchange: the client that got it, the same redirect URI, the PKCE verifier,
@@ -671,29 +687,25 @@ where
             "the account can no longer sign in",
         ));
     }
-    let access = new_secret();
+    let access = AccessToken {
+        grant_id: grant.id.clone(),
+        issued_at: now,
+        expires_at: now + ACCESS_TOKEN_SECONDS,
+    }
+    .seal(issuer.secrets);
     let refresh = new_secret();
+    // The refresh token's row is the one write, and it spends the code or refresh token
+    // (`issued_from` is unique): the access token needs no row.
     let issued = records
-        .insert_tokens(&[
-            StoredToken {
-                token_hash: key_of(&access),
-                kind: TokenKind::Access.as_str().into(),
-                grant_id: grant.id.clone(),
-                expires_at: now + ACCESS_TOKEN_SECONDS,
-                used_at: None,
-                created_at: now,
-                issued_from: Some(spent_hash.to_string()),
-            },
-            StoredToken {
-                token_hash: key_of(&refresh),
-                kind: TokenKind::Refresh.as_str().into(),
-                grant_id: grant.id.clone(),
-                expires_at: grant.expires_at,
-                used_at: None,
-                created_at: now,
-                issued_from: Some(spent_hash.to_string()),
-            },
-        ])
+        .insert_tokens(&[StoredToken {
+            token_hash: key_of(&refresh),
+            kind: TokenKind::Refresh.as_str().into(),
+            grant_id: grant.id.clone(),
+            expires_at: grant.expires_at,
+            used_at: None,
+            created_at: now,
+            issued_from: Some(spent_hash.to_string()),
+        }])
         .await;
     match issued {
         Ok(()) => {}
@@ -769,32 +781,85 @@ pub fn add_profile_claims(claims: &mut serde_json::Value, scope: &str, account: 
     }
 }
 
-/// An access token presented to userinfo, or to introspection: live, of a live grant.
-pub async fn live_access_token<R>(
+/// A token shown to userinfo, introspection or revocation, with its grant and the grant's
+/// account: a sealed access token leads to its grant, anything else is looked up by key (a
+/// refresh token, or an access token issued before sealing).
+struct Shown {
+    kind: TokenKind,
+    issued_at: UnixTime,
+    expires_at: UnixTime,
+    spent: bool,
+    grant: Grant,
+    account: Account,
+}
+
+async fn shown<R>(
     records: &R,
+    secrets: &SecretBox,
     token: &str,
-    now: UnixTime,
-) -> Result<Option<(StoredToken, Grant, Account)>, StorageError>
+) -> Result<Option<Shown>, StorageError>
 where
     R: GrantRecords + Sync,
 {
-    let Some((stored, grant, account)) = records.token(&key_of(token)).await? else {
+    match AccessToken::open(token, secrets) {
+        Presented::Sealed(sealed) => {
+            Ok(records
+                .grant(&sealed.grant_id)
+                .await?
+                .map(|(grant, account)| Shown {
+                    kind: TokenKind::Access,
+                    issued_at: sealed.issued_at,
+                    expires_at: sealed.expires_at,
+                    spent: false,
+                    grant,
+                    account,
+                }))
+        }
+        Presented::Unreadable => Ok(None),
+        Presented::Stored => {
+            let Some((stored, grant, account)) = records.token(&key_of(token)).await? else {
+                return Ok(None);
+            };
+            Ok(TokenKind::parse(&stored.kind).map(|kind| Shown {
+                kind,
+                issued_at: stored.created_at,
+                expires_at: stored.expires_at,
+                spent: stored.used_at.is_some(),
+                grant,
+                account,
+            }))
+        }
+    }
+}
+
+/// An access token presented to userinfo: live, of a live grant and an active account.
+pub async fn live_access_token<R>(
+    records: &R,
+    secrets: &SecretBox,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<(Grant, Account)>, StorageError>
+where
+    R: GrantRecords + Sync,
+{
+    let Some(shown) = shown(records, secrets, token).await? else {
         return Ok(None);
     };
-    if stored.kind != TokenKind::Access.as_str()
-        || stored.expires_at <= now
-        || grant.revoked_at.is_some()
-        || account.state != AccountState::Active
+    if shown.kind != TokenKind::Access
+        || shown.expires_at <= now
+        || shown.grant.revoked_at.is_some()
+        || shown.account.state != AccountState::Active
     {
         return Ok(None);
     }
-    Ok(Some((stored, grant, account)))
+    Ok(Some((shown.grant, shown.account)))
 }
 
 /// RFC 7662: what a resource server learns about a token. Inactive for anything unknown,
 /// expired, spent or revoked, with nothing else said.
 pub async fn introspect<R>(
     records: &R,
+    secrets: &SecretBox,
     issuer: &str,
     token: &str,
     now: UnixTime,
@@ -802,13 +867,21 @@ pub async fn introspect<R>(
 where
     R: GrantRecords + Sync,
 {
-    let Some((stored, grant, account)) = records.token(&key_of(token)).await? else {
+    let Some(Shown {
+        kind,
+        issued_at,
+        expires_at,
+        spent,
+        grant,
+        account,
+    }) = shown(records, secrets, token).await?
+    else {
         return Ok(json!({ "active": false }));
     };
-    let live = stored.expires_at > now
+    let live = expires_at > now
         && grant.revoked_at.is_none()
         && grant.expires_at > now
-        && stored.used_at.is_none()
+        && !spent
         && account.state == AccountState::Active;
     if !live {
         return Ok(json!({ "active": false }));
@@ -818,9 +891,12 @@ where
             "scope": grant.scope,
             "client_id": grant.client_id,
             "username": account.email,
-            "token_type": if stored.kind == "access" { "Bearer" } else { "refresh_token" },
-            "exp": stored.expires_at,
-            "iat": stored.created_at,
+            "token_type": match kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            },
+            "exp": expires_at,
+            "iat": issued_at,
             "sub": account.id,
             "aud": grant.client_id,
             "iss": issuer,
@@ -835,14 +911,15 @@ where
 /// token of another client, or unknown, changes nothing; the answer is the same.
 pub async fn revoke<R: GrantRecords + Sync>(
     records: &R,
+    secrets: &SecretBox,
     client: &Client,
     token: &str,
     now: UnixTime,
 ) -> Result<(), StorageError> {
-    if let Some((_, grant, _)) = records.token(&key_of(token)).await?
-        && grant.client_id == client.id
+    if let Some(shown) = shown(records, secrets, token).await?
+        && shown.grant.client_id == client.id
     {
-        records.revoke_grant(&grant.id, now).await?;
+        records.revoke_grant(&shown.grant.id, now).await?;
     }
     Ok(())
 }
