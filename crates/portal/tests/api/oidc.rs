@@ -93,6 +93,55 @@ async fn exchange(
     (status, response.json().await.expect("json"))
 }
 
+/// A refresh grant with `refresh_token`.
+async fn refresh_with(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    refresh_token: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        app,
+        client_id,
+        secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// What userinfo answers to an access token.
+async fn userinfo_status(app: &TestApp, access: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("GET")
+        .status()
+}
+
+/// What introspection tells `resource_server` about `token`.
+async fn introspected(
+    app: &TestApp,
+    resource_server: &str,
+    secret: Option<&str>,
+    token: &str,
+) -> Value {
+    reqwest::Client::new()
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth(resource_server, secret)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn code_for(app: &TestApp, person: &reqwest::Client, client_id: &str) -> String {
     let response = app.get_with(person, &authorize_url(client_id, &[])).await;
     let p = params(&response);
@@ -284,26 +333,12 @@ async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bo
             .contains(&code),
         "no code in the audit"
     );
-    let userinfo = reqwest::Client::new()
-        .get(app.url("/oauth2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
-    let (_, body) = exchange(
-        &app,
-        &client_id,
-        secret.as_deref(),
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                tokens["refresh_token"].as_str().expect("refresh"),
-            ),
-        ],
-    )
-    .await;
+    assert_eq!(
+        userinfo_status(&app, tokens["access_token"].as_str().expect("token")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let (_, body) = refresh_with(&app, &client_id, secret.as_deref(), refresh).await;
     assert_eq!(body["error"], "invalid_grant");
 
     // A code not used within 60 seconds is dead.
@@ -483,18 +518,8 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
         .expect("refresh")
         .to_string();
     let refresh = |token: String| {
-        let app = &app;
-        let client_id = &client_id;
-        let secret = secret.clone();
-        async move {
-            exchange(
-                app,
-                client_id,
-                secret.as_deref(),
-                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
-            )
-            .await
-        }
+        let (app, client_id, secret) = (&app, &client_id, secret.clone());
+        async move { refresh_with(app, client_id, secret.as_deref(), &token).await }
     };
     let (status, second) = refresh(first.clone()).await;
     assert_eq!(status, StatusCode::OK, "{second}");
@@ -523,16 +548,6 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-async fn userinfo_status(app: &TestApp, access: &str) -> StatusCode {
-    reqwest::Client::new()
-        .get(app.url("/oauth2/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("GET")
-        .status()
 }
 
 #[tokio::test]
@@ -598,21 +613,9 @@ async fn refresh_tokens_are_stored_by_stamp_and_hash_access_tokens_not_at_all_an
         .execute(&mut conn)
         .await
         .expect("rewritten");
-    let (status, body) = exchange(
-        &app,
-        &client_id,
-        secret.as_deref(),
-        &[("grant_type", "refresh_token"), ("refresh_token", old)],
-    )
-    .await;
+    let (status, body) = refresh_with(&app, &client_id, secret.as_deref(), old).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = exchange(
-        &app,
-        &client_id,
-        secret.as_deref(),
-        &[("grant_type", "refresh_token"), ("refresh_token", old)],
-    )
-    .await;
+    let (status, body) = refresh_with(&app, &client_id, secret.as_deref(), old).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant", "spent, as before");
     // Its reuse revoked the grant: the old access token dies with the sealed ones.
@@ -635,19 +638,8 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
     let introspect = |token: String| {
-        let request = reqwest::Client::new()
-            .post(app.url("/oauth2/introspect"))
-            .basic_auth(&resource_server, rs_secret.as_deref())
-            .form(&[("token", token)]);
-        async move {
-            request
-                .send()
-                .await
-                .expect("POST")
-                .json::<Value>()
-                .await
-                .expect("json")
-        }
+        let (app, resource_server, rs_secret) = (&app, &resource_server, rs_secret.clone());
+        async move { introspected(app, resource_server, rs_secret.as_deref(), &token).await }
     };
     let inactive = serde_json::json!({ "active": false });
     let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
@@ -705,19 +697,8 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(introspect(access.clone()).await, inactive);
-    let (status, refreshed) = exchange(
-        &app,
-        &client_id,
-        secret.as_deref(),
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                tokens["refresh_token"].as_str().expect("r"),
-            ),
-        ],
-    )
-    .await;
+    let refresh = tokens["refresh_token"].as_str().expect("r");
+    let (status, refreshed) = refresh_with(&app, &client_id, secret.as_deref(), refresh).await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     let fresh = refreshed["access_token"]
         .as_str()
@@ -739,19 +720,8 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(introspect(fresh).await, inactive);
-    let (_, body) = exchange(
-        &app,
-        &client_id,
-        secret.as_deref(),
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                refreshed["refresh_token"].as_str().expect("r"),
-            ),
-        ],
-    )
-    .await;
+    let refresh = refreshed["refresh_token"].as_str().expect("r");
+    let (_, body) = refresh_with(&app, &client_id, secret.as_deref(), refresh).await;
     assert_eq!(body["error"], "invalid_grant");
     let audit = app.audit().await;
     assert!(
@@ -969,18 +939,7 @@ async fn revocation_and_introspection_tell_resource_servers_the_truth() {
         .await;
     let tokens = tokens_for(&app, &person, &client_id, secret.as_deref()).await;
     let access = tokens["access_token"].as_str().expect("access").to_string();
-    let introspect = || async {
-        reqwest::Client::new()
-            .post(app.url("/oauth2/introspect"))
-            .basic_auth(&resource_server, rs_secret.as_deref())
-            .form(&[("token", access.as_str())])
-            .send()
-            .await
-            .expect("POST")
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
+    let introspect = || introspected(&app, &resource_server, rs_secret.as_deref(), &access);
     let live = introspect().await;
     assert_eq!(live["active"], true);
     assert_eq!(live["client_id"], client_id.as_str());
