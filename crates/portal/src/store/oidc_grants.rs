@@ -254,11 +254,11 @@ impl GrantRecords for Store {
         self.code_reads.get(code_hash).await
     }
 
-    async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StorageError> {
-        // Written together with the sets of other exchanges waiting at the same moment (one
-        // statement, one commit). A second set issued from the same code or refresh token is
+    async fn insert_token(&self, token: StoredToken) -> Result<(), StorageError> {
+        // Written together with the tokens of other exchanges waiting at the same moment (one
+        // statement, one commit). A second token issued from the same code or refresh token is
         // refused by the unique index on issued_from: StorageError::Conflict.
-        self.token_writes.insert(tokens.to_vec()).await
+        self.token_writes.insert(token).await
     }
 
     async fn token(

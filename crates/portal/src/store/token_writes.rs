@@ -1,17 +1,18 @@
-//! Group commit for the tokens of code exchanges and refreshes: the token endpoint's only write.
+//! Group commit for the refresh tokens of code exchanges and refreshes: the token endpoint's
+//! only write (access tokens are sealed, not stored).
 //!
-//! Each exchange inserts two rows; written one exchange at a time, each is a commit of its own
+//! Each exchange inserts one row; written one exchange at a time, each is a commit of its own
 //! on SQLite's one writer (or a WAL flush on PostgreSQL), and every exchange queues behind the
-//! one before. One task takes every set waiting at the moment and inserts them with a single
+//! one before. One task takes every token waiting at the moment and inserts them with a single
 //! statement, so a busy endpoint makes one commit for many exchanges (BENCHMARKS.md, "OpenID
 //! Connect token endpoint"). A lone exchange waits for nothing: the task writes whatever is
 //! there as soon as it is free.
 //!
-//! Each set spends the code or refresh token it was issued from (the unique index on
-//! `issued_from, kind`). `ON CONFLICT … DO NOTHING RETURNING` tells, row by row, which sets
-//! were inserted, so one set's reuse refuses that set alone, even when two exchanges of the
+//! Each token spends the code or refresh token it was issued from (the unique index on
+//! `issued_from, kind`). `ON CONFLICT … DO NOTHING RETURNING` tells, row by row, which tokens
+//! were inserted, so one reuse refuses that exchange alone, even when two exchanges of the
 //! same code arrive in the same batch. If the statement fails as a whole (a grant deleted
-//! under an exchange breaks its foreign key), each set of the batch is written on its own, so
+//! under an exchange breaks its foreign key), each token of the batch is written on its own, so
 //! the error reaches only the exchange it belongs to.
 
 use std::collections::HashSet;
@@ -25,11 +26,11 @@ use super::storage_error;
 use crate::domain::StorageError;
 use crate::domain::oidc::flows::StoredToken;
 
-/// At most this many sets in one statement (6 parameters a row, two rows a set: far below
-/// either database's limit on parameters).
-const MOST_SETS_A_BATCH: usize = 64;
+/// At most this many tokens in one statement (6 parameters a row: far below either database's
+/// limit on parameters).
+const MOST_TOKENS_A_BATCH: usize = 64;
 
-/// Where the store sends sets of tokens to be written.
+/// Where the store sends tokens to be written.
 #[derive(Clone, Debug)]
 pub(crate) struct TokenWrites {
     sender: mpsc::UnboundedSender<Pending>,
@@ -37,7 +38,7 @@ pub(crate) struct TokenWrites {
 
 #[derive(Debug)]
 struct Pending {
-    tokens: Vec<StoredToken>,
+    token: StoredToken,
     written: oneshot::Sender<Result<(), StorageError>>,
 }
 
@@ -52,15 +53,12 @@ impl TokenWrites {
         Self { sender }
     }
 
-    /// Inserts one set, all its rows or none. `Conflict` when a set was already issued from
-    /// the same code or refresh token.
-    pub(crate) async fn insert(&self, tokens: Vec<StoredToken>) -> Result<(), StorageError> {
-        if tokens.is_empty() {
-            return Ok(());
-        }
+    /// Inserts one token. `Conflict` when a token was already issued from the same code or
+    /// refresh token.
+    pub(crate) async fn insert(&self, token: StoredToken) -> Result<(), StorageError> {
         let (written, outcome) = oneshot::channel();
         self.sender
-            .send(Pending { tokens, written })
+            .send(Pending { token, written })
             .map_err(|_| StorageError::Unavailable("the store is closed".into()))?;
         outcome
             .await
@@ -75,10 +73,10 @@ async fn write_batches(
 ) {
     let room = Arc::new(Semaphore::new(at_once.max(1)));
     while let Some((permit, mut batch)) =
-        super::next_batch(&room, &mut receiver, MOST_SETS_A_BATCH).await
+        super::next_batch(&room, &mut receiver, MOST_TOKENS_A_BATCH).await
     {
-        // In order of what each set spends (a stable sort: of two sets from one code, the first
-        // queued still wins). On PostgreSQL, batches run side by side, and two that hold the same
+        // In order of what each token spends (a stable sort: of two tokens from one code, the
+        // first queued still wins). On PostgreSQL, batches run side by side, and two that hold the same
         // two codes in opposite orders would each wait for the other's row, a deadlock that
         // PostgreSQL ends only after a second.
         batch.sort_by(|a, b| spends(a).cmp(&spends(b)));
@@ -115,22 +113,14 @@ async fn write_batch(writer: &Connections, batch: Vec<Pending>) {
     }
 }
 
-/// The code or refresh token a set was issued from.
+/// The code or refresh token a token was issued from.
 fn spends(pending: &Pending) -> Option<&str> {
-    pending
-        .tokens
-        .first()
-        .and_then(|t| t.issued_from.as_deref())
+    pending.token.issued_from.as_deref()
 }
 
-/// The rows of a set share one `issued_from`, and only whole sets are ever written, so a set is
-/// either all in or refused as a reuse.
+/// A token not inserted met the unique index on what it spends: a reuse.
 fn written_or_refused(pending: &Pending, inserted: &HashSet<String>) -> Result<(), StorageError> {
-    if pending
-        .tokens
-        .iter()
-        .all(|t| inserted.contains(&t.token_hash))
-    {
+    if inserted.contains(&pending.token.token_hash) {
         Ok(())
     } else {
         Err(StorageError::Conflict)
@@ -139,14 +129,13 @@ fn written_or_refused(pending: &Pending, inserted: &HashSet<String>) -> Result<(
 
 /// One INSERT for every row of `batch`; returns the hashes of the rows inserted.
 async fn insert(writer: &Connections, batch: &[Pending]) -> Result<HashSet<String>, StorageError> {
-    let rows = batch.iter().flat_map(|p| p.tokens.iter());
     let sql = format!(
         "INSERT INTO oidc_tokens (token_hash, kind, grant_id, expires_at, created_at, \
          issued_from) VALUES {} ON CONFLICT (issued_from, kind) DO NOTHING RETURNING token_hash",
-        super::placeholders(rows.clone().count(), 6)
+        super::placeholders(batch.len(), 6)
     );
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    for t in rows {
+    for t in batch.iter().map(|p| &p.token) {
         query = query
             .bind(&t.token_hash)
             .bind(&t.kind)
@@ -191,19 +180,16 @@ mod tests {
         writer
     }
 
-    fn set(name: &str, grant: &str, issued_from: &str) -> Vec<StoredToken> {
-        ["access", "refresh"]
-            .iter()
-            .map(|kind| StoredToken {
-                token_hash: format!("{name}-{kind}"),
-                kind: (*kind).into(),
-                grant_id: grant.into(),
-                expires_at: 100,
-                used_at: None,
-                created_at: 1,
-                issued_from: Some(issued_from.into()),
-            })
-            .collect()
+    fn token(name: &str, grant: &str, issued_from: &str) -> StoredToken {
+        StoredToken {
+            token_hash: name.into(),
+            kind: "refresh".into(),
+            grant_id: grant.into(),
+            expires_at: 100,
+            used_at: None,
+            created_at: 1,
+            issued_from: Some(issued_from.into()),
+        }
     }
 
     async fn rows(writer: &Connections) -> Vec<String> {
@@ -216,47 +202,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn two_sets_from_one_code_in_one_batch_write_the_first_and_refuse_the_second() {
+    async fn two_tokens_from_one_code_in_one_batch_write_the_first_and_refuse_the_second() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
         let writes = TokenWrites::start(writer.clone(), 1);
         // All three are queued before the writing task runs: one batch.
         let (a, b, c) = tokio::join!(
-            writes.insert(set("a", "grant", "code-1")),
-            writes.insert(set("b", "grant", "code-1")),
-            writes.insert(set("c", "grant", "code-2")),
+            writes.insert(token("a", "grant", "code-1")),
+            writes.insert(token("b", "grant", "code-1")),
+            writes.insert(token("c", "grant", "code-2")),
         );
         assert_eq!(a, Ok(()));
         assert_eq!(b, Err(StorageError::Conflict));
         assert_eq!(c, Ok(()));
-        assert_eq!(
-            rows(&writer).await,
-            ["a-access", "a-refresh", "c-access", "c-refresh"]
-        );
+        assert_eq!(rows(&writer).await, ["a", "c"]);
     }
 
     #[tokio::test]
-    async fn a_set_issued_again_later_is_refused_and_nothing_of_it_is_written() {
+    async fn a_token_issued_again_later_is_refused_and_not_written() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
         let writes = TokenWrites::start(writer.clone(), 1);
-        assert_eq!(writes.insert(set("a", "grant", "code-1")).await, Ok(()));
+        assert_eq!(writes.insert(token("a", "grant", "code-1")).await, Ok(()));
         assert_eq!(
-            writes.insert(set("b", "grant", "code-1")).await,
+            writes.insert(token("b", "grant", "code-1")).await,
             Err(StorageError::Conflict)
         );
-        assert_eq!(rows(&writer).await, ["a-access", "a-refresh"]);
+        assert_eq!(rows(&writer).await, ["a"]);
     }
 
     #[tokio::test]
-    async fn a_set_that_breaks_a_foreign_key_fails_alone_and_its_batch_is_written() {
+    async fn a_token_that_breaks_a_foreign_key_fails_alone_and_its_batch_is_written() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let writer = token_tables(dir.path()).await;
         let writes = TokenWrites::start(writer.clone(), 1);
         let (a, gone, c) = tokio::join!(
-            writes.insert(set("a", "grant", "code-1")),
-            writes.insert(set("b", "no-such-grant", "code-2")),
-            writes.insert(set("c", "grant", "code-3")),
+            writes.insert(token("a", "grant", "code-1")),
+            writes.insert(token("b", "no-such-grant", "code-2")),
+            writes.insert(token("c", "grant", "code-3")),
         );
         assert_eq!(a, Ok(()));
         assert!(
@@ -264,10 +247,7 @@ mod tests {
             "the foreign key error reaches its own exchange: {gone:?}"
         );
         assert_eq!(c, Ok(()));
-        assert_eq!(
-            rows(&writer).await,
-            ["a-access", "a-refresh", "c-access", "c-refresh"]
-        );
+        assert_eq!(rows(&writer).await, ["a", "c"]);
     }
 
     #[tokio::test]
@@ -276,7 +256,7 @@ mod tests {
         let writer = token_tables(dir.path()).await;
         let writes = TokenWrites::start(writer.clone(), 1);
         writer.close().await;
-        let refused = writes.insert(set("a", "grant", "code-1")).await;
+        let refused = writes.insert(token("a", "grant", "code-1")).await;
         assert!(
             matches!(refused, Err(StorageError::Unavailable(_))),
             "{refused:?}"

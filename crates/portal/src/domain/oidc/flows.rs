@@ -377,7 +377,7 @@ pub struct StoredToken {
     pub used_at: Option<UnixTime>,
     pub created_at: UnixTime,
     /// The hash of the code or refresh token this token was issued for: issuing from it spends
-    /// it, and only one set of tokens can be issued from each.
+    /// it, and only one refresh token can be issued from each.
     pub issued_from: Option<String>,
 }
 
@@ -394,12 +394,12 @@ pub trait GrantRecords {
         &self,
         code_hash: &str,
     ) -> impl Future<Output = Result<Option<(StoredCode, Grant, Account)>, StorageError>> + Send;
-    /// The stored tokens of one exchange or refresh (its refresh token: access tokens are
-    /// sealed, not stored), all or none. `Conflict` when tokens were issued from the same code
-    /// or refresh token already.
-    fn insert_tokens(
+    /// The one stored token of an exchange or refresh, its refresh token (access tokens are
+    /// sealed, not stored). `Conflict` when a token was issued from the same code or refresh
+    /// token already.
+    fn insert_token(
         &self,
-        tokens: &[StoredToken],
+        token: StoredToken,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
     /// A token with its grant and the grant's account, in one read.
     fn token(
@@ -697,7 +697,7 @@ where
     // The refresh token's row is the one write, and it spends the code or refresh token
     // (`issued_from` is unique): the access token needs no row.
     let issued = records
-        .insert_tokens(&[StoredToken {
+        .insert_token(StoredToken {
             token_hash: key_of(&refresh),
             kind: TokenKind::Refresh.as_str().into(),
             grant_id: grant.id.clone(),
@@ -705,7 +705,7 @@ where
             used_at: None,
             created_at: now,
             issued_from: Some(spent_hash.to_string()),
-        }])
+        })
         .await;
     match issued {
         Ok(()) => {}
