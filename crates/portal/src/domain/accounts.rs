@@ -386,6 +386,7 @@ pub async fn change_password<R>(
 where
     R: AccountRecords
         + super::signin::SignInLimitRecords
+        + super::monitoring::SignInLog
         + super::sessions::SessionRecords
         + super::devices::DeviceRecords
         + super::audit::AuditTrail
@@ -394,12 +395,19 @@ where
     use super::audit::{AuditEvent, Outcome};
     use super::password::{Password, PasswordCheck};
 
-    if let Some(until) = super::signin::check_limits(records, &account.email, requester, now)
-        .await?
-        .blocked_until
+    let reserved = match super::signin::reserve_password(
+        records,
+        rules.limits,
+        Some(account),
+        &account.email,
+        requester,
+        now,
+    )
+    .await?
     {
-        return Err(PasswordChangeError::Throttled { until });
-    }
+        Ok(reserved) => reserved,
+        Err(until) => return Err(PasswordChangeError::Throttled { until }),
+    };
     let audit = |outcome, reason: &str| {
         AuditEvent::new("password.change", outcome, requester, now)
             .account(&account.id)
@@ -416,17 +424,12 @@ where
         records
             .append_audit(&audit(Outcome::Failure, "wrong_current_password"))
             .await?;
-        super::signin::record_failed_password(
-            records,
-            rules.limits,
-            Some(account),
-            &account.email,
-            requester,
-            now,
-        )
-        .await?;
+        reserved
+            .failed(records, rules.limits, Some(account), requester, now)
+            .await?;
         return Err(PasswordChangeError::WrongCurrentPassword);
     }
+    reserved.passed(records, rules.limits).await?;
     let new = NewPassword::parse(change.new, change.confirmation, &account.personal_words())?;
     if new.password().expose() == current.expose() {
         return Err(PasswordRejected::SameAsCurrent.into());

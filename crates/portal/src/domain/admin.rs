@@ -414,7 +414,7 @@ pub async fn unlock<R>(
 where
     R: SignInLimitRecords + AuditTrail + Sync,
 {
-    records.clear_limit(&email_limit_key(&target.email)).await?;
+    super::signin::clear_password_limits(records, &target.email).await?;
     records
         .clear_limit(&super::mfa::mfa_limit_key(&target.id))
         .await?;

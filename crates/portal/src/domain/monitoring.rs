@@ -132,6 +132,14 @@ pub trait SignInLog {
         email: &str,
         since: UnixTime,
     ) -> impl Future<Output = Result<i64, StorageError>> + Send;
+    /// Whether the account finished a sign-in from this browser (keyed hash of its device
+    /// cookie) since `since`: one read of the familiar summary by its key.
+    fn knows_device(
+        &self,
+        account_id: &str,
+        device: &str,
+        since: UnixTime,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     /// Distinct addresses with a wrong password from `source` since `since`, `email` left out.
     fn failed_emails_from(
         &self,
@@ -182,7 +190,8 @@ pub struct RiskyAccount {
     pub updated_by: Option<String>,
 }
 
-pub trait RiskRecords {
+/// The risk flags, with the limit counters that keep a burst from raising one alarm many times.
+pub trait RiskRecords: SignInLimitRecords {
     fn risk_of(
         &self,
         account_id: &str,
@@ -336,6 +345,15 @@ async fn raise<R: RiskRecords + AuditTrail + Sync>(
             None,
         )
         .await?;
+    // Several requests of one burst can each find the flag news; one of them tells.
+    let news = news
+        && first_in_window(
+            records,
+            &format!("alert:risk:{}:{}", account.id, level.as_str()),
+            m.now,
+            ALERT_WINDOW,
+        )
+        .await?;
     if news {
         records
             .append_audit(
@@ -346,6 +364,33 @@ async fn raise<R: RiskRecords + AuditTrail + Sync>(
             .await?;
     }
     Ok(news)
+}
+
+/// How long a raised alarm keeps a burst of the same news from raising it again.
+const ALERT_WINDOW: i64 = 15 * 60;
+
+/// True for the first caller with `key` in `window` seconds, on any node: checked and recorded
+/// in one step, so that of a burst of requests that all have news to tell, one tells it.
+pub async fn first_in_window<R>(
+    records: &R,
+    key: &str,
+    now: UnixTime,
+    window: i64,
+) -> Result<bool, StorageError>
+where
+    R: SignInLimitRecords + Sync,
+{
+    records
+        .reserve(&[key], move |states| match states {
+            [gate] if gate.blocked_until <= now => {
+                gate.blocked_until = now + window;
+                gate.window_start = now;
+                gate.failures += 1;
+                true
+            }
+            _ => false,
+        })
+        .await
 }
 
 /// Emails the account's local administrators (national ones where the organisation has none),
@@ -450,12 +495,17 @@ where
     if spraying {
         let key = ip_limit_key(&m.requester.ip);
         let until = m.now + s.spray_block_minutes * 60;
-        let already = records
-            .limit_state(&key)
-            .await?
-            .is_some_and(|l| l.blocked_until >= until - 60);
-        if !already {
-            records.block_until(&key, until).await?;
+        // Checked and set in one step: of a burst of sprayed passwords, one raises the alarm.
+        let raised = records
+            .reserve(&[&key], move |states| match states {
+                [ip] if ip.blocked_until < until - 60 => {
+                    ip.blocked_until = until;
+                    true
+                }
+                _ => false,
+            })
+            .await?;
+        if raised {
             records
                 .append_audit(
                     &m.audit("client.spray_detected", Outcome::Success)

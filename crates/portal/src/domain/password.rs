@@ -54,6 +54,66 @@ impl std::fmt::Debug for Password {
 #[derive(Debug)]
 pub struct NewPassword(Password);
 
+/// The service's own names: a password containing one is among the first an attacker tries.
+const SERVICE_WORDS: &[&str] = &["nhsmal", "nhsmail"];
+/// Parts of a name or address this long or longer are refused anywhere inside a password;
+/// shorter ones (a first name such as "Ann") only as a whole word or the whole password, or
+/// they would refuse half the dictionary.
+const CONTAINED_PART_CHARS: usize = 4;
+
+/// The words a password must not be built on: the service's names, and the person's name and
+/// email address, whole and in parts (lower case, letters and digits only).
+fn context_words(personal_words: &[&str]) -> Vec<String> {
+    let mut words: Vec<String> = SERVICE_WORDS.iter().map(|w| w.to_string()).collect();
+    words.push("nhs".into());
+    for w in personal_words {
+        let lower = w.to_lowercase();
+        let (local, _) = lower.split_once('@').unwrap_or((&lower, ""));
+        words.push(compact(local));
+        words.extend(
+            lower
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|part| part.chars().count() >= 3)
+                .map(str::to_string),
+        );
+    }
+    words.retain(|w| w.chars().count() >= 3);
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// Lower case, letters and digits only: "NHSmail-Portal" → "nhsmailportal".
+fn compact(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Whether `password` is built on one of `words` (from `context_words`), case-insensitively
+/// and whatever separates its parts: a long word anywhere inside it, a short one as a whole
+/// word, or the password's letters alone spelling one.
+fn built_on(password: &str, words: &[String]) -> bool {
+    let lower = password.to_lowercase();
+    let whole = compact(&lower);
+    let letters: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    words.iter().any(|w| {
+        *w == letters
+            || *w == whole
+            || tokens.contains(&w.as_str())
+            || tokens
+                .iter()
+                .any(|t| t.trim_end_matches(|c: char| c.is_ascii_digit()) == w)
+            || (w.chars().count() >= CONTAINED_PART_CHARS && whole.contains(w.as_str()))
+            || SERVICE_WORDS.contains(&w.as_str()) && whole.contains(w.as_str())
+    })
+}
+
 impl NewPassword {
     /// Checks a new password: length in code points, not built on the person's own name or
     /// email or the service's name, not common (zxcvbn's lists come from breached passwords),
@@ -78,26 +138,8 @@ impl NewPassword {
         if Password::new(confirmation).expose() != text {
             return Err(PasswordRejected::DoesNotMatch);
         }
-        let mut words: Vec<String> = vec!["nhsmal".into(), "nhs".into(), "nhsmail".into()];
-        for w in personal_words {
-            let lower = w.to_lowercase();
-            words.extend(
-                lower
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|part| part.chars().count() >= 3)
-                    .map(str::to_string),
-            );
-            words.push(lower);
-        }
-        let letters: String = text
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphabetic())
-            .collect();
-        if words
-            .iter()
-            .any(|w| *w == letters || text.to_lowercase() == *w)
-        {
+        let words = context_words(personal_words);
+        if built_on(text, &words) {
             return Err(PasswordRejected::PersonalOrServiceWord);
         }
         let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -274,6 +316,30 @@ mod tests {
             PasswordRejected::PersonalOrServiceWord
         );
         assert!(NewPassword::parse(GOOD, GOOD, &["Ann Example", "ann@example.nhs.uk"]).is_ok());
+    }
+
+    #[test]
+    fn the_service_name_and_the_persons_name_are_refused_anywhere_inside_a_password() {
+        let ann = ["Ann Example", "ann.example@riverside.nhs.uk"];
+        for bad in [
+            "NHSmail-Portal-2026",
+            "nhsmal is my ward 77",
+            "my NHSMAL password 2026!",
+            "ExampleAnn#2026",
+            "ann example 1990 ward",
+            "Riverside Pharmacy 2026!",
+            "ann1234 river boat lamp",
+        ] {
+            assert_eq!(
+                NewPassword::parse(bad, bad, &ann).unwrap_err(),
+                PasswordRejected::PersonalOrServiceWord,
+                "{bad}"
+            );
+        }
+        // A short name is refused as a word, not as letters inside another word.
+        for good in ["planning banner seventy cobalt", GOOD] {
+            assert!(NewPassword::parse(good, good, &ann).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::monitoring::{SignInLog, reset_step};
 use super::password::{NewPassword, PasswordHashing, PasswordRejected};
 use super::policy::{self, PolicyRecords};
 use super::sessions::SessionRecords;
-use super::signin::{SignInLimitRecords, client_source, email_limit_key};
+use super::signin::{SignInLimitRecords, client_source};
 use crate::clock::UnixTime;
 use crate::notify::Notifier;
 
@@ -270,9 +270,7 @@ where
     records
         .set_password_action(&account.id, super::accounts::PasswordAction::None)
         .await?;
-    records
-        .clear_limit(&email_limit_key(&account.email))
-        .await?;
+    super::signin::clear_password_limits(records, &account.email).await?;
     records
         .append_audit(
             &AuditEvent::new("password.reset", Outcome::Success, requester, now)

@@ -50,12 +50,32 @@ pub trait SignInLimitRecords {
         now: UnixTime,
         window_floor: UnixTime,
     ) -> impl Future<Output = Result<LimitState, StorageError>> + Send;
+    /// Check and record in one atomic step: locks the rows of `keys` (created empty when
+    /// absent: no failures, window 0, not blocked), lets `decide` read and change their states
+    /// (given in the order of `keys`), writes what it changed and returns its verdict. Requests
+    /// for the same keys on any node take their turn, so a burst gets exactly what the same
+    /// requests one after another would.
+    fn reserve<T, F>(
+        &self,
+        keys: &[&str],
+        decide: F,
+    ) -> impl Future<Output = Result<T, StorageError>> + Send
+    where
+        T: Send,
+        F: FnOnce(&mut [LimitState]) -> T + Send;
     fn block_until(
         &self,
         key: &str,
         until: UnixTime,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn clear_limit(&self, key: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Clears `key` and every key that starts with `prefix` (an address's count and those of
+    /// its known browsers).
+    fn clear_limits_like(
+        &self,
+        key: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
 pub fn email_limit_key(email: &str) -> String {
@@ -136,29 +156,37 @@ where
 {
     let now = monitor.now;
     let typed = normalize_email(attempt.email);
-    let email_key = email_limit_key(attempt.email);
     let audit = |outcome, reason: &str| {
         AuditEvent::new("sign_in.password", outcome, attempt.requester, now)
-            .subject(&normalize_email(attempt.email))
+            .subject(&typed)
             .reason(reason)
     };
 
-    let limits = check_limits(records, attempt.email, attempt.requester, now).await?;
-    if let Some(until) = limits.blocked_until {
-        records
-            .append_audit(&audit(Outcome::Failure, "throttled"))
-            .await?;
-        monitoring::password_refused(records, monitor, &typed, None, "throttled").await?;
-        return Err(SignInError::Throttled { until });
-    }
-
-    let account = records
-        .account_by_email(&normalize_email(attempt.email))
-        .await?;
+    let account = records.account_by_email(&typed).await?;
+    // Counted before the hash: of a burst sent together, only what the limits allow is checked.
+    let reserved = match reserve_password(
+        records,
+        rules.limits,
+        account.as_ref(),
+        &typed,
+        attempt.requester,
+        now,
+    )
+    .await?
+    {
+        Ok(reserved) => reserved,
+        Err(until) => {
+            records
+                .append_audit(&audit(Outcome::Failure, "throttled"))
+                .await?;
+            monitoring::password_refused(records, monitor, &typed, None, "throttled").await?;
+            return Err(SignInError::Throttled { until });
+        }
+    };
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
     let password = attempt.password;
     // A hash made with weaker parameters than configured is replaced while the password is here.
-    let (check, new_hash) = rules
+    let checked = rules
         .hashing
         .run(move |hashing| {
             let check = hashing.check(&password, stored_hash.as_deref());
@@ -168,8 +196,15 @@ where
             };
             (check, new_hash)
         })
-        .await
-        .map_err(|e| SignInError::Internal(e.to_string()))?;
+        .await;
+    let (check, new_hash) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Nothing was checked: the reservation is given back.
+            reserved.passed(records, rules.limits).await?;
+            return Err(SignInError::Internal(e.to_string()));
+        }
+    };
 
     let account = match (account, check) {
         (Some(account), PasswordCheck::Correct { .. }) => account,
@@ -183,19 +218,21 @@ where
                 event = event.account(&a.id);
             }
             records.append_audit(&event).await?;
-            record_failed_password(
-                records,
-                rules.limits,
-                account.as_ref(),
-                attempt.email,
-                attempt.requester,
-                now,
-            )
-            .await?;
+            reserved
+                .failed(
+                    records,
+                    rules.limits,
+                    account.as_ref(),
+                    attempt.requester,
+                    now,
+                )
+                .await?;
             monitoring::password_failed(records, monitor, &typed, account.as_ref(), reason).await?;
             return Err(SignInError::WrongPasswordOrEmail);
         }
     };
+    // The password was right: whatever comes next, it was not a guess.
+    reserved.passed(records, rules.limits).await?;
 
     if account.state == AccountState::Disabled {
         records
@@ -211,9 +248,6 @@ where
         monitoring::password_refused(records, monitor, &typed, Some(&account), "reset_required")
             .await?;
         return Err(SignInError::ResetRequired);
-    }
-    if limits.email_failures > 0 {
-        records.clear_limit(&email_key).await?;
     }
     if let Some(hash) = new_hash {
         records
@@ -231,84 +265,195 @@ where
     }
 }
 
-/// Where an email and a client address stand against their limits.
-pub struct LimitCheck {
-    /// When they may next try a password, if either is blocked now.
-    pub blocked_until: Option<UnixTime>,
-    /// Consecutive failures counted against the email.
-    pub email_failures: i64,
-}
+/// How far back a browser that finished a sign-in of the account counts as its known device.
+const KNOWN_DEVICE_DAYS: i64 = 90;
 
-pub async fn check_limits(
-    records: &impl SignInLimitRecords,
+/// The limit a password for `email` is counted against from this requester. A browser that has
+/// finished a sign-in of the account before (its device cookie is in the account's familiar
+/// summary) has a count of its own; every other source shares the address's count. So a burst
+/// of wrong passwords from elsewhere locks out the elsewhere, not the person at their own
+/// computer (docs/DECISIONS.md, "Lock-out without handing attackers a lock-out").
+pub async fn password_limit_key<R>(
+    records: &R,
+    account: Option<&Account>,
     email: &str,
     requester: &Requester,
     now: UnixTime,
-) -> Result<LimitCheck, StorageError> {
-    let (email_state, ip_state) = records
-        .limit_states(&email_limit_key(email), &ip_limit_key(&requester.ip))
+) -> Result<String, StorageError>
+where
+    R: monitoring::SignInLog + Sync,
+{
+    // The same lookup for unknown addresses and browsers without a cookie, so the time taken
+    // does not tell them apart (TH-3).
+    let device = requester.device.as_deref().unwrap_or("");
+    let known = records
+        .knows_device(
+            account.map_or("", |a| a.id.as_str()),
+            device,
+            now - KNOWN_DEVICE_DAYS * 86_400,
+        )
         .await?;
-    let until = [email_state, ip_state]
-        .into_iter()
-        .flatten()
-        .map(|s| s.blocked_until)
-        .max()
-        .unwrap_or(0);
-    Ok(LimitCheck {
-        blocked_until: (until > now).then_some(until),
-        email_failures: email_state.map_or(0, |s| s.failures),
+    Ok(if known && account.is_some() && !device.is_empty() {
+        known_device_limit_key(email, device)
+    } else {
+        email_limit_key(email)
     })
 }
 
-/// Counts a wrong password against the email and the client address, and blocks either when
-/// its limit is reached. Reaching the lock is audited as `account.locked`.
-pub async fn record_failed_password<R>(
+/// Ends every password count of the address: from everywhere and from each known browser (an
+/// administrator's unlock, a password reset).
+pub async fn clear_password_limits(
+    records: &impl SignInLimitRecords,
+    email: &str,
+) -> Result<(), StorageError> {
+    let key = email_limit_key(email);
+    records
+        .clear_limits_like(&key, &format!("{key}:device:"))
+        .await
+}
+
+/// The count of one known browser of the address.
+pub fn known_device_limit_key(email: &str, device: &str) -> String {
+    format!("{}:device:{device}", email_limit_key(email))
+}
+
+/// A password attempt counted against its limits before the password is checked.
+#[derive(Debug)]
+#[must_use = "a reserved attempt is settled with passed() or failed()"]
+pub struct ReservedPassword {
+    email: String,
+    email_key: String,
+    ip_key: String,
+    /// Consecutive failures on the email's count, this attempt included.
+    email_failures: i64,
+    /// Failures from the client address in its window, this attempt included.
+    ip_failures: i64,
+}
+
+/// Counts a password attempt against the address (or this known browser of it) and the client
+/// address in one atomic step, as if it will fail, and refuses it with the time it may be tried
+/// again when either is blocked. The delay a failure earns is set at once, so a burst sent
+/// together is checked no further than the same attempts sent one after another would be.
+pub async fn reserve_password<R>(
     records: &R,
     limits: &SignInLimits,
     account: Option<&Account>,
     email: &str,
     requester: &Requester,
     now: UnixTime,
-) -> Result<(), StorageError>
+) -> Result<Result<ReservedPassword, UnixTime>, StorageError>
 where
-    R: SignInLimitRecords + AuditTrail + Sync,
+    R: SignInLimitRecords + monitoring::SignInLog + Sync,
 {
-    let email_key = email_limit_key(email);
+    let email_key = password_limit_key(records, account, email, requester, now).await?;
     let ip_key = ip_limit_key(&requester.ip);
-    let email_state = records
-        .count_failure(&email_key, now, now - EMAIL_WINDOW)
+    let limits = limits.clone();
+    let verdict = records
+        .reserve(&[&email_key, &ip_key], move |states| {
+            let [email, ip] = states else {
+                return Err(now);
+            };
+            if email.window_start < now - EMAIL_WINDOW {
+                *email = LimitState {
+                    failures: 0,
+                    window_start: now,
+                    blocked_until: email.blocked_until,
+                };
+            }
+            if ip.window_start < now - limits.ip_window_seconds {
+                *ip = LimitState {
+                    failures: 0,
+                    window_start: now,
+                    blocked_until: ip.blocked_until,
+                };
+            }
+            let until = email.blocked_until.max(ip.blocked_until);
+            if until > now {
+                return Err(until);
+            }
+            email.failures += 1;
+            let delay = email_delay(email.failures, &limits);
+            email.blocked_until = if delay > 0 { now + delay } else { 0 };
+            ip.failures += 1;
+            if ip.failures >= limits.ip_max_failures {
+                ip.blocked_until = ip.window_start + limits.ip_window_seconds;
+            }
+            Ok((email.failures, ip.failures))
+        })
         .await?;
-    let delay = email_delay(email_state.failures, limits);
-    if delay > 0 {
-        records.block_until(&email_key, now + delay).await?;
+    Ok(
+        verdict.map(|(email_failures, ip_failures)| ReservedPassword {
+            email: normalize_email(email),
+            email_key,
+            ip_key,
+            email_failures,
+            ip_failures,
+        }),
+    )
+}
+
+impl ReservedPassword {
+    /// The password was right (or never checked): the email's run of failures ends and the
+    /// client address's count is given back.
+    pub async fn passed<R>(self, records: &R, limits: &SignInLimits) -> Result<(), StorageError>
+    where
+        R: SignInLimitRecords + Sync,
+    {
+        records.clear_limit(&self.email_key).await?;
+        let (max, window) = (limits.ip_max_failures, limits.ip_window_seconds);
+        records
+            .reserve(&[&self.ip_key], move |states| {
+                if let [ip] = states {
+                    ip.failures = (ip.failures - 1).max(0);
+                    // Only the ceiling's own block is lifted, never a password-spray block.
+                    if ip.failures < max && ip.blocked_until == ip.window_start + window {
+                        ip.blocked_until = 0;
+                    }
+                }
+            })
+            .await
     }
-    if email_state.failures >= limits.lock_after {
-        let mut event = AuditEvent::new("account.locked", Outcome::Success, requester, now)
-            .subject(&normalize_email(email))
-            .reason(&format!(
-                "{} consecutive failed sign-ins; locked until {}",
-                email_state.failures,
-                crate::clock::rfc3339(now + delay)
-            ));
-        if let Some(a) = account {
-            event = event.account(&a.id);
+
+    /// The password was wrong: the count stands. The attempt that reached the lock (there is
+    /// exactly one, as each reservation has its own number) is audited as `account.locked`,
+    /// and the one that reached the client address's ceiling as `client.blocked`.
+    pub async fn failed<R>(
+        self,
+        records: &R,
+        limits: &SignInLimits,
+        account: Option<&Account>,
+        requester: &Requester,
+        now: UnixTime,
+    ) -> Result<(), StorageError>
+    where
+        R: SignInLimitRecords + AuditTrail + Sync,
+    {
+        if self.email_failures == limits.lock_after {
+            let mut event = AuditEvent::new("account.locked", Outcome::Success, requester, now)
+                .subject(&self.email)
+                .reason(&format!(
+                    "{} consecutive failed sign-ins{}; locked until {}",
+                    self.email_failures,
+                    if self.email_key.contains(":device:") {
+                        " on a known device"
+                    } else {
+                        ""
+                    },
+                    crate::clock::rfc3339(now + limits.lock_seconds)
+                ));
+            if let Some(a) = account {
+                event = event.account(&a.id);
+            }
+            records.append_audit(&event).await?;
         }
-        records.append_audit(&event).await?;
-    }
-    let ip_state = records
-        .count_failure(&ip_key, now, now - limits.ip_window_seconds)
-        .await?;
-    if ip_state.failures >= limits.ip_max_failures {
-        let until = ip_state.window_start + limits.ip_window_seconds;
-        records.block_until(&ip_key, until).await?;
-        if ip_state.failures == limits.ip_max_failures {
+        if self.ip_failures == limits.ip_max_failures {
             let event = AuditEvent::new("client.blocked", Outcome::Success, requester, now)
-                .subject(&ip_key)
+                .subject(&self.ip_key)
                 .reason("too many failed sign-ins from one client address");
             records.append_audit(&event).await?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

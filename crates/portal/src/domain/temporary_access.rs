@@ -8,7 +8,7 @@ use super::accounts::{Account, AccountRecords, AccountState, normalize_email};
 use super::admin::AdminRecords;
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::secrets::SecretBox;
-use super::signin::{SignInError, SignInLimitRecords, check_limits, record_failed_password};
+use super::signin::{SignInError, SignInLimitRecords, reserve_password};
 use crate::clock::UnixTime;
 use crate::config::SignInLimits;
 
@@ -93,16 +93,17 @@ where
             .subject(&normalize_email(email))
             .reason(reason)
     };
-    if let Some(until) = check_limits(records, email, requester, now)
-        .await?
-        .blocked_until
-    {
-        records
-            .append_audit(&audit(Outcome::Failure, "throttled"))
-            .await?;
-        return Err(SignInError::Throttled { until });
-    }
     let account = records.account_by_email(&normalize_email(email)).await?;
+    let reserved =
+        match reserve_password(records, limits, account.as_ref(), email, requester, now).await? {
+            Ok(reserved) => reserved,
+            Err(until) => {
+                records
+                    .append_audit(&audit(Outcome::Failure, "throttled"))
+                    .await?;
+                return Err(SignInError::Throttled { until });
+            }
+        };
     // The same lookups for unknown addresses, so timing does not tell them apart (TH-3).
     let pass = records
         .live_temporary_access_pass(account.as_ref().map_or("", |a| a.id.as_str()), now)
@@ -125,12 +126,15 @@ where
             event = event.account(&a.id);
         }
         records.append_audit(&event).await?;
-        record_failed_password(records, limits, account.as_ref(), email, requester, now).await?;
+        reserved
+            .failed(records, limits, account.as_ref(), requester, now)
+            .await?;
         let typed = normalize_email(email);
         super::monitoring::pass_step(records, requester, now, &typed, account.as_ref(), "failure")
             .await?;
         return Err(SignInError::WrongPasswordOrEmail);
     };
+    reserved.passed(records, limits).await?;
     if account.state == AccountState::Disabled {
         records
             .append_audit(&audit(Outcome::Failure, "disabled").account(&account.id))

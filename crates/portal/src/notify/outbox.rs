@@ -94,12 +94,12 @@ impl Outbox {
         let unavailable = |e: std::io::Error| {
             DeliveryError::Unavailable(format!("outbox {}: {e}", self.path.display()))
         };
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(unavailable)?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.create(true).append(true);
+        // Texted codes in development: readable by the service alone.
+        #[cfg(unix)]
+        options.mode(crate::store::files::private_file_mode());
+        let mut file = options.open(&self.path).await.map_err(unavailable)?;
         file.write_all(bytes).await.map_err(unavailable)?;
         file.sync_data().await.map_err(unavailable)?;
         Ok(())

@@ -112,21 +112,50 @@ impl CodeRecords for Store {
         Ok(())
     }
 
-    async fn count_sends(&self, key: &str, since: UnixTime) -> Result<i64, StorageError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM message_sends WHERE send_key = $1 AND at > $2")
-                .bind(key)
-                .bind(since)
-                .fetch_one(&self.pool)
+    async fn reserve_sends(
+        &self,
+        keys: &[&str],
+        since: UnixTime,
+        limit: i64,
+        now: UnixTime,
+    ) -> Result<Option<String>, StorageError> {
+        let lock_keys: Vec<String> = keys.iter().map(|k| format!("sends:{k}")).collect();
+        let lock_keys: Vec<&str> = lock_keys.iter().map(String::as_str).collect();
+        let mut tx = self.writer.begin().await.map_err(storage_error)?;
+        // The keys' rows serialise every reservation for the same person or number; the count
+        // below then sees every send committed before it.
+        super::limits::lock_limits(&mut tx, &lock_keys).await?;
+        for key in keys {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM message_sends WHERE send_key = $1 AND at > $2",
+            )
+            .bind(*key)
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage_error)?;
+            if n >= limit {
+                tx.rollback().await.map_err(storage_error)?;
+                return Ok(None);
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        for key in keys {
+            sqlx::query("INSERT INTO message_sends (send_key, at, id) VALUES ($1, $2, $3)")
+                .bind(*key)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
                 .await
                 .map_err(storage_error)?;
-        Ok(n)
+        }
+        tx.commit().await.map_err(storage_error)?;
+        Ok(Some(id))
     }
 
-    async fn record_send(&self, key: &str, at: UnixTime) -> Result<(), StorageError> {
-        sqlx::query("INSERT INTO message_sends (send_key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(at)
+    async fn release_sends(&self, id: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM message_sends WHERE id = $1")
+            .bind(id)
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;

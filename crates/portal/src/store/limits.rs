@@ -1,3 +1,6 @@
+//! Limit counters (sign-in, second factor, resets, feedback): one row a key, counted and
+//! checked in single statements or one short transaction, so that every node agrees.
+
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
@@ -28,6 +31,49 @@ impl From<LimitRow> for LimitState {
             blocked_until: r.blocked_until,
         }
     }
+}
+
+/// The indexes of `keys` in the order their rows are locked.
+fn key_order(keys: &[&str]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    order
+}
+
+/// Locks the limit rows of `keys` for the rest of `tx`, creating absent ones empty, and returns
+/// their states in the order of `keys`.
+///
+/// Each row is created and locked by one statement: on PostgreSQL an upsert's DO UPDATE takes
+/// the row lock until commit, so a second transaction for the key waits there and then reads
+/// what the first wrote; on SQLite the first write of a transaction takes the database's write
+/// lock (and this store has one writer). Rows are locked in the order of their keys, so two
+/// transactions over the same keys cannot deadlock.
+pub(super) async fn lock_limits(
+    tx: &mut super::connections::WriteTransaction,
+    keys: &[&str],
+) -> Result<Vec<LimitState>, StorageError> {
+    let mut states = vec![
+        LimitState {
+            failures: 0,
+            window_start: 0,
+            blocked_until: 0
+        };
+        keys.len()
+    ];
+    for i in key_order(keys) {
+        let row: LimitRow = sqlx::query_as(
+            "INSERT INTO sign_in_limits (limit_key, failures, window_start, blocked_until) \
+             VALUES ($1, 0, 0, 0) \
+             ON CONFLICT (limit_key) DO UPDATE SET failures = sign_in_limits.failures \
+             RETURNING failures, window_start, blocked_until",
+        )
+        .bind(keys[i])
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(storage_error)?;
+        states[i] = row.into();
+    }
+    Ok(states)
 }
 
 impl SignInLimitRecords for Store {
@@ -94,6 +140,35 @@ impl SignInLimitRecords for Store {
         Ok(row.into())
     }
 
+    async fn reserve<T, F>(&self, keys: &[&str], decide: F) -> Result<T, StorageError>
+    where
+        T: Send,
+        F: FnOnce(&mut [LimitState]) -> T + Send,
+    {
+        let mut tx = self.writer.begin().await.map_err(storage_error)?;
+        let mut states = lock_limits(&mut tx, keys).await?;
+        let before = states.clone();
+        let verdict = decide(&mut states);
+        for i in key_order(keys) {
+            if states[i] == before[i] {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE sign_in_limits SET failures = $1, window_start = $2, blocked_until = $3 \
+                 WHERE limit_key = $4",
+            )
+            .bind(states[i].failures)
+            .bind(states[i].window_start)
+            .bind(states[i].blocked_until)
+            .bind(keys[i])
+            .execute(&mut *tx)
+            .await
+            .map_err(storage_error)?;
+        }
+        tx.commit().await.map_err(storage_error)?;
+        Ok(verdict)
+    }
+
     async fn block_until(&self, key: &str, until: UnixTime) -> Result<(), StorageError> {
         sqlx::query("UPDATE sign_in_limits SET blocked_until = $1 WHERE limit_key = $2")
             .bind(until)
@@ -101,6 +176,20 @@ impl SignInLimitRecords for Store {
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn clear_limits_like(&self, key: &str, prefix: &str) -> Result<(), StorageError> {
+        // substr and length rather than LIKE: an address may hold LIKE's wildcards.
+        sqlx::query(
+            "DELETE FROM sign_in_limits \
+             WHERE limit_key = $1 OR substr(limit_key, 1, length($2)) = $2",
+        )
+        .bind(key)
+        .bind(prefix)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
         Ok(())
     }
 

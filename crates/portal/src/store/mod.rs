@@ -11,6 +11,7 @@ mod connections;
 mod devices;
 mod email_queue;
 mod feedback;
+pub mod files;
 mod grant_reads;
 mod import;
 mod invitations;
@@ -140,16 +141,12 @@ impl Store {
     ) -> Result<Self, StorageError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
-            std::fs::create_dir_all(data_dir).map_err(|e| {
-                StorageError::Unavailable(format!(
-                    "cannot create data folder {}: {e}",
-                    data_dir.display()
-                ))
-            })?;
             Backend::Sqlite
         } else {
             Backend::Postgres
         };
+        // The data folder holds the outbox (and the master key) on either store.
+        files::make_private(data_dir, files::sqlite_path(url).as_deref())?;
         let options: AnyConnectOptions = url
             .parse::<AnyConnectOptions>()
             .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?

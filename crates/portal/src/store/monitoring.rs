@@ -277,6 +277,25 @@ impl SignInLog for Store {
         Ok(count)
     }
 
+    async fn knows_device(
+        &self,
+        account_id: &str,
+        device: &str,
+        since: UnixTime,
+    ) -> Result<bool, StorageError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT last_at FROM sign_in_familiar \
+             WHERE account_id = $1 AND kind = 'device' AND value = $2 AND last_at >= $3",
+        )
+        .bind(account_id)
+        .bind(device)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error)?;
+        Ok(row.is_some())
+    }
+
     async fn failed_emails_from(
         &self,
         source: &str,

@@ -63,6 +63,8 @@ pub struct App {
     pub geo: Option<Arc<crate::geo::GeoIpDatabase>>,
     /// The OpenID Connect ID token signing keys, kept in memory and reloaded every minute.
     pub signing_keys: crate::domain::oidc::keys::SigningKeys,
+    /// The origins a form may lead to (the CSP's `form-action`).
+    pub form_targets: security::FormTargets,
     csrf_key: Vec<u8>,
     metrics: PrometheusHandle,
 }
@@ -97,9 +99,12 @@ impl App {
         let signing_keys =
             crate::domain::oidc::keys::SigningKeys::load_or_create(&store, &secrets, clock.now())
                 .await?;
+        let form_targets = security::FormTargets::default();
+        load_form_targets(&store, &form_targets).await?;
         Ok(Arc::new(App {
             geo,
             signing_keys,
+            form_targets,
             notifier: email_queue.clone(),
             email_queue,
             security_keys,
@@ -282,8 +287,26 @@ fn start_sign_in_log_pruner(app: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Reloads the signing keys every minute, so that a rotation by `nhsmal keys rotate` (another
-/// process, perhaps another node) reaches this node within a minute.
+/// Every registered app's redirect and post-logout origins, for the CSP's `form-action`.
+async fn load_form_targets(
+    store: &Store,
+    targets: &security::FormTargets,
+) -> Result<(), crate::domain::StorageError> {
+    use crate::domain::oidc::clients::ClientRecords;
+    let clients = store.clients().await?;
+    targets.replace(
+        clients
+            .iter()
+            .filter(|c| !c.disabled)
+            .flat_map(|c| c.redirect_uris.iter().chain(&c.post_logout_redirect_uris))
+            .map(String::as_str),
+    );
+    Ok(())
+}
+
+/// Reloads the signing keys and the apps' origins every minute, so that a rotation by `nhsmal
+/// keys rotate` or a new app (another process, perhaps another node) reaches this node within
+/// a minute.
 fn start_signing_key_reloader(app: &AppState) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
@@ -296,6 +319,9 @@ fn start_signing_key_reloader(app: &AppState) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 tracing::warn!(error = %e, "signing keys not reloaded; trying again in a minute");
+            }
+            if let Err(e) = load_form_targets(&app.store, &app.form_targets).await {
+                tracing::warn!(error = %e, "apps' origins not reloaded; trying again in a minute");
             }
         }
     })

@@ -180,7 +180,12 @@ async fn checked(
     req: &AuthorizationRequest,
 ) -> Result<Result<(Client, ValidRequest), Response>, AppError> {
     let client = find_client(app, &req.client_id).await?;
-    Ok(match (flows::check_request(client.as_ref(), req), client) {
+    let checked = flows::check_request(client.as_ref(), req);
+    if matches!(checked, Ok(_) | Err(RequestError::Redirect { .. })) {
+        // The app's registration vouched for this URI: the pages of its sign-in may lead there.
+        app.form_targets.learn(&req.redirect_uri);
+    }
+    Ok(match (checked, client) {
         (Ok(valid), Some(client)) => Ok((client, valid)),
         (Err(RequestError::Redirect { error, description }), _) => {
             Err(error_redirect(app, req, error, description))
@@ -828,6 +833,7 @@ async fn logout(
     };
     let return_to = match (&q.post_logout_redirect_uri, &client) {
         (Some(uri), Some(c)) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+            app.form_targets.learn(uri);
             Some(uri.clone())
         }
         (Some(_), _) => {

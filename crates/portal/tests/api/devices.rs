@@ -81,7 +81,7 @@ async fn a_remembered_device_skips_the_second_step_until_the_password_changes() 
     assert!(listed.contains("Remembered devices") && listed.contains("Forget"));
 
     // A new password voids it.
-    let new = "a brand new passphrase for nhsmal 77";
+    let new = "a brand new passphrase for the portal 77";
     let response = app
         .submit(
             &laptop,

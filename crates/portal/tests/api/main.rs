@@ -2,11 +2,13 @@
 //! Run against SQLite by default and against PostgreSQL with NHSMAL_TEST_STORE=postgres.
 
 mod admin;
+mod bursts;
 mod cli;
 mod csrf;
 mod devices;
 mod email;
 mod feedback;
+mod files;
 mod geo;
 mod helpers;
 mod import;

@@ -973,7 +973,7 @@ async fn a_password_reset_revokes_every_refresh_token_of_the_person() {
     .await;
     app.second_step(&reset, &totp_code(&key, app.clock_now()))
         .await;
-    let new = "a brand new passphrase for ann 12";
+    let new = "a brand new passphrase for the ward 12";
     let r = app
         .submit(
             &reset,
@@ -1090,4 +1090,107 @@ async fn a_person_who_must_enrol_first_enrols_and_then_returns_to_the_app() {
     assert!(back.starts_with("/oauth2/authorize?"), "{back}");
     let r = app.get_with(&person, &back).await;
     assert!(params(&r).contains_key("code"));
+}
+
+/// The origins a page's forms may lead to, from its Content-Security-Policy.
+fn form_action(response: &reqwest::Response) -> String {
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .expect("text")
+        .to_string();
+    csp.split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("form-action "))
+        .unwrap_or_else(|| panic!("no form-action in {csp}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn forms_may_lead_only_to_the_portal_and_the_registered_apps_on_every_single_sign_on_page() {
+    let app = spawn_app().await;
+    // Before any app is registered, forms lead to the portal alone.
+    assert_eq!(form_action(&app.get("/sign-in").await), "'self'");
+    let (client_id, _) = register(&app, &[]);
+    let url = authorize_url(&client_id, &[]);
+    // The sign-in page an app sent the person to: its POST ends at the app's redirect URI.
+    let person = browser();
+    let r = app.get_with(&person, &url).await;
+    let sign_in = location(&r);
+    let r = app.get_with(&person, &sign_in).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(form_action(&r), "'self' http://localhost:9999");
+    // The second step and the consent page on the way.
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let other = browser();
+    let r = app.get_with(&other, &url).await;
+    let sign_in = location(&r);
+    let next = url::Url::parse(&format!("http://x{sign_in}"))
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .expect("next");
+    let r = app
+        .submit(
+            &other,
+            &sign_in,
+            "/sign-in",
+            &[
+                ("email", "ann@fa123.nhs.uk"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let r = app.get_with(&other, "/sign-in/verify").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(form_action(&r), "'self' http://localhost:9999");
+    let r = app.get_with(&person, &url).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(form_action(&r), "'self' http://localhost:9999");
+    let r = app
+        .submit(&person, &url, "/oauth2/consent", &[("decision", "allow")])
+        .await;
+    assert!(params(&r).contains_key("code"));
+    // Any other origin stays out, even one a request names.
+    let evil = url.replace("localhost%3A9999", "evil.example");
+    let r = app.get_with(&browser(), &evil).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        form_action(&app.get("/sign-in").await),
+        "'self' http://localhost:9999"
+    );
+}
+
+#[tokio::test]
+async fn an_app_registered_by_another_process_is_a_form_target_as_soon_as_it_sends_someone() {
+    let app = spawn_app().await;
+    // Registered after the server started: this node learns it from the app's first request.
+    let out = app.nhsmal(&[
+        "client",
+        "add",
+        "--name",
+        "Rota",
+        "--redirect-uri",
+        "https://rota.example/callback",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .expect("client id")
+        .trim()
+        .to_string();
+    let url = authorize_url(&id, &[]).replace(
+        &url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>(),
+        &url::form_urlencoded::byte_serialize(b"https://rota.example/callback").collect::<String>(),
+    );
+    let person = browser();
+    let r = app.get_with(&person, &url).await;
+    let r = app.get_with(&person, &location(&r)).await;
+    assert_eq!(form_action(&r), "'self' https://rota.example");
 }

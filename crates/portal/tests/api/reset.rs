@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, spawn_app_with, totp_code};
 
-const NEW: &str = "another long passphrase for nhs mail 42";
+const NEW: &str = "another long passphrase for the mailbox 42";
 const VERIFY: &str = "/sign-in/verify";
 const NEW_PASSWORD: &str = "/forgotten-password/new-password";
 

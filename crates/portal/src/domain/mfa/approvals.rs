@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::phone::{CodeRecords, E164, Purpose, check_send_limits, record_sends};
+use super::phone::{CodeRecords, E164, Purpose, reserve_send};
 use super::{MethodKind, MfaContext, MfaError};
 use crate::clock::UnixTime;
 use crate::domain::StorageError;
@@ -122,11 +122,11 @@ pub async fn place_call<R>(
 where
     R: crate::domain::monitoring::Monitored + ApprovalRecords + CodeRecords + AuditTrail + Sync,
 {
-    check_send_limits(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
     // Calls one after another that nobody answers are how MFA fatigue works: stop calling.
     if !crate::domain::monitoring::calls_allowed(records, &ctx.monitor(), account).await? {
         return Err(MfaError::CallsStopped);
     }
+    let reserved = reserve_send(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
     let token = URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>());
     let approval = Approval {
         id: uuid::Uuid::new_v4().to_string(),
@@ -153,9 +153,9 @@ where
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_approval(&approval.id).await?;
+        reserved.release(records).await?;
         return Err(super::delivery_failed(records, ctx, account, "mfa.call_placed", e).await?);
     }
-    record_sends(records, MethodKind::Voice, &account.id, phone, ctx.now).await?;
     records
         .append_audit(
             &ctx.audit("mfa.call_placed", Outcome::Success, account)

@@ -147,16 +147,18 @@ pub trait CodeRecords {
         session_hash: &str,
         purpose: &str,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
-    fn count_sends(
+    /// Counts one text or call against each of `keys` unless one of them already has `limit`
+    /// since `since`: checked and recorded in one transaction, so a burst sent together gets
+    /// exactly what one after another would. Returns the send's id, or `None` when refused.
+    fn reserve_sends(
         &self,
-        key: &str,
+        keys: &[&str],
         since: UnixTime,
-    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
-    fn record_send(
-        &self,
-        key: &str,
-        at: UnixTime,
-    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+        limit: i64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
+    /// Gives back a reserved send that was never made (the provider failed).
+    fn release_sends(&self, id: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
 /// A uniformly random 6-digit code from the OS CSPRNG (rejection sampling, no modulo bias).
@@ -177,34 +179,37 @@ fn send_keys(kind: MethodKind, account_id: &str, phone: &E164) -> [String; 2] {
     ]
 }
 
-/// Refuses when this person or this number has had `SENDS_PER_HOUR` texts or calls in the
-/// last hour; otherwise says when the oldest of them leaves the window.
-pub async fn check_send_limits(
-    records: &impl CodeRecords,
-    kind: MethodKind,
-    account_id: &str,
-    phone: &E164,
-    now: UnixTime,
-) -> Result<(), MfaError> {
-    for key in send_keys(kind, account_id, phone) {
-        if records.count_sends(&key, now - 3600).await? >= SENDS_PER_HOUR {
-            return Err(MfaError::TooManySends { until: now + 3600 });
-        }
+/// A text or call counted against the hourly limits before it is made.
+#[derive(Debug)]
+#[must_use = "a send that was not made is given back with release()"]
+pub struct ReservedSend(String);
+
+impl ReservedSend {
+    /// The provider failed: the send does not count.
+    pub async fn release(self, records: &impl CodeRecords) -> Result<(), StorageError> {
+        records.release_sends(&self.0).await
     }
-    Ok(())
 }
 
-pub async fn record_sends(
+/// Counts a text or call to `phone` for this person, refusing it when this person or this
+/// number has had `SENDS_PER_HOUR` in the last hour (checked and counted in one step, before
+/// the provider is asked).
+pub async fn reserve_send(
     records: &impl CodeRecords,
     kind: MethodKind,
     account_id: &str,
     phone: &E164,
     now: UnixTime,
-) -> Result<(), StorageError> {
-    for key in send_keys(kind, account_id, phone) {
-        records.record_send(&key, now).await?;
+) -> Result<ReservedSend, MfaError> {
+    let keys = send_keys(kind, account_id, phone);
+    let keys = [keys[0].as_str(), keys[1].as_str()];
+    match records
+        .reserve_sends(&keys, now - 3600, SENDS_PER_HOUR, now)
+        .await?
+    {
+        Some(id) => Ok(ReservedSend(id)),
+        None => Err(MfaError::TooManySends { until: now + 3600 }),
     }
-    Ok(())
 }
 
 fn code_mac_input(id: &str, code: &str) -> Vec<u8> {
@@ -224,7 +229,7 @@ pub async fn send_code<R>(
 where
     R: crate::domain::monitoring::Monitored + CodeRecords + AuditTrail + Sync,
 {
-    check_send_limits(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
+    let reserved = reserve_send(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records.delete_codes(session_hash, purpose.as_str()).await?;
     let code = random_code();
     let id = uuid::Uuid::new_v4().to_string();
@@ -259,9 +264,9 @@ where
     };
     if let Err(e) = ctx.notifier.send(&message, ctx.now).await {
         records.delete_codes(session_hash, purpose.as_str()).await?;
+        reserved.release(records).await?;
         return Err(super::delivery_failed(records, ctx, account, "mfa.code_sent", e).await?);
     }
-    record_sends(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records
         .append_audit(
             &ctx.audit("mfa.code_sent", Outcome::Success, account)
