@@ -4,7 +4,7 @@
 
 use super::StorageError;
 use super::accounts::{Account, AccountRecords, AccountState, Role};
-use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use super::audit::{AuditCap, AuditEvent, AuditTrail, Outcome, Requester};
 use super::notices::{self, Notice, email_person};
 use super::secrets::SecretBox;
 use super::sessions::SessionRecords;
@@ -153,9 +153,13 @@ impl Admin<'_> {
     }
 }
 
-/// Denials audited per actor in an hour; beyond that they are refused but not written, so a
-/// script hammering `/admin` cannot flood the append-only trail.
-const DENIALS_AUDITED_PER_HOUR: i64 = 20;
+/// Denials audited one by one per actor in an hour; beyond that they are refused and counted,
+/// with their targets, into one event written when the hour ends, so that a script hammering
+/// `/admin` cannot flood the append-only trail and no refusal goes unrecorded.
+pub const DENIALS: AuditCap = AuditCap {
+    per_window: 20,
+    window: 3_600,
+};
 
 async fn deny_event(
     records: &impl AuditTrail,
@@ -166,21 +170,41 @@ async fn deny_event(
     audit_denial(records, &admin.denial(target, action)).await
 }
 
-/// Appends an `admin.denied` event, unless its actor has had too many this hour.
+/// Appends an `admin.denied` event, or counts it into its actor's roll-up for the hour.
 pub async fn audit_denial(
     records: &impl AuditTrail,
     event: &AuditEvent,
 ) -> Result<(), StorageError> {
-    let actor = event.actor_id.clone().unwrap_or_default();
-    if records
-        .count_events_by_actor("admin.denied", &actor, event.at - 3_600)
-        .await?
-        >= DENIALS_AUDITED_PER_HOUR
-    {
-        tracing::warn!(actor = %actor, "admin denial not audited: over the hourly limit");
-        return Ok(());
-    }
-    records.append_audit(event).await
+    // Hours that have ended are written out first, so the trail reads in order.
+    write_ended_rollups(records, event.at).await?;
+    records.append_capped(event, DENIALS).await
+}
+
+/// Writes each hour's roll-up of refused administrator actions that has ended (a background
+/// job on every node; a roll-up is written once).
+pub async fn write_ended_rollups(
+    records: &impl AuditTrail,
+    now: UnixTime,
+) -> Result<u64, StorageError> {
+    records
+        .flush_rollups(now, |r| {
+            let mut text = format!(
+                "{} more refused in the hour from {} (beyond {} written one by one); last at {}",
+                r.count,
+                crate::clock::rfc3339(r.first_at),
+                DENIALS.per_window,
+                crate::clock::rfc3339(r.last_at),
+            );
+            if !r.targets.is_empty() {
+                text.push_str("; targets: ");
+                text.push_str(&r.targets.join(", "));
+            }
+            if r.more_targets > 0 {
+                text.push_str(&format!(" and {} more", r.more_targets));
+            }
+            text
+        })
+        .await
 }
 
 /// Until when the account is locked (a sign-in lock after `lock_after` failures, or a

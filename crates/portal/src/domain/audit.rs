@@ -139,7 +139,65 @@ pub struct AuditSearch {
     pub limit: i64,
 }
 
+/// How many events of one kind by one actor are written one by one in a window; those beyond
+/// are counted into one roll-up for the window, written as one event when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCap {
+    pub per_window: i64,
+    /// Seconds.
+    pub window: i64,
+}
+
+/// Events rolled up in one window, as the roll-up is written out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledUp {
+    pub event: String,
+    pub actor_id: String,
+    pub count: i64,
+    pub first_at: UnixTime,
+    pub last_at: UnixTime,
+    /// What they were about (accounts, organisation codes), in order, at most `MAX_TARGETS`.
+    pub targets: Vec<String>,
+    /// Targets beyond those listed.
+    pub more_targets: i64,
+}
+
+/// Events whose writing is capped per actor (`AuditTrail::append_capped`).
+const CAPPED_EVENTS: &[&str] = &["admin.denied"];
+
+/// The name of a rolled-up event as the trail writes it: its own for a capped event, else
+/// `audit.rolled_up` (a roll-up is never dropped for its name).
+pub fn static_name(event: &str) -> &'static str {
+    CAPPED_EVENTS
+        .iter()
+        .find(|e| **e == event)
+        .copied()
+        .unwrap_or("audit.rolled_up")
+}
+
+/// Targets a roll-up's event names; the rest are counted.
+pub const MAX_TARGETS: usize = 50;
+
 pub trait AuditTrail {
+    /// Appends `event` unless its actor (`actor_id`) has had `cap.per_window` events of its kind
+    /// in the current window; then it is counted, with its account or subject, into the window's
+    /// roll-up. Counted and written in one transaction: of a burst on any node, exactly the
+    /// first `per_window` are written one by one and every other is in the roll-up.
+    fn append_capped(
+        &self,
+        event: &AuditEvent,
+        cap: AuditCap,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Writes each roll-up whose window ended by `now` as one event (`describe` gives its
+    /// reason), claiming it in the same transaction so that no two nodes write it twice.
+    /// Returns how many were written.
+    fn flush_rollups<F>(
+        &self,
+        now: UnixTime,
+        describe: F,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send
+    where
+        F: Fn(&RolledUp) -> String + Send + Sync;
     fn append_audit(
         &self,
         event: &AuditEvent,
@@ -157,11 +215,4 @@ pub trait AuditTrail {
         &self,
         search: &AuditSearch,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StorageError>> + Send;
-    /// How many `event`s `actor_id` caused since `since`.
-    fn count_events_by_actor(
-        &self,
-        event: &str,
-        actor_id: &str,
-        since: UnixTime,
-    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
 }

@@ -259,12 +259,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = app.start_email_worker();
     let pruner = start_sign_in_log_pruner(&app);
+    let rollups = start_audit_rollup_writer(&app);
     let key_reloader = start_signing_key_reloader(&app);
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     pruner.abort();
+    rollups.abort();
     key_reloader.abort();
     worker.stop().await;
     served
@@ -283,6 +285,23 @@ fn start_sign_in_log_pruner(app: &AppState) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "sign-in log not pruned; trying again later"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+        }
+    })
+}
+
+/// Writes the hourly roll-ups of refused administrator actions whose hour has ended, at start
+/// and every minute (also after a crash: the roll-ups are in the database). Every node may run
+/// it: each roll-up is claimed by the transaction that writes it.
+fn start_audit_rollup_writer(app: &AppState) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            match crate::domain::admin::write_ended_rollups(&app.store, app.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "refused admin actions rolled up and audited"),
+                Err(e) => tracing::warn!(error = %e, "audit roll-ups not written; trying again"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         }
     })
 }

@@ -736,7 +736,7 @@ async fn exporting_the_audit_log_is_itself_audited() {
 #[tokio::test]
 async fn repeated_refusals_do_not_flood_the_audit_trail() {
     let app = spawn_app().await;
-    let (client, _) = app
+    let (client, key) = app
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
     for _ in 0..30 {
@@ -745,5 +745,34 @@ async fn repeated_refusals_do_not_flood_the_audit_trail() {
             StatusCode::FORBIDDEN
         );
     }
-    assert_eq!(denials(&app).await, 20, "at most 20 an hour per person");
+    assert_eq!(denials(&app).await, 20, "at most 20 an hour one by one");
+    // The other ten are not lost: when the hour is over they are one event, with the count.
+    app.clock.advance(3_600);
+    let client = app.sign_in_with_code("ann@fa123.nhs.uk", &key).await;
+    assert_eq!(
+        app.get_with(&client, "/admin").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let audit = app.audit().await;
+    let rolled: Vec<_> = audit
+        .iter()
+        .filter(|e| {
+            e.event == "admin.denied"
+                && e.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("10 more refused"))
+        })
+        .collect();
+    assert_eq!(rolled.len(), 1, "{audit:#?}");
+    assert!(
+        rolled[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("targets: /admin"))
+    );
+    assert_eq!(
+        denials(&app).await,
+        22,
+        "20, the roll-up and the new hour's first"
+    );
 }

@@ -412,3 +412,67 @@ async fn send_again_pressed_thirty_times_together_at_sign_in_sends_no_more_than_
         .count();
     assert!(warnings <= 1, "{warnings} warnings");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_the_rest_rolled_up() {
+    let app = spawn_app().await;
+    let mut targets = vec![];
+    for i in 0..5 {
+        targets.push(
+            app.add_person(&format!("bob{i}@fb456.nhs.uk"), "FB456", "user")
+                .await
+                .id,
+        );
+    }
+    let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
+    let (lee, _) = app
+        .with_fresh_factor("lee.admin@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    let token = csrf_token(&app.page(&lee, &format!("/admin/users/{}", ann.id)).await);
+    // 25 MFA resets of people in another organisation, at once.
+    let statuses = together(25, |i| {
+        let url = app.url(&format!("/admin/users/{}/reset-mfa", targets[i % 5]));
+        let (lee, token) = (lee.clone(), token.clone());
+        async move {
+            lee.post(url)
+                .form(&[("csrf_token", token.as_str()), ("reason", "lost phone")])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    })
+    .await;
+    assert_eq!(count(&statuses, StatusCode::FORBIDDEN), 25);
+    let one_by_one = |audit: &[nhsmal::domain::audit::AuditRecord]| {
+        audit
+            .iter()
+            .filter(|e| e.event == "admin.denied" && e.account_id.is_some())
+            .count()
+    };
+    assert_eq!(one_by_one(&app.audit().await), 20);
+    // A restart loses nothing: the roll-up is in the database, written when the hour ends.
+    app.clock.advance(3_600);
+    let written = nhsmal::domain::admin::write_ended_rollups(&app.store, app.clock_now())
+        .await
+        .expect("written");
+    assert_eq!(written, 1);
+    let audit = app.audit().await;
+    let rolled = audit
+        .iter()
+        .find(|e| e.event == "admin.denied" && e.account_id.is_none())
+        .expect("one event for the other five");
+    let reason = rolled.reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("5 more refused"), "{reason}");
+    let named = targets
+        .iter()
+        .filter(|t| reason.contains(t.as_str()))
+        .count();
+    assert!(named >= 1, "{reason}");
+    assert!(rolled.actor_id.is_some());
+    // Written once, however many nodes look.
+    let again = nhsmal::domain::admin::write_ended_rollups(&app.store, app.clock_now())
+        .await
+        .expect("written");
+    assert_eq!(again, 0);
+}
