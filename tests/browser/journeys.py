@@ -170,6 +170,7 @@ def open_user(page: Page, portal: Portal, text: str, name: str) -> str:
 FORGOTTEN_PASSWORD_PATH = "/forgotten-password"
 NEW_PASSWORD_PATH = "/forgotten-password/new-password"
 RESET_NOTE = "To reset your password, prove it is you."
+RESET_CHOICE_PATH = "/forgotten-password/choose"
 RECOVERY_CODES_PATH = "/profile/self-service/recovery-codes"
 USE_RECOVERY_CODE_PATH = "/sign-in/recovery-code"
 REMEMBER_THIS_DEVICE = "Don\u2019t ask again on this device for 30 days"
@@ -198,11 +199,26 @@ def open_forgotten_password(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("heading", level=1, name="Forgotten your password?", exact=True)).to_be_visible()
 
 
-def start_password_reset(page: Page, portal: Portal, email: str, note: str = RESET_NOTE) -> None:
-    """"Forgotten your password?" › Email address › Continue, which leads to
-    a second step that says it is for a reset (in the words `note`)."""
+def start_password_reset(
+    page: Page, portal: Portal, email: str, method: str = "Authenticator app", note: str = RESET_NOTE
+) -> None:
+    """"Forgotten your password?" › Email address › Continue › "How do you
+    want to prove it is you?" (the same choice for every address; nothing is
+    sent before it) › `method` › Continue, which leads to a second step that
+    says it is for a reset (in the words `note`)."""
     open_forgotten_password(page, portal)
     page.get_by_role("textbox", name="Email address", exact=True).fill(email)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    choose_reset_method(page, method, note)
+
+
+def choose_reset_method(page: Page, method: str, note: str = RESET_NOTE) -> None:
+    """On a reset's "How do you want to prove it is you?": `method`, then
+    Continue, which leads to its second step."""
+    expect_path(page, RESET_CHOICE_PATH)
+    expect(page.get_by_role("heading", level=1, name="How do you want to prove it is you?", exact=True)).to_be_visible()
+    expect_reset_note(page, note)
+    page.get_by_role("radio", name=method, exact=True).check()
     page.get_by_role("button", name="Continue", exact=True).click()
     expect_path(page, VERIFY_PATH)
     expect_reset_note(page, note)

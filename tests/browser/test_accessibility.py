@@ -325,6 +325,21 @@ def forgotten_password_with_an_error(page: Page, portal: Portal) -> None:
     expect(error_summary(page)).to_contain_text("Enter your email address")
 
 
+def reset_choice(page: Page, portal: Portal) -> None:
+    user_with_an_app(page, portal)
+    sign_out(page)
+    open_forgotten_password(page, portal)
+    page.get_by_role("textbox", name="Email address", exact=True).fill(portal.user.email)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    expect_path(page, "/forgotten-password/choose")
+
+
+def reset_choice_with_an_error(page: Page, portal: Portal) -> None:
+    reset_choice(page, portal)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    expect(error_summary(page)).to_contain_text("Select how you want to prove it is you")
+
+
 def reset_second_step(page: Page, portal: Portal) -> None:
     user_with_an_app(page, portal)
     sign_out(page)
@@ -476,6 +491,8 @@ PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "admin feedback": admin_feedback,
     "admin feedback with errors": admin_feedback_with_errors,
     "forgotten password with an error": forgotten_password_with_an_error,
+    "password reset choice": reset_choice,
+    "password reset choice with an error": reset_choice_with_an_error,
     "password reset second step": reset_second_step,
     "password reset new password": reset_new_password,
     "password reset new password with an error": reset_new_password_with_an_error,

@@ -1,7 +1,7 @@
 """Resetting a forgotten password: "Forgotten your password?" on the sign-in
-page, the email address, the same second step as at sign-in with a method the
-person registered (two different kinds for administrators), a new password,
-then signing in with it.
+page, the email address, the kind of method (the same choice for every
+address), the second step with a method the person registered (two different
+kinds for administrators), a new password, then signing in with it.
 
 Each kind of method is proved as in its own tests: an authenticator app with
 pyotp, a text message with the code from the outbox, a call by POSTing the
@@ -34,11 +34,14 @@ from harness import (
 from journeys import (
     DEFAULT_APP_NAME,
     NEW_PASSWORD_PATH,
+    RESET_CHOICE_PATH,
     RESET_NOTE,
     VERIFY_PATH,
     admin_with_an_app,
+    choose_reset_method,
     expect_reset_note,
     expect_the_password_reset,
+    open_forgotten_password,
     prove_it_is_you,
     save_new_password,
     start_password_reset,
@@ -55,7 +58,6 @@ WRONG_CODE_ERROR = "The code is not correct. Check it and try again"
 RESET_EMAIL = "Your NHSmal password has been reset"
 APP_HEADING = "Enter the code from your authenticator app"
 UNKNOWN_EMAIL = "nobody.here@demo1.nhs.uk"
-FIRST_OF_TWO = "To reset your password, prove it is you with two different methods. This is the first."
 SECOND_OF_TWO = "Now prove it is you with a second, different method."
 
 
@@ -119,7 +121,7 @@ def test_a_person_resets_their_password_with_a_texted_code_and_signs_in_with_the
     sign_out(page)
 
     before = len(portal.outbox())
-    start_password_reset(page, portal, portal.user.email)
+    start_password_reset(page, portal, portal.user.email, "Text message")
     expect_the_reset_second_step(page, "Enter the code we sent to your phone")
     code = text.expect_a_texted_code(next_message(portal, before, "sms"))
     text.submit_code(page, code)
@@ -137,7 +139,7 @@ def test_a_person_resets_their_password_by_answering_a_call_and_signs_in_with_th
     sign_out(page)
 
     before = len(portal.outbox())
-    start_password_reset(page, portal, portal.user.email)
+    start_password_reset(page, portal, portal.user.email, "Phone call")
     expect_the_reset_second_step(page, "Answer the call to your phone")
     keypad_url = call.expect_a_call(portal, next_message(portal, before, "voice"))
     expect_the_page_scripts_load(page)
@@ -159,7 +161,7 @@ def test_a_person_resets_their_password_with_a_security_key_and_signs_in_with_th
     security_key.enrol(page, portal, key)
     sign_out(page)
 
-    start_password_reset(page, portal, portal.user.email)
+    start_password_reset(page, portal, portal.user.email, "FIDO2 token")
     expect_the_reset_second_step(page, "Use your security key")
     expect_the_page_scripts_load(page)
     count = key.credentials()[0]["signCount"]
@@ -191,19 +193,23 @@ def test_an_administrator_proves_two_different_methods_to_reset_their_password(
     sign_out(page)
     portal.user = admin
 
-    start_password_reset(page, portal, admin.email, FIRST_OF_TWO)
-    expect_the_reset_second_step(page, APP_HEADING, FIRST_OF_TWO)
+    # The first step reads as anyone's: nothing says an administrator needs two.
+    start_password_reset(page, portal, admin.email)
+    expect_the_reset_second_step(page, APP_HEADING)
     before = len(portal.outbox())
     prove_it_is_you(page, app)
 
-    # One method is not enough: a second, different one is asked for.
-    expect_path(page, VERIFY_PATH)
+    # One method is not enough: a second, different kind is asked for.
+    expect_path(page, RESET_CHOICE_PATH)
+    expect_reset_note(page, SECOND_OF_TWO)
+    expect(page.get_by_role("radio", name="Authenticator app", exact=True)).to_have_count(0)
+    choose_reset_method(page, "Text message", SECOND_OF_TWO)
     expect_the_reset_second_step(page, "Enter the code we sent to your phone", SECOND_OF_TWO)
     code = text.expect_a_texted_code(next_message(portal, before, "sms"))
+    # Another way leads back to the choice, where the app is not offered again.
     page.get_by_role("link", name="Sign in another way", exact=True).click()
-    methods = page.get_by_role("main").get_by_role("list").get_by_role("link")
-    expect(methods).to_have_count(1)
-    expect(methods).to_contain_text("Text message")
+    expect_path(page, RESET_CHOICE_PATH)
+    expect(page.get_by_role("radio", name="Authenticator app", exact=True)).to_have_count(0)
     page.goto(portal.url(NEW_PASSWORD_PATH))
     expect_path(page, "/forgotten-password")
     page.goto(portal.url(VERIFY_PATH))
@@ -230,22 +236,29 @@ def test_an_unknown_email_address_gets_the_same_second_step_as_a_person_with_an_
     sign_out(page)
     known, unknown = page, new_page()
 
-    start_password_reset(known, portal, portal.user.email)
-    start_password_reset(unknown, portal, UNKNOWN_EMAIL)
+    for p, email in ((known, portal.user.email), (unknown, UNKNOWN_EMAIL)):
+        open_forgotten_password(p, portal)
+        p.get_by_role("textbox", name="Email address", exact=True).fill(email)
+        p.get_by_role("button", name="Continue", exact=True).click()
+        expect_path(p, RESET_CHOICE_PATH)
+    # The same choice for both, and nothing sent before it.
+    expect_the_same_page(known, unknown)
     for p in (known, unknown):
+        choose_reset_method(p, "Authenticator app")
         expect_the_reset_second_step(p, APP_HEADING)
         expect(p.get_by_role("textbox", name="Verification code", exact=True)).to_be_visible()
         expect(p.get_by_role("button", name="Verify", exact=True)).to_be_visible()
-        expect(p.get_by_role("main")).to_contain_text(f"\u201c{DEFAULT_APP_NAME}\u201d")
+        # The step names no method of the account.
+        expect(p.get_by_role("main")).not_to_contain_text(f"\u201c{DEFAULT_APP_NAME}\u201d")
     expect_the_same_page(known, unknown)
     for p in (known, unknown):
         response = p.reload()
         assert response is not None and response.status == 200, f"{p.url} answered {response and response.status}"
 
-    # Sign in another way lists one authenticator app either way.
+    # Sign in another way leads back to the same choice either way.
     for p in (known, unknown):
         p.get_by_role("link", name="Sign in another way", exact=True).click()
-        expect_path(p, "/sign-in/another-way")
+        expect_path(p, RESET_CHOICE_PATH)
     expect_the_same_page(known, unknown)
     for p in (known, unknown):
         p.go_back()

@@ -98,6 +98,15 @@ pub fn reset_methods(
         .collect()
 }
 
+/// The kinds of method a reset offers to choose from once `proved` are proved: every kind for
+/// the first proof (the same list for every address), then those of another factor.
+pub fn kinds_to_choose(proved: &[MethodKind]) -> Vec<MethodKind> {
+    MethodKind::ALL
+        .into_iter()
+        .filter(|k| !proved.iter().any(|p| factor(*p) == factor(*k)))
+        .collect()
+}
+
 /// Texts and calls go to a phone: for "two different methods" they are one factor, so one
 /// stolen phone cannot prove both.
 fn factor(kind: MethodKind) -> MethodKind {
@@ -458,6 +467,97 @@ where
     )
     .await?;
     Ok(remaining)
+}
+
+/// A kind of method chosen in a reset that cannot prove anything: the account does not have
+/// one, or the address has no account to reset (a decoy). It is remembered so that its pages
+/// read as a real one's: a call "placed" at `chosen_at` waits for its keypress as long as a
+/// real call would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phantom {
+    pub kind: MethodKind,
+    pub chosen_at: UnixTime,
+}
+
+fn phantom_key(id: &str) -> String {
+    format!("reset:phantom:{id}")
+}
+
+/// Remembers the kind a decoy reset chose (or chose again: "Call again").
+pub async fn choose_phantom(
+    records: &impl SignInLimitRecords,
+    id: &str,
+    kind: MethodKind,
+    now: UnixTime,
+) -> Result<(), StorageError> {
+    let code = MethodKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(0, |i| i as i64 + 1);
+    records
+        .reserve(&[&phantom_key(id)], move |states| {
+            if let [state] = states {
+                state.failures = code;
+                state.window_start = now;
+                // Forgotten with the reset.
+                state.blocked_until = now + RESET_SECONDS;
+            }
+        })
+        .await
+}
+
+/// The kind a decoy reset chose, while the reset lasts.
+pub async fn phantom_of(
+    records: &impl SignInLimitRecords,
+    id: &str,
+    now: UnixTime,
+) -> Result<Option<Phantom>, StorageError> {
+    let state = records.limit_state(&phantom_key(id)).await?;
+    Ok(state.filter(|s| s.blocked_until > now).and_then(|s| {
+        let kind = MethodKind::ALL.get(usize::try_from(s.failures - 1).ok()?)?;
+        Some(Phantom {
+            kind: *kind,
+            chosen_at: s.window_start,
+        })
+    }))
+}
+
+/// A code, key or recovery code tried on a step that cannot succeed, counted as a real reset
+/// counts wrong codes: per address (its tag) and client source, so the same answers come back,
+/// then the same lock from the attempt after the limit, whichever email step the browser came
+/// through. Returns until when the step is locked, if it now is.
+pub async fn count_phantom_guess(
+    records: &impl SignInLimitRecords,
+    address_tag: &str,
+    requester: &Requester,
+    lock_after: i64,
+    lock_seconds: i64,
+    now: UnixTime,
+) -> Result<Option<UnixTime>, StorageError> {
+    let key = format!("reset:decoy:{address_tag}:{}", client_source(&requester.ip));
+    records
+        .reserve(&[&key], move |states| {
+            let [state] = states else {
+                return None;
+            };
+            if state.blocked_until > now {
+                return Some(state.blocked_until);
+            }
+            if state.window_start < now - 86_400 || state.blocked_until != 0 {
+                *state = super::signin::LimitState {
+                    failures: 0,
+                    window_start: now,
+                    blocked_until: 0,
+                };
+            }
+            state.failures += 1;
+            if state.failures > lock_after {
+                state.blocked_until = now + lock_seconds;
+                return Some(state.blocked_until);
+            }
+            None
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -78,6 +78,16 @@ impl IntoResponse for ApiError {
             ),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found".into()),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request is too large".into(),
+            ),
+            AppError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON or a form as documented".into(),
+            ),
             AppError::TooManyRequests { message, .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
             }

@@ -36,6 +36,12 @@ pub enum AppError {
     /// The request was understood but something in it is wrong (an API caller's mistake).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A body over the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A form posted as something other than a form.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     #[error("too many requests")]
     TooManyRequests { retry_after: i64, message: String },
     #[error("service unavailable: {0}")]
@@ -107,6 +113,16 @@ impl IntoResponse for AppError {
                 StatusCode::BAD_REQUEST,
                 "There is a problem with your request",
                 vec![message.clone()],
+            ),
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "There is a problem with your request",
+                vec!["What was sent is too large.".into()],
+            ),
+            AppError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "There is a problem with your request",
+                vec!["Send the form from its page.".into()],
             ),
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -372,12 +372,29 @@ where
         let jar = CookieJar::from_headers(req.headers());
         let Form(with) = Form::<WithCsrf<T>>::from_request(req, state)
             .await
-            .map_err(|_| AppError::CrossSiteRequest)?;
+            .map_err(form_rejection)?;
         if csrf_valid(&app, &jar, &with.csrf_token) {
             Ok(CsrfForm(with.form))
         } else {
             Err(AppError::CrossSiteRequest)
         }
+    }
+}
+
+/// What a form that cannot be read gets: 413 when too large, 400 when its body did not arrive
+/// whole or is not a form, 415 for another content type; a form that is read but lacks its
+/// fields (the token among them) is refused as a cross-site request, as before.
+fn form_rejection(rejection: axum::extract::rejection::FormRejection) -> AppError {
+    use axum::extract::rejection::FormRejection;
+    match rejection {
+        FormRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge
+        }
+        FormRejection::BytesRejection(_) => {
+            AppError::BadRequest("The request did not arrive whole. Try again.".into())
+        }
+        FormRejection::InvalidFormContentType(_) => AppError::UnsupportedMediaType,
+        _ => AppError::CrossSiteRequest,
     }
 }
 

@@ -34,6 +34,12 @@ pub struct Flow {
     /// A forgotten password being reset: the methods proved so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<ResetProgress>,
+    /// The kind of method a reset's second step was asked for, and when (see
+    /// `web::reset_step`); `method` is then the account's method of that kind, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_kind: Option<MethodKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_chosen_at: Option<i64>,
     /// A number being set up (text message or phone call), not yet proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_phone: Option<PendingPhone>,

@@ -22,6 +22,7 @@ mod pages;
 mod profile;
 mod recovery_codes;
 mod reset;
+mod reset_step;
 mod rollout;
 mod second_step;
 mod security;
@@ -179,6 +180,7 @@ pub fn router(app: AppState) -> Router {
         .merge(invitation::router())
         .merge(rollout::router())
         .merge(reset::router())
+        .merge(reset_step::router())
         .merge(recovery_codes::router())
         .merge(devices::router())
         .merge(admin::router())
@@ -245,9 +247,31 @@ async fn limit_body(
             .into_response();
     }
     let (parts, body) = request.into_parts();
-    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    let body = axum::body::Body::new(http_body_util::Limited::new(stall_guard(body), limit));
     next.run(axum::extract::Request::from_parts(parts, body))
         .await
+}
+
+/// Longest wait for the next part of a request body: a client that declares more than it sends
+/// (or sends nothing) gets 400 after this, not a worker held until the 30-second timeout.
+const BODY_STALL: Duration = Duration::from_secs(5);
+
+/// A body that fails when no part of it arrives for `BODY_STALL`; the extractors then answer
+/// 400. Written here because tower-http's timeouts bound a whole request or response, not the
+/// wait between parts of a body.
+fn stall_guard(body: axum::body::Body) -> axum::body::Body {
+    use futures_util::StreamExt;
+    let frames = http_body_util::BodyStream::new(body);
+    let guarded = futures_util::stream::unfold(Some(frames), |frames| async move {
+        let mut frames = frames?;
+        match tokio::time::timeout(BODY_STALL, frames.next()).await {
+            Ok(Some(Ok(frame))) => Some((Ok(frame), Some(frames))),
+            Ok(Some(Err(e))) => Some((Err(axum::BoxError::from(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::BoxError::from("request body stalled")), None)),
+        }
+    });
+    axum::body::Body::new(http_body_util::StreamBody::new(guarded.boxed()))
 }
 
 /// Serves, with this node's email delivery worker, until `shutdown` resolves; then finishes

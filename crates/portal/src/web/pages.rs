@@ -205,6 +205,18 @@ pub struct EnrolChoicePage {
     pub required: Option<String>,
 }
 
+/// A password reset's choice of the kind of method to prove it with: the same for everybody.
+#[derive(Template)]
+#[template(path = "reset_choice.html")]
+pub struct ResetChoicePage {
+    pub chrome: Chrome,
+    pub errors: Vec<FieldError>,
+    pub kind_error: Option<String>,
+    pub options: Vec<MethodOption>,
+    pub reset_note: String,
+    pub recovery: bool,
+}
+
 #[derive(Template)]
 #[template(path = "enrol_totp.html")]
 pub struct EnrolTotpPage {

@@ -15,7 +15,7 @@ use super::pages::{
     Chrome, FieldError, RecoveryCodeUsedPage, RecoveryCodesPage, UseRecoveryCodePage, render,
 };
 use super::second_step::{
-    ask_for_fresh_factor, decoy, locked_by_wrong_codes, mfa_context, needs_fresh_factor,
+    ask_for_fresh_factor, locked_by_wrong_codes, mfa_context, needs_fresh_factor,
     recovery_code_offered, reset_progress,
 };
 use super::{AppError, AppState};
@@ -124,7 +124,7 @@ async fn use_page(
     jar: CookieJar,
 ) -> Result<Response, AppError> {
     let Some(session) = session else {
-        return decoy::recovery_code(&app, &jar, None).await;
+        return super::reset_step::decoy_recovery_code(&app, &jar, None).await;
     };
     if !recovery_code_offered(&app, &session).await? {
         return Err(AppError::NotFound);
@@ -146,7 +146,12 @@ async fn use_code(
     CsrfForm(form): CsrfForm<UseForm>,
 ) -> Result<Response, AppError> {
     let Some(session) = session else {
-        return decoy::recovery_code(&app, &jar, Some((&form.recovery_code, &requester))).await;
+        return super::reset_step::decoy_recovery_code(
+            &app,
+            &jar,
+            Some((&form.recovery_code, &requester)),
+        )
+        .await;
     };
     // At sign-in and step-up always; in a password reset where the policy allows, once.
     if !recovery_code_offered(&app, &session).await? {

@@ -1,11 +1,11 @@
-//! "Forgotten your password?": email address → the same second step as at sign-in (with the
-//! methods the person registered; two different kinds for administrators) → a new password →
-//! the sign-in page. The state is a short-lived session at stage `PasswordReset`, bound to the
+//! "Forgotten your password?": email address → the kind of method to prove it with (the same
+//! choice for every address, see `web::reset_step`) → the second step as at sign-in (two
+//! different kinds for administrators) → a new password → the sign-in page. The state is a short-lived session at stage `PasswordReset`, bound to the
 //! browser by its cookie and used once.
 //!
 //! For an unknown address (or a disabled account, or one without enough methods) the browser
-//! gets a decoy: a cookie that looks like a session and a second step that looks like an
-//! authenticator app's and never accepts a code, so the pages do not tell who has an account.
+//! gets a decoy: a cookie that looks like a session and a second step that reads as a real
+//! one's and never accepts anything, so the pages do not tell who has an account.
 
 use axum::Router;
 use axum::extract::State;
@@ -87,9 +87,15 @@ fn decoy_mac(app: &AppState, random: &[u8], period: i64) -> [u8; 16] {
     keyed::<16>(app, b"password-reset-decoy", &data)
 }
 
-/// The tag of the address a live decoy was made for (this 15-minute period or the one
-/// before), as hex; None when the browser holds no decoy.
-pub fn decoy_tag(app: &AppState, jar: &CookieJar) -> Option<String> {
+/// A live decoy held by this browser: the tag of the address it was made for and an id of its
+/// own (hex of its first 16 bytes), for what the decoy's pages remember.
+pub struct Decoy {
+    pub tag: String,
+    pub id: String,
+}
+
+/// The browser's live decoy (made this 15-minute period or the one before), if it holds one.
+pub fn decoy_of(app: &AppState, jar: &CookieJar) -> Option<Decoy> {
     let token = session_token(app, jar)?;
     let bytes = URL_SAFE_NO_PAD.decode(token.cookie_value()).ok()?;
     if bytes.len() != 32 {
@@ -104,11 +110,31 @@ pub fn decoy_tag(app: &AppState, jar: &CookieJar) -> Option<String> {
         return None;
     }
     let pad = keyed::<8>(app, b"password-reset-decoy-pad", &bytes[..8]);
-    Some(
-        (0..8)
-            .map(|i| format!("{:02x}", bytes[8 + i] ^ pad[i]))
-            .collect(),
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let tag: Vec<u8> = (0..8).map(|i| bytes[8 + i] ^ pad[i]).collect();
+    Some(Decoy {
+        tag: hex(&tag),
+        id: hex(&bytes[..16]),
+    })
+}
+
+/// The tag of an address, as a decoy for it carries it: what wrong guesses on a reset step
+/// that cannot succeed are counted by, the same for a decoy and a real account.
+pub fn address_tag(app: &AppState, email: &str) -> String {
+    keyed::<8>(
+        app,
+        b"password-reset-decoy-email",
+        normalize_email(email).as_bytes(),
     )
+    .iter()
+    .map(|x| format!("{x:02x}"))
+    .collect()
+}
+
+/// The tag of the address a live decoy was made for, as hex; None when the browser holds no
+/// decoy.
+pub fn decoy_tag(app: &AppState, jar: &CookieJar) -> Option<String> {
+    decoy_of(app, jar).map(|d| d.tag)
 }
 
 /// True when the browser holds a live decoy from the email step.
@@ -204,12 +230,12 @@ async fn email_step(
             };
             flow.save(&app, &token.storage_key()).await?;
             let jar = jar.add(session_cookie(&app, &token));
-            (jar, Redirect::to("/sign-in/verify")).into_response()
+            (jar, Redirect::to(super::reset_step::CHOOSE)).into_response()
         }
         Ok(ResetStart::Decoy) => {
             let token = decoy_token(&app, now, &form.email);
             let jar = jar.add(session_cookie(&app, &token));
-            (jar, Redirect::to("/sign-in/verify")).into_response()
+            (jar, Redirect::to(super::reset_step::CHOOSE)).into_response()
         }
         Err(ResetError::Throttled { until }) => {
             return Err(AppError::TooManyRequests {

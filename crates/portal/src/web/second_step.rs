@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::extract::{AnySession, CsrfForm, session_cookie};
 use super::flow::{Flow, ResetProof};
 use super::pages::{AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render};
+use super::reset_step::{self, ResetStep, step_of};
 use super::{AppError, AppState};
 use crate::domain::audit::Requester;
 use crate::domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
@@ -96,20 +97,6 @@ fn purpose_of(session: &AnySession) -> Purpose {
     }
 }
 
-/// What a password reset asks for at this step.
-fn reset_note(flow: &Flow) -> Option<String> {
-    let progress = flow.reset.as_ref()?;
-    let proved = progress.proved.len() + usize::from(progress.recovery_code);
-    Some(match (progress.needed, proved) {
-        (1, _) => "To reset your password, prove it is you.".into(),
-        (_, 0) => {
-            "To reset your password, prove it is you with two different methods. This is the first."
-                .into()
-        }
-        _ => "Now prove it is you with a second, different method.".into(),
-    })
-}
-
 fn chrome(app: &AppState, session: &AnySession) -> Chrome {
     let signed_in = session.0.record.stage == SessionStage::SignedIn;
     Chrome {
@@ -141,7 +128,10 @@ struct VerifyQuery {
 
 /// The methods this person may use here: those the policy allows, or, when they have none of
 /// those, their old ones (to prove who they are before enrolling an allowed one).
-async fn offered_methods(app: &AppState, session: &AnySession) -> Result<Vec<Method>, AppError> {
+pub(super) async fn offered_methods(
+    app: &AppState,
+    session: &AnySession,
+) -> Result<Vec<Method>, AppError> {
     let account = &session.0.account;
     let methods = mfa::methods_of(&app.store, &account.id).await?;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
@@ -200,7 +190,13 @@ fn verify_form(
         .map(E164)
         .map(|p| p.masked())
         .unwrap_or_default();
+    let reset = session.0.record.stage == SessionStage::PasswordReset;
     let (mode, resend_label, heading, hint) = match method.kind {
+        // A reset's step names no method of the account (web::reset_step).
+        kind if reset => {
+            let (mode, resend, heading, hint) = super::reset_step::words(kind);
+            (mode, resend, heading.to_string(), hint.to_string())
+        }
         MethodKind::Totp => (
             "code",
             None,
@@ -242,7 +238,11 @@ fn verify_form(
         resend_label,
         heading,
         hint,
-        method_id: method.id.clone(),
+        method_id: if reset {
+            method.kind.as_str().to_string()
+        } else {
+            method.id.clone()
+        },
         errors: error
             .iter()
             .map(|m| FieldError {
@@ -252,7 +252,7 @@ fn verify_form(
             .collect(),
         code_error: error,
         step_up: session.0.record.stage == SessionStage::SignedIn,
-        reset_note: reset_note(&Flow::of(&session.0)),
+        reset_note: reset.then(|| super::reset_step::reset_note(&Flow::of(&session.0))),
         remember_days: Flow::of(&session.0)
             .remember_days
             .filter(|_| session.0.record.stage == SessionStage::SecondFactor),
@@ -337,8 +337,15 @@ async fn verify_page(
     jar: CookieJar,
     Query(query): Query<VerifyQuery>,
 ) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => {
+            return Ok(reset_step::phantom_page(&step, StatusCode::OK, None));
+        }
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
     let Some(session) = session else {
-        return decoy::page(&app, &jar, StatusCode::OK, None);
+        return Err(AppError::SignInRequired { next: None });
     };
     let method = match chosen_method(&app, &session, query.method.as_deref()).await {
         Ok((_, method)) => method,
@@ -348,6 +355,10 @@ async fn verify_page(
         }
         Err(e) => return Err(e),
     };
+    if session.0.record.stage == SessionStage::PasswordReset {
+        // Sent when the kind was chosen; a reset's step is only shown here.
+        return Ok(verify_form(&app, &session, &method, StatusCode::OK, None));
+    }
     if query.method.is_some() {
         let mut flow = Flow::of(&session.0);
         flow.method = Some(method.id.clone());
@@ -366,10 +377,23 @@ async fn resend(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => return reset_step::phantom_resend(&app, step).await,
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
     let Some(session) = session else {
-        return decoy::resend(&app, &jar);
+        return Err(AppError::SignInRequired { next: None });
     };
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
+    if session.0.record.stage == SessionStage::PasswordReset {
+        let mut flow = Flow::of(&session.0);
+        flow.approval = None;
+        flow.reset_chosen_at = Some(app.now());
+        flow.save(&app, &session.0.token.storage_key()).await?;
+        reset_step::reach_in_background(&app, &requester, &session, flow, method);
+        return Ok(Redirect::to(VERIFY).into_response());
+    }
     match reach_phone(&app, &requester, &session, &method, true).await? {
         None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
         Some((status, problem)) => Ok(verify_form(&app, &session, &method, status, Some(problem))),
@@ -393,8 +417,15 @@ async fn verify(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => {
+            return reset_step::phantom_verify(&app, &step, &requester, &form.code).await;
+        }
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
     let Some(session) = session else {
-        return decoy::wrong_code(&app, &jar, &requester).await;
+        return Err(AppError::SignInRequired { next: None });
     };
     let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
     let account = &session.0.account;
@@ -484,15 +515,18 @@ async fn verify(
             complete(&app, &session, method.kind, &requester, jar).await
         }
         Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
-        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
-            Ok(verify_form(
-                &app,
-                &session,
-                &method,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(e.to_string()),
-            ))
-        }
+        Err(
+            e @ (MfaError::WrongCode
+            | MfaError::CodeMissing
+            | MfaError::CodeExpired
+            | MfaError::KeyRefused),
+        ) => Ok(verify_form(
+            &app,
+            &session,
+            &method,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(e.to_string()),
+        )),
         Err(MfaError::Storage(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
@@ -618,6 +652,8 @@ pub(super) async fn reset_progress(
     flow.reset = Some(progress);
     flow.method = None;
     flow.approval = None;
+    flow.reset_kind = None;
+    flow.reset_chosen_at = None;
     // A challenge answered is never carried into the next session (WA-1).
     flow.key_authentication = None;
     flow.save(app, &token.storage_key()).await?;
@@ -625,7 +661,7 @@ pub(super) async fn reset_progress(
     let target = if done {
         super::reset::NEW_PASSWORD
     } else {
-        "/sign-in/verify"
+        reset_step::CHOOSE
     };
     Ok((jar, Redirect::to(target)).into_response())
 }
@@ -641,7 +677,7 @@ pub(super) fn locked_by_wrong_codes(until: i64, now: i64) -> AppError {
     }
 }
 
-fn json_error(status: StatusCode, message: &str) -> Response {
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
@@ -651,8 +687,19 @@ async fn key_options(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, AppError> {
+    let reset = match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(choose_first()),
+        ResetStep::Phantom(step) => return Ok(reset_step::phantom_key_options(&app, step.tag())),
+        // A reset that chose another kind answers as a phantom security key would.
+        ResetStep::Real(kind) if kind != MethodKind::Fido2 => {
+            let tag = reset_step::tag_of(&app, session.as_ref());
+            return Ok(reset_step::phantom_key_options(&app, &tag));
+        }
+        ResetStep::Real(kind) => Some(kind),
+        ResetStep::NotReset => None,
+    };
     let Some(session) = session else {
-        return decoy::key_options(&app, &jar);
+        return Err(AppError::SignInRequired { next: None });
     };
     let methods = offered_methods(&app, &session).await?;
     let (options, state) = match app.security_keys.start_authentication(&methods) {
@@ -669,6 +716,19 @@ async fn key_options(
     flow.key_authentication = Some(state);
     flow.method = Some(form.method);
     flow.save(&app, &session.0.token.storage_key()).await?;
+    let mut options =
+        serde_json::to_value(options).map_err(|e| AppError::Internal(e.to_string()))?;
+    if reset.is_some() {
+        // A real key's transports would set it apart from a reset's made-up one
+        // (`reset_step::phantom_key_options`); browsers try every transport without them.
+        if let Some(list) = options["publicKey"]["allowCredentials"].as_array_mut() {
+            for credential in list {
+                if let Some(c) = credential.as_object_mut() {
+                    c.remove("transports");
+                }
+            }
+        }
+    }
     Ok(axum::Json(options).into_response())
 }
 
@@ -685,15 +745,31 @@ async fn key_finish(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<KeyAnswer>,
 ) -> Result<Response, AppError> {
+    let reset = match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(choose_first()),
+        ResetStep::Phantom(step) => {
+            return reset_step::phantom_key_finish(&app, step.tag(), &requester).await;
+        }
+        ResetStep::Real(kind) => Some(kind),
+        ResetStep::NotReset => None,
+    };
     let Some(session) = session else {
-        return decoy::key_finish(&app, &jar);
+        return Err(AppError::SignInRequired { next: None });
     };
     let mut flow = Flow::of(&session.0);
-    let Some(state) = flow.key_authentication.take() else {
-        return Ok(json_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Start again: select Use security key",
-        ));
+    let state = match (flow.key_authentication.take(), reset) {
+        (Some(state), None | Some(MethodKind::Fido2)) => state,
+        // In a reset, an answer without a key asked for first is a guess like a phantom's.
+        (_, Some(_)) => {
+            let tag = reset_step::tag_of(&app, Some(&session));
+            return reset_step::phantom_key_finish(&app, &tag, &requester).await;
+        }
+        (None, None) => {
+            return Ok(json_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Start again: select Use security key",
+            ));
+        }
     };
     // The challenge is used once, whatever the answer.
     flow.save(&app, &session.0.token.storage_key()).await?;
@@ -749,8 +825,15 @@ async fn another_way(
     session: Option<AnySession>,
     jar: CookieJar,
 ) -> Result<Response, AppError> {
+    if !matches!(
+        step_of(&app, session.as_ref(), &jar).await?,
+        ResetStep::NotReset
+    ) {
+        // A reset chooses again from the list everybody sees.
+        return Ok(Redirect::to(reset_step::CHOOSE).into_response());
+    }
     let Some(session) = session else {
-        return decoy::another_way(&app, &jar).await;
+        return Err(AppError::SignInRequired { next: None });
     };
     let methods = offered_methods(&app, &session).await?;
     let page = AnotherWayPage {
@@ -768,222 +851,10 @@ async fn another_way(
     Ok(render(StatusCode::OK, &page))
 }
 
-/// The second step of a password reset for an address that cannot be reset (see
-/// `web::reset`): it looks like an authenticator app's and never accepts a code. Every route a
-/// real reset's second step has answers a decoy as it would answer a real reset whose only
-/// method is an authenticator app. Without a decoy cookie these pages send people to sign in.
-pub(super) mod decoy {
-    use axum::http::StatusCode;
-    use axum::response::{IntoResponse, Redirect, Response};
-    use axum_extra::extract::cookie::CookieJar;
-
-    use super::super::pages::{
-        AnotherWayPage, Chrome, FieldError, MethodChoice, UseRecoveryCodePage, VerifyPage, render,
-    };
-    use super::super::reset::{decoy_csrf, decoy_tag};
-    use super::super::{AppError, AppState};
-    use crate::domain::audit::Requester;
-    use crate::domain::mfa::MfaError;
-    use crate::domain::policy;
-    use crate::domain::signin::{SignInLimitRecords, client_source};
-
-    /// The address tag of the browser's live decoy, or the answer a browser without one gets.
-    fn tag(app: &AppState, jar: &CookieJar) -> Result<String, AppError> {
-        decoy_tag(app, jar).ok_or(AppError::SignInRequired { next: None })
-    }
-
-    /// A made-up method id, a version-4 UUID like a real one, the same for every reset of
-    /// one address (as a real method's id is).
-    fn method_id(app: &AppState, tag: &str) -> String {
-        let hex = app
-            .secrets
-            .mac_hex(format!("password-reset-decoy-method\0{tag}").as_bytes());
-        let mut bytes = [0u8; 16];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
-        }
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
-    }
-
-    fn chrome(app: &AppState, jar: &CookieJar) -> Chrome {
-        Chrome {
-            signed_in: None,
-            csrf_token: decoy_csrf(app, jar),
-            admin: false,
-        }
-    }
-
-    /// Whether a real reset would offer "Use a recovery code" (the national policy: a decoy
-    /// has no organisation).
-    async fn recovery_offered(app: &AppState) -> Result<bool, AppError> {
-        Ok(policy::policy_for(&app.store, policy::NATIONAL)
-            .await?
-            .recovery_codes_for_reset)
-    }
-
-    pub fn page(
-        app: &AppState,
-        jar: &CookieJar,
-        status: StatusCode,
-        error: Option<String>,
-    ) -> Result<Response, AppError> {
-        let tag = tag(app, jar)?;
-        let page = VerifyPage {
-            chrome: chrome(app, jar),
-            mode: "code",
-            resend_label: None,
-            heading: "Enter the code from your authenticator app".into(),
-            hint: "Open the authenticator app you called \u{201c}Authenticator app\u{201d} and enter the 6-digit code it shows for NHSmal.".into(),
-            method_id: method_id(app, &tag),
-            errors: error
-                .iter()
-                .map(|m| FieldError {
-                    field: "code",
-                    message: m.clone(),
-                })
-                .collect(),
-            code_error: error,
-            step_up: false,
-            reset_note: Some("To reset your password, prove it is you.".into()),
-            remember_days: None,
-        };
-        Ok(render(status, &page))
-    }
-
-    /// A wrong guess, counted as a real reset counts them: per address and client source, so
-    /// the same 422s, then the same 429 from the attempt after the limit, whichever email step
-    /// the browser came through.
-    async fn count_guess(
-        app: &AppState,
-        tag: &str,
-        requester: &Requester,
-    ) -> Result<Option<AppError>, AppError> {
-        let now = app.now();
-        let key = format!("reset:decoy:{tag}:{}", client_source(&requester.ip));
-        let limits = &app.settings.sign_in_limits;
-        let state = app.store.count_failure(&key, now, now - 86_400).await?;
-        if state.failures <= limits.lock_after {
-            return Ok(None);
-        }
-        let until = if state.blocked_until > now {
-            state.blocked_until
-        } else {
-            app.store
-                .block_until(&key, now + limits.lock_seconds)
-                .await?;
-            now + limits.lock_seconds
-        };
-        Ok(Some(super::locked_by_wrong_codes(until, now)))
-    }
-
-    /// Every code is wrong.
-    pub async fn wrong_code(
-        app: &AppState,
-        jar: &CookieJar,
-        requester: &Requester,
-    ) -> Result<Response, AppError> {
-        let tag = tag(app, jar)?;
-        if let Some(locked) = count_guess(app, &tag, requester).await? {
-            return Err(locked);
-        }
-        page(
-            app,
-            jar,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(MfaError::WrongCode.to_string()),
-        )
-    }
-
-    /// "Send again" on an authenticator app's step sends nothing and shows the step again.
-    pub fn resend(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        let tag = tag(app, jar)?;
-        Ok(
-            Redirect::to(&format!("/sign-in/verify?method={}", method_id(app, &tag)))
-                .into_response(),
-        )
-    }
-
-    /// Security-key options: this "person" has no key.
-    pub fn key_options(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        tag(app, jar)?;
-        Ok(super::json_error(
-            StatusCode::NOT_FOUND,
-            "No security key is registered",
-        ))
-    }
-
-    /// A security-key answer without options asked first.
-    pub fn key_finish(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        tag(app, jar)?;
-        Ok(super::json_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Start again: select Use security key",
-        ))
-    }
-
-    /// The status of a call nobody placed.
-    pub fn approval_status(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        tag(app, jar)?;
-        Ok(axum::Json(serde_json::json!({ "status": "expired" })).into_response())
-    }
-
-    pub async fn another_way(app: &AppState, jar: &CookieJar) -> Result<Response, AppError> {
-        let tag = tag(app, jar)?;
-        let id = method_id(app, &tag);
-        let page = AnotherWayPage {
-            chrome: chrome(app, jar),
-            methods: vec![MethodChoice {
-                href: format!("/sign-in/verify?method={id}"),
-                label: "Authenticator app: Authenticator app".into(),
-                detail: String::new(),
-            }],
-            recovery: recovery_offered(app).await?,
-        };
-        Ok(render(StatusCode::OK, &page))
-    }
-
-    /// "Use a recovery code": offered as a real reset would offer it; no code is right.
-    pub async fn recovery_code(
-        app: &AppState,
-        jar: &CookieJar,
-        guess: Option<(&str, &Requester)>,
-    ) -> Result<Response, AppError> {
-        let tag = tag(app, jar)?;
-        if !recovery_offered(app).await? {
-            return Err(AppError::NotFound);
-        }
-        let (status, error) = match guess {
-            None => (StatusCode::OK, None),
-            Some((typed, _)) if typed.trim().is_empty() => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("Enter a recovery code".to_string()),
-            ),
-            Some((_, requester)) => {
-                if let Some(locked) = count_guess(app, &tag, requester).await? {
-                    return Err(locked);
-                }
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(
-                        "The recovery code is not correct, or it has been used. Check it and try again"
-                            .to_string(),
-                    ),
-                )
-            }
-        };
-        let page = UseRecoveryCodePage {
-            chrome: chrome(app, jar),
-            errors: error
-                .iter()
-                .map(|m| FieldError {
-                    field: "recovery_code",
-                    message: m.clone(),
-                })
-                .collect(),
-            code_error: error,
-        };
-        Ok(render(status, &page))
-    }
+/// A reset's step asked for before its kind is chosen.
+fn choose_first() -> Response {
+    json_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Start again: choose how to prove it is you",
+    )
 }

@@ -122,10 +122,25 @@ async fn current_status(
     session: Option<AnySession>,
     jar: axum_extra::extract::cookie::CookieJar,
 ) -> Result<Response, AppError> {
+    use super::reset_step::{ResetStep, step_of};
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Phantom(step) => {
+            return Ok(super::reset_step::phantom_approval_status(&app, &step));
+        }
+        ResetStep::Choose => {
+            return Ok(Json(serde_json::json!({ "status": "expired" })).into_response());
+        }
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
     let Some(session) = session else {
-        return super::second_step::decoy::approval_status(&app, &jar);
+        return Err(AppError::SignInRequired { next: None });
     };
     let flow = Flow::of(&session.0);
+    if session.0.record.stage == crate::domain::sessions::SessionStage::PasswordReset
+        && let Some(status) = super::reset_step::unplaced_call_status(&app, &flow)
+    {
+        return Ok(Json(serde_json::json!({ "status": status })).into_response());
+    }
     let id = flow
         .approval
         .or_else(|| flow.pending_phone.and_then(|p| p.approval))

@@ -457,6 +457,13 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// Chooses the kind of method (`totp`, `sms`, `voice`, `fido2`) on a password reset's
+    /// choice page.
+    pub async fn reset_choose(&self, client: &reqwest::Client, kind: &str) -> Response {
+        let page = "/forgotten-password/choose";
+        self.submit(client, page, page, &[("kind", kind)]).await
+    }
+
     /// Ann Example (ann@example.nhs.uk, in FA123) signed in with her password in a new browser.
     pub async fn ann_signed_in(&self) -> reqwest::Client {
         self.add_user("ann@example.nhs.uk").await;

@@ -11,6 +11,7 @@ mod feedback;
 mod files;
 mod geo;
 mod helpers;
+mod hostile;
 mod import;
 mod json_api;
 mod monitoring;

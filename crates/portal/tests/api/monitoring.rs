@@ -646,6 +646,7 @@ async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password
         &[("email", "ann@fa123.nhs.uk")],
     )
     .await;
+    app.reset_choose(&reset, "totp").await;
     app.second_step(&reset, &totp_code(&key, app.clock_now()))
         .await;
     let new = "a completely different passphrase 77";

@@ -971,6 +971,7 @@ async fn a_password_reset_revokes_every_refresh_token_of_the_person() {
         &[("email", "ann@fa123.nhs.uk")],
     )
     .await;
+    app.reset_choose(&reset, "totp").await;
     app.second_step(&reset, &totp_code(&key, app.clock_now()))
         .await;
     let new = "a brand new passphrase for the ward 12";

@@ -7,9 +7,11 @@ use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, spawn_app_
 
 const NEW: &str = "another long passphrase for the mailbox 42";
 const VERIFY: &str = "/sign-in/verify";
+const CHOOSE: &str = "/forgotten-password/choose";
 const NEW_PASSWORD: &str = "/forgotten-password/new-password";
 
-async fn start(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+/// The email step alone.
+async fn email_step(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
     app.submit(
         client,
         "/forgotten-password",
@@ -17,6 +19,42 @@ async fn start(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest:
         &[("email", email)],
     )
     .await
+}
+
+/// The email step, then "Authenticator app" chosen; returns the email step's answer.
+async fn start(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    let response = email_step(app, client, email).await;
+    if response.status() == StatusCode::SEE_OTHER {
+        let chosen = app.reset_choose(client, "totp").await;
+        assert_eq!(location(&chosen), VERIFY);
+    }
+    response
+}
+
+/// The newest texted code, once the background has sent it.
+async fn texted_code_after(app: &TestApp, texts_before: usize) -> String {
+    for _ in 0..100 {
+        let texts: Vec<_> = app
+            .outbox()
+            .into_iter()
+            .filter(|m| m["channel"] == "sms")
+            .collect();
+        if texts.len() > texts_before {
+            return texts
+                .last()
+                .and_then(|m| m["code"].as_str().map(str::to_string))
+                .expect("a code");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no text was sent");
+}
+
+fn texts(app: &TestApp) -> usize {
+    app.outbox()
+        .iter()
+        .filter(|m| m["channel"] == "sms")
+        .count()
 }
 
 async fn save(
@@ -71,7 +109,7 @@ async fn a_person_resets_a_forgotten_password_with_their_authenticator_app() {
     app.clock.advance(30);
     let client = browser();
     let response = start(&app, &client, "ann@fa123.nhs.uk").await;
-    assert_eq!(location(&response), VERIFY);
+    assert_eq!(location(&response), CHOOSE);
     let page = app.page(&client, VERIFY).await;
     assert!(page.contains("To reset your password, prove it is you."));
     // Not signed in: My Profile is out of reach during a reset.
@@ -140,7 +178,7 @@ async fn unknown_and_known_addresses_get_the_same_pages_and_codes_never_work_for
         let client = browser();
         let response = start(&app, &client, email).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email}");
-        assert_eq!(location(&response), VERIFY);
+        assert_eq!(location(&response), CHOOSE);
         let cookies: Vec<String> = crate::helpers::set_cookies(response.headers())
             .iter()
             .map(|c| c.split('=').next().unwrap_or_default().to_string())
@@ -215,17 +253,31 @@ async fn administrators_prove_two_different_kinds_of_method() {
     let reset = browser();
     start(&app, &reset, "lee@fa123.nhs.uk").await;
     let page = app.page(&reset, VERIFY).await;
-    assert!(page.contains("two different methods"), "{page}");
+    // The first step says nothing of two methods: that would tell an administrator's address.
+    assert!(
+        page.contains("To reset your password, prove it is you."),
+        "{page}"
+    );
+    let words = crate::helpers::text_of(&page, "main");
+    assert!(!words.contains("two"), "{words}");
     let code = totp_code(&key, app.clock_now());
     let response = app.second_step(&reset, &code).await;
-    assert_eq!(location(&response), VERIFY, "a second method next");
+    assert_eq!(location(&response), CHOOSE, "a second method next");
+    let choice = app.page(&reset, CHOOSE).await;
+    assert!(choice.contains("second, different method"));
+    assert!(
+        !choice.contains("value=\"totp\"") && choice.contains("value=\"sms\""),
+        "another kind of method: {choice}"
+    );
+    let before = texts(&app);
+    assert_eq!(location(&app.reset_choose(&reset, "sms").await), VERIFY);
     let page = app.page(&reset, VERIFY).await;
-    assert!(page.contains("second, different method"));
     assert!(
         page.contains("Enter the code we sent to your phone"),
         "the other kind"
     );
-    let response = app.second_step(&reset, &last_sms_code(&app)).await;
+    let code = texted_code_after(&app, before).await;
+    let response = app.second_step(&reset, &code).await;
     assert_eq!(location(&response), NEW_PASSWORD);
     let response = save(&app, &reset, NEW, NEW).await;
     assert_eq!(location(&response), "/sign-in?reset=1");
@@ -315,6 +367,15 @@ async fn starts_are_limited_per_address_and_wrong_codes_count_towards_the_lock()
     );
 }
 
+/// A JSON answer with its fresh challenge blanked (it differs on every request, real or not).
+fn without_random_parts(body: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(body).expect("json");
+    if let Some(challenge) = value.pointer_mut("/publicKey/challenge") {
+        *challenge = serde_json::Value::String("CHALLENGE".into());
+    }
+    value.to_string()
+}
+
 /// The set of things a browser sees on every route of the second step, with the method id
 /// replaced: what must be the same for a real reset and a decoy.
 async fn second_step_shape(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
@@ -346,7 +407,7 @@ async fn second_step_shape(app: &TestApp, client: &reqwest::Client) -> Vec<Strin
         let status = response.status();
         let body = response.text().await.expect("body");
         let body = if body.starts_with('{') {
-            body
+            without_random_parts(&body)
         } else {
             String::new()
         };
@@ -363,14 +424,33 @@ async fn second_step_shape(app: &TestApp, client: &reqwest::Client) -> Vec<Strin
         };
         shape.push(format!("GET {path} {status} {body}"));
     }
-    let another = app.page(client, "/sign-in/another-way").await;
+    let another = app.get_with(client, "/sign-in/another-way").await;
     shape.push(format!(
-        "another way: {} links, recovery code {}",
-        another.matches("/sign-in/verify?method=").count(),
-        another.contains("Use a recovery code")
+        "another way: {} {}",
+        another.status(),
+        location(&another)
+    ));
+    let choice = app.page(client, CHOOSE).await;
+    shape.push(format!(
+        "choice: {} {}",
+        crate::helpers::text_of(&choice, "main"),
+        choice.contains("Use a recovery code")
     ));
     shape.push(method);
     shape
+}
+
+/// A line of a shape with the credential id in security-key options blanked: made up for each
+/// address, the same across its resets, as a real key's is.
+fn without_credential_id(line: &str) -> String {
+    match line.find("\"id\":\"") {
+        Some(at) => {
+            let rest = &line[at + 6..];
+            let end = rest.find('"').unwrap_or(0);
+            format!("{}\"id\":\"ID{}", &line[..at], &rest[end..])
+        }
+        None => line.to_string(),
+    }
 }
 
 #[tokio::test]
@@ -389,14 +469,32 @@ async fn a_decoy_answers_every_route_of_the_second_step_as_a_real_reset_does() {
         start(&app, &client, email).await;
         shapes.push(second_step_shape(&app, &client).await);
     }
-    // Method ids stay the same across resets of one address, real or not.
-    assert_eq!(shapes[0].last(), shapes[1].last());
-    assert_eq!(shapes[2].last(), shapes[3].last());
-    assert_ne!(shapes[0].last(), shapes[2].last());
-    let without_id = |s: &Vec<String>| s[..s.len() - 1].to_vec();
+    // The form names the kind chosen, never a method of the account.
+    assert!(
+        shapes
+            .iter()
+            .all(|s| s.last().map(String::as_str) == Some("totp"))
+    );
+    // A security key's id is the same across resets of one address, real or not.
+    let key_id = |s: &Vec<String>| {
+        s.iter()
+            .find_map(|line| line.split("\"id\":\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .expect("a credential id")
+    };
+    assert_eq!(key_id(&shapes[0]), key_id(&shapes[1]));
+    assert_eq!(key_id(&shapes[2]), key_id(&shapes[3]));
+    assert_ne!(key_id(&shapes[0]), key_id(&shapes[2]));
+    let without_id = |s: &Vec<String>| {
+        s[..s.len() - 1]
+            .iter()
+            .map(|line| without_credential_id(line))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(without_id(&shapes[0]), without_id(&shapes[2]));
     assert!(
-        shapes[0].iter().any(|s| s.contains("No security key")),
+        shapes[0].iter().any(|s| s.contains("allowCredentials")),
         "{:?}",
         shapes[0]
     );
@@ -437,7 +535,7 @@ async fn recovery_codes_prove_a_reset_only_where_the_policy_allows_it() {
     // By default a recovery code cannot reset a password.
     let client = browser();
     start(&app, &client, "ann@fa123.nhs.uk").await;
-    let another = app.page(&client, "/sign-in/another-way").await;
+    let another = app.page(&client, CHOOSE).await;
     assert!(!another.contains("Use a recovery code"));
     let response = app.get_with(&client, "/sign-in/recovery-code").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
@@ -475,7 +573,7 @@ async fn recovery_codes_prove_a_reset_only_where_the_policy_allows_it() {
 
     let client = browser();
     start(&app, &client, "ann@fa123.nhs.uk").await;
-    let another = app.page(&client, "/sign-in/another-way").await;
+    let another = app.page(&client, CHOOSE).await;
     assert!(another.contains("Use a recovery code"));
     let response = app
         .submit(
@@ -556,11 +654,12 @@ async fn an_administrator_may_use_a_recovery_code_as_one_of_two_methods_where_al
     start(&app, &client, "lena@fa123.nhs.uk").await;
     let code = totp_code(&key, app.clock_now());
     let response = app.second_step(&client, &code).await;
-    assert_eq!(location(&response), VERIFY);
-    // The only other proof left is a recovery code: the step goes there.
-    assert_eq!(
-        location(&app.get_with(&client, VERIFY).await),
-        "/sign-in/recovery-code"
+    assert_eq!(location(&response), CHOOSE);
+    // The only other proof left is a recovery code, offered beside the other kinds.
+    assert!(
+        app.page(&client, CHOOSE)
+            .await
+            .contains("Use a recovery code")
     );
     let response = app
         .submit(
@@ -571,4 +670,61 @@ async fn an_administrator_may_use_a_recovery_code_as_one_of_two_methods_where_al
         )
         .await;
     assert_eq!(location(&response), NEW_PASSWORD);
+}
+
+#[tokio::test]
+async fn every_page_of_a_reset_reads_the_same_for_every_address_whatever_its_methods() {
+    let app = spawn_app().await;
+    // An app; an app and a mobile number; no method; no account at all.
+    app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let (bob, _) = app
+        .with_fresh_factor("bob@fa123.nhs.uk", "FA123", "user")
+        .await;
+    add_sms(&app, &bob).await;
+    app.add_person("nomfa@fa123.nhs.uk", "FA123", "user").await;
+    let emails = [
+        "ann@fa123.nhs.uk",
+        "bob@fa123.nhs.uk",
+        "nomfa@fa123.nhs.uk",
+        "nobody@fa123.nhs.uk",
+    ];
+    let text = |html: &str| crate::helpers::text_of(html, "main");
+    for kind in ["totp", "sms", "voice", "fido2"] {
+        let mut seen = vec![];
+        for email in emails {
+            let client = browser();
+            let sent_before = app.outbox().len();
+            let started = email_step(&app, &client, email).await;
+            let choice = app.page(&client, CHOOSE).await;
+            // Nothing is sent before the person chooses.
+            assert_eq!(app.outbox().len(), sent_before, "{email}");
+            let chosen = app.reset_choose(&client, kind).await;
+            let step = app.page(&client, VERIFY).await;
+            seen.push((
+                started.status(),
+                location(&started),
+                text(&choice),
+                location(&chosen),
+                text(&step),
+                crate::helpers::input_value(&step, "method"),
+            ));
+        }
+        for (i, s) in seen.iter().enumerate().skip(1) {
+            assert_eq!(&seen[0], s, "{kind}: {} and {}", emails[0], emails[i]);
+        }
+        // No page names a method of the account: no app's name, no digits of a number.
+        assert!(!seen[0].4.contains("called"), "{}", seen[0].4);
+        assert!(!seen[0].4.contains("123"), "{}", seen[0].4);
+    }
+    // Bob, who has a mobile number, got his text (sent after the page answered).
+    for _ in 0..100 {
+        if app.outbox().iter().any(|m| {
+            m["channel"] == "sms" && m["body"].as_str().is_some_and(|b| b.contains("reset"))
+        }) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no reset code was texted to Bob");
 }

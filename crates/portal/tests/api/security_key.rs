@@ -265,3 +265,66 @@ async fn a_copied_key_whose_counter_does_not_increase_is_refused_and_reported() 
             .contains("may have been copied")
     }));
 }
+
+/// A reset's security-key options for `email`, as JSON, once the key is chosen.
+async fn reset_key_options(app: &TestApp, email: &str) -> serde_json::Value {
+    let client = browser();
+    app.submit(
+        &client,
+        "/forgotten-password",
+        "/forgotten-password",
+        &[("email", email)],
+    )
+    .await;
+    app.reset_choose(&client, "fido2").await;
+    let page = app.page(&client, "/sign-in/verify").await;
+    assert!(page.contains("Use security key"));
+    let token = page
+        .split("data-csrf=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the key's CSRF token")
+        .to_string();
+    let (status, options) = form_json(
+        &client,
+        app.url("/sign-in/verify/security-key/options"),
+        &[("csrf_token", &token), ("method", "fido2")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    options
+}
+
+/// The options with their challenge and credential ids blanked.
+fn shape(mut options: serde_json::Value) -> serde_json::Value {
+    options["publicKey"]["challenge"] = "C".into();
+    if let Some(list) = options["publicKey"]["allowCredentials"].as_array_mut() {
+        for c in list {
+            c["id"] = "ID".into();
+        }
+    }
+    options
+}
+
+#[tokio::test]
+async fn a_reset_asks_for_a_security_key_the_same_way_whether_or_not_the_address_has_one() {
+    let app = spawn_app().await;
+    let (_key, _) = ann_with_a_key(&app).await;
+    let real = reset_key_options(&app, "ann@example.nhs.uk").await;
+    let unknown = reset_key_options(&app, "nobody@example.nhs.uk").await;
+    let again = reset_key_options(&app, "nobody@example.nhs.uk").await;
+    assert_eq!(
+        shape(real.clone()),
+        shape(unknown.clone()),
+        "{real} / {unknown}"
+    );
+    // A made-up key is the same each time for one address, as a real one is.
+    assert_eq!(
+        unknown["publicKey"]["allowCredentials"],
+        again["publicKey"]["allowCredentials"]
+    );
+    assert_ne!(
+        unknown["publicKey"]["challenge"],
+        again["publicKey"]["challenge"]
+    );
+}

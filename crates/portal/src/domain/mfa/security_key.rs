@@ -24,6 +24,7 @@ use crate::domain::signin::SignInLimitRecords;
 /// The relying party: NHSmal at the configured public URL (its host is the RP id).
 pub struct SecurityKeys {
     webauthn: Webauthn,
+    rp_id: String,
     /// When set, only these authenticators may register (direct attestation, checked against
     /// each vendor's CA and AAGUID); otherwise attestation is not asked for (WA-4).
     allowed: Option<AttestationCaList>,
@@ -84,7 +85,11 @@ impl SecurityKeys {
             }
             Some(builder.build())
         };
-        Ok(Self { webauthn, allowed })
+        Ok(Self {
+            webauthn,
+            rp_id: rp_id.to_string(),
+            allowed,
+        })
     }
 
     /// Options for the browser and the state to keep server-side (JSON) until it answers.
@@ -148,6 +153,28 @@ impl SecurityKeys {
             .map_err(|e| MfaError::Internal(e.to_string()))?;
         let state = serde_json::to_value(&state).map_err(|e| MfaError::Internal(e.to_string()))?;
         Ok((options, state))
+    }
+
+    /// Authentication options with the shape `start_authentication` gives one registered key
+    /// (webauthn-rs 0.6: the default 5-minute timeout, user verification preferred, the
+    /// security-key hint) for a made-up credential: what a password reset shows for a kind
+    /// the account does not have, so that the answer does not tell. `challenge` and
+    /// `credential_id` are base64url.
+    pub fn request_options_shaped(
+        &self,
+        challenge: String,
+        credential_id: String,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "publicKey": {
+                "challenge": challenge,
+                "timeout": webauthn_rs::DEFAULT_AUTHENTICATOR_TIMEOUT.as_millis() as u64,
+                "rpId": self.rp_id,
+                "allowCredentials": [{ "type": "public-key", "id": credential_id }],
+                "userVerification": "preferred",
+                "hints": ["security-key"],
+            }
+        })
     }
 
     fn finish_authentication(
