@@ -13,6 +13,9 @@ pub mod siem;
 pub mod store;
 pub mod web;
 
+#[cfg(test)]
+mod hostile_input;
+
 /// mimalloc rather than the system allocator: a token request is many small allocations made
 /// and freed on tokio's threads, and glibc's malloc and free took about a tenth of the token
 /// endpoint's CPU (BENCHMARKS.md, "OpenID Connect token endpoint"). Declared in the library so

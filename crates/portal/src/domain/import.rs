@@ -599,6 +599,25 @@ fn invited(row: &ImportRow, ctx: &ImportContext<'_>) -> (InvitedAccount, Invitat
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any bytes as an import file (hostile input, issue 18): read, or refused line by
+        /// line, never a panic; every problem names a line of the file.
+        #[test]
+        fn any_file_is_read_or_its_bad_lines_named(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            text in "(email,name,organisation,role\n)?([a-z@.,\"\n -]{0,40}\n){0,20}",
+        ) {
+            for input in [bytes.as_slice(), text.as_bytes()] {
+                let mut plan = ImportPlan::default();
+                let _ = read_rows(input, &mut plan);
+                let lines = input.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+                for p in &plan.problems {
+                    proptest::prop_assert!(p.line <= lines + 1, "line {} of {}", p.line, lines);
+                }
+            }
+        }
+    }
+
     fn read(text: &str) -> (ImportPlan, Vec<RowCheck>) {
         let mut plan = ImportPlan::default();
         let rows = read_rows(text.as_bytes(), &mut plan);

@@ -420,11 +420,41 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{client_address, safe_next};
+    use proptest::prelude::*;
+
+    proptest! {
+    #[test]
+    fn where_to_go_after_sign_in_is_always_a_path_on_this_site(text in ".{0,300}|[\\x00-\\x7f/\\\\]{0,80}") {
+        if let Some(next) = safe_next(Some(&text)) {
+            prop_assert!(next.starts_with('/'));
+            prop_assert!(!next.starts_with("//") && !next.starts_with("/\\"));
+            prop_assert!(!next.chars().any(|c| c.is_control() || c == '\\'));
+        }
+    }
+
+    #[test]
+    fn forwarded_addresses_never_outrank_an_untrusted_peer(
+        forwarded in "[0-9a-f.:, ]{0,120}",
+        trusted_peer in any::<bool>(),
+    ) {
+        let peer: std::net::IpAddr = "203.0.113.9".parse().expect("ip");
+        let proxy: std::net::IpAddr = "10.0.0.5".parse().expect("ip");
+        let mut headers = axum::http::HeaderMap::new();
+        if let Ok(value) = forwarded.parse() {
+            headers.insert("x-forwarded-for", value);
+        }
+        let from = if trusted_peer { proxy } else { peer };
+        let found = client_address(from, &headers, &[proxy]);
+        if !trusted_peer {
+            prop_assert_eq!(found, peer);
+        }
+    }
+
+    }
 
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        use super::client_address;
         let proxy: std::net::IpAddr = "10.0.0.5".parse().expect("ip");
         let client: std::net::IpAddr = "203.0.113.9".parse().expect("ip");
         let mut headers = axum::http::HeaderMap::new();

@@ -158,7 +158,49 @@ fn write_master_key(settings: &Settings) -> nhsmal::domain::secrets::SecretBox {
     nhsmal::domain::secrets::SecretBox::from_base64(&key).expect("key")
 }
 
+/// A second server on the same database, master key and clock as a `TestApp`: another node of
+/// a many-node deployment (meaningful on PostgreSQL; on SQLite both open the same file).
+pub struct OtherNode {
+    pub address: String,
+}
+
+impl OtherNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
 impl TestApp {
+    pub async fn spawn_other_node(&self) -> OtherNode {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a random port");
+        let port = listener.local_addr().expect("local addr").port();
+        let mut settings = self.settings.clone();
+        settings.listen = ([127, 0, 0, 1], port).into();
+        let store = Store::open(
+            &settings.database_url,
+            &settings.data_dir,
+            settings.database_max_connections,
+        )
+        .await
+        .expect("the other node opens the store");
+        let notifier = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
+        let app = App::new(
+            store,
+            settings,
+            Arc::new(self.clock.clone()),
+            notifier,
+            self.secrets(),
+        )
+        .await
+        .expect("the other node builds");
+        tokio::spawn(web::serve(app, listener, std::future::pending()));
+        OtherNode {
+            address: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
     /// The server's master key, as `nhsmal` commands read it.
     pub fn secrets(&self) -> nhsmal::domain::secrets::SecretBox {
         let text = std::fs::read_to_string(&self.settings.master_key_file).expect("key file");

@@ -15,6 +15,7 @@ mod hostile;
 mod import;
 mod json_api;
 mod monitoring;
+mod nodes;
 mod oidc;
 mod oidc_client_library;
 mod oidc_clients;
