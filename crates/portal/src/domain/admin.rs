@@ -3,11 +3,11 @@
 //! audited as `admin.denied`.
 
 use super::StorageError;
-use super::accounts::{Account, AccountRecords, AccountState, Role};
+use super::account_changes::{AccountChanges, Change};
+use super::accounts::{Account, AccountState, Role};
 use super::audit::{AuditCap, AuditEvent, AuditTrail, Outcome, Requester};
 use super::notices::{self, Notice, email_person};
 use super::secrets::SecretBox;
-use super::sessions::SessionRecords;
 use super::signin::{SignInLimitRecords, email_limit_key};
 use crate::clock::UnixTime;
 use crate::notify::Notifier;
@@ -311,18 +311,6 @@ pub trait AdminRecords {
         &self,
         search: &UserSearch,
     ) -> impl std::future::Future<Output = Result<Vec<AccountSummary>, StorageError>> + Send;
-    /// Deletes every method of the account; returns how many there were.
-    fn delete_methods_of(
-        &self,
-        account_id: &str,
-    ) -> impl std::future::Future<Output = Result<u64, StorageError>> + Send;
-    /// Stores a new pass and voids any earlier unused one of the account.
-    fn replace_temporary_access_pass(
-        &self,
-        pass: &StoredPass,
-        issued_by: &str,
-        now: UnixTime,
-    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send;
     fn live_temporary_access_pass(
         &self,
         account_id: &str,
@@ -392,41 +380,37 @@ pub async fn reset_mfa<R>(
     reason: &str,
 ) -> Result<u64, AdminError>
 where
-    R: AdminRecords
-        + SessionRecords
-        + SignInLimitRecords
-        + super::devices::DeviceRecords
-        + super::recovery::RecoveryCodeRecords
-        + super::oidc::flows::GrantRecords
-        + AuditTrail
-        + Sync,
+    R: AccountChanges + AuditTrail + Sync,
 {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AdminError::BadReason);
     }
-    let removed = records.delete_methods_of(&target.id).await?;
-    records.set_enrolment_needs_pass(&target.id, true).await?;
-    records.forget_devices(&target.id, None).await?;
-    // Apps signed in before the reset sign in again.
-    records
-        .revoke_grants_of_account(&target.id, action.now)
-        .await?;
-    // Codes printed with the lost phone's set must not come back to life.
-    records
-        .replace_recovery_codes(&target.id, &[], action.now)
-        .await?;
-    records.delete_sessions_of_account(&target.id, None).await?;
-    records
-        .clear_limit(&super::mfa::mfa_limit_key(&target.id))
-        .await?;
-    records
-        .append_audit(&action.event("mfa.reset", target).reason(reason))
+    let lock = super::mfa::mfa_limit_key(&target.id);
+    let event = action.event("mfa.reset", target).reason(reason);
+    // One transaction: the reset is done with its audit event, or not at all.
+    let applied = records
+        .apply_changes(
+            &target.id,
+            action.now,
+            &[
+                Change::RemoveMethods,
+                Change::NeedPassToEnrol(true),
+                Change::ForgetDevices,
+                // Apps signed in before the reset sign in again.
+                Change::RevokeGrants,
+                // Codes printed with the lost phone's set must not come back to life.
+                Change::RemoveRecoveryCodes,
+                Change::EndSessions,
+                Change::ClearLimit(&lock),
+                Change::Audit(&event),
+            ],
+        )
         .await?;
     action
         .tell(records, target, notices::mfa_reset_by_admin(target))
         .await?;
-    Ok(removed)
+    Ok(applied.methods_removed)
 }
 
 /// Ends a sign-in lock and a second-factor lock early.
@@ -436,14 +420,25 @@ pub async fn unlock<R>(
     target: &Account,
 ) -> Result<(), AdminError>
 where
-    R: SignInLimitRecords + AuditTrail + Sync,
+    R: AccountChanges + AuditTrail + Sync,
 {
-    super::signin::clear_password_limits(records, &target.email).await?;
+    let key = super::signin::email_limit_key(&target.email);
+    let prefix = super::signin::known_device_limit_key(&target.email, "");
+    let lock = super::mfa::mfa_limit_key(&target.id);
+    let event = action.event("account.unlocked", target);
     records
-        .clear_limit(&super::mfa::mfa_limit_key(&target.id))
-        .await?;
-    records
-        .append_audit(&action.event("account.unlocked", target))
+        .apply_changes(
+            &target.id,
+            action.now,
+            &[
+                Change::ClearLimitsLike {
+                    key: &key,
+                    prefix: &prefix,
+                },
+                Change::ClearLimit(&lock),
+                Change::Audit(&event),
+            ],
+        )
         .await?;
     action
         .tell(records, target, notices::account_unlocked(target))
@@ -459,19 +454,21 @@ pub async fn set_account_state<R>(
     state: AccountState,
 ) -> Result<(), AdminError>
 where
-    R: AccountRecords + SessionRecords + AuditTrail + Sync,
+    R: AccountChanges + AuditTrail + Sync,
 {
-    records
-        .update_account_state(&target.id, state, action.now)
-        .await?;
     let (event, notice) = match state {
-        AccountState::Disabled => {
-            records.delete_sessions_of_account(&target.id, None).await?;
-            ("account.disabled", notices::account_disabled(target))
-        }
+        AccountState::Disabled => ("account.disabled", notices::account_disabled(target)),
         AccountState::Active => ("account.enabled", notices::account_enabled(target)),
     };
-    records.append_audit(&action.event(event, target)).await?;
+    let event = action.event(event, target);
+    let mut changes = vec![Change::SetState(state)];
+    if state == AccountState::Disabled {
+        changes.push(Change::EndSessions);
+    }
+    changes.push(Change::Audit(&event));
+    records
+        .apply_changes(&target.id, action.now, &changes)
+        .await?;
     action.tell(records, target, notice).await?;
     Ok(())
 }
@@ -492,14 +489,11 @@ pub async fn issue_temporary_access_pass<R>(
     minutes: i64,
 ) -> Result<(super::temporary_access::PassCode, UnixTime), AdminError>
 where
-    R: AdminRecords + SessionRecords + AuditTrail + Sync,
+    R: AccountChanges + AuditTrail + Sync,
 {
     if !(PASS_MINUTES_MIN..=PASS_MINUTES_MAX).contains(&minutes) {
         return Err(AdminError::BadLifetime);
     }
-    // A pass is issued when something is wrong with the account: whoever is signed in to it
-    // now is signed out (LC-4).
-    records.delete_sessions_of_account(&target.id, None).await?;
     let code = super::temporary_access::PassCode::generate();
     let expires_at = action.now + minutes * 60;
     let pass = StoredPass {
@@ -508,14 +502,23 @@ where
         code_hash: code.keyed_hash(secrets, &target.id),
         expires_at,
     };
+    let event = action
+        .event("tap.issued", target)
+        .reason(&format!("{minutes} minutes"));
     records
-        .replace_temporary_access_pass(&pass, action.actor_id.unwrap_or("operator"), action.now)
-        .await?;
-    records
-        .append_audit(
-            &action
-                .event("tap.issued", target)
-                .reason(&format!("{minutes} minutes")),
+        .apply_changes(
+            &target.id,
+            action.now,
+            &[
+                // A pass is issued when something is wrong with the account: whoever is
+                // signed in to it now is signed out (LC-4).
+                Change::EndSessions,
+                Change::ReplacePass {
+                    pass: &pass,
+                    issued_by: action.actor_id.unwrap_or("operator"),
+                },
+                Change::Audit(&event),
+            ],
         )
         .await?;
     action

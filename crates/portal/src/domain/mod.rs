@@ -1,6 +1,7 @@
 //! The rules of the product, free of HTTP and SQL. Each aggregate declares the small storage
 //! trait it needs; `store::Store` implements them for SQLite and PostgreSQL alike.
 
+pub mod account_changes;
 pub mod accounts;
 pub mod admin;
 pub mod audit;

@@ -3,13 +3,13 @@
 //! NHSmal mailbox they cannot read without the password.
 
 use super::StorageError;
+use super::account_changes::{AccountChanges, Change};
 use super::accounts::{Account, AccountRecords, AccountState, Role, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::mfa::{Method, MethodKind, MethodRecords};
 use super::monitoring::{SignInLog, reset_step};
 use super::password::{NewPassword, PasswordHashing, PasswordRejected};
 use super::policy::{self, PolicyRecords};
-use super::sessions::SessionRecords;
 use super::signin::{SignInLimitRecords, client_source};
 use crate::clock::UnixTime;
 use crate::notify::Notifier;
@@ -249,14 +249,7 @@ pub async fn finish_reset<R>(
     now: UnixTime,
 ) -> Result<(), ResetError>
 where
-    R: AccountRecords
-        + SessionRecords
-        + SignInLimitRecords
-        + super::devices::DeviceRecords
-        + super::oidc::flows::GrantRecords
-        + SignInLog
-        + AuditTrail
-        + Sync,
+    R: AccountChanges + SignInLog + AuditTrail + Sync,
 {
     let new = NewPassword::parse(new, confirmation, &account.personal_words())?;
     let hash = hashing
@@ -264,26 +257,29 @@ where
         .await
         .and_then(|r| r)
         .map_err(|e| ResetError::Internal(e.to_string()))?;
-    // Sessions and remembered devices go first: should a later write fail, whoever else was
-    // signed in is out, and the person (whose reset ends too) simply starts again.
+    let event =
+        AuditEvent::new("password.reset", Outcome::Success, requester, now).account(&account.id);
+    let key = super::signin::email_limit_key(&account.email);
+    let prefix = super::signin::known_device_limit_key(&account.email, "");
+    // One transaction: the new password with everything it ends, and its audit event.
     records
-        .delete_sessions_of_account(&account.id, None)
-        .await?;
-    records.forget_devices(&account.id, None).await?;
-    // Every app's refresh tokens go with the sessions.
-    records.revoke_grants_of_account(&account.id, now).await?;
-    records
-        .update_password_hash(&account.id, &hash, now)
-        .await?;
-    // A new password answers whatever evidence said the old one was known.
-    records
-        .set_password_action(&account.id, super::accounts::PasswordAction::None)
-        .await?;
-    super::signin::clear_password_limits(records, &account.email).await?;
-    records
-        .append_audit(
-            &AuditEvent::new("password.reset", Outcome::Success, requester, now)
-                .account(&account.id),
+        .apply_changes(
+            &account.id,
+            now,
+            &[
+                Change::EndSessions,
+                Change::ForgetDevices,
+                // Every app's refresh tokens go with the sessions.
+                Change::RevokeGrants,
+                Change::SetPasswordHash(&hash),
+                // A new password answers whatever evidence said the old one was known.
+                Change::SetPasswordAction(super::accounts::PasswordAction::None),
+                Change::ClearLimitsLike {
+                    key: &key,
+                    prefix: &prefix,
+                },
+                Change::Audit(&event),
+            ],
         )
         .await?;
     reset_step(

@@ -66,6 +66,12 @@ impl Store {
     }
 }
 
+pub(super) const SET_STATE: &str = "UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3";
+pub(super) const SET_PASSWORD_ACTION: &str =
+    "UPDATE accounts SET password_action = $1 WHERE id = $2";
+pub(super) const SET_PASSWORD_HASH: &str = "UPDATE accounts SET password_hash = $1, \
+     password_changed_at = $2, updated_at = $2 WHERE id = $3";
+
 impl AccountRecords for Store {
     async fn insert_account(&self, account: &NewAccount) -> Result<(), StorageError> {
         sqlx::query(
@@ -114,7 +120,7 @@ impl AccountRecords for Store {
         state: AccountState,
         now: UnixTime,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query(SET_STATE)
             .bind(state.as_str())
             .bind(now)
             .bind(id)
@@ -129,7 +135,7 @@ impl AccountRecords for Store {
         id: &str,
         action: crate::domain::accounts::PasswordAction,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE accounts SET password_action = $1 WHERE id = $2")
+        sqlx::query(SET_PASSWORD_ACTION)
             .bind(action.as_i64())
             .bind(id)
             .execute(&self.writer)
@@ -144,16 +150,13 @@ impl AccountRecords for Store {
         hash: &str,
         now: UnixTime,
     ) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
-             WHERE id = $3",
-        )
-        .bind(hash)
-        .bind(now)
-        .bind(id)
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?;
+        sqlx::query(SET_PASSWORD_HASH)
+            .bind(hash)
+            .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
         Ok(())
     }
 }

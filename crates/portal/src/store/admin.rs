@@ -36,6 +36,42 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
+pub(super) const DELETE_METHODS: &str = "DELETE FROM mfa_methods WHERE account_id = $1";
+pub(super) const SET_NEEDS_PASS: &str =
+    "UPDATE accounts SET enrolment_needs_pass = $1 WHERE id = $2";
+
+/// Voids the account's unused pass and stores `pass`, inside `tx`.
+pub(super) async fn write_pass(
+    tx: &mut super::connections::WriteTransaction,
+    pass: &StoredPass,
+    issued_by: &str,
+    now: UnixTime,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "UPDATE temporary_access_passes SET used_at = $1 \
+         WHERE account_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(&pass.account_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(storage_error)?;
+    sqlx::query(
+        "INSERT INTO temporary_access_passes (id, account_id, code_hash, expires_at, \
+         issued_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&pass.id)
+    .bind(&pass.account_id)
+    .bind(&pass.code_hash)
+    .bind(pass.expires_at)
+    .bind(issued_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(storage_error)?;
+    Ok(())
+}
+
 impl AdminRecords for Store {
     async fn search_accounts(
         &self,
@@ -84,47 +120,6 @@ impl AdminRecords for Store {
             .collect()
     }
 
-    async fn delete_methods_of(&self, account_id: &str) -> Result<u64, StorageError> {
-        let done = sqlx::query("DELETE FROM mfa_methods WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&self.writer)
-            .await
-            .map_err(storage_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn replace_temporary_access_pass(
-        &self,
-        pass: &StoredPass,
-        issued_by: &str,
-        now: UnixTime,
-    ) -> Result<(), StorageError> {
-        let mut tx = self.writer.begin().await.map_err(storage_error)?;
-        sqlx::query(
-            "UPDATE temporary_access_passes SET used_at = $1 \
-             WHERE account_id = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(&pass.account_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage_error)?;
-        sqlx::query(
-            "INSERT INTO temporary_access_passes (id, account_id, code_hash, expires_at, \
-             issued_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&pass.id)
-        .bind(&pass.account_id)
-        .bind(&pass.code_hash)
-        .bind(pass.expires_at)
-        .bind(issued_by)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage_error)?;
-        tx.commit().await.map_err(storage_error)
-    }
-
     async fn live_temporary_access_pass(
         &self,
         account_id: &str,
@@ -163,7 +158,7 @@ impl AdminRecords for Store {
         account_id: &str,
         needs: bool,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE accounts SET enrolment_needs_pass = $1 WHERE id = $2")
+        sqlx::query(SET_NEEDS_PASS)
             .bind(i64::from(needs))
             .bind(account_id)
             .execute(&self.writer)

@@ -7,7 +7,7 @@ use crate::domain::audit::{
     AuditCap, AuditEntry, AuditEvent, AuditRecord, AuditSearch, AuditTrail, MAX_TARGETS, RolledUp,
 };
 
-const INSERT_EVENT: &str = "INSERT INTO audit_events (at, event, outcome, account_id, actor_id, \
+pub(super) const INSERT_EVENT: &str = "INSERT INTO audit_events (at, event, outcome, account_id, actor_id, \
      subject, ip, user_agent, reason, correlation_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
@@ -50,7 +50,7 @@ struct AuditRow {
 }
 
 /// Binds an event's columns to `INSERT_EVENT`.
-fn bind_event<'q>(
+pub(super) fn bind_event<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     e: &'q AuditEvent,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {

@@ -33,6 +33,10 @@ impl From<DeviceRow> for RememberedDevice {
 const COLUMNS: &str =
     "id, account_id, token_hash, user_agent, created_at, expires_at, last_used_at";
 
+/// One device of the account ($2), or all of them ($2 empty).
+pub(super) const FORGET_DEVICES: &str =
+    "DELETE FROM remembered_devices WHERE account_id = $1 AND ($2 = '' OR id = $2)";
+
 impl DeviceRecords for Store {
     async fn insert_device(&self, d: &RememberedDevice) -> Result<(), StorageError> {
         sqlx::query(
@@ -94,14 +98,12 @@ impl DeviceRecords for Store {
         account_id: &str,
         id: Option<&str>,
     ) -> Result<u64, StorageError> {
-        let done = sqlx::query(
-            "DELETE FROM remembered_devices WHERE account_id = $1 AND ($2 = '' OR id = $2)",
-        )
-        .bind(account_id)
-        .bind(id.unwrap_or(""))
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?;
+        let done = sqlx::query(FORGET_DEVICES)
+            .bind(account_id)
+            .bind(id.unwrap_or(""))
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
         Ok(done.rows_affected())
     }
 }

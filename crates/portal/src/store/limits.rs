@@ -76,6 +76,11 @@ pub(super) async fn lock_limits(
     Ok(states)
 }
 
+pub(super) const CLEAR_LIMIT: &str = "DELETE FROM sign_in_limits WHERE limit_key = $1";
+/// substr and length rather than LIKE: an address may hold LIKE's wildcards.
+pub(super) const CLEAR_LIMITS_LIKE: &str = "DELETE FROM sign_in_limits \
+     WHERE limit_key = $1 OR substr(limit_key, 1, length($2)) = $2";
+
 impl SignInLimitRecords for Store {
     async fn limit_state(&self, key: &str) -> Result<Option<LimitState>, StorageError> {
         let row: Option<LimitRow> = sqlx::query_as(
@@ -180,21 +185,17 @@ impl SignInLimitRecords for Store {
     }
 
     async fn clear_limits_like(&self, key: &str, prefix: &str) -> Result<(), StorageError> {
-        // substr and length rather than LIKE: an address may hold LIKE's wildcards.
-        sqlx::query(
-            "DELETE FROM sign_in_limits \
-             WHERE limit_key = $1 OR substr(limit_key, 1, length($2)) = $2",
-        )
-        .bind(key)
-        .bind(prefix)
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?;
+        sqlx::query(CLEAR_LIMITS_LIKE)
+            .bind(key)
+            .bind(prefix)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
         Ok(())
     }
 
     async fn clear_limit(&self, key: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM sign_in_limits WHERE limit_key = $1")
+        sqlx::query(CLEAR_LIMIT)
             .bind(key)
             .execute(&self.writer)
             .await

@@ -2,6 +2,7 @@
 //! (production, many nodes), through sqlx's `Any` driver. Times are integer seconds, ids text.
 //! This is the only module with SQL.
 
+mod account_changes;
 mod accounts;
 mod admin;
 mod approvals;

@@ -211,6 +211,9 @@ pub(super) async fn tokens(
         .collect()
 }
 
+pub(super) const REVOKE_GRANTS_OF_ACCOUNT: &str =
+    "UPDATE oidc_grants SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL";
+
 impl GrantRecords for Store {
     async fn insert_grant_with_code(&self, g: &Grant, c: &StoredCode) -> Result<(), StorageError> {
         let mut tx = self.writer.begin().await.map_err(storage_error)?;
@@ -295,14 +298,12 @@ impl GrantRecords for Store {
         account_id: &str,
         now: UnixTime,
     ) -> Result<u64, StorageError> {
-        let done = sqlx::query(
-            "UPDATE oidc_grants SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(account_id)
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?;
+        let done = sqlx::query(REVOKE_GRANTS_OF_ACCOUNT)
+            .bind(now)
+            .bind(account_id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
         Ok(done.rows_affected())
     }
 

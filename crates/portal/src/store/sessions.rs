@@ -23,6 +23,10 @@ struct SessionRow {
     account: AccountRow,
 }
 
+/// Every session of the account ($1) but one ($2, or none when empty).
+pub(super) const END_SESSIONS: &str =
+    "DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2";
+
 impl SessionRecords for Store {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StorageError> {
         sqlx::query(
@@ -145,7 +149,7 @@ impl SessionRecords for Store {
         account_id: &str,
         keep: Option<&str>,
     ) -> Result<u64, StorageError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+        let done = sqlx::query(END_SESSIONS)
             .bind(account_id)
             .bind(keep.unwrap_or(""))
             .execute(&self.writer)

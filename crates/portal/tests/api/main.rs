@@ -2,6 +2,7 @@
 //! Run against SQLite by default and against PostgreSQL with NHSMAL_TEST_STORE=postgres.
 
 mod admin;
+mod atomic;
 mod bursts;
 mod cli;
 mod csrf;
