@@ -264,7 +264,7 @@ async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
             &store,
             &account,
             &secret,
-            &secret.code_at(now - 60),
+            &secret.code_at(now - 30),
             "Load app",
             &app.mfa(&requester),
         )

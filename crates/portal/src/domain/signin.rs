@@ -399,11 +399,16 @@ impl ReservedPassword {
     where
         R: SignInLimitRecords + Sync,
     {
-        records.clear_limit(&self.email_key).await?;
         let (max, window) = (limits.ip_max_failures, limits.ip_window_seconds);
+        // One transaction for both: a sign-in's only limit write after its reservation.
         records
-            .reserve(&[&self.ip_key], move |states| {
-                if let [ip] = states {
+            .reserve(&[&self.email_key, &self.ip_key], move |states| {
+                if let [email, ip] = states {
+                    *email = LimitState {
+                        failures: 0,
+                        window_start: 0,
+                        blocked_until: 0,
+                    };
                     ip.failures = (ip.failures - 1).max(0);
                     // Only the ceiling's own block is lifted, never a password-spray block.
                     if ip.failures < max && ip.blocked_until == ip.window_start + window {

@@ -476,3 +476,73 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
         .expect("written");
     assert_eq!(again, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_reset_starts_for_one_address_sent_together_start_five() {
+    let app = spawn_app().await;
+    app.add_user("ann@example.nhs.uk").await;
+    let mut browsers = vec![];
+    for _ in 0..20 {
+        let client = browser();
+        let token = csrf_token(&app.page(&client, "/forgotten-password").await);
+        browsers.push((client, token));
+    }
+    let statuses = together(20, |i| {
+        let (client, token) = browsers[i].clone();
+        let url = app.url("/forgotten-password");
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("email", "ann@example.nhs.uk"),
+                ])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    })
+    .await;
+    assert_eq!(count(&statuses, StatusCode::SEE_OTHER), 5, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_guessed_temporary_access_passes_sent_together_get_five_checked() {
+    let app = spawn_app().await;
+    app.add_user("ann@example.nhs.uk").await;
+    let out = app.nhsmal(&["user", "temporary-access-pass", "ann@example.nhs.uk"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = "/sign-in/temporary-access-pass";
+    let mut browsers = vec![];
+    for _ in 0..30 {
+        let client = browser();
+        let token = csrf_token(&app.page(&client, page).await);
+        browsers.push((client, token));
+    }
+    let statuses = together(30, |i| {
+        let (client, token) = browsers[i].clone();
+        let url = app.url(page);
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("email", "ann@example.nhs.uk"),
+                    ("pass", "ABCD-EFGH-JKLM"),
+                ])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    })
+    .await;
+    assert_eq!(
+        count(&statuses, StatusCode::UNAUTHORIZED),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 25);
+}
