@@ -11,6 +11,10 @@
 //!  (3) PostgreSQL only: every connection of the portal's database terminated
 //!      (`pg_terminate_backend`) every 2 s under load: answers are the page or 503, never
 //!      another 5xx; the portal recovers by itself; nothing acknowledged is lost.
+//!  (4) SQLite only, where the user may mount a small tmpfs (root): the data folder's disk
+//!      filled up, then made read-only, under sign-ins: answers are pages or 503, never another
+//!      5xx; once there is room again everything works and the database passes
+//!      `PRAGMA integrity_check`.
 //! Every phase is bounded in time and stops by itself; only loopback is used.
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
@@ -122,6 +126,7 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
     // (2) kill -9 while acknowledged work is under way.
     let mut acknowledged_changes = 0;
     let mut lost = 0;
+    let pending: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     let current: Arc<Mutex<HashMap<String, String>>> = Arc::new(Mutex::new(
         crash_people
             .iter()
@@ -133,29 +138,35 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
         let now = SystemClock.now();
         std::thread::sleep(Duration::from_secs((30 - now % 30) as u64 + 1));
         let mut server = Server::start(&settings)?;
-        let kill_after = Duration::from_millis(2_000 + rand_below(4_000));
+        let kill_after = Duration::from_millis(3_000 + rand_below(5_000));
         let base = server.base.clone();
         let acks = rt.block_on(changes_until_killed(
             &base,
             crash_people,
             Arc::clone(&current),
+            Arc::clone(&pending),
             round,
             kill_after,
             &mut server,
         ))?;
         acknowledged_changes += acks.changes;
         let server = Server::start(&settings)?;
-        let (missing, dead_sessions) =
-            rt.block_on(check_after_restart(&server.base, &current, &acks.sessions))?;
-        lost += missing + dead_sessions;
+        let found = rt.block_on(check_after_restart(
+            &server.base,
+            &current,
+            &pending,
+            &acks.sessions,
+        ))?;
+        lost += found.missing + found.gone;
         println!(
-            "{name} (2) kill -9 after {:.1} s (round {}): {} password changes and {} sessions acknowledged before; after restart {} changes missing, {} sessions gone",
+            "{name} (2) kill -9 after {:.1} s (round {}): {} password changes and {} sessions acknowledged before; after restart {} changes missing, {} sessions gone ({} changes committed whose answer the kill stopped)",
             kill_after.as_secs_f64(),
             round + 1,
             acks.changes,
             acks.sessions.len(),
-            missing,
-            dead_sessions
+            found.missing,
+            found.gone,
+            found.committed_unanswered
         );
         drop(server);
     }
@@ -191,11 +202,110 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
         );
         drop(server);
     }
+    if admin.is_none() {
+        match rt.block_on(disk_trouble()) {
+            Ok(line) => println!("{name} (4) {line}"),
+            Err(e) => println!("{name} (4) disk full and read-only: not run ({e})"),
+        }
+    }
     drop(rt);
     if let Some(database) = database {
         database.remove()?;
     }
     Ok(())
+}
+
+/// Runs `mount`/`umount` (the tmpfs of phase 4).
+fn mount(args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(args[0]).args(&args[1..]).status()?;
+    anyhow::ensure!(status.success(), "{} failed: {status}", args.join(" "));
+    Ok(())
+}
+
+/// The sign-in form posted `n` times (wrong passwords, so each writes its limits and a log
+/// row); returns (answers by status class: 2xx/3xx/4xx, 503, other 5xx, transport errors).
+async fn sign_in_writes(base: &str, n: usize) -> (usize, usize, usize, usize) {
+    let (mut fine, mut unavailable, mut other, mut transport) = (0, 0, 0, 0);
+    for i in 0..n {
+        let c = client();
+        let page = match c.get(format!("{base}/sign-in")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => {
+                transport += 1;
+                continue;
+            }
+        };
+        let r = c
+            .post(format!("{base}/sign-in"))
+            .form(&[
+                ("csrf_token", token_of(&page).as_str()),
+                ("email", format!("nobody{i}@load1.nhs.uk").as_str()),
+                ("password", "not the password 1"),
+            ])
+            .send()
+            .await;
+        match r.map(|r| r.status().as_u16()) {
+            Ok(503) => unavailable += 1,
+            Ok(500..=599) => other += 1,
+            Ok(_) => fine += 1,
+            Err(_) => transport += 1,
+        }
+    }
+    (fine, unavailable, other, transport)
+}
+
+async fn disk_trouble() -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let place = dir.path().join("small-disk");
+    std::fs::create_dir_all(&place)?;
+    let place_text = place.display().to_string();
+    mount(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=24m",
+        "tmpfs",
+        &place_text,
+    ])?;
+    let result = async {
+        let settings = Settings::with_data_dir(&place);
+        seed(&settings, 2).await?;
+        let server = Server::start(&settings)?;
+        // Fill the disk to the last byte.
+        let filler = place.join("filler");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&filler)?;
+            let block = vec![0u8; 64 * 1024];
+            while f.write_all(&block).is_ok() {}
+            let small = [0u8; 512];
+            while f.write_all(&small).is_ok() {}
+            let _ = f.sync_all();
+        }
+        let full = sign_in_writes(&server.base, 30).await;
+        std::fs::remove_file(&filler)?;
+        let after_full = sign_in_writes(&server.base, 5).await;
+        // Read-only.
+        mount(&["mount", "-o", "remount,ro", &place_text])?;
+        let read_only = sign_in_writes(&server.base, 30).await;
+        mount(&["mount", "-o", "remount,rw", &place_text])?;
+        let after_ro = sign_in_writes(&server.base, 5).await;
+        drop(server);
+        let mut conn =
+            <sqlx::AnyConnection as sqlx::Connection>::connect(&settings.database_url).await?;
+        let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await?;
+        anyhow::Ok(format!(
+            "disk full, 30 sign-ins: {} answered, {} were 503, other 5xx {}, no answer {}; room again: {} of 5 answered without a 5xx; \
+             read-only, 30 sign-ins: {} answered, {} were 503, other 5xx {}, no answer {}; writable again: {} of 5; integrity_check: {check}",
+            full.0, full.1, full.2, full.3, after_full.0, read_only.0, read_only.1, read_only.2, read_only.3, after_ro.0
+        ))
+    }
+    .await;
+    let _ = mount(&["umount", "-l", &place_text]);
+    result
 }
 
 /// A few random bits from the OS, for where to kill (no rand dependency for one number).
@@ -212,7 +322,6 @@ fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
 
 /// People with a password and an authenticator app, written straight into the store.
 async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
-    use nhsmal::domain::accounts::{AccountRecords, Email, NewAccount, Role};
     let key = nhsmal::domain::secrets::SecretBox::generate_key_base64();
     if let Some(parent) = settings.master_key_file.parent() {
         std::fs::create_dir_all(parent)?;
@@ -240,42 +349,17 @@ async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
     .await?;
     let hashing = nhsmal::domain::password::PasswordHashing::new(&settings.argon2)?;
     let shared_hash = hashing.hash(&nhsmal::domain::password::Password::new(PASSWORD))?;
-    let requester = nhsmal::domain::audit::Requester::command_line();
-    let mut people = Vec::with_capacity(n);
-    for i in 0..n {
-        let email = format!("load{i}@load1.nhs.uk");
-        let new = NewAccount {
-            id: uuid::Uuid::new_v4().to_string(),
-            email: Email::parse(&email).map_err(|e| anyhow::anyhow!(e))?,
-            display_name: "Load Tester".into(),
-            org_code: "LOAD1".into(),
-            role: Role::User,
-            password_hash: Some(shared_hash.clone()),
-            now: 0,
-        };
-        store.insert_account(&new).await?;
-        let account = store
-            .account_by_id(&new.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("account"))?;
-        let secret = TotpSecret::generate();
-        let now = SystemClock.now();
-        nhsmal::domain::mfa::finish_totp_enrolment(
-            &store,
-            &account,
-            &secret,
-            &secret.code_at(now - 30),
-            "Load app",
-            &app.mfa(&requester),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-        people.push(Person {
+    let people = common::people_with_an_app(&store, &app, "LOAD1", &shared_hash, n, |i| {
+        format!("load{i}@load1.nhs.uk")
+    })
+    .await?;
+    Ok(people
+        .into_iter()
+        .map(|(email, secret)| Person {
             email,
             secret: Arc::new(secret),
-        });
-    }
-    Ok(people)
+        })
+        .collect())
 }
 
 /// The real binary, serving the store in `settings` on a free loopback port.
@@ -526,8 +610,8 @@ async fn load(base: &str, people: &[Person], length: Duration) -> anyhow::Result
 /// What the server acknowledged before it was killed.
 struct Acknowledged {
     changes: usize,
-    /// (email, the session's cookie header) of sign-ins that reached My Profile.
-    sessions: Vec<(String, String)>,
+    /// Each person's latest acknowledged session (its cookie header).
+    sessions: HashMap<String, String>,
 }
 
 /// Signs in with password and code; returns the client if My Profile opened.
@@ -586,19 +670,21 @@ async fn changes_until_killed(
     base: &str,
     people: &[Person],
     current: Arc<Mutex<HashMap<String, String>>>,
+    pending: Arc<Mutex<HashMap<String, String>>>,
     round: usize,
     kill_after: Duration,
     server: &mut Server,
 ) -> anyhow::Result<Acknowledged> {
     let acknowledged = Arc::new(Mutex::new(Acknowledged {
         changes: 0,
-        sessions: vec![],
+        sessions: HashMap::new(),
     }));
     let mut tasks = vec![];
     for (i, person) in people.iter().cloned().enumerate() {
-        let (base, current, acknowledged) = (
+        let (base, current, pending, acknowledged) = (
             base.to_string(),
             Arc::clone(&current),
+            Arc::clone(&pending),
             Arc::clone(&acknowledged),
         );
         tasks.push(tokio::spawn(async move {
@@ -614,32 +700,47 @@ async fn changes_until_killed(
                 _ => return,
             };
             let _ = profile.text().await;
-            let page = match c
-                .get(format!("{base}/profile/change-password"))
-                .send()
-                .await
-            {
-                Ok(r) => r.text().await.unwrap_or_default(),
-                Err(_) => return,
-            };
-            let new = format!("pressure passphrase round {round} number {i} z");
-            let r = c
-                .post(format!("{base}/profile/change-password"))
-                .form(&[
-                    ("csrf_token", token_of(&page).as_str()),
-                    ("current_password", password.as_str()),
-                    ("new_password", new.as_str()),
-                    ("confirm_password", new.as_str()),
-                ])
-                .send()
-                .await;
-            if let Ok(r) = r
-                && r.status() == reqwest::StatusCode::SEE_OTHER
-            {
-                // Acknowledged: from now on the new password is the person's.
-                if let Ok(mut m) = current.lock() {
-                    m.insert(person.email.clone(), new);
+            // Change the password again and again until the server is gone: the kill lands
+            // between and inside changes.
+            let mut password = password;
+            for n in 0.. {
+                let page = match c
+                    .get(format!("{base}/profile/change-password"))
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.text().await.unwrap_or_default(),
+                    Err(_) => return,
+                };
+                let new = format!("pressure passphrase round {round} number {i} try {n} z");
+                // Sent but not yet acknowledged: if the kill lands after the commit and before
+                // the answer, this is the password the database holds.
+                if let Ok(mut p) = pending.lock() {
+                    p.insert(person.email.clone(), new.clone());
                 }
+                let r = c
+                    .post(format!("{base}/profile/change-password"))
+                    .form(&[
+                        ("csrf_token", token_of(&page).as_str()),
+                        ("current_password", password.as_str()),
+                        ("new_password", new.as_str()),
+                        ("confirm_password", new.as_str()),
+                    ])
+                    .send()
+                    .await;
+                let Ok(r) = r else { return };
+                if r.status() != reqwest::StatusCode::SEE_OTHER {
+                    return;
+                }
+                // Acknowledged: from now on the new password is the person's, and the new
+                // session (the change ends every other) the one that must survive.
+                if let Ok(mut m) = current.lock() {
+                    m.insert(person.email.clone(), new.clone());
+                }
+                if let Ok(mut p) = pending.lock() {
+                    p.remove(&person.email);
+                }
+                password = new;
                 let cookie = r
                     .headers()
                     .get_all("set-cookie")
@@ -650,7 +751,7 @@ async fn changes_until_killed(
                 if let Ok(mut a) = acknowledged.lock() {
                     a.changes += 1;
                     if !cookie.is_empty() {
-                        a.sessions.push((person.email.clone(), cookie));
+                        a.sessions.insert(person.email.clone(), cookie);
                     }
                 }
             }
@@ -668,56 +769,93 @@ async fn changes_until_killed(
     Ok(a)
 }
 
-/// After a restart: every acknowledged password signs in, every acknowledged session opens
-/// My Profile. Returns (missing changes, sessions gone).
+/// What a restart found.
+#[derive(Default)]
+struct AfterRestart {
+    /// Acknowledged password changes that do not sign in (nor does a later, unacknowledged one).
+    missing: usize,
+    /// Acknowledged sessions that no longer open My Profile (a later change ends them).
+    gone: usize,
+    /// Changes that committed but whose answer the kill stopped: the database holds the
+    /// password sent last. Not a loss: the person was never told it was done.
+    committed_unanswered: usize,
+}
+
+/// Whether `password` passes the password step for `email`.
+async fn password_signs_in(base: &str, email: &str, password: &str) -> anyhow::Result<bool> {
+    let c = client();
+    let page = c
+        .get(format!("{base}/sign-in"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let r = c
+        .post(format!("{base}/sign-in"))
+        .form(&[
+            ("csrf_token", token_of(&page).as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await?;
+    Ok(r.status() == reqwest::StatusCode::SEE_OTHER)
+}
+
+/// After a restart: every acknowledged password signs in (or the one sent after it, which the
+/// database may hold though nobody was told), and every acknowledged session still opens My
+/// Profile unless such a later change ended it.
 async fn check_after_restart(
     base: &str,
     current: &Arc<Mutex<HashMap<String, String>>>,
-    sessions: &[(String, String)],
-) -> anyhow::Result<(usize, usize)> {
+    pending: &Arc<Mutex<HashMap<String, String>>>,
+    sessions: &HashMap<String, String>,
+) -> anyhow::Result<AfterRestart> {
     let passwords: Vec<(String, String)> = current
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut missing = 0;
+    let sent: HashMap<String, String> = pending
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .drain()
+        .collect();
+    let mut found = AfterRestart::default();
+    let mut moved_on = std::collections::HashSet::new();
     for (email, password) in passwords {
-        let c = client();
-        let page = c
-            .get(format!("{base}/sign-in"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let r = c
-            .post(format!("{base}/sign-in"))
-            .form(&[
-                ("csrf_token", token_of(&page).as_str()),
-                ("email", email.as_str()),
-                ("password", password.as_str()),
-            ])
-            .send()
-            .await?;
-        if r.status() != reqwest::StatusCode::SEE_OTHER {
-            missing += 1;
+        if password_signs_in(base, &email, &password).await? {
+            continue;
+        }
+        match sent.get(&email) {
+            Some(later) if password_signs_in(base, &email, later).await? => {
+                found.committed_unanswered += 1;
+                moved_on.insert(email.clone());
+                if let Ok(mut m) = current.lock() {
+                    m.insert(email, later.clone());
+                }
+            }
+            _ => found.missing += 1,
         }
     }
-    let mut gone = 0;
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    for (_, cookie) in sessions {
+    for (email, cookie) in sessions {
+        if moved_on.contains(email) {
+            continue;
+        }
         let r = plain
             .get(format!("{base}/profile"))
             .header("cookie", cookie)
             .send()
             .await?;
         if r.status() != reqwest::StatusCode::OK {
-            gone += 1;
+            found.gone += 1;
         }
     }
-    Ok((missing, gone))
+    Ok(found)
 }
 
 /// Methods written without their key (a half-written enrolment).
@@ -733,10 +871,10 @@ async fn half_written(settings: &Settings) -> anyhow::Result<i64> {
     Ok(n)
 }
 
-/// `nhsmal user import` of 3,000 rows, killed half-way through; returns how many of its
+/// `nhsmal user import` of 20,000 rows, killed half-way through; returns how many of its
 /// accounts exist afterwards, how many the file had, and how many after running it again.
 fn import_killed_half_way(settings: &Settings) -> anyhow::Result<(i64, usize, i64)> {
-    let rows = 3000;
+    let rows = 20_000;
     let file = settings.data_dir.join("pressure-import.csv");
     let mut text = String::from("email,name,organisation,role\n");
     for i in 0..rows {
@@ -755,7 +893,7 @@ fn import_killed_half_way(settings: &Settings) -> anyhow::Result<(i64, usize, i6
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    std::thread::sleep(Duration::from_millis(300 + rand_below(700)));
+    std::thread::sleep(Duration::from_millis(200 + rand_below(1_000)));
     let _ = child.kill();
     let _ = child.wait();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -889,7 +1027,7 @@ async fn connections_cut(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     outcome.recovered_after = started.elapsed();
-    let (missing, _) = check_after_restart(base, current, &[]).await?;
-    outcome.lost = missing;
+    let found = check_after_restart(base, current, &Arc::default(), &HashMap::new()).await?;
+    outcome.lost = found.missing;
     Ok(outcome)
 }

@@ -137,41 +137,11 @@ fn run_store(name: &str, admin_url: Option<&str>, a: f64) -> anyhow::Result<()> 
         // Accounts with an authenticator app for (e): one sign-in each, so no code is reused.
         // They share one password hash (made once) to keep the set-up short.
         let shared_hash = hashing.hash(&nhsmal::domain::password::Password::new(PASSWORD))?;
-        let requester = nhsmal::domain::audit::Requester::command_line();
-        let mut secrets = Vec::with_capacity(TOTP_ACCOUNTS);
-        for i in 0..TOTP_ACCOUNTS {
-            use nhsmal::domain::accounts::{AccountRecords, Email, NewAccount, Role};
-            let email = format!("totp{i}@bench.nhs.uk");
-            let new = NewAccount {
-                id: uuid::Uuid::new_v4().to_string(),
-                email: Email::parse(&email).map_err(|e| anyhow::anyhow!(e))?,
-                display_name: "Bench User".into(),
-                org_code: "BENCH1".into(),
-                role: Role::User,
-                password_hash: Some(shared_hash.clone()),
-                now: 0,
-            };
-            store.insert_account(&new).await?;
-            let account = store
-                .account_by_id(&new.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("account"))?;
-            let secret = nhsmal::domain::mfa::totp::TotpSecret::generate();
-            let now = nhsmal::clock::Clock::now(&SystemClock);
-            let ctx = app.mfa(&requester);
-            // One step back, so the step sign-ins use now is still free.
-            nhsmal::domain::mfa::finish_totp_enrolment(
-                &store,
-                &account,
-                &secret,
-                &secret.code_at(now - 30),
-                "Bench app",
-                &ctx,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
-            secrets.push((email, secret));
-        }
+        let secrets =
+            common::people_with_an_app(&store, &app, "BENCH1", &shared_hash, TOTP_ACCOUNTS, |i| {
+                format!("totp{i}@bench.nhs.uk")
+            })
+            .await?;
         tokio::spawn(web::serve(app.clone(), listener, std::future::pending()));
         // (d): a bare handler behind the same layers, in the same kind of server.
         let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -43,3 +43,53 @@ async fn admin_sql(admin: &str, sql: &str) -> anyhow::Result<()> {
     sqlx::query(sql).execute(&mut conn).await?;
     Ok(())
 }
+
+/// `count` people in organisation `org`, the i-th with the address `email(i)`, all with the
+/// password whose hash is `password_hash` (made once: a hash each would make the set-up long),
+/// and each with an authenticator app enrolled a time step ago, so the current step is free.
+/// Returns their addresses and app keys.
+#[allow(dead_code)] // each benchmark uses what it needs of this module
+pub async fn people_with_an_app(
+    store: &nhsmal::store::Store,
+    app: &nhsmal::web::AppState,
+    org: &str,
+    password_hash: &str,
+    count: usize,
+    email: impl Fn(usize) -> String,
+) -> anyhow::Result<Vec<(String, nhsmal::domain::mfa::totp::TotpSecret)>> {
+    use nhsmal::clock::Clock;
+    use nhsmal::domain::accounts::{AccountRecords, Email, NewAccount, Role};
+    let requester = nhsmal::domain::audit::Requester::command_line();
+    let mut people = Vec::with_capacity(count);
+    for i in 0..count {
+        let address = email(i);
+        let new = NewAccount {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: Email::parse(&address).map_err(|e| anyhow::anyhow!(e))?,
+            display_name: "Bench User".into(),
+            org_code: org.into(),
+            role: Role::User,
+            password_hash: Some(password_hash.to_string()),
+            now: 0,
+        };
+        store.insert_account(&new).await?;
+        let account = store
+            .account_by_id(&new.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("account"))?;
+        let secret = nhsmal::domain::mfa::totp::TotpSecret::generate();
+        let now = nhsmal::clock::SystemClock.now();
+        nhsmal::domain::mfa::finish_totp_enrolment(
+            store,
+            &account,
+            &secret,
+            &secret.code_at(now - 30),
+            "Bench app",
+            &app.mfa(&requester),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+        people.push((address, secret));
+    }
+    Ok(people)
+}

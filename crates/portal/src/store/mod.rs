@@ -299,13 +299,44 @@ pub(crate) fn storage_error(e: sqlx::Error) -> StorageError {
         sqlx::Error::Database(db) if is_connection_failure(db.code().as_deref()) => {
             StorageError::Unavailable(e.to_string())
         }
+        sqlx::Error::Database(db) if is_out_of_room(db.code().as_deref()) => {
+            StorageError::Unavailable(e.to_string())
+        }
         _ => StorageError::Other(e.to_string()),
+    }
+}
+
+/// The disk is full or read-only, or failed: PostgreSQL's class 53 (insufficient resources,
+/// such as 53100 disk full) and 25006 (read-only transaction); SQLite's FULL (13), READONLY (8)
+/// and IOERR (10) with their extended codes. The person gets the "try again later" page (503)
+/// rather than an internal error, and the operator the log line.
+fn is_out_of_room(code: Option<&str>) -> bool {
+    match code {
+        // SQLSTATEs are five characters; SQLite's codes are numbers of at most four digits.
+        Some(c) if c.len() == 5 => c.starts_with("53") || c == "25006",
+        Some(c) => c
+            .parse::<i32>()
+            .is_ok_and(|n| matches!(n & 0xff, 8 | 10 | 13)),
+        None => false,
     }
 }
 
 /// PostgreSQL class 08 (connection exception) and 57P0x (server shutting down).
 fn is_connection_failure(code: Option<&str>) -> bool {
     code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0"))
+}
+
+#[cfg(test)]
+mod out_of_room_tests {
+    #[test]
+    fn a_full_or_read_only_disk_is_unavailability_not_a_bug() {
+        for code in ["13", "8", "264", "10", "1034", "53100", "53200", "25006"] {
+            assert!(super::is_out_of_room(Some(code)), "{code}");
+        }
+        for code in ["19", "2067", "23505", "42P01", "22008", "5"] {
+            assert!(!super::is_out_of_room(Some(code)), "{code}");
+        }
+    }
 }
 
 #[cfg(test)]

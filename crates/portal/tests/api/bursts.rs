@@ -33,12 +33,37 @@ where
     out
 }
 
+/// One form post: the browser, the address and the fields (the CSRF token among them).
+pub type FormPost = (reqwest::Client, String, Vec<(&'static str, String)>);
+
+/// POSTs the `n` forms `make` gives at one moment (see `together`); the statuses in order.
+pub async fn forms_together(n: usize, make: impl Fn(usize) -> FormPost) -> Vec<StatusCode> {
+    together(n, |i| {
+        let (client, url, fields) = make(i);
+        async move {
+            client
+                .post(url)
+                .form(&fields)
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    })
+    .await
+}
+
 /// `n` fresh browsers, each holding the sign-in page's CSRF token.
 async fn fresh_browsers(app: &TestApp, n: usize) -> Vec<(reqwest::Client, String)> {
+    fresh_browsers_at(app, "/sign-in", n).await
+}
+
+/// `n` fresh browsers, each holding the CSRF token of the signed-out `page`.
+async fn fresh_browsers_at(app: &TestApp, page: &str, n: usize) -> Vec<(reqwest::Client, String)> {
     let mut out = vec![];
     for _ in 0..n {
         let client = browser();
-        let token = csrf_token(&app.page(&client, "/sign-in").await);
+        let token = csrf_token(&app.page(&client, page).await);
         out.push((client, token));
     }
     out
@@ -51,23 +76,15 @@ async fn sign_ins_together(
     browsers: &[(reqwest::Client, String)],
     credentials: impl Fn(usize) -> (String, String),
 ) -> Vec<StatusCode> {
-    together(browsers.len(), |i| {
+    forms_together(browsers.len(), |i| {
         let (client, token) = browsers[i].clone();
         let (email, password) = credentials(i);
-        let url = app.url("/sign-in");
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("email", email.as_str()),
-                    ("password", password.as_str()),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token),
+            ("email", email),
+            ("password", password),
+        ];
+        (client, app.url("/sign-in"), fields)
     })
     .await
 }
@@ -294,26 +311,13 @@ async fn enrolment_sends_together(
     n: usize,
 ) -> Vec<StatusCode> {
     let token = csrf_token(&app.page(client, page).await);
-    together(n, |_| {
-        let (client, url, token, phone) = (
-            client.clone(),
-            app.url(page),
-            token.clone(),
-            phone.to_string(),
-        );
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("step", "send"),
-                    ("phone", phone.as_str()),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+    forms_together(n, |_| {
+        let fields = vec![
+            ("csrf_token", token.clone()),
+            ("step", "send".into()),
+            ("phone", phone.to_string()),
+        ];
+        (client.clone(), app.url(page), fields)
     })
     .await
 }
@@ -379,22 +383,9 @@ async fn send_again_pressed_thirty_times_together_at_sign_in_sends_no_more_than_
         csrf_token(&page),
         crate::helpers::input_value(&page, "method"),
     );
-    let statuses = together(30, |_| {
-        let (client, url, token, method) = (
-            intruder.clone(),
-            app.url("/sign-in/verify/resend"),
-            token.clone(),
-            method.clone(),
-        );
-        async move {
-            client
-                .post(url)
-                .form(&[("csrf_token", token.as_str()), ("method", method.as_str())])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+    let statuses = forms_together(30, |_| {
+        let fields = vec![("csrf_token", token.clone()), ("method", method.clone())];
+        (intruder.clone(), app.url("/sign-in/verify/resend"), fields)
     })
     .await;
     assert_eq!(outbox_count(&app, "sms"), 5, "{statuses:?}");
@@ -430,17 +421,13 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
         .await;
     let token = csrf_token(&app.page(&lee, &format!("/admin/users/{}", ann.id)).await);
     // 25 MFA resets of people in another organisation, at once.
-    let statuses = together(25, |i| {
+    let statuses = forms_together(25, |i| {
         let url = app.url(&format!("/admin/users/{}/reset-mfa", targets[i % 5]));
-        let (lee, token) = (lee.clone(), token.clone());
-        async move {
-            lee.post(url)
-                .form(&[("csrf_token", token.as_str()), ("reason", "lost phone")])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token.clone()),
+            ("reason", "lost phone".into()),
+        ];
+        (lee.clone(), url, fields)
     })
     .await;
     assert_eq!(count(&statuses, StatusCode::FORBIDDEN), 25);
@@ -481,27 +468,14 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
 async fn twenty_reset_starts_for_one_address_sent_together_start_five() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
-    let mut browsers = vec![];
-    for _ in 0..20 {
-        let client = browser();
-        let token = csrf_token(&app.page(&client, "/forgotten-password").await);
-        browsers.push((client, token));
-    }
-    let statuses = together(20, |i| {
+    let browsers = fresh_browsers_at(&app, "/forgotten-password", 20).await;
+    let statuses = forms_together(20, |i| {
         let (client, token) = browsers[i].clone();
-        let url = app.url("/forgotten-password");
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("email", "ann@example.nhs.uk"),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token),
+            ("email", "ann@example.nhs.uk".into()),
+        ];
+        (client, app.url("/forgotten-password"), fields)
     })
     .await;
     assert_eq!(count(&statuses, StatusCode::SEE_OTHER), 5, "{statuses:?}");
@@ -515,28 +489,15 @@ async fn thirty_guessed_temporary_access_passes_sent_together_get_five_checked()
     let out = app.nhsmal(&["user", "temporary-access-pass", "ann@example.nhs.uk"]);
     assert!(out.status.success(), "{out:?}");
     let page = "/sign-in/temporary-access-pass";
-    let mut browsers = vec![];
-    for _ in 0..30 {
-        let client = browser();
-        let token = csrf_token(&app.page(&client, page).await);
-        browsers.push((client, token));
-    }
-    let statuses = together(30, |i| {
+    let browsers = fresh_browsers_at(&app, page, 30).await;
+    let statuses = forms_together(30, |i| {
         let (client, token) = browsers[i].clone();
-        let url = app.url(page);
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("email", "ann@example.nhs.uk"),
-                    ("pass", "ABCD-EFGH-JKLM"),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token),
+            ("email", "ann@example.nhs.uk".into()),
+            ("pass", "ABCD-EFGH-JKLM".into()),
+        ];
+        (client, app.url(page), fields)
     })
     .await;
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::bursts::together;
+use crate::bursts::forms_together;
 use crate::helpers::{PASSWORD, browser, csrf_token, location, spawn_app, totp_code};
 
 #[tokio::test]
@@ -52,21 +52,14 @@ async fn fifty_wrong_passwords_split_across_two_nodes_get_five_checked() {
             .expect("page");
         browsers.push((client, base, csrf_token(&page)));
     }
-    let statuses = together(50, |i| {
+    let statuses = forms_together(50, |i| {
         let (client, base, token) = browsers[i].clone();
-        async move {
-            client
-                .post(format!("{base}/sign-in"))
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("email", "ann@example.nhs.uk"),
-                    ("password", "wrong password 42"),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token),
+            ("email", "ann@example.nhs.uk".into()),
+            ("password", "wrong password 42".into()),
+        ];
+        (client, format!("{base}/sign-in"), fields)
     })
     .await;
     let checked = statuses
@@ -83,26 +76,18 @@ async fn thirty_send_code_requests_split_across_two_nodes_send_five_texts() {
     let client = app.ann_signed_in().await;
     let page = "/profile/self-service/enrol/text-message";
     let token = csrf_token(&app.page(&client, page).await);
-    let statuses = together(30, |i| {
+    let statuses = forms_together(30, |i| {
         let url = if i % 2 == 0 {
             app.url(page)
         } else {
             other.url(page)
         };
-        let (client, token) = (client.clone(), token.clone());
-        async move {
-            client
-                .post(url)
-                .form(&[
-                    ("csrf_token", token.as_str()),
-                    ("step", "send"),
-                    ("phone", "07700 900123"),
-                ])
-                .send()
-                .await
-                .expect("POST")
-                .status()
-        }
+        let fields = vec![
+            ("csrf_token", token.clone()),
+            ("step", "send".into()),
+            ("phone", "07700 900123".into()),
+        ];
+        (client.clone(), url, fields)
     })
     .await;
     let texts = app
