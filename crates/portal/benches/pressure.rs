@@ -4,10 +4,11 @@
 //!  (1) load: CLIENTS clients signing in with password and an authenticator app, then opening
 //!      signed-in pages and signing out, for PRESSURE_SECONDS (default 120): counts of 5xx and
 //!      panics, the server's RSS at start and end, p50/p99 of each step;
-//!  (2) kill -9: clients change passwords and sign in while the server is killed at a random
-//!      moment, three times; after each restart every change the server acknowledged must hold
-//!      and every acknowledged session must still open My Profile; a bulk import killed half-way
-//!      leaves all of its accounts or none;
+//!  (2) kill -9: clients change their passwords, reset them with their app's code and add
+//!      authenticator apps while the server is killed at a random moment, three times; after
+//!      each restart every change the server acknowledged must hold, every acknowledged app must
+//!      be there and every acknowledged session must still open My Profile; a bulk import
+//!      killed half-way leaves whole batches, and the same file run again finishes it;
 //!  (3) PostgreSQL only: every connection of the portal's database terminated
 //!      (`pg_terminate_backend`) every 2 s under load: answers are the page or 503, never
 //!      another 5xx; the portal recovers by itself; nothing acknowledged is lost.
@@ -15,6 +16,10 @@
 //!      filled up, then made read-only, under sign-ins: answers are pages or 503, never another
 //!      5xx; once there is room again everything works and the database passes
 //!      `PRAGMA integrity_check`.
+//!  (5) PostgreSQL only: two `nhsmal serve` processes on the one database: a session made on
+//!      one opens My Profile on the other and signing out on the other ends it; 50 wrong
+//!      passwords for one account split across both get 5 checked; a code spent on one is
+//!      refused on the other; `nhsmal keys rotate` reaches both within a minute.
 //! Every phase is bounded in time and stops by itself; only loopback is used.
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
@@ -126,6 +131,7 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
     // (2) kill -9 while acknowledged work is under way.
     let mut acknowledged_changes = 0;
     let mut lost = 0;
+    let mut apps_acked: HashMap<String, usize> = HashMap::new();
     let pending: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     let current: Arc<Mutex<HashMap<String, String>>> = Arc::new(Mutex::new(
         crash_people
@@ -157,14 +163,21 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
             &pending,
             &acks.sessions,
         ))?;
-        lost += found.missing + found.gone;
+        for (email, n) in &acks.apps {
+            *apps_acked.entry(email.clone()).or_default() += n;
+        }
+        let apps_lost = rt.block_on(apps_missing(&settings, &apps_acked))?;
+        lost += found.missing + found.gone + apps_lost;
         println!(
-            "{name} (2) kill -9 after {:.1} s (round {}): {} password changes and {} sessions acknowledged before; after restart {} changes missing, {} sessions gone ({} changes committed whose answer the kill stopped)",
+            "{name} (2) kill -9 after {:.1} s (round {}): {} password changes ({} of them resets), {} apps added and {} sessions acknowledged before; after restart {} changes missing, {} apps missing, {} sessions gone ({} changes committed whose answer the kill stopped)",
             kill_after.as_secs_f64(),
             round + 1,
             acks.changes,
+            acks.resets,
+            acks.apps.values().sum::<usize>(),
             acks.sessions.len(),
             found.missing,
+            apps_lost,
             found.gone,
             found.committed_unanswered
         );
@@ -202,6 +215,10 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
         );
         drop(server);
     }
+    if admin.is_some() {
+        let line = rt.block_on(two_nodes(&settings, crash_people, &current))?;
+        println!("{name} (5) {line}");
+    }
     if admin.is_none() {
         match rt.block_on(disk_trouble()) {
             Ok(line) => println!("{name} (4) {line}"),
@@ -213,6 +230,144 @@ fn run_store(name: &str, admin: Option<&str>, seconds: u64) -> anyhow::Result<()
         database.remove()?;
     }
     Ok(())
+}
+
+/// The kids a node publishes in its JWKS.
+async fn published_kids(base: &str) -> anyhow::Result<Vec<String>> {
+    let jwks: serde_json::Value = client()
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(jwks["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Phase (5): two processes on one PostgreSQL database.
+async fn two_nodes(
+    settings: &Settings,
+    people: &[Person],
+    current: &Arc<Mutex<HashMap<String, String>>>,
+) -> anyhow::Result<String> {
+    let password_of = |p: &Person| {
+        current
+            .lock()
+            .map(|m| m.get(&p.email).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    // A fresh time step, so the people below can sign in with a code.
+    let now = SystemClock.now();
+    tokio::time::sleep(Duration::from_secs((30 - now % 30) as u64 + 1)).await;
+    let (a, b) = (Server::start(settings)?, Server::start(settings)?);
+    let mut lines = vec![];
+    // A session made on A works on B; signing out on B ends it on A.
+    let shared = match signed_in(&a.base, &people[0], &password_of(&people[0])).await {
+        Some(c) => {
+            let on_b = c.get(format!("{}/profile", b.base)).send().await?;
+            let opened = on_b.status() == reqwest::StatusCode::OK;
+            let page = on_b.text().await?;
+            c.post(format!("{}/sign-out", b.base))
+                .form(&[("csrf_token", token_of(&page).as_str())])
+                .send()
+                .await?;
+            let after = c.get(format!("{}/profile", a.base)).send().await?;
+            opened && after.status() == reqwest::StatusCode::SEE_OTHER
+        }
+        None => false,
+    };
+    lines.push(format!(
+        "a session made on A opened on B, signed out on B and gone on A: {shared}"
+    ));
+    // A code spent on A is refused on B (the same person, the same step).
+    let spent = match signed_in(&a.base, &people[2], &password_of(&people[2])).await {
+        Some(_) => signed_in(&b.base, &people[2], &password_of(&people[2]))
+            .await
+            .is_none(),
+        None => false,
+    };
+    lines.push(format!("a code spent on A refused on B: {spent}"));
+    // 50 wrong passwords for one account, split across the two, at once.
+    let target = people[1].email.clone();
+    let mut forms = vec![];
+    for i in 0..50 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let c = client();
+        let page = c
+            .get(format!("{base}/sign-in"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        forms.push((c, base.clone(), token_of(&page)));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(forms.len()));
+    let tasks: Vec<_> = forms
+        .into_iter()
+        .map(|(c, base, token)| {
+            let (barrier, target) = (Arc::clone(&barrier), target.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                c.post(format!("{base}/sign-in"))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("email", target.as_str()),
+                        ("password", "wrong password 42"),
+                    ])
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        })
+        .collect();
+    let (mut checked, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await? {
+            401 => checked += 1,
+            429 => refused += 1,
+            _ => {}
+        }
+    }
+    lines.push(format!(
+        "50 wrong passwords split across both at once: {checked} checked, {refused} refused"
+    ));
+    // Key rotation reaches both.
+    let before = published_kids(&a.base).await?;
+    let out = Command::new(env!("CARGO_BIN_EXE_nhsmal"))
+        .args(["keys", "rotate"])
+        .arg("--data-dir")
+        .arg(&settings.data_dir)
+        .arg("--database-url")
+        .arg(&settings.database_url)
+        .output()?;
+    anyhow::ensure!(out.status.success(), "keys rotate failed");
+    let started = Instant::now();
+    let mut reached = None;
+    while started.elapsed() < Duration::from_secs(75) {
+        let (on_a, on_b) = (
+            published_kids(&a.base).await?,
+            published_kids(&b.base).await?,
+        );
+        let new_on = |kids: &[String]| kids.iter().any(|k| !before.contains(k));
+        if new_on(&on_a) && new_on(&on_b) {
+            reached = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    lines.push(match reached {
+        Some(t) => format!("new keys published by both within {:.0} s", t.as_secs_f64()),
+        None => "new keys NOT published by both within 75 s".into(),
+    });
+    drop((a, b));
+    Ok(lines.join("; "))
 }
 
 /// Runs `mount`/`umount` (the tmpfs of phase 4).
@@ -610,6 +765,10 @@ async fn load(base: &str, people: &[Person], length: Duration) -> anyhow::Result
 /// What the server acknowledged before it was killed.
 struct Acknowledged {
     changes: usize,
+    /// Authenticator apps added, by person.
+    apps: HashMap<String, usize>,
+    /// Passwords reset (with the app's code), counted in `changes` too.
+    resets: usize,
     /// Each person's latest acknowledged session (its cookie header).
     sessions: HashMap<String, String>,
 }
@@ -677,6 +836,8 @@ async fn changes_until_killed(
 ) -> anyhow::Result<Acknowledged> {
     let acknowledged = Arc::new(Mutex::new(Acknowledged {
         changes: 0,
+        apps: HashMap::new(),
+        resets: 0,
         sessions: HashMap::new(),
     }));
     let mut tasks = vec![];
@@ -692,9 +853,19 @@ async fn changes_until_killed(
                 .lock()
                 .map(|m| m.get(&person.email).cloned().unwrap_or_default())
                 .unwrap_or_default();
+            // A quarter reset their password, a quarter add authenticator apps, half change
+            // their password again and again.
+            if i % 4 == 3 {
+                reset_password(&base, &person, round, i, &current, &pending, &acknowledged).await;
+                return;
+            }
             let Some(c) = signed_in(&base, &person, &password).await else {
                 return;
             };
+            if i % 4 == 1 {
+                add_apps(&base, &c, &person, &acknowledged).await;
+                return;
+            }
             let profile = match c.get(format!("{base}/profile")).send().await {
                 Ok(r) if r.status() == 200 => r,
                 _ => return,
@@ -800,6 +971,169 @@ async fn password_signs_in(base: &str, email: &str, password: &str) -> anyhow::R
         .send()
         .await?;
     Ok(r.status() == reqwest::StatusCode::SEE_OTHER)
+}
+
+/// Adds authenticator apps (up to the five a person may have) until the server is gone.
+async fn add_apps(
+    base: &str,
+    c: &reqwest::Client,
+    person: &Person,
+    acknowledged: &Arc<Mutex<Acknowledged>>,
+) {
+    let page_path = format!("{base}/profile/self-service/enrol/authenticator-app");
+    for n in 0..4 {
+        let Ok(page) = c.get(&page_path).send().await else {
+            return;
+        };
+        let page = page.text().await.unwrap_or_default();
+        let Some(key) = page
+            .split("id=\"totp-secret\"")
+            .nth(1)
+            .and_then(|s| s.split('>').nth(1))
+            .and_then(|s| s.split('<').next())
+            .map(|k| k.replace(' ', ""))
+        else {
+            return;
+        };
+        let Some(secret) = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &key)
+        else {
+            return;
+        };
+        let code = TotpSecret::from_bytes(&secret).code_at(SystemClock.now());
+        let r = c
+            .post(&page_path)
+            .form(&[
+                ("csrf_token", token_of(&page).as_str()),
+                ("code", code.as_str()),
+                ("name", format!("Pressure phone {n}").as_str()),
+            ])
+            .send()
+            .await;
+        let added = r.is_ok_and(|r| {
+            r.headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.ends_with("added=1"))
+        });
+        if !added {
+            return;
+        }
+        if let Ok(mut a) = acknowledged.lock() {
+            *a.apps.entry(person.email.clone()).or_default() += 1;
+        }
+    }
+}
+
+/// "Forgotten your password?" with the app's code, to a new password.
+async fn reset_password(
+    base: &str,
+    person: &Person,
+    round: usize,
+    i: usize,
+    current: &Arc<Mutex<HashMap<String, String>>>,
+    pending: &Arc<Mutex<HashMap<String, String>>>,
+    acknowledged: &Arc<Mutex<Acknowledged>>,
+) {
+    let c = client();
+    let step = async {
+        let page = c
+            .get(format!("{base}/forgotten-password"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        c.post(format!("{base}/forgotten-password"))
+            .form(&[
+                ("csrf_token", token_of(&page).as_str()),
+                ("email", person.email.as_str()),
+            ])
+            .send()
+            .await?;
+        let page = c
+            .get(format!("{base}/forgotten-password/choose"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        c.post(format!("{base}/forgotten-password/choose"))
+            .form(&[("csrf_token", token_of(&page).as_str()), ("kind", "totp")])
+            .send()
+            .await?;
+        let page = c
+            .get(format!("{base}/sign-in/verify"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        c.post(format!("{base}/sign-in/verify"))
+            .form(&[
+                ("csrf_token", token_of(&page).as_str()),
+                ("method", "totp"),
+                ("code", person.secret.code_at(SystemClock.now()).as_str()),
+            ])
+            .send()
+            .await?;
+        let page = c
+            .get(format!("{base}/forgotten-password/new-password"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let new = format!("pressure reset passphrase round {round} number {i} z");
+        if let Ok(mut p) = pending.lock() {
+            p.insert(person.email.clone(), new.clone());
+        }
+        let r = c
+            .post(format!("{base}/forgotten-password/new-password"))
+            .form(&[
+                ("csrf_token", token_of(&page).as_str()),
+                ("new_password", new.as_str()),
+                ("confirm_password", new.as_str()),
+            ])
+            .send()
+            .await?;
+        Ok::<_, reqwest::Error>((r, new))
+    };
+    let Ok((r, new)) = step.await else { return };
+    let done = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .is_some_and(|l| l == "/sign-in?reset=1");
+    if done {
+        if let Ok(mut m) = current.lock() {
+            m.insert(person.email.clone(), new);
+        }
+        if let Ok(mut p) = pending.lock() {
+            p.remove(&person.email);
+        }
+        if let Ok(mut a) = acknowledged.lock() {
+            a.changes += 1;
+            a.resets += 1;
+        }
+    }
+}
+
+/// Acknowledged authenticator apps not in the database: each person should have their first
+/// app and every one added since.
+async fn apps_missing(
+    settings: &Settings,
+    acked: &HashMap<String, usize>,
+) -> anyhow::Result<usize> {
+    let mut conn =
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&settings.database_url).await?;
+    let mut missing = 0;
+    for (email, added) in acked {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM mfa_methods m JOIN accounts a ON a.id = m.account_id \
+             WHERE a.email_normalized = $1 AND m.kind = 'totp'",
+        )
+        .bind(email)
+        .fetch_one(&mut conn)
+        .await?;
+        missing += (1 + *added).saturating_sub(usize::try_from(n).unwrap_or(0));
+    }
+    Ok(missing)
 }
 
 /// After a restart: every acknowledged password signs in (or the one sent after it, which the

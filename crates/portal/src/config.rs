@@ -880,6 +880,31 @@ mod tests {
         Settings::resolve(&CommonArgs::default(), &serve)
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Hostile input (issue 18): a config file of any text, or TOML-shaped with any keys
+        /// and values, gives settings or one clear line, never a panic.
+        #[test]
+        fn any_config_file_is_read_or_refused_in_one_line(
+            text in ".{0,300}",
+            toml in "([a-z_]{1,30} = (\"[^\"\n]{0,40}\"|-?[0-9]{1,12}|true|\\[\\]|\\{\\})\n){0,8}",
+        ) {
+            let dir = tempfile::tempdir().expect("dir");
+            for (i, body) in [text, toml].into_iter().enumerate() {
+                let path = dir.path().join(format!("nhsmal-{i}.toml"));
+                std::fs::write(&path, &body).expect("write");
+                let common = CommonArgs {
+                    config: Some(path),
+                    data_dir: Some(dir.path().to_path_buf()),
+                    ..CommonArgs::default()
+                };
+                if let Err(e) = Settings::resolve(&common, &ServeArgs::default()) {
+                    proptest::prop_assert_eq!(e.to_string().lines().count(), 1, "{}", e);
+                }
+            }
+        }
+    }
+
     #[test]
     fn defaults_are_sqlite_in_the_data_folder_and_localhost() {
         let s = resolve(ServeArgs::default()).expect("defaults are valid");

@@ -1132,6 +1132,51 @@ mod tests {
         )
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Hostile input (issue 18): client assertions of any shape, and JWT-shaped ones with
+        /// any header and claims, signed by nobody, are refused and never panic.
+        #[test]
+        fn forged_client_assertions_are_refused(
+            text in ".{0,400}",
+            header in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+            claims in "\\{[a-z\":, 0-9\\[\\]{}.-]{0,200}\\}",
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..90),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            rt.block_on(async {
+                let m = Memory::default();
+                let s = secrets();
+                let (_, jwks) = es256_client_key();
+                let (client, _) = register(
+                    &m,
+                    &s,
+                    NewClient {
+                        auth_method: Some("private_key_jwt".into()),
+                        jwks: Some(jwks.to_string()),
+                        ..new_client()
+                    },
+                )
+                .await;
+                let jwt = format!(
+                    "{}.{}.{}",
+                    B64.encode(&header),
+                    B64.encode(claims.as_bytes()),
+                    B64.encode(&signature)
+                );
+                for assertion in [text.clone(), jwt] {
+                    let c = ClientCredentials {
+                        assertion: Some((JWT_BEARER.into(), assertion)),
+                        client_id: Some(client.id.clone()),
+                        ..Default::default()
+                    };
+                    let result = authenticate_client(&m, &m, &s, &c, &[TOKEN], NOW).await;
+                    assert!(result.is_err());
+                }
+            });
+        }
+    }
+
     #[tokio::test]
     async fn private_key_jwt_follows_rfc_7523() {
         let m = Memory::default();
