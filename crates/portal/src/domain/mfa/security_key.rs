@@ -299,3 +299,41 @@ where
     succeeded(records, account, &method, ctx).await?;
     Ok((method, result.user_verified()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Hostile input (issue 18): whatever a browser sends as a security key's answer, of
+        /// any text or shaped like one with any bytes, it is refused and never panics.
+        #[test]
+        fn any_answer_a_browser_sends_is_refused_without_a_panic(
+            text in ".{0,300}",
+            id in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let url: Url = "http://localhost:8080".parse().expect("url");
+            let keys = SecurityKeys::new(&url, &[]).expect("relying party");
+            let (_, state) = keys
+                .webauthn
+                .start_securitykey_registration(Uuid::new_v4(), "ann", "Ann", None, None, None)
+                .expect("start");
+            let state = serde_json::to_value(&state).expect("state");
+            let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+            let shaped = serde_json::json!({
+                "id": b64(&id), "rawId": b64(&id), "type": "public-key",
+                "response": {
+                    "attestationObject": b64(&data), "clientDataJSON": b64(&data),
+                    "authenticatorData": b64(&data), "signature": b64(&data)
+                },
+                "extensions": {}
+            });
+            for answer in [text, shaped.to_string()] {
+                proptest::prop_assert!(keys.finish_registration(&state, &answer).is_err());
+                proptest::prop_assert!(keys.finish_authentication(&state, &answer).is_err());
+            }
+        }
+    }
+}
