@@ -881,7 +881,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #![proptest_config(crate::hostile_input::config())]
         /// Hostile input (issue 18): a config file of any text, or TOML-shaped with any keys
         /// and values, gives settings or one clear line, never a panic.
         #[test]

@@ -29,7 +29,7 @@ fn any_text() -> impl Strategy<Value = String> {
 
 /// Cases per property: few in `cargo test` (the zxcvbn estimate of a long password is slow in
 /// a debug build), as many as `PROPTEST_CASES` asks in `scripts/fuzz`.
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
             .ok()

@@ -305,7 +305,7 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #![proptest_config(crate::hostile_input::config())]
         /// Hostile input (issue 18): whatever a browser sends as a security key's answer, of
         /// any text or shaped like one with any bytes, it is refused and never panics.
         #[test]

@@ -1133,7 +1133,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #![proptest_config(crate::hostile_input::config())]
         /// Hostile input (issue 18): client assertions of any shape, and JWT-shaped ones with
         /// any header and claims, signed by nobody, are refused and never panic.
         #[test]
