@@ -13,9 +13,9 @@
 //!      (`pg_terminate_backend`) every 2 s under load: answers are the page or 503, never
 //!      another 5xx; the portal recovers by itself; nothing acknowledged is lost.
 //!  (4) SQLite only, where the user may mount a small tmpfs (root): the data folder's disk
-//!      filled up, then made read-only, under sign-ins: answers are pages or 503, never another
-//!      5xx; once there is room again everything works and the database passes
-//!      `PRAGMA integrity_check`.
+//!      filled up under sign-ins: answers are pages or 503, never another 5xx; once there is
+//!      room again everything works and the database passes `PRAGMA integrity_check`; then the
+//!      server started on the same folder read-only stops at once with one clear line.
 //!  (5) PostgreSQL only: two `nhsmal serve` processes on the one database: a session made on
 //!      one opens My Profile on the other and signing out on the other ends it; 50 wrong
 //!      passwords for one account split across both get 5 checked; a code spent on one is
@@ -46,6 +46,18 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(120);
+    // PRESSURE_ONLY=disk runs phase (4) alone.
+    if std::env::var("PRESSURE_ONLY").is_ok_and(|p| p == "disk") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        match rt.block_on(disk_trouble()) {
+            Ok(line) => println!("sqlite (4) {line}"),
+            Err(e) => println!("sqlite (4) disk full and read-only: not run ({e})"),
+        }
+        return Ok(());
+    }
     let admin = std::env::var("NHSMAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     run_store("sqlite", None, seconds)?;
@@ -412,8 +424,11 @@ async fn sign_in_writes(base: &str, n: usize) -> (usize, usize, usize, usize) {
 async fn disk_trouble() -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
     let place = dir.path().join("small-disk");
+    let read_only = dir.path().join("read-only-view");
     std::fs::create_dir_all(&place)?;
-    let place_text = place.display().to_string();
+    std::fs::create_dir_all(&read_only)?;
+    let (place_text, read_only_text) =
+        (place.display().to_string(), read_only.display().to_string());
     mount(&[
         "mount",
         "-t",
@@ -441,24 +456,48 @@ async fn disk_trouble() -> anyhow::Result<String> {
         let full = sign_in_writes(&server.base, 30).await;
         std::fs::remove_file(&filler)?;
         let after_full = sign_in_writes(&server.base, 5).await;
-        // Read-only.
-        mount(&["mount", "-o", "remount,ro", &place_text])?;
-        let read_only = sign_in_writes(&server.base, 30).await;
-        mount(&["mount", "-o", "remount,rw", &place_text])?;
-        let after_ro = sign_in_writes(&server.base, 5).await;
         drop(server);
         let mut conn =
             <sqlx::AnyConnection as sqlx::Connection>::connect(&settings.database_url).await?;
         let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
             .fetch_one(&mut conn)
             .await?;
+        drop(conn);
+        // The same data folder, read-only (a bind mount: root writes through file modes).
+        mount(&["mount", "--bind", &place_text, &read_only_text])?;
+        mount(&["mount", "-o", "remount,bind,ro", &read_only_text])?;
+        let ro_settings = Settings::with_data_dir(&read_only);
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_nhsmal"))
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&ro_settings.data_dir)
+            .arg("--database-url")
+            .arg(&ro_settings.database_url)
+            .output()?;
+        let said = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        let _ = mount(&["umount", &read_only_text]);
         anyhow::Ok(format!(
-            "disk full, 30 sign-ins: {} answered, {} were 503, other 5xx {}, no answer {}; room again: {} of 5 answered without a 5xx; \
-             read-only, 30 sign-ins: {} answered, {} were 503, other 5xx {}, no answer {}; writable again: {} of 5; integrity_check: {check}",
-            full.0, full.1, full.2, full.3, after_full.0, read_only.0, read_only.1, read_only.2, read_only.3, after_ro.0
+            "disk full, 30 sign-ins: {} answered, {} were 503, other 5xx {}, no answer {}; room again: {} of 5 answered without a 5xx; integrity_check: {check}; \
+             started on the folder read-only: exit status {:?} after {:.1} s, last line \"{said}\"",
+            full.0,
+            full.1,
+            full.2,
+            full.3,
+            after_full.0,
+            out.status.code(),
+            started.elapsed().as_secs_f64()
         ))
     }
     .await;
+    let _ = mount(&["umount", "-l", &read_only_text]);
     let _ = mount(&["umount", "-l", &place_text]);
     result
 }
