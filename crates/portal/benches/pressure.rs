@@ -479,8 +479,7 @@ async fn disk_trouble() -> anyhow::Result<String> {
             .output()?;
         let said = String::from_utf8_lossy(&out.stderr)
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or_default()
             .to_string();
         let _ = mount(&["umount", &read_only_text]);
