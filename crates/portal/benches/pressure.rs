@@ -311,12 +311,7 @@ async fn two_nodes(
     for i in 0..50 {
         let base = if i % 2 == 0 { &a.base } else { &b.base };
         let c = client();
-        let page = c
-            .get(format!("{base}/sign-in"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = page_text(&c, format!("{base}/sign-in")).await?;
         forms.push((c, base.clone(), token_of(&page)));
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(forms.len()));
@@ -637,6 +632,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The body of a page.
+async fn page_text(c: &reqwest::Client, url: String) -> Result<String, reqwest::Error> {
+    c.get(url).send().await?.text().await
 }
 
 fn client() -> reqwest::Client {
@@ -993,12 +993,7 @@ struct AfterRestart {
 /// Whether `password` passes the password step for `email`.
 async fn password_signs_in(base: &str, email: &str, password: &str) -> anyhow::Result<bool> {
     let c = client();
-    let page = c
-        .get(format!("{base}/sign-in"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = page_text(&c, format!("{base}/sign-in")).await?;
     let r = c
         .post(format!("{base}/sign-in"))
         .form(&[
@@ -1074,12 +1069,7 @@ async fn reset_password(
 ) {
     let c = client();
     let step = async {
-        let page = c
-            .get(format!("{base}/forgotten-password"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = page_text(&c, format!("{base}/forgotten-password")).await?;
         c.post(format!("{base}/forgotten-password"))
             .form(&[
                 ("csrf_token", token_of(&page).as_str()),
@@ -1087,22 +1077,12 @@ async fn reset_password(
             ])
             .send()
             .await?;
-        let page = c
-            .get(format!("{base}/forgotten-password/choose"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = page_text(&c, format!("{base}/forgotten-password/choose")).await?;
         c.post(format!("{base}/forgotten-password/choose"))
             .form(&[("csrf_token", token_of(&page).as_str()), ("kind", "totp")])
             .send()
             .await?;
-        let page = c
-            .get(format!("{base}/sign-in/verify"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = page_text(&c, format!("{base}/sign-in/verify")).await?;
         c.post(format!("{base}/sign-in/verify"))
             .form(&[
                 ("csrf_token", token_of(&page).as_str()),
@@ -1111,12 +1091,7 @@ async fn reset_password(
             ])
             .send()
             .await?;
-        let page = c
-            .get(format!("{base}/forgotten-password/new-password"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = page_text(&c, format!("{base}/forgotten-password/new-password")).await?;
         let new = format!("pressure reset passphrase round {round} number {i} z");
         if let Ok(mut p) = pending.lock() {
             p.insert(person.email.clone(), new.clone());
