@@ -69,13 +69,6 @@ pub trait SignInLimitRecords {
         until: UnixTime,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn clear_limit(&self, key: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Clears `key` and every key that starts with `prefix` (an address's count and those of
-    /// its known browsers).
-    fn clear_limits_like(
-        &self,
-        key: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
 pub fn email_limit_key(email: &str) -> String {
@@ -298,18 +291,6 @@ where
     } else {
         email_limit_key(email)
     })
-}
-
-/// Ends every password count of the address: from everywhere and from each known browser (an
-/// administrator's unlock, a password reset).
-pub async fn clear_password_limits(
-    records: &impl SignInLimitRecords,
-    email: &str,
-) -> Result<(), StorageError> {
-    let key = email_limit_key(email);
-    records
-        .clear_limits_like(&key, &format!("{key}:device:"))
-        .await
 }
 
 /// The count of one known browser of the address.

@@ -184,16 +184,6 @@ impl SignInLimitRecords for Store {
         Ok(())
     }
 
-    async fn clear_limits_like(&self, key: &str, prefix: &str) -> Result<(), StorageError> {
-        sqlx::query(CLEAR_LIMITS_LIKE)
-            .bind(key)
-            .bind(prefix)
-            .execute(&self.writer)
-            .await
-            .map_err(storage_error)?;
-        Ok(())
-    }
-
     async fn clear_limit(&self, key: &str) -> Result<(), StorageError> {
         sqlx::query(CLEAR_LIMIT)
             .bind(key)
