@@ -32,9 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::ScratchDatabase;
-use nhsmal::clock::{Clock, SystemClock};
+use domain::clock::{Clock, SystemClock};
+use domain::mfa::totp::TotpSecret;
 use nhsmal::config::Settings;
-use nhsmal::domain::mfa::totp::TotpSecret;
 use nhsmal::store::Store;
 
 const PASSWORD: &str = "correct horse battery staple 1";
@@ -510,7 +510,7 @@ fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
 
 /// People with a password and an authenticator app, written straight into the store.
 async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
-    let key = nhsmal::domain::secrets::SecretBox::generate_key_base64();
+    let key = domain::secrets::SecretBox::generate_key_base64();
     if let Some(parent) = settings.master_key_file.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -522,9 +522,9 @@ async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
             std::fs::Permissions::from_mode(0o600),
         )?;
     }
-    let secrets = nhsmal::domain::secrets::SecretBox::from_base64(&key)?;
+    let secrets = domain::secrets::SecretBox::from_base64(&key)?;
     let store = Store::open(&settings.database_url, &settings.data_dir, 8).await?;
-    nhsmal::domain::organisations::add_organisation(&store, "LOAD1", "Load Pharmacy", 0)
+    domain::organisations::add_organisation(&store, "LOAD1", "Load Pharmacy", 0)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = nhsmal::web::App::new(
@@ -535,8 +535,8 @@ async fn seed(settings: &Settings, n: usize) -> anyhow::Result<Vec<Person>> {
         secrets,
     )
     .await?;
-    let hashing = nhsmal::domain::password::PasswordHashing::new(&settings.argon2)?;
-    let shared_hash = hashing.hash(&nhsmal::domain::password::Password::new(PASSWORD))?;
+    let hashing = domain::password::PasswordHashing::new(&settings.argon2)?;
+    let shared_hash = hashing.hash(&domain::password::Password::new(PASSWORD))?;
     let people = common::people_with_an_app(&store, &app, "LOAD1", &shared_hash, n, |i| {
         format!("load{i}@load1.nhs.uk")
     })

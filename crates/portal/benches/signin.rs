@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHasher;
 use common::ScratchDatabase;
-use nhsmal::clock::SystemClock;
+use domain::accounts::{self, AccountRequest};
+use domain::clock::SystemClock;
+use domain::organisations;
+use domain::password::PasswordHashing;
 use nhsmal::config::Settings;
-use nhsmal::domain::accounts::{self, AccountRequest};
-use nhsmal::domain::organisations;
-use nhsmal::domain::password::PasswordHashing;
 use nhsmal::notify::Outbox;
 use nhsmal::store::Store;
 use nhsmal::web::{self, App};
@@ -129,14 +129,14 @@ fn run_store(name: &str, admin_url: Option<&str>, a: f64) -> anyhow::Result<()> 
             settings.clone(),
             Arc::new(SystemClock),
             Arc::new(Outbox::in_data_dir(data_dir.path())),
-            nhsmal::domain::secrets::SecretBox::from_base64(
-                &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
+            domain::secrets::SecretBox::from_base64(
+                &domain::secrets::SecretBox::generate_key_base64(),
             )?,
         )
         .await?;
         // Accounts with an authenticator app for (e): one sign-in each, so no code is reused.
         // They share one password hash (made once) to keep the set-up short.
-        let shared_hash = hashing.hash(&nhsmal::domain::password::Password::new(PASSWORD))?;
+        let shared_hash = hashing.hash(&domain::password::Password::new(PASSWORD))?;
         let secrets =
             common::people_with_an_app(&store, &app, "BENCH1", &shared_hash, TOTP_ACCOUNTS, |i| {
                 format!("totp{i}@bench.nhs.uk")
@@ -297,7 +297,7 @@ async fn sign_ins_per_second(base: &str) -> anyhow::Result<(f64, String)> {
 /// each; returns sign-ins/s and the p99 latency of the second step's POST alone.
 async fn totp_sign_ins_per_second(
     base: &str,
-    accounts: Arc<Vec<(String, nhsmal::domain::mfa::totp::TotpSecret)>>,
+    accounts: Arc<Vec<(String, domain::mfa::totp::TotpSecret)>>,
 ) -> anyhow::Result<(f64, f64)> {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let started = Instant::now();
@@ -324,7 +324,7 @@ async fn totp_sign_ins_per_second(
                     .text()
                     .await?;
                 let (token, method) = (field(&page, "csrf_token")?, field(&page, "method")?);
-                let code = secret.code_at(nhsmal::clock::Clock::now(&SystemClock));
+                let code = secret.code_at(domain::clock::Clock::now(&SystemClock));
                 let posted = Instant::now();
                 let response = client
                     .post(format!("{base}/sign-in/verify"))
@@ -374,7 +374,7 @@ async fn totp_sign_ins_per_second(
 /// then 16 clients post their codes and the latency of each POST is measured.
 async fn second_step_alone(
     base: &str,
-    accounts: Arc<Vec<(String, nhsmal::domain::mfa::totp::TotpSecret)>>,
+    accounts: Arc<Vec<(String, domain::mfa::totp::TotpSecret)>>,
     clients: usize,
 ) -> anyhow::Result<f64> {
     let client = reqwest::Client::builder()
@@ -411,7 +411,7 @@ async fn second_step_alone(
                 let (session, token, method) = &pending[i];
                 let code = accounts[i]
                     .1
-                    .code_at(nhsmal::clock::Clock::now(&SystemClock));
+                    .code_at(domain::clock::Clock::now(&SystemClock));
                 let posted = Instant::now();
                 let response = client
                     .post(format!("{base}/sign-in/verify"))

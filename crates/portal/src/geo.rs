@@ -179,7 +179,7 @@ fn is_public(ip: IpAddr) -> bool {
 /// radius); `None` unless both have coordinates. Accurate to about 0.5 %, plenty for telling
 /// a train journey from a flight.
 pub fn distance_km(a: &Place, b: &Place) -> Option<f64> {
-    Some(crate::domain::risk::distance_km(
+    Some(domain::risk::distance_km(
         a.latitude?,
         a.longitude?,
         b.latitude?,
@@ -326,5 +326,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let err = GeoIpDatabase::open(&dir.path().join("absent.mmdb")).unwrap_err();
         assert!(matches!(err, GeoError::Unreadable { .. }), "{err}");
+    }
+
+    proptest::proptest! {
+        // As many cases as `PROPTEST_CASES` asks (scripts/fuzz), 64 in `cargo test`.
+        #![proptest_config(proptest::test_runner::Config::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ))]
+
+        /// Hostile input (issue 18): a GeoIP file of any bytes is opened or refused, never a panic.
+        #[test]
+        fn geoip_files_of_any_bytes_are_opened_or_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            if let Ok(db) = GeoIpDatabase::from_bytes(bytes, "fuzz.mmdb") {
+                let _ = db.place_of("192.0.2.1".parse().expect("ip"));
+                let _ = db.place_of("2001:db8::1".parse().expect("ip"));
+            }
+        }
     }
 }

@@ -1,20 +1,16 @@
 //! NHSmal Portal: the self-service account portal and identity provider of NHSmal.
 //!
-//! `web` and `cli` call `domain`; `domain` uses `store` (SQL) and `notify` (delivery).
-//! Nothing calls back up.
+//! The server around the rules of the `domain` crate: `web` and `cli` call `domain`; `store`
+//! (SQL) and `notify` (delivery) implement the traits the domain declares. Nothing calls back
+//! up (docs/ARCHITECTURE.md).
 
 pub mod cli;
-pub mod clock;
 pub mod config;
-pub mod domain;
 pub mod geo;
 pub mod notify;
 pub mod siem;
 pub mod store;
 pub mod web;
-
-#[cfg(test)]
-mod hostile_input;
 
 /// mimalloc rather than the system allocator: a token request is many small allocations made
 /// and freed on tokio's threads, and glibc's malloc and free took about a tenth of the token

@@ -21,9 +21,44 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::UnixTime;
-use crate::config::{SiemFile, SiemSettings};
-use crate::domain::audit::{AuditEvent, Outcome};
+use domain::audit::{AuditEvent, Outcome};
+use domain::clock::UnixTime;
+
+/// Where audit events go besides the audit table (SIEM). Both sinks are optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiemSettings {
+    /// One JSON line per event, appended.
+    pub file: Option<SiemFile>,
+    /// `HOST:PORT` of a syslog collector (RFC 5424 over TCP, octet-counted).
+    pub syslog: Option<String>,
+    /// The first wait before reconnecting to the collector, doubling up to `retry_max`. Not a
+    /// setting: tests shorten it so that a reconnection takes milliseconds.
+    pub retry_initial: std::time::Duration,
+    pub retry_max: std::time::Duration,
+}
+
+impl Default for SiemSettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            syslog: None,
+            retry_initial: std::time::Duration::from_secs(1),
+            retry_max: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl SiemSettings {
+    pub fn is_enabled(&self) -> bool {
+        self.file.is_some() || self.syslog.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiemFile {
+    Stdout,
+    Path(std::path::PathBuf),
+}
 
 /// Events waiting for the background task; beyond this they are dropped.
 pub const QUEUE_CAPACITY: usize = 10_000;
@@ -78,7 +113,7 @@ impl SiemEvent {
 
     /// A row of the sign-in log: `event` is `sign_in_log.<step>`, with the outcome, risk and the
     /// signals behind it. The device id is a keyed hash and is left out all the same.
-    pub fn from_sign_in(e: &crate::domain::monitoring::SignInEntry<'_>) -> Self {
+    pub fn from_sign_in(e: &domain::monitoring::SignInEntry<'_>) -> Self {
         let mut body = Map::new();
         body.insert("outcome".into(), e.outcome.into());
         body.insert("risk".into(), e.assessment.level.as_str().into());
@@ -378,7 +413,7 @@ async fn dispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::audit::Requester;
+    use domain::audit::Requester;
 
     fn requester() -> Requester {
         Requester {

@@ -56,10 +56,10 @@ pub async fn people_with_an_app(
     password_hash: &str,
     count: usize,
     email: impl Fn(usize) -> String,
-) -> anyhow::Result<Vec<(String, nhsmal::domain::mfa::totp::TotpSecret)>> {
-    use nhsmal::clock::Clock;
-    use nhsmal::domain::accounts::{AccountRecords, Email, NewAccount, Role};
-    let requester = nhsmal::domain::audit::Requester::command_line();
+) -> anyhow::Result<Vec<(String, domain::mfa::totp::TotpSecret)>> {
+    use domain::accounts::{AccountRecords, Email, NewAccount, Role};
+    use domain::clock::Clock;
+    let requester = domain::audit::Requester::command_line();
     let mut people = Vec::with_capacity(count);
     for i in 0..count {
         let address = email(i);
@@ -77,9 +77,9 @@ pub async fn people_with_an_app(
             .account_by_id(&new.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("account"))?;
-        let secret = nhsmal::domain::mfa::totp::TotpSecret::generate();
-        let now = nhsmal::clock::SystemClock.now();
-        nhsmal::domain::mfa::finish_totp_enrolment(
+        let secret = domain::mfa::totp::TotpSecret::generate();
+        let now = domain::clock::SystemClock.now();
+        domain::mfa::finish_totp_enrolment(
             store,
             &account,
             &secret,

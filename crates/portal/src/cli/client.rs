@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
-use crate::domain::audit::Requester;
-use crate::domain::oidc::clients::{self, ClientError, ClientRecords, NewClient};
+use domain::audit::Requester;
+use domain::clock::{Clock, SystemClock};
+use domain::oidc::clients::{self, ClientError, ClientRecords, NewClient};
 
 #[derive(Subcommand)]
 pub enum ClientCommand {

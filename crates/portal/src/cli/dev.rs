@@ -24,10 +24,10 @@ use std::time::Instant;
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock, UnixTime};
-use crate::domain::organisations::OrganisationRecords;
-use crate::domain::password::{Password, PasswordHashing};
 use crate::store::seed::{SeedAccount, SeedMethod, SeedOrganisation};
+use domain::clock::{Clock, SystemClock, UnixTime};
+use domain::organisations::OrganisationRecords;
+use domain::password::{Password, PasswordHashing};
 
 /// The password of every generated account.
 pub const SEED_PASSWORD: &str = "generated account password 1";
@@ -185,16 +185,16 @@ async fn oidc_codes(
     count: usize,
     out: &std::path::Path,
 ) -> Result<(), CliError> {
-    use crate::domain::accounts::AccountRecords;
-    use crate::domain::oidc::clients::ClientRecords;
-    use crate::domain::oidc::flows::{self, Authentication, AuthorizationRequest};
+    use domain::accounts::AccountRecords;
+    use domain::oidc::clients::ClientRecords;
+    use domain::oidc::flows::{self, Authentication, AuthorizationRequest};
     let (_, store) = open_store(common).await?;
     let Some((client, _)) = store.client_with_secret(client_id).await? else {
         store.close().await;
         return Err(CliError::BadInput(format!("no client {client_id}")));
     };
-    let email = crate::domain::accounts::Email::parse(email)
-        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let email =
+        domain::accounts::Email::parse(email).map_err(|e| CliError::BadInput(e.to_string()))?;
     let Some(account) = store.account_by_email(email.normalized()).await? else {
         store.close().await;
         return Err(CliError::BadInput(format!("no account {}", email.as_str())));
@@ -228,7 +228,7 @@ async fn oidc_codes(
             for _ in 0..share {
                 codes.push(flows::issue_code(store, client, request, valid, &who, now).await?);
             }
-            Ok::<_, crate::domain::StorageError>(codes)
+            Ok::<_, domain::StorageError>(codes)
         }));
     }
     let mut text = String::with_capacity(count * 44);
@@ -253,7 +253,7 @@ async fn time_search(
     org: String,
     runs: usize,
 ) -> Result<(), CliError> {
-    use crate::domain::admin::{AdminRecords, EnrolmentFilter, UserSearch};
+    use domain::admin::{AdminRecords, EnrolmentFilter, UserSearch};
     let (settings, store) = open_store(common).await?;
     let search = UserSearch {
         text: q,

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::clock::{Clock, SystemClock};
 use crate::config::{CommonArgs, ProviderArgs, ServeArgs, Settings};
-use crate::domain::audit::Requester;
-use crate::domain::import::{self, ImportContext, ImportError};
 use crate::store::Store;
+use domain::audit::Requester;
+use domain::clock::{Clock, SystemClock};
+use domain::import::{self, ImportContext, ImportError};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -41,7 +41,7 @@ pub async fn run(common: &CommonArgs, args: ImportArgs) -> Result<(), CliError> 
     };
     let settings =
         Settings::resolve(common, &serve).map_err(|e| CliError::BadInput(e.to_string()))?;
-    let notifier = crate::notify::from_settings(&settings)
+    let notifier = crate::notify::from_settings(&settings.providers, &settings.data_dir)
         .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
     let store = Store::open(
         &settings.database_url,

@@ -3,10 +3,10 @@
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
-use crate::domain::audit::Requester;
-use crate::domain::oidc::keys::{self, KeyError, KeyRecords, SigningKeys};
+use domain::audit::Requester;
+use domain::clock::{Clock, SystemClock};
+use domain::oidc::keys::{self, KeyError, KeyRecords, SigningKeys};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -57,7 +57,7 @@ async fn rotate(
             r.alg,
             r.kid,
             r.retired_kid.as_deref().unwrap_or("none"),
-            crate::clock::rfc3339(now + keys::RETIRED_KEY_PUBLISHED_SECONDS),
+            domain::clock::rfc3339(now + keys::RETIRED_KEY_PUBLISHED_SECONDS),
         );
     }
     println!(
@@ -80,12 +80,12 @@ async fn list(store: &crate::store::Store, now: i64) -> Result<(), CliError> {
             k.kid,
             k.alg,
             state,
-            crate::clock::rfc3339(k.created_at),
+            domain::clock::rfc3339(k.created_at),
             k.retired_at
-                .map(crate::clock::rfc3339)
+                .map(domain::clock::rfc3339)
                 .unwrap_or_else(|| "-".into()),
             k.publish_until
-                .map(crate::clock::rfc3339)
+                .map(domain::clock::rfc3339)
                 .unwrap_or_else(|| "-".into()),
         );
     }

@@ -85,8 +85,8 @@ pub enum CliError {
     Failed(#[from] anyhow::Error),
 }
 
-impl From<crate::domain::StorageError> for CliError {
-    fn from(e: crate::domain::StorageError) -> Self {
+impl From<domain::StorageError> for CliError {
+    fn from(e: domain::StorageError) -> Self {
         CliError::Failed(e.into())
     }
 }
@@ -135,7 +135,7 @@ async fn open_store(common: &CommonArgs) -> Result<(Settings, Store), CliError> 
     // Audit events of admin commands reach the SIEM too, except on standard output, which is
     // the command's own output (a CSV report, a user list).
     let mut siem = settings.siem.clone();
-    if siem.file == Some(crate::config::SiemFile::Stdout) {
+    if siem.file == Some(crate::siem::SiemFile::Stdout) {
         siem.file = None;
     }
     let siem = crate::siem::Siem::start(&siem).map_err(|e| CliError::BadInput(e.to_string()))?;

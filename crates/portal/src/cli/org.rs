@@ -1,10 +1,10 @@
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use crate::domain::organisations::{self, OrganisationError};
+use domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use domain::clock::{Clock, SystemClock};
+use domain::organisations::{self, OrganisationError};
 
 #[derive(Subcommand)]
 pub enum OrgCommand {

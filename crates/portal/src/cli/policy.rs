@@ -1,10 +1,10 @@
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
-use crate::domain::audit::Requester;
-use crate::domain::policy::{self, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords};
+use domain::audit::Requester;
+use domain::clock::{Clock, SystemClock};
+use domain::policy::{self, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
@@ -130,7 +130,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!(
                         "required from: {}",
                         p.required_from
-                            .map(crate::clock::human_date)
+                            .map(domain::clock::human_date)
                             .unwrap_or_else(|| "not set".into())
                     );
                     println!("user methods: {}", p.user_methods.to_list());

@@ -4,11 +4,11 @@
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock, human, human_date};
 use crate::config::CommonArgs;
-use crate::domain::admin::AdminScope;
-use crate::domain::organisations::OrgCode;
-use crate::domain::report::{self, EnrolmentReport, ReportError, percent_text, thousands};
+use domain::admin::AdminScope;
+use domain::clock::{Clock, SystemClock, human, human_date};
+use domain::organisations::OrgCode;
+use domain::report::{self, EnrolmentReport, ReportError, percent_text, thousands};
 
 #[derive(Subcommand)]
 pub enum ReportCommand {

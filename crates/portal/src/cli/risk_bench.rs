@@ -11,15 +11,15 @@
 use std::time::Instant;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::CommonArgs;
-use crate::domain::accounts::{Account, AccountRecords};
-use crate::domain::audit::Requester;
-use crate::domain::monitoring::{self, Monitor, SignInLog, network_of};
-use crate::domain::risk::Location;
-use crate::domain::signin::client_source;
 use crate::store::Store;
 use crate::store::seed::{ExplainValue, SeedPerson, SeedSignIn};
+use domain::accounts::{Account, AccountRecords};
+use domain::audit::Requester;
+use domain::clock::{Clock, SystemClock, UnixTime};
+use domain::limits::client_source;
+use domain::monitoring::{self, Monitor, SignInLog, network_of};
+use domain::risk::Location;
 
 const DAY: i64 = 86_400;
 /// Rows written per transaction.
@@ -581,7 +581,7 @@ async fn time_store(
         },
     )
     .await?;
-    let none = crate::domain::risk::Assessment::default();
+    let none = domain::risk::Assessment::default();
     let finished = time_each(
         "signed_in (success row + summary upserts)",
         samples,
@@ -635,7 +635,7 @@ async fn time_store(
 async fn time_each(
     name: &'static str,
     samples: &[Sample],
-    work: impl AsyncFn(&Sample) -> Result<(), crate::domain::StorageError>,
+    work: impl AsyncFn(&Sample) -> Result<(), domain::StorageError>,
 ) -> Result<Timings, CliError> {
     #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
     let clock = Instant::now;
@@ -764,7 +764,7 @@ pub async fn time_risk(
     let mut lengths = vec![];
     let mut last_day = vec![];
     for s in &picked {
-        let past = crate::domain::monitoring::SignInLog::account_history(
+        let past = domain::monitoring::SignInLog::account_history(
             &store,
             &s.account.id,
             now - settings.risk.look_back_days * DAY,

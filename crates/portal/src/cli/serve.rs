@@ -3,13 +3,13 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 use super::CliError;
-use crate::clock::{Clock, SystemClock};
 use crate::config::{CommonArgs, LogFormat, ServeArgs, Settings};
-use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest};
-use crate::domain::organisations::{self, OrganisationError};
-use crate::domain::secrets::SecretBox;
 use crate::store::Store;
 use crate::web::{self, App};
+use domain::accounts::{self, AccountError, AccountRecords, AccountRequest};
+use domain::clock::{Clock, SystemClock};
+use domain::organisations::{self, OrganisationError};
+use domain::secrets::SecretBox;
 
 pub const DEMO_ORG: &str = "DEMO1";
 pub const DEMO_EMAIL: &str = "demo.user@nhsmal.example";
@@ -50,7 +50,7 @@ pub async fn run(common: &CommonArgs, args: &ServeArgs) -> Result<(), CliError> 
     .with_siem(siem);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let notifier = Arc::new(
-        crate::notify::from_settings(&settings)
+        crate::notify::from_settings(&settings.providers, &settings.data_dir)
             .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?,
     );
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -188,7 +188,7 @@ async fn shutdown_signal() {
 /// settings file names a live client with the demo's redirect URI, else registered anew and
 /// the file (mode 0600) rewritten with its id and secret. Returns the file's path.
 async fn register_demo_webmail(app: &web::AppState) -> Result<std::path::PathBuf, CliError> {
-    use crate::domain::oidc::clients::{self, ClientError, ClientRecords, NewClient};
+    use domain::oidc::clients::{self, ClientError, ClientRecords, NewClient};
     let path = app.settings.data_dir.join(WEBMAIL_ENV_FILE);
     let callback = format!("{WEBMAIL_URL}/callback");
     let existing_id = std::fs::read_to_string(&path).ok().and_then(|text| {
@@ -217,7 +217,7 @@ async fn register_demo_webmail(app: &web::AppState) -> Result<std::path::PathBuf
         &app.secrets,
         &new,
         None,
-        &crate::domain::audit::Requester::command_line(),
+        &domain::audit::Requester::command_line(),
         app.now(),
     )
     .await

@@ -3,13 +3,13 @@ use std::io::Read;
 use clap::Subcommand;
 
 use super::{CliError, open_store};
-use crate::clock::{Clock, SystemClock};
 use crate::config::CommonArgs;
-use crate::domain::accounts::{self, AccountError, AccountRecords, AccountRequest, AccountState};
-use crate::domain::admin;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use crate::domain::password::PasswordHashing;
-use crate::domain::signin::{SignInLimitRecords, email_limit_key};
+use domain::accounts::{self, AccountError, AccountRecords, AccountRequest, AccountState};
+use domain::admin;
+use domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use domain::clock::{Clock, SystemClock};
+use domain::limits::{SignInLimitRecords, email_limit_key};
+use domain::password::PasswordHashing;
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -179,7 +179,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                 .await
                 .map_err(account_error)?;
             let secrets = super::serve::load_master_key(&settings)?;
-            let notifier = crate::notify::from_settings(&settings)
+            let notifier = crate::notify::from_settings(&settings.providers, &settings.data_dir)
                 .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
             let action = admin::AdminAction {
                 actor_id: None,
@@ -195,7 +195,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                 "Temporary access pass for {}: {} (works once, until {})",
                 account.email,
                 code.display(),
-                crate::clock::human(until)
+                domain::clock::human(until)
             );
         }
         UserCommand::Unlock { email } => {
@@ -223,18 +223,30 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             let account = accounts::find_by_email(&store, &email)
                 .await
                 .map_err(account_error)?;
-            accounts::set_state(&store, &account, AccountState::Disabled, &requester, now)
-                .await
-                .map_err(account_error)?;
+            domain::account_changes::set_state(
+                &store,
+                &account,
+                AccountState::Disabled,
+                &requester,
+                now,
+            )
+            .await
+            .map_err(CliError::from)?;
             println!("Disabled {}", account.email);
         }
         UserCommand::Enable { email } => {
             let account = accounts::find_by_email(&store, &email)
                 .await
                 .map_err(account_error)?;
-            accounts::set_state(&store, &account, AccountState::Active, &requester, now)
-                .await
-                .map_err(account_error)?;
+            domain::account_changes::set_state(
+                &store,
+                &account,
+                AccountState::Active,
+                &requester,
+                now,
+            )
+            .await
+            .map_err(CliError::from)?;
             println!("Enabled {}", account.email);
         }
         UserCommand::Import(_) => unreachable!("handled above"),
@@ -248,10 +260,10 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
 fn email_queue(
     settings: &crate::config::Settings,
     store: &crate::store::Store,
-) -> Result<crate::domain::email_queue::EmailQueue<crate::store::Store>, CliError> {
-    let providers = crate::notify::from_settings(settings)
+) -> Result<domain::email_queue::EmailQueue<crate::store::Store>, CliError> {
+    let providers = crate::notify::from_settings(&settings.providers, &settings.data_dir)
         .map_err(|e| CliError::BadInput(format!("message providers: {e}")))?;
-    Ok(crate::domain::email_queue::EmailQueue::new(
+    Ok(domain::email_queue::EmailQueue::new(
         store.clone(),
         std::sync::Arc::new(providers),
     ))

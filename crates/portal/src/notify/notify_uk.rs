@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
-use crate::clock::UnixTime;
+use domain::clock::UnixTime;
+use domain::delivery::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
 
 pub struct GovUkNotify {
     client: reqwest::Client,

@@ -4,8 +4,8 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
-use crate::clock::{UnixTime, rfc3339};
+use domain::clock::{UnixTime, rfc3339};
+use domain::delivery::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
 
 /// Writes messages to `outbox.jsonl`, one JSON object a line, appended and flushed before
 /// `send` returns so that nothing reported as sent is lost.

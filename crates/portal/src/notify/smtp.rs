@@ -11,8 +11,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
-use crate::clock::UnixTime;
+use domain::clock::UnixTime;
+use domain::delivery::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
 
 /// How the connection to the relay is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 
-use super::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
-use crate::clock::UnixTime;
+use domain::clock::UnixTime;
+use domain::delivery::{Channel, DeliveryError, DeliveryFuture, Message, Notifier};
 
 pub struct Twilio {
     client: reqwest::Client,

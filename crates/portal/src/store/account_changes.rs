@@ -2,9 +2,9 @@
 //! the writer, with the same statements the single-purpose methods use.
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::account_changes::{AccountChanges, Applied, Change};
+use domain::StorageError;
+use domain::account_changes::{AccountChanges, Applied, Change};
+use domain::clock::UnixTime;
 
 impl AccountChanges for Store {
     async fn apply_changes(

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::accounts::{Account, AccountRecords, AccountState, NewAccount};
+use domain::StorageError;
+use domain::accounts::{Account, AccountRecords, AccountState, NewAccount};
+use domain::clock::UnixTime;
 
 /// Columns of an account joined with its organisation's name.
 pub(super) const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.display_name, a.org_code, \
@@ -42,7 +42,7 @@ impl TryFrom<AccountRow> for Account {
             password_changed_at: r.password_changed_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
-            password_action: crate::domain::accounts::PasswordAction::from_i64(r.password_action),
+            password_action: domain::accounts::PasswordAction::from_i64(r.password_action),
         })
     }
 }
@@ -133,7 +133,7 @@ impl AccountRecords for Store {
     async fn set_password_action(
         &self,
         id: &str,
-        action: crate::domain::accounts::PasswordAction,
+        action: domain::accounts::PasswordAction,
     ) -> Result<(), StorageError> {
         sqlx::query(SET_PASSWORD_ACTION)
             .bind(action.as_i64())

@@ -2,10 +2,11 @@ use sqlx::FromRow;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::accounts::Account;
-use crate::domain::admin::{AccountSummary, AdminRecords, EnrolmentFilter, StoredPass, UserSearch};
+use domain::StorageError;
+use domain::accounts::Account;
+use domain::admin::{AccountSummary, AdminRecords, EnrolmentFilter, UserSearch};
+use domain::clock::UnixTime;
+use domain::temporary_access::{PassRecords, StoredPass};
 
 #[derive(FromRow)]
 struct SummaryRow {
@@ -119,7 +120,9 @@ impl AdminRecords for Store {
             })
             .collect()
     }
+}
 
+impl PassRecords for Store {
     async fn live_temporary_access_pass(
         &self,
         account_id: &str,

@@ -1,11 +1,11 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::audit::{
+use domain::StorageError;
+use domain::audit::{
     AuditCap, AuditEntry, AuditEvent, AuditRecord, AuditSearch, AuditTrail, MAX_TARGETS, RolledUp,
 };
+use domain::clock::UnixTime;
 
 pub(super) const INSERT_EVENT: &str = "INSERT INTO audit_events (at, event, outcome, account_id, actor_id, \
      subject, ip, user_agent, reason, correlation_id) \
@@ -175,7 +175,7 @@ impl AuditTrail for Store {
                 targets,
                 more_targets: more,
             };
-            let requester = crate::domain::audit::Requester {
+            let requester = domain::audit::Requester {
                 ip: row.ip.clone().unwrap_or_default(),
                 user_agent: row.user_agent.clone().unwrap_or_default(),
                 correlation_id: String::new(),
@@ -183,8 +183,8 @@ impl AuditTrail for Store {
                 location: None,
             };
             let e = AuditEvent::new(
-                crate::domain::audit::static_name(&row.event),
-                crate::domain::audit::Outcome::Failure,
+                domain::audit::static_name(&row.event),
+                domain::audit::Outcome::Failure,
                 &requester,
                 row.last_at,
             )

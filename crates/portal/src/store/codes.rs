@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::mfa::phone::{CodeRecords, VerificationCode};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::mfa::phone::{CodeRecords, VerificationCode};
 
 #[derive(FromRow)]
 struct CodeRow {

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::email_queue::{EmailQueueRecords, QueuedEmail};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::email_queue::{EmailQueueRecords, QueuedEmail};
 
 #[derive(FromRow)]
 struct EmailRow {

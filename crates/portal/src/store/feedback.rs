@@ -3,8 +3,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 
 use super::{Store, storage_error};
-use crate::domain::StorageError;
-use crate::domain::feedback::{DailyCount, Feedback, FeedbackFilter, FeedbackRecords, Topic};
+use domain::StorageError;
+use domain::feedback::{DailyCount, Feedback, FeedbackFilter, FeedbackRecords, Topic};
 
 #[derive(FromRow)]
 struct FeedbackRow {

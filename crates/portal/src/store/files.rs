@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::domain::StorageError;
+use domain::StorageError;
 
 /// The folder's mode: its owner alone.
 #[cfg(unix)]

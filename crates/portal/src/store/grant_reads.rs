@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::domain::StorageError;
+use domain::StorageError;
 
 /// At most this many keys in one query (far below either database's limit on parameters).
 const MOST_KEYS_A_BATCH: usize = 64;

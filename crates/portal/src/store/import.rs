@@ -3,9 +3,9 @@ use std::collections::HashSet;
 use sqlx::FromRow;
 
 use super::{Store, placeholders, storage_error};
-use crate::domain::StorageError;
-use crate::domain::audit::AuditEvent;
-use crate::domain::import::{ExistingAccount, ImportRecords, InvitedAccount};
+use domain::StorageError;
+use domain::audit::AuditEvent;
+use domain::import::{ExistingAccount, ImportRecords, InvitedAccount};
 
 /// Rows per multi-row INSERT: one statement (one hand-off to SQLite's worker thread, one round
 /// trip to PostgreSQL) per hundred rows, far below either database's limit on parameters.

@@ -4,9 +4,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::signin::{LimitState, SignInLimitRecords};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::limits::{LimitState, SignInLimitRecords};
 
 #[derive(FromRow)]
 struct LimitRow {

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::mfa::{Method, MethodKind, MethodRecords};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::mfa::{Method, MethodKind, MethodRecords};
 
 #[derive(FromRow)]
 struct MethodRow {

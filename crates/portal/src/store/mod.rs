@@ -41,7 +41,7 @@ use sqlx::any::AnyConnectOptions;
 
 use connections::Connections;
 
-use crate::domain::StorageError;
+use domain::StorageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -253,7 +253,7 @@ impl Store {
     /// Copies written audit events to the SIEM.
     pub(crate) fn forward_audit<'a>(
         &self,
-        events: impl IntoIterator<Item = &'a crate::domain::audit::AuditEvent>,
+        events: impl IntoIterator<Item = &'a domain::audit::AuditEvent>,
     ) {
         if let Some(siem) = &self.siem {
             for event in events {

@@ -2,14 +2,14 @@ use sqlx::FromRow;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::accounts::{Account, Role};
-use crate::domain::monitoring::{
+use domain::StorageError;
+use domain::accounts::{Account, Role};
+use domain::clock::UnixTime;
+use domain::limits::client_source;
+use domain::monitoring::{
     RiskRecords, RiskyAccount, SignInEntry, SignInFilter, SignInLog, SignInRecord, network_of,
 };
-use crate::domain::risk::{self, Familiar, FamiliarRow, Level, PastSignIn, parse_names};
-use crate::domain::signin::client_source;
+use domain::risk::{self, Familiar, FamiliarRow, Level, PastSignIn, parse_names};
 
 #[derive(FromRow)]
 struct PastRow {

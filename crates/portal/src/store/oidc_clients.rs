@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::oidc::clients::{
-    AssertionReplay, Client, ClientAuthMethod, ClientKind, ClientRecords,
-};
-use crate::domain::oidc::keys::Alg;
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::oidc::clients::{AssertionReplay, Client, ClientAuthMethod, ClientKind, ClientRecords};
+use domain::oidc::keys::Alg;
 
 #[derive(FromRow)]
 struct ClientRow {

@@ -5,10 +5,10 @@ use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::connections::Connections;
 use super::grant_reads::padded;
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::accounts::Account;
-use crate::domain::oidc::flows::{Grant, GrantRecords, StoredCode, StoredToken};
+use domain::StorageError;
+use domain::accounts::Account;
+use domain::clock::UnixTime;
+use domain::oidc::flows::{Grant, GrantRecords, StoredCode, StoredToken};
 
 /// A grant's columns carry a `g_` alias: read beside a token and an account, the names
 /// `id`, `created_at` and `expires_at` would otherwise be taken from whichever came first.

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::oidc::keys::{Alg, KeyRecords, StoredKey};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::oidc::keys::{Alg, KeyRecords, StoredKey};
 
 #[derive(FromRow)]
 struct KeyRow {

@@ -1,8 +1,8 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::domain::StorageError;
-use crate::domain::organisations::{Organisation, OrganisationRecords};
+use domain::StorageError;
+use domain::organisations::{Organisation, OrganisationRecords};
 
 #[derive(FromRow)]
 struct OrganisationRow {

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::policy::{MethodSet, NATIONAL, PolicyRecords, PolicySettings, Snoozes};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::policy::{MethodSet, NATIONAL, PolicyRecords, PolicySettings, Snoozes};
 
 #[derive(FromRow)]
 struct PolicyRow {

@@ -1,9 +1,9 @@
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::recovery::{RecoveryCodeRecords, StoredRecoveryCode};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::recovery::{RecoveryCodeRecords, StoredRecoveryCode};
 
 #[derive(FromRow)]
 struct CodeRow {

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use sqlx::FromRow;
 
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::report::{FIRST_MONDAY, OrganisationCounts, ReportRecords, WEEK};
+use domain::StorageError;
+use domain::clock::UnixTime;
+use domain::report::{FIRST_MONDAY, OrganisationCounts, ReportRecords, WEEK};
 
 #[derive(FromRow)]
 struct ActiveRow {

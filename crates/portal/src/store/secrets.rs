@@ -1,6 +1,6 @@
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
+use domain::StorageError;
+use domain::clock::UnixTime;
 
 impl Store {
     /// The server-wide secret called `name`: the one already stored, or `candidate` if this

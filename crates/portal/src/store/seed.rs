@@ -2,8 +2,8 @@
 //! transaction per call, multi-row INSERTs of `ROWS_PER_INSERT` rows.
 
 use super::{Backend, Store, placeholders, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
+use domain::StorageError;
+use domain::clock::UnixTime;
 
 /// Rows per INSERT statement: 500 accounts × 11 values stays far below SQLite's 32,766 and
 /// PostgreSQL's 65,535 parameters.

@@ -2,10 +2,10 @@ use sqlx::FromRow;
 
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow};
 use super::{Store, storage_error};
-use crate::clock::UnixTime;
-use crate::domain::StorageError;
-use crate::domain::accounts::Account;
-use crate::domain::sessions::{SessionRecord, SessionRecords, SessionStage};
+use domain::StorageError;
+use domain::accounts::Account;
+use domain::clock::UnixTime;
+use domain::sessions::{SessionRecord, SessionRecords, SessionStage};
 
 #[derive(FromRow)]
 struct SessionRow {

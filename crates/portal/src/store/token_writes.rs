@@ -23,8 +23,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::connections::Connections;
 use super::storage_error;
-use crate::domain::StorageError;
-use crate::domain::oidc::flows::StoredToken;
+use domain::StorageError;
+use domain::oidc::flows::StoredToken;
 
 /// At most this many tokens in one statement (6 parameters a row: far below either database's
 /// limit on parameters).

@@ -1,6 +1,7 @@
 //! My Profile › Recent activity: the person's sign-ins of the last 30 days, each with "This
 //! wasn't me", which signs them out everywhere and makes the password be reset.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,12 +10,11 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn, removal_of_session_cookie};
-use super::pages::{ActivityPage, ActivityRow, Chrome, render};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::monitoring::{self, NotMeError};
-use crate::domain::risk::Level;
+use crate::web::extract::{CsrfForm, SignedIn, removal_of_session_cookie};
+use crate::web::pages::{ActivityPage, ActivityRow, Chrome, render};
+use crate::web::{AppError, AppState};
+use domain::monitoring::{self, NotMeError};
+use domain::risk::Level;
 
 pub const PAGE: &str = "/profile/activity";
 
@@ -32,7 +32,7 @@ async fn page(State(app): State<AppState>, signed_in: SignedIn) -> Result<Respon
             .into_iter()
             .map(|a| ActivityRow {
                 id: a.id,
-                when: crate::clock::human(a.at),
+                when: domain::clock::human(a.at),
                 what: a.what,
                 failed: a.failed,
                 device: a.device,
@@ -56,7 +56,7 @@ struct Empty {}
 
 async fn not_me(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     jar: CookieJar,
     Path(id): Path<String>,

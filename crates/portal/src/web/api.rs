@@ -15,12 +15,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admin::AdminSession;
-use super::admin::users::{SearchQuery, managed_person, status_text, user_search};
-use super::extract::SignedIn;
-use super::{AppError, AppState};
-use crate::domain::admin::{self, AdminError, AdminRecords};
-use crate::domain::mfa::{self, Method};
+use crate::web::admin::AdminSession;
+use crate::web::admin::users::{SearchQuery, managed_person, status_text, user_search};
+use crate::web::extract::SignedIn;
+use crate::web::{AppError, AppState};
+use domain::admin::{self, AdminError, AdminRecords};
+use domain::mfa::{self, Method};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,8 +40,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<crate::domain::StorageError> for ApiError {
-    fn from(e: crate::domain::StorageError) -> Self {
+impl From<domain::StorageError> for ApiError {
+    fn from(e: domain::StorageError) -> Self {
         ApiError(e.into())
     }
 }
@@ -118,8 +118,8 @@ fn method_json(m: &Method) -> Value {
         "type": m.kind.as_str(),
         "name": m.name,
         "detail": m.masked_detail(),
-        "added_at": crate::clock::rfc3339(m.created_at),
-        "last_used_at": m.last_used_at.map(crate::clock::rfc3339),
+        "added_at": domain::clock::rfc3339(m.created_at),
+        "last_used_at": m.last_used_at.map(domain::clock::rfc3339),
         "default": m.is_default,
     })
 }
@@ -199,11 +199,11 @@ async fn reset_mfa(
     let admin = admin?;
     let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let target = managed_person(&app, &admin, &id, "api.mfa.reset").await?;
-    let action = super::admin::users::action(&app, &admin);
+    let action = crate::web::admin::users::action(&app, &admin);
     match admin::reset_mfa(&app.store, &action, &target, &body.reason).await {
         Ok(removed) => Ok(Json(json!({ "removed_methods": removed }))),
         Err(e @ AdminError::BadReason) => Err(AppError::BadRequest(e.to_string()).into()),
-        Err(e) => Err(super::admin::admin_error(e).into()),
+        Err(e) => Err(crate::web::admin::admin_error(e).into()),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::{AppError, AppState};
+use crate::web::{AppError, AppState};
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 

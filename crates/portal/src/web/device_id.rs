@@ -7,9 +7,9 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::AppState;
-use super::extract::{build_cookie, cookie_name};
-use crate::domain::audit::Requester;
+use crate::web::AppState;
+use crate::web::extract::{build_cookie, cookie_name};
+use domain::audit::Requester;
 
 const COOKIE: &str = "nhsmal_browser";
 /// Browsers cap cookie lifetimes at 400 days.
@@ -43,7 +43,7 @@ pub fn ensure(app: &AppState, jar: CookieJar, requester: &mut Requester) -> Cook
     if requester.device.is_some() {
         return jar;
     }
-    let value = URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>());
+    let value = URL_SAFE_NO_PAD.encode(domain::random_bytes::<32>());
     requester.device = Some(hash_of(app, &value));
     jar.add(cookie(app, value))
 }

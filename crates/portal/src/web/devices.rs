@@ -1,15 +1,15 @@
 //! Forgetting remembered devices from Self-Service.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::devices;
+use crate::web::extract::{CsrfForm, SignedIn};
+use crate::web::{AppError, AppState};
+use domain::devices;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,7 +25,7 @@ struct Empty {}
 
 async fn forget_one(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     Path(id): Path<String>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
@@ -44,7 +44,7 @@ async fn forget_one(
 
 async fn forget_all(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {

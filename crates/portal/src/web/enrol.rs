@@ -1,5 +1,6 @@
 //! Self-enrolment: Self-Service › "Self-enroll for MFA" › choose a method › set it up.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -7,20 +8,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, Enrolling};
-use super::flow::Flow;
-use super::pages::{
+use crate::web::extract::{CsrfForm, Enrolling};
+use crate::web::flow::Flow;
+use crate::web::pages::{
     Chrome, EnrolChoicePage, EnrolPhonePage, EnrolTotpPage, FieldError, MessagePage, MethodOption,
     render,
 };
-use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
-use super::{AppError, AppState};
-use crate::domain::StorageError;
-use crate::domain::audit::Requester;
-use crate::domain::mfa::totp::{TotpSecret, qr_data_url};
-use crate::domain::mfa::{self, MethodKind, MfaError, PendingTotp};
-use crate::domain::policy::{self, Access, Standing};
-use crate::domain::sessions;
+use crate::web::second_step::{ask_for_fresh_factor, needs_fresh_factor};
+use crate::web::{AppError, AppState};
+use domain::StorageError;
+use domain::mfa::totp::{TotpSecret, qr_data_url};
+use domain::mfa::{self, MethodKind, MfaError, PendingTotp};
+use domain::policy::{self, Access, Standing};
+use domain::sessions;
 
 const CHOICE: &str = "/profile/self-service/enrol";
 
@@ -76,12 +76,8 @@ async fn allowed_check(
     kind: MethodKind,
 ) -> Result<(), AppError> {
     let account = &signed_in.0.account;
-    if crate::domain::admin::enrolment_needs_a_pass(
-        &app.store,
-        account,
-        &signed_in.0.record.auth_methods,
-    )
-    .await?
+    if domain::admin::enrolment_needs_a_pass(&app.store, account, &signed_in.0.record.auth_methods)
+        .await?
     {
         return Err(AppError::Forbidden(
             "Your administrator reset your multi-factor authentication. To set up a new method, ask them for a temporary access pass, sign out, and choose \u{201c}Sign in with a temporary access pass\u{201d}.".into(),
@@ -156,7 +152,7 @@ async fn choose(
     let required = match (access, &policy.required_from) {
         (Access::EnrolOnly, Some(by)) if now >= *by => Some(format!(
             "Multi-factor authentication has been required since {}. Set up a method to continue using NHSmal.",
-            crate::clock::human_date(*by)
+            domain::clock::human_date(*by)
         )),
         (Access::EnrolOnly, _) => Some(
             "You need to set up multi-factor authentication to continue using NHSmal.".to_string(),
@@ -270,7 +266,7 @@ struct TotpForm {
 
 async fn totp_verify(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: Enrolling,
     CsrfForm(form): CsrfForm<TotpForm>,
 ) -> Result<Response, AppError> {
@@ -314,7 +310,7 @@ async fn totp_verify(
             retry_after: until - ctx.now,
             message: format!(
                 "There have been too many wrong codes. Try again after {}.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(e @ (MfaError::WrongCode | MfaError::CodeMissing)) => Ok(totp_form(
@@ -452,13 +448,13 @@ struct PhoneForm {
 /// Send (or call), send again, verify the code, or continue after the call.
 async fn phone_step(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: Enrolling,
     uri: axum::http::Uri,
     CsrfForm(form): CsrfForm<PhoneForm>,
 ) -> Result<Response, AppError> {
-    use crate::domain::mfa::approvals::{self, ApprovalStatus};
-    use crate::domain::mfa::phone::{self, Purpose};
+    use domain::mfa::approvals::{self, ApprovalStatus};
+    use domain::mfa::phone::{self, Purpose};
     let kind = phone_kind(&uri);
     let here = format!("{CHOICE}/{}", kind.slug());
     if let Some(redirect) = fresh_factor_check(&app, &signed_in, kind, &here).await? {
@@ -514,7 +510,7 @@ async fn phone_step(
                 &key,
                 Purpose::Enrol,
                 &number,
-                &super::telephony::keypad_base(&app),
+                &crate::web::telephony::keypad_base(&app),
             )
             .await
             .map(Some),
@@ -524,7 +520,7 @@ async fn phone_step(
         };
         match sent {
             Ok(approval) => {
-                flow.pending_phone = Some(super::flow::PendingPhone {
+                flow.pending_phone = Some(crate::web::flow::PendingPhone {
                     kind,
                     phone: number.clone(),
                     approval,
@@ -627,7 +623,7 @@ async fn phone_step(
             retry_after: until - ctx.now,
             message: format!(
                 "There have been too many wrong codes. Try again after {}.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
@@ -659,7 +655,7 @@ async fn key_page(State(app): State<AppState>, signed_in: Enrolling) -> Result<R
     }
     Ok(render(
         StatusCode::OK,
-        &super::pages::EnrolKeyPage {
+        &crate::web::pages::EnrolKeyPage {
             chrome: Chrome::signed_in(&app, &signed_in.0),
         },
     ))
@@ -702,7 +698,7 @@ struct KeyFinish {
 
 async fn key_finish(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: Enrolling,
     CsrfForm(form): CsrfForm<KeyFinish>,
 ) -> Result<Response, AppError> {
@@ -756,7 +752,7 @@ async fn key_finish(
 /// authorization request saved in the flow), or to Self-Service.
 fn after_enrolment(flow: &mut Flow) -> String {
     match flow.next.take() {
-        Some(next) if next.starts_with(super::oidc::AUTHORIZE) => next,
+        Some(next) if next.starts_with(crate::web::oidc::AUTHORIZE) => next,
         other => {
             flow.next = other;
             "/profile/self-service?added=1".to_string()

@@ -5,8 +5,8 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::pages::{Chrome, MessagePage};
-use crate::domain::StorageError;
+use crate::web::pages::{Chrome, MessagePage};
+use domain::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
-use super::observe::CorrelationId;
-use super::{AppError, AppState};
-use crate::domain::accounts::PasswordAction;
-use crate::domain::audit::Requester;
-use crate::domain::policy::{self, Access};
-use crate::domain::sessions::{self, SessionStage, SessionToken, SignedInSession};
+use crate::web::observe::CorrelationId;
+use crate::web::{AppError, AppState};
+use domain::accounts::PasswordAction;
+use domain::audit::Requester;
+use domain::policy::{self, Access};
+use domain::sessions::{self, SessionStage, SessionToken, SignedInSession};
 
 const SESSION_COOKIE: &str = "nhsmal_session";
 const CHANGE_PASSWORD: &str = "/profile/change-password";
@@ -121,7 +121,11 @@ fn csrf_token_matches(app: &AppState, purpose: &str, binding: &str, token: &str)
     mac(app, purpose, binding).verify_slice(&bytes).is_ok()
 }
 
-impl<S> FromRequestParts<S> for Requester
+/// The `Requester` of a request (address, browser, device, place), as an extractor: the
+/// domain type is foreign to this crate, so it travels in this wrapper.
+pub struct FromClient(pub Requester);
+
+impl<S> FromRequestParts<S> for FromClient
 where
     AppState: FromRef<S>,
     S: Send + Sync,
@@ -152,20 +156,20 @@ where
             .map(|c| c.0.clone())
             .unwrap_or_default();
         let jar = CookieJar::from_headers(&parts.headers);
-        Ok(Requester {
+        Ok(FromClient(Requester {
             user_agent,
             correlation_id,
-            device: super::device_id::hash_from(&app, &jar),
+            device: crate::web::device_id::hash_from(&app, &jar),
             location: locate(&app, &ip),
             ip,
-        })
+        }))
     }
 }
 
 /// Roughly where a client address is, from the configured GeoIP database.
-fn locate(app: &AppState, ip: &str) -> Option<crate::domain::risk::Location> {
+fn locate(app: &AppState, ip: &str) -> Option<domain::risk::Location> {
     let place = app.geo.as_ref()?.place_of(ip.parse().ok()?)?;
-    Some(crate::domain::risk::Location {
+    Some(domain::risk::Location {
         place: match &place.city {
             Some(city) => format!("{city}, {}", place.country),
             None => place.country.clone(),
@@ -312,7 +316,7 @@ where
             // Password done, second factor not yet: back to the second step.
             Some(_) => Err(AppError::SecondFactorRequired),
             // A decoy reset answers as a real one would.
-            None if super::reset::holds_decoy(&app, &CookieJar::from_headers(&parts.headers)) => {
+            None if crate::web::reset::holds_decoy(&app, &CookieJar::from_headers(&parts.headers)) => {
                 Err(AppError::SecondFactorRequired)
             }
             None => {

@@ -1,5 +1,6 @@
 //! The feedback form, for everyone: signed in (the organisation is kept) or signed out.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,11 +9,10 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, MaybeSignedIn, visitor_csrf};
-use super::pages::{Choice, Chrome, FeedbackPage, FieldError, MessagePage, render};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::feedback::{self, FeedbackError, FeedbackInput, RATINGS, Topic};
+use crate::web::extract::{CsrfForm, MaybeSignedIn, visitor_csrf};
+use crate::web::pages::{Choice, Chrome, FeedbackPage, FieldError, MessagePage, render};
+use crate::web::{AppError, AppState};
+use domain::feedback::{self, FeedbackError, FeedbackInput, RATINGS, Topic};
 
 const THANK_YOU: &str = "/feedback/thank-you";
 
@@ -100,7 +100,7 @@ async fn form(State(app): State<AppState>, session: MaybeSignedIn, jar: CookieJa
 async fn send(
     State(app): State<AppState>,
     session: MaybeSignedIn,
-    requester: Requester,
+    FromClient(requester): FromClient,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<FeedbackForm>,
 ) -> Result<Response, AppError> {
@@ -134,7 +134,7 @@ async fn send(
             retry_after: until - now,
             message: format!(
                 "A lot of feedback has been sent from your network in the last hour, so we cannot take any more for now. Try again after {}.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(FeedbackError::Storage(e)) => Err(e.into()),

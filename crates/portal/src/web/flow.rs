@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppError, AppState};
-use crate::domain::mfa::phone::E164;
-use crate::domain::mfa::{MethodKind, PendingTotp};
-use crate::domain::sessions::{SessionRecords, SignedInSession};
+use crate::web::{AppError, AppState};
+use domain::mfa::phone::E164;
+use domain::mfa::{MethodKind, PendingTotp};
+use domain::sessions::{SessionRecords, SignedInSession};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Flow {
@@ -56,8 +56,8 @@ pub struct Flow {
 
 impl Flow {
     /// The risk found at the password step of this sign-in.
-    pub fn assessment(&self) -> crate::domain::risk::Assessment {
-        crate::domain::risk::Assessment::of(crate::domain::risk::parse_names(
+    pub fn assessment(&self) -> domain::risk::Assessment {
+        domain::risk::Assessment::of(domain::risk::parse_names(
             self.risk_signals.as_deref().unwrap_or_default(),
         ))
     }

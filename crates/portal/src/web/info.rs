@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::AppState;
-use super::extract::MaybeSignedIn;
-use super::pages::{Chrome, MessagePage, render};
+use crate::web::AppState;
+use crate::web::extract::MaybeSignedIn;
+use crate::web::pages::{Chrome, MessagePage, render};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/accessibility", get(accessibility))

@@ -2,6 +2,7 @@
 //! a short-lived HttpOnly cookie) and sends the browser to `/invitation`, where the person sets
 //! their first password.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,13 +11,12 @@ use axum::routing::get;
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, build_cookie, cookie_name, visitor_csrf};
-use super::pages::{Chrome, FieldError, InvitationPage, MessagePage, PasswordField, render};
-use super::{AppError, AppState};
-use crate::domain::accounts::Account;
-use crate::domain::audit::Requester;
-use crate::domain::invitations::{self, Acceptance, InvitationError, InvitationToken};
-use crate::domain::password::PasswordRejected;
+use crate::web::extract::{CsrfForm, build_cookie, cookie_name, visitor_csrf};
+use crate::web::pages::{Chrome, FieldError, InvitationPage, MessagePage, PasswordField, render};
+use crate::web::{AppError, AppState};
+use domain::accounts::Account;
+use domain::invitations::{self, Acceptance, InvitationError, InvitationToken};
+use domain::password::PasswordRejected;
 
 const INVITATION_COOKIE: &str = "nhsmal_invitation";
 
@@ -143,7 +143,7 @@ struct PasswordForm {
 
 async fn save_password(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {

@@ -1,5 +1,6 @@
 //! Managing methods on Self-Service: make default, rename, remove (a fresh second factor first).
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,12 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn};
-use super::pages::{Chrome, FieldError, MethodActionPage, render};
-use super::second_step::{ask_for_fresh_factor, needs_fresh_factor};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::mfa::{self, Method, MfaError};
+use crate::web::extract::{CsrfForm, SignedIn};
+use crate::web::pages::{Chrome, FieldError, MethodActionPage, render};
+use crate::web::second_step::{ask_for_fresh_factor, needs_fresh_factor};
+use crate::web::{AppError, AppState};
+use domain::mfa::{self, Method, MfaError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +59,7 @@ struct Empty {}
 
 async fn make_default(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     Path(id): Path<String>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
@@ -121,7 +121,7 @@ struct RenameForm {
 
 async fn rename(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<RenameForm>,
@@ -171,7 +171,7 @@ async fn remove_page(
 
 async fn remove(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     Path(id): Path<String>,
     CsrfForm(Empty {}): CsrfForm<Empty>,

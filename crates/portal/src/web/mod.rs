@@ -40,13 +40,13 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use error::AppError;
 
-use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::email_queue::{EmailQueue, EmailWorker};
-use crate::domain::password::PasswordHashing;
-use crate::domain::secrets::SecretBox;
-use crate::notify::Notifier;
 use crate::store::Store;
+use domain::clock::Clock;
+use domain::delivery::Notifier;
+use domain::email_queue::{EmailQueue, EmailWorker};
+use domain::password::PasswordHashing;
+use domain::secrets::SecretBox;
 
 /// What every request handler can reach.
 pub struct App {
@@ -58,12 +58,12 @@ pub struct App {
     pub notifier: Arc<dyn Notifier>,
     pub email_queue: Arc<EmailQueue<Store>>,
     pub secrets: SecretBox,
-    pub security_keys: crate::domain::mfa::security_key::SecurityKeys,
+    pub security_keys: domain::mfa::security_key::SecurityKeys,
     /// Places client addresses, when `geoip_database` is set; `None` turns the location
     /// signals off.
     pub geo: Option<Arc<crate::geo::GeoIpDatabase>>,
     /// The OpenID Connect ID token signing keys, kept in memory and reloaded every minute.
-    pub signing_keys: crate::domain::oidc::keys::SigningKeys,
+    pub signing_keys: domain::oidc::keys::SigningKeys,
     /// The origins a form may lead to (the CSP's `form-action`).
     pub form_targets: security::FormTargets,
     csrf_key: Vec<u8>,
@@ -83,11 +83,11 @@ impl App {
         secrets: SecretBox,
     ) -> anyhow::Result<AppState> {
         let hashing = Arc::new(PasswordHashing::new(&settings.argon2)?);
-        let candidate = crate::domain::random_bytes::<32>();
+        let candidate = domain::random_bytes::<32>();
         let csrf_key = store
             .server_secret("csrf_key", &candidate, clock.now())
             .await?;
-        let security_keys = crate::domain::mfa::security_key::SecurityKeys::new(
+        let security_keys = domain::mfa::security_key::SecurityKeys::new(
             &settings.public_url,
             &settings.fido2_allowed,
         )
@@ -98,8 +98,7 @@ impl App {
             None => None,
         };
         let signing_keys =
-            crate::domain::oidc::keys::SigningKeys::load_or_create(&store, &secrets, clock.now())
-                .await?;
+            domain::oidc::keys::SigningKeys::load_or_create(&store, &secrets, clock.now()).await?;
         let form_targets = security::FormTargets::default();
         load_form_targets(&store, &form_targets).await?;
         Ok(Arc::new(App {
@@ -119,8 +118,8 @@ impl App {
         }))
     }
 
-    pub fn password_rules(&self) -> crate::domain::password::PasswordRules<'_> {
-        crate::domain::password::PasswordRules {
+    pub fn password_rules(&self) -> domain::signin::PasswordRules<'_> {
+        domain::signin::PasswordRules {
             hashing: &self.hashing,
             limits: &self.settings.sign_in_limits,
         }
@@ -129,9 +128,9 @@ impl App {
     /// What a second-factor check needs, for a request from `requester`.
     pub fn mfa<'a>(
         &'a self,
-        requester: &'a crate::domain::audit::Requester,
-    ) -> crate::domain::mfa::MfaContext<'a> {
-        crate::domain::mfa::MfaContext {
+        requester: &'a domain::audit::Requester,
+    ) -> domain::mfa::MfaContext<'a> {
+        domain::mfa::MfaContext {
             secrets: &self.secrets,
             limits: &self.settings.sign_in_limits,
             notifier: self.notifier.as_ref(),
@@ -145,9 +144,9 @@ impl App {
     /// What sign-in monitoring needs about this request.
     pub fn monitor<'a>(
         &'a self,
-        requester: &'a crate::domain::audit::Requester,
-    ) -> crate::domain::monitoring::Monitor<'a> {
-        crate::domain::monitoring::Monitor {
+        requester: &'a domain::audit::Requester,
+    ) -> domain::monitoring::Monitor<'a> {
+        domain::monitoring::Monitor {
             settings: &self.settings.risk,
             notifier: self.notifier.as_ref(),
             requester,
@@ -155,7 +154,7 @@ impl App {
         }
     }
 
-    pub fn now(&self) -> crate::clock::UnixTime {
+    pub fn now(&self) -> domain::clock::UnixTime {
         self.clock.now()
     }
 
@@ -302,8 +301,7 @@ fn start_sign_in_log_pruner(app: &AppState) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
         loop {
-            match crate::domain::monitoring::prune(&app.store, &app.settings.risk, app.now()).await
-            {
+            match domain::monitoring::prune(&app.store, &app.settings.risk, app.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "old sign-in log rows deleted"),
                 Err(e) => tracing::warn!(error = %e, "sign-in log not pruned; trying again later"),
@@ -320,7 +318,7 @@ fn start_audit_rollup_writer(app: &AppState) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
         loop {
-            match crate::domain::admin::write_ended_rollups(&app.store, app.now()).await {
+            match domain::admin::write_ended_rollups(&app.store, app.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "refused admin actions rolled up and audited"),
                 Err(e) => tracing::warn!(error = %e, "audit roll-ups not written; trying again"),
@@ -334,8 +332,8 @@ fn start_audit_rollup_writer(app: &AppState) -> tokio::task::JoinHandle<()> {
 async fn load_form_targets(
     store: &Store,
     targets: &security::FormTargets,
-) -> Result<(), crate::domain::StorageError> {
-    use crate::domain::oidc::clients::ClientRecords;
+) -> Result<(), domain::StorageError> {
+    use domain::oidc::clients::ClientRecords;
     let clients = store.clients().await?;
     targets.replace(
         clients
@@ -353,7 +351,7 @@ async fn load_form_targets(
 fn start_signing_key_reloader(app: &AppState) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
     tokio::spawn(async move {
-        let period = std::time::Duration::from_secs(crate::domain::oidc::keys::RELOAD_SECONDS);
+        let period = std::time::Duration::from_secs(domain::oidc::keys::RELOAD_SECONDS);
         loop {
             tokio::time::sleep(period).await;
             if let Err(e) = app

@@ -3,6 +3,7 @@
 //! (RFC 7662) and RP-initiated logout. OAuth errors are JSON (RFC 6749 §5.2) or redirects to a
 //! registered URI; anything that cannot be trusted with a redirect is an error page.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,22 +12,22 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{AnySession, CsrfForm, removal_of_session_cookie};
-use super::flow::Flow;
-use super::pages::{Chrome, ConsentPage, MessagePage, render};
-use super::{AppError, AppState};
-use crate::domain::StorageError;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use crate::domain::monitoring;
-use crate::domain::oidc::clients::{
+use crate::web::extract::{AnySession, CsrfForm, removal_of_session_cookie};
+use crate::web::flow::Flow;
+use crate::web::pages::{Chrome, ConsentPage, MessagePage, render};
+use crate::web::{AppError, AppState};
+use domain::StorageError;
+use domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
+use domain::monitoring;
+use domain::oidc::clients::{
     self, Client, ClientAuthError, ClientCredentials, ClientKind, ClientRecords,
 };
-use crate::domain::oidc::flows::{
+use domain::oidc::flows::{
     self, Acr, Authentication, AuthorizationRequest, GrantRecords, Issuer, RequestError,
     TokenError, ValidRequest,
 };
-use crate::domain::policy::{self, Access};
-use crate::domain::sessions::{self, SessionStage, SignedInSession};
+use domain::policy::{self, Access};
+use domain::sessions::{self, SessionStage, SignedInSession};
 
 pub const AUTHORIZE: &str = "/oauth2/authorize";
 const CONSENT: &str = "/oauth2/consent";
@@ -200,16 +201,16 @@ async fn checked(
 
 async fn authorize_form(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     Form(form): Form<FormRequest>,
 ) -> Result<Response, AppError> {
-    authorize(State(app), requester, session, Query(form.req)).await
+    authorize(State(app), FromClient(requester), session, Query(form.req)).await
 }
 
 async fn authorize(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     Query(mut req): Query<AuthorizationRequest>,
 ) -> Result<Response, AppError> {
@@ -308,9 +309,9 @@ async fn authorize(
                 "a stronger sign-in is needed",
             ));
         }
-        let methods = crate::domain::mfa::methods_of(&app.store, &session.account.id).await?;
-        let kinds_ok = |k: crate::domain::mfa::MethodKind| match needed {
-            Acr::PhishingResistant => k == crate::domain::mfa::MethodKind::Fido2,
+        let methods = domain::mfa::methods_of(&app.store, &session.account.id).await?;
+        let kinds_ok = |k: domain::mfa::MethodKind| match needed {
+            Acr::PhishingResistant => k == domain::mfa::MethodKind::Fido2,
             _ => true,
         };
         if !methods.iter().any(|m| kinds_ok(m.kind)) {
@@ -326,7 +327,7 @@ async fn authorize(
         flow.method = None;
         flow.security_key_only = needed == Acr::PhishingResistant;
         flow.save(&app, &session.token.storage_key()).await?;
-        return Ok(Redirect::to(super::second_step::VERIFY).into_response());
+        return Ok(Redirect::to(crate::web::second_step::VERIFY).into_response());
     }
     // Consent: first-party apps skip it; others once per scope set, or when asked again.
     if !client.first_party {
@@ -415,8 +416,8 @@ struct ConsentForm {
 
 async fn consent(
     State(app): State<AppState>,
-    requester: Requester,
-    super::extract::SignedIn(session): super::extract::SignedIn,
+    FromClient(requester): FromClient,
+    crate::web::extract::SignedIn(session): crate::web::extract::SignedIn,
     CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> Result<Response, AppError> {
     let flow = Flow::of(&session);
@@ -601,7 +602,7 @@ async fn authenticated_client(
 
 async fn token(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
@@ -705,7 +706,7 @@ async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn revoke(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
@@ -748,7 +749,7 @@ async fn revoke(
 
 async fn introspect(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
@@ -804,7 +805,7 @@ struct LogoutQuery {
 /// post-logout URI; without one, the person is asked on our own page.
 async fn logout(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     Query(q): Query<LogoutQuery>,
 ) -> Result<Response, AppError> {

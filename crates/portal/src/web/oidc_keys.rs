@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::AppState;
+use crate::web::AppState;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 

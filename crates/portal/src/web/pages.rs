@@ -4,7 +4,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::domain::accounts::Account;
+use domain::accounts::Account;
 
 /// What the layout needs: who is signed in (for the header) and the CSRF token for forms.
 pub struct Chrome {
@@ -16,14 +16,11 @@ pub struct Chrome {
 
 impl Chrome {
     /// The header of a page for a signed-in person: their name and the session's CSRF token.
-    pub fn signed_in(
-        app: &super::AppState,
-        session: &crate::domain::sessions::SignedInSession,
-    ) -> Self {
+    pub fn signed_in(app: &crate::web::AppState, session: &domain::sessions::SignedInSession) -> Self {
         Self {
             signed_in: Some(session.account.display_name.clone()),
-            csrf_token: super::extract::csrf_token(app, "session", session.token.cookie_value()),
-            admin: session.account.role != crate::domain::accounts::Role::User,
+            csrf_token: crate::web::extract::csrf_token(app, "session", session.token.cookie_value()),
+            admin: session.account.role != domain::accounts::Role::User,
         }
     }
 
@@ -54,7 +51,7 @@ pub fn error_for(errors: &[FieldError], field: &str) -> Option<String> {
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => super::AppError::from(e).into_response(),
+        Err(e) => crate::web::AppError::from(e).into_response(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! My Profile, Self-Service and Change password.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,18 +9,17 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, SignedIn, session_cookie};
-use super::pages::{
+use crate::web::extract::{CsrfForm, SignedIn, session_cookie};
+use crate::web::pages::{
     ChangePasswordPage, Chrome, DeviceRow, FieldError, MethodRow, PasswordField, ProfileMenuPage,
     ProfilePage, SelfServicePage, render,
 };
-use super::{AppError, AppState};
-use crate::domain::accounts::{self, PasswordChange, PasswordChangeError};
-use crate::domain::audit::Requester;
-use crate::domain::devices::DeviceRecords;
-use crate::domain::mfa;
-use crate::domain::password::PasswordRejected;
-use crate::domain::sessions;
+use crate::web::{AppError, AppState};
+use domain::devices::DeviceRecords;
+use domain::mfa;
+use domain::password::PasswordRejected;
+use domain::password_change::{self, PasswordChange, PasswordChangeError};
+use domain::sessions;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -103,10 +103,10 @@ async fn self_service(
                 kind: m.kind.label().to_string(),
                 name: m.name.clone(),
                 detail: m.masked_detail(),
-                added: crate::clock::human_date(m.created_at),
+                added: domain::clock::human_date(m.created_at),
                 last_used: m
                     .last_used_at
-                    .map_or_else(|| "Not yet".to_string(), crate::clock::human_date),
+                    .map_or_else(|| "Not yet".to_string(), domain::clock::human_date),
                 is_default: m.is_default,
             })
             .collect(),
@@ -117,9 +117,9 @@ async fn self_service(
             .into_iter()
             .map(|d| DeviceRow {
                 id: d.id,
-                browser: crate::domain::devices::describe_browser(&d.user_agent),
-                remembered: crate::clock::human_date(d.created_at),
-                until: crate::clock::human_date(d.expires_at),
+                browser: domain::devices::describe_browser(&d.user_agent),
+                remembered: domain::clock::human_date(d.created_at),
+                until: domain::clock::human_date(d.expires_at),
             })
             .collect(),
     };
@@ -164,7 +164,7 @@ fn change_password_form(
     let page = ChangePasswordPage {
         chrome: Chrome::signed_in(app, &signed_in.0),
         required: signed_in.0.account.password_action
-            == crate::domain::accounts::PasswordAction::ChangeAfterSecondFactor,
+            == domain::accounts::PasswordAction::ChangeAfterSecondFactor,
         fields: password_fields(&errors),
         errors,
     };
@@ -187,7 +187,7 @@ struct ChangePasswordForm {
 
 async fn change_password(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
@@ -211,7 +211,7 @@ async fn change_password(
         confirmation: &form.confirm_password,
     };
     let account = &signed_in.0.account;
-    let result = accounts::change_password(
+    let result = password_change::change_password(
         &app.store,
         app.password_rules(),
         app.notifier.as_ref(),
@@ -265,7 +265,7 @@ async fn change_password(
             retry_after: until - now,
             message: format!(
                 "There have been too many attempts with a wrong password. Wait until {} and try again.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(PasswordChangeError::Storage(e)) => Err(e.into()),

@@ -1,6 +1,7 @@
 //! Recovery codes: made on Self-Service (after a fresh second factor), shown once with download
 //! and print, and used at the second step through "Use a recovery code".
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -9,20 +10,19 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{AnySession, CsrfForm, SignedIn, safe_next};
-use super::flow::{Flow, ResetProof};
-use super::pages::{
+use crate::web::extract::{AnySession, CsrfForm, SignedIn, safe_next};
+use crate::web::flow::{Flow, ResetProof};
+use crate::web::pages::{
     Chrome, FieldError, RecoveryCodeUsedPage, RecoveryCodesPage, UseRecoveryCodePage, render,
 };
-use super::second_step::{
+use crate::web::second_step::{
     ask_for_fresh_factor, locked_by_wrong_codes, mfa_context, needs_fresh_factor,
     recovery_code_offered, reset_progress,
 };
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::mfa::{self, MfaError};
-use crate::domain::recovery::{self, RecoveryCodeRecords};
-use crate::domain::sessions::SessionStage;
+use crate::web::{AppError, AppState};
+use domain::mfa::{self, MfaError};
+use domain::recovery::{self, RecoveryCodeRecords};
+use domain::sessions::SessionStage;
 
 const PAGE: &str = "/profile/self-service/recovery-codes";
 const USE: &str = "/sign-in/recovery-code";
@@ -56,7 +56,7 @@ struct Empty {}
 
 async fn create(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: SignedIn,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
@@ -124,7 +124,7 @@ async fn use_page(
     jar: CookieJar,
 ) -> Result<Response, AppError> {
     let Some(session) = session else {
-        return super::reset_step::decoy_recovery_code(&app, &jar, None).await;
+        return crate::web::reset_step::decoy_recovery_code(&app, &jar, None).await;
     };
     if !recovery_code_offered(&app, &session).await? {
         return Err(AppError::NotFound);
@@ -140,13 +140,13 @@ struct UseForm {
 
 async fn use_code(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<UseForm>,
 ) -> Result<Response, AppError> {
     let Some(session) = session else {
-        return super::reset_step::decoy_recovery_code(
+        return crate::web::reset_step::decoy_recovery_code(
             &app,
             &jar,
             Some((&form.recovery_code, &requester)),
@@ -179,11 +179,11 @@ async fn use_code(
                 .next
                 .unwrap_or_else(|| "/profile".to_string());
             let account = &session.0.account;
-            let counts = crate::domain::policy::policy_for(&app.store, &account.org_code)
+            let counts = domain::policy::policy_for(&app.store, &account.org_code)
                 .await?
                 .recovery_code_counts(account.role);
             let response =
-                super::second_step::complete_with(&app, &session, "otp", counts, &requester, jar)
+                crate::web::second_step::complete_with(&app, &session, "otp", counts, &requester, jar)
                     .await?;
             // Say how many are left before going on.
             let (mut parts, body) = response.into_parts();
@@ -228,7 +228,7 @@ struct UsedQuery {
 
 async fn used_page(
     State(app): State<AppState>,
-    signed_in: super::extract::MaybeSignedIn,
+    signed_in: crate::web::extract::MaybeSignedIn,
     Query(query): Query<UsedQuery>,
 ) -> Result<Response, AppError> {
     let Some(session) = signed_in.0 else {

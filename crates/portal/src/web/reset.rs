@@ -7,6 +7,7 @@
 //! gets a decoy: a cookie that looks like a session and a second step that reads as a real
 //! one's and never accepts anything, so the pages do not tell who has an account.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,17 +18,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::extract::{
+use crate::web::extract::{
     AnySession, CsrfForm, csrf_token, removal_of_session_cookie, session_cookie, session_token,
     visitor_csrf,
 };
-use super::flow::{Flow, ResetProgress};
-use super::pages::{Chrome, FieldError, ForgottenPasswordPage, NewPasswordPage, render};
-use super::{AppError, AppState};
-use crate::domain::accounts::normalize_email;
-use crate::domain::audit::Requester;
-use crate::domain::recovery::{self, RESET_SECONDS, ResetError, ResetRules, ResetStart};
-use crate::domain::sessions::{self, NewSession, SessionStage, SessionToken};
+use crate::web::flow::{Flow, ResetProgress};
+use crate::web::pages::{Chrome, FieldError, ForgottenPasswordPage, NewPasswordPage, render};
+use crate::web::{AppError, AppState};
+use domain::accounts::normalize_email;
+use domain::recovery::{self, ResetError, ResetRules, ResetStart};
+use domain::sessions::RESET_SECONDS;
+use domain::sessions::{self, NewSession, SessionStage, SessionToken};
 
 pub const NEW_PASSWORD: &str = "/forgotten-password/new-password";
 /// Every answer to the email step takes at least this long, so that known and unknown
@@ -53,7 +54,7 @@ pub fn rules(app: &AppState) -> ResetRules {
 /// lets a decoy count wrong codes per address, as a real reset counts them per account.
 fn decoy_token(app: &AppState, now: i64, email: &str) -> SessionToken {
     let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&crate::domain::random_bytes::<8>());
+    bytes[..8].copy_from_slice(&domain::random_bytes::<8>());
     let tag = keyed::<8>(
         app,
         b"password-reset-decoy-email",
@@ -188,7 +189,7 @@ async fn email_page(State(app): State<AppState>, jar: CookieJar) -> Response {
 
 async fn email_step(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, AppError> {
@@ -230,19 +231,19 @@ async fn email_step(
             };
             flow.save(&app, &token.storage_key()).await?;
             let jar = jar.add(session_cookie(&app, &token));
-            (jar, Redirect::to(super::reset_step::CHOOSE)).into_response()
+            (jar, Redirect::to(crate::web::reset_step::CHOOSE)).into_response()
         }
         Ok(ResetStart::Decoy) => {
             let token = decoy_token(&app, now, &form.email);
             let jar = jar.add(session_cookie(&app, &token));
-            (jar, Redirect::to(super::reset_step::CHOOSE)).into_response()
+            (jar, Redirect::to(crate::web::reset_step::CHOOSE)).into_response()
         }
         Err(ResetError::Throttled { until }) => {
             return Err(AppError::TooManyRequests {
                 retry_after: until - now,
                 message: format!(
                     "There have been too many attempts to reset this password. Try again after {}.",
-                    crate::clock::human(until)
+                    domain::clock::human(until)
                 ),
             });
         }
@@ -305,7 +306,7 @@ struct PasswordForm {
 
 async fn save_password(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<PasswordForm>,
@@ -333,7 +334,7 @@ async fn save_password(
         }
         Err(ResetError::Rejected(e)) => {
             let field = match e {
-                crate::domain::password::PasswordRejected::DoesNotMatch => "confirm_password",
+                domain::password::PasswordRejected::DoesNotMatch => "confirm_password",
                 _ => "new_password",
             };
             Ok(password_form(

@@ -6,6 +6,7 @@
 //! reset (a decoy, see `web::reset`), is a phantom: its pages and answers are those of a real
 //! step of that kind, and it never accepts anything.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,21 +17,21 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::extract::{AnySession, CsrfForm};
-use super::flow::Flow;
-use super::pages::{
+use crate::web::extract::{AnySession, CsrfForm};
+use crate::web::flow::Flow;
+use crate::web::pages::{
     Chrome, FieldError, MethodOption, ResetChoicePage, UseRecoveryCodePage, VerifyPage, render,
 };
-use super::reset::{Decoy, address_tag, decoy_csrf, decoy_of};
-use super::second_step::{VERIFY, json_error, locked_by_wrong_codes, offered_methods};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::mfa::approvals::{self, APPROVAL_LIFETIME};
-use crate::domain::mfa::phone::{self, E164, Purpose};
-use crate::domain::mfa::{Method, MethodKind, MfaError};
-use crate::domain::policy;
-use crate::domain::recovery::{self, Phantom};
-use crate::domain::sessions::SessionStage;
+use crate::web::reset::{Decoy, address_tag, decoy_csrf, decoy_of};
+use crate::web::second_step::{VERIFY, json_error, locked_by_wrong_codes, offered_methods};
+use crate::web::{AppError, AppState};
+use domain::audit::Requester;
+use domain::mfa::approvals::{self, APPROVAL_LIFETIME};
+use domain::mfa::phone::{self, E164, Purpose};
+use domain::mfa::{Method, MethodKind, MfaError};
+use domain::policy;
+use domain::recovery::{self, Phantom};
+use domain::sessions::SessionStage;
 
 pub const CHOOSE: &str = "/forgotten-password/choose";
 /// Every answer to the choice takes at least this long, so that a choice that writes a
@@ -230,7 +231,7 @@ async fn choice_page(
                 proved,
                 reset_note(&flow),
                 s.csrf_token(app),
-                super::second_step::recovery_code_offered(app, s).await?,
+                crate::web::second_step::recovery_code_offered(app, s).await?,
             )
         }
         Chooser::Decoy(_) => (
@@ -303,7 +304,7 @@ struct ChoiceForm {
 
 async fn choose(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<ChoiceForm>,
@@ -375,7 +376,7 @@ pub(super) fn reach_in_background(
     let key = session.0.token.storage_key();
     tokio::spawn(async move {
         let mut ctx = app.mfa(&requester);
-        ctx.reset_source = Some(crate::domain::signin::client_source(&requester.ip));
+        ctx.reset_source = Some(domain::limits::client_source(&requester.ip));
         let result = match method.kind {
             MethodKind::Sms => {
                 phone::send_code(
@@ -396,7 +397,7 @@ pub(super) fn reach_in_background(
                     &key,
                     Purpose::PasswordReset,
                     &phone,
-                    &super::telephony::keypad_base(&app),
+                    &crate::web::telephony::keypad_base(&app),
                 )
                 .await
                 {
@@ -559,7 +560,7 @@ pub(super) fn phantom_key_options(app: &AppState, tag: &str) -> Response {
     }
     id.truncate(length);
     let options = app.security_keys.request_options_shaped(
-        URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>()),
+        URL_SAFE_NO_PAD.encode(domain::random_bytes::<32>()),
         URL_SAFE_NO_PAD.encode(&id),
     );
     axum::Json(options).into_response()

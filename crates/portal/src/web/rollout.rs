@@ -1,6 +1,7 @@
 //! The MFA rollout as a person meets it: a reminder after sign-in before the date, with
 //! "Set up now" and (while snoozes last) "Remind me later".
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -8,12 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::extract::{CsrfForm, Enrolling, safe_next};
-use super::pages::{Chrome, MfaReminderPage, render};
-use super::{AppError, AppState};
-use crate::domain::accounts::Account;
-use crate::domain::audit::Requester;
-use crate::domain::policy::{self, PolicyError, Standing};
+use crate::web::extract::{CsrfForm, Enrolling, safe_next};
+use crate::web::pages::{Chrome, MfaReminderPage, render};
+use crate::web::{AppError, AppState};
+use domain::accounts::Account;
+use domain::policy::{self, PolicyError, Standing};
 
 const REMINDER: &str = "/mfa-reminder";
 
@@ -60,7 +60,7 @@ async fn reminder(
     };
     let page = MfaReminderPage {
         chrome: Chrome::signed_in(&app, &signed_in.0),
-        by: crate::clock::human_date(by),
+        by: domain::clock::human_date(by),
         snoozes_left,
         next,
     };
@@ -75,7 +75,7 @@ struct LaterForm {
 
 async fn remind_me_later(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     signed_in: Enrolling,
     CsrfForm(form): CsrfForm<LaterForm>,
 ) -> Result<Response, AppError> {

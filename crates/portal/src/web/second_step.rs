@@ -2,6 +2,7 @@
 //! person must prove it is them again before changing their methods (a fresh factor, LC-1).
 //! Success always replaces the session with a new one (new id: SE-2).
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -10,17 +11,17 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{AnySession, CsrfForm, session_cookie};
-use super::flow::{Flow, ResetProof};
-use super::pages::{AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render};
-use super::reset_step::{self, ResetStep, step_of};
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
-use crate::domain::mfa::phone::{self, E164, Purpose};
-use crate::domain::mfa::{self, CallOutcome, Method, MethodKind, MfaError};
-use crate::domain::policy;
-use crate::domain::sessions::{self, NewSession, SessionStage, SignedInSession};
+use crate::web::extract::{AnySession, CsrfForm, session_cookie};
+use crate::web::flow::{Flow, ResetProof};
+use crate::web::pages::{AnotherWayPage, Chrome, FieldError, MethodChoice, VerifyPage, render};
+use crate::web::reset_step::{self, ResetStep, step_of};
+use crate::web::{AppError, AppState};
+use domain::audit::Requester;
+use domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
+use domain::mfa::phone::{self, E164, Purpose};
+use domain::mfa::{self, CallOutcome, Method, MethodKind, MfaError};
+use domain::policy;
+use domain::sessions::{self, NewSession, SessionStage, SignedInSession};
 
 /// How long a proved second factor counts as fresh for changing methods.
 pub const FRESH_FACTOR_SECONDS: i64 = 15 * 60;
@@ -80,10 +81,10 @@ pub(super) fn mfa_context<'a>(
     app: &'a AppState,
     requester: &'a Requester,
     session: &AnySession,
-) -> crate::domain::mfa::MfaContext<'a> {
+) -> domain::mfa::MfaContext<'a> {
     let mut ctx = app.mfa(requester);
     if session.0.record.stage == SessionStage::PasswordReset {
-        ctx.reset_source = Some(crate::domain::signin::client_source(&requester.ip));
+        ctx.reset_source = Some(domain::limits::client_source(&requester.ip));
     }
     ctx
 }
@@ -142,7 +143,7 @@ pub(super) async fn offered_methods(
         // for a phishing-resistant sign-in, only by a key.
         let flow = Flow::of(&session.0);
         if flow.strong_only {
-            offered.retain(|m| crate::domain::monitoring::is_strong(m.kind));
+            offered.retain(|m| domain::monitoring::is_strong(m.kind));
         }
         if flow.security_key_only {
             offered.retain(|m| m.kind == MethodKind::Fido2);
@@ -153,7 +154,7 @@ pub(super) async fn offered_methods(
         .reset
         .map(|r| r.proved)
         .unwrap_or_default();
-    Ok(crate::domain::recovery::reset_methods(
+    Ok(domain::recovery::reset_methods(
         &policy,
         account.role,
         methods,
@@ -194,7 +195,7 @@ fn verify_form(
     let (mode, resend_label, heading, hint) = match method.kind {
         // A reset's step names no method of the account (web::reset_step).
         kind if reset => {
-            let (mode, resend, heading, hint) = super::reset_step::words(kind);
+            let (mode, resend, heading, hint) = crate::web::reset_step::words(kind);
             (mode, resend, heading.to_string(), hint.to_string())
         }
         MethodKind::Totp => (
@@ -252,7 +253,7 @@ fn verify_form(
             .collect(),
         code_error: error,
         step_up: session.0.record.stage == SessionStage::SignedIn,
-        reset_note: reset.then(|| super::reset_step::reset_note(&Flow::of(&session.0))),
+        reset_note: reset.then(|| crate::web::reset_step::reset_note(&Flow::of(&session.0))),
         remember_days: Flow::of(&session.0)
             .remember_days
             .filter(|_| session.0.record.stage == SessionStage::SecondFactor),
@@ -303,7 +304,7 @@ async fn reach_phone(
                 &key,
                 purpose,
                 &phone,
-                &super::telephony::keypad_base(app),
+                &crate::web::telephony::keypad_base(app),
             )
             .await
             {
@@ -332,7 +333,7 @@ async fn reach_phone(
 
 async fn verify_page(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     Query(query): Query<VerifyQuery>,
@@ -372,7 +373,7 @@ async fn verify_page(
 
 async fn resend(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
@@ -412,7 +413,7 @@ struct VerifyForm {
 
 async fn verify(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<VerifyForm>,
@@ -452,7 +453,7 @@ async fn verify(
                 Err(CallOutcome::Waiting(ApprovalStatus::Denied)) => {
                     // 0# on the call: this sign-in is over.
                     sessions::end_session(&app.store, &session.0.token).await?;
-                    let page = super::pages::MessagePage {
+                    let page = crate::web::pages::MessagePage {
                         chrome: Chrome::anonymous(),
                         heading: "Sign-in blocked".into(),
                         paragraphs: vec!["You reported on the call that this sign-in was not you, so we have blocked it and emailed you. If someone else knows your password, change it as soon as you can.".into()],
@@ -496,7 +497,7 @@ async fn verify(
                 && counts
                 && session.0.record.stage == SessionStage::SecondFactor
             {
-                let (token, expires_at) = crate::domain::devices::remember(
+                let (token, expires_at) = domain::devices::remember(
                     &app.store,
                     &session.0.account,
                     days,
@@ -504,7 +505,7 @@ async fn verify(
                     app.now(),
                 )
                 .await?;
-                jar.add(super::extract::device_cookie(
+                jar.add(crate::web::extract::device_cookie(
                     &app,
                     token.0,
                     expires_at - app.now(),
@@ -595,11 +596,11 @@ pub async fn complete_with(
     // step found; an unusual one emails the person.
     if session.0.record.stage == SessionStage::SecondFactor {
         let monitor = app.monitor(requester);
-        crate::domain::monitoring::signed_in(
+        domain::monitoring::signed_in(
             &app.store,
             &monitor,
             account,
-            crate::domain::monitoring::Step::SecondFactor,
+            domain::monitoring::Step::SecondFactor,
             amr_value,
             &flow.assessment(),
         )
@@ -607,7 +608,7 @@ pub async fn complete_with(
     }
     let mut target = flow.next.unwrap_or_else(|| "/profile".to_string());
     if !counts {
-        target = super::rollout::after_sign_in(app, account, target).await?;
+        target = crate::web::rollout::after_sign_in(app, account, target).await?;
     }
     Ok((jar, Redirect::to(&target)).into_response())
 }
@@ -659,7 +660,7 @@ pub(super) async fn reset_progress(
     flow.save(app, &token.storage_key()).await?;
     let jar = jar.add(session_cookie(app, &token));
     let target = if done {
-        super::reset::NEW_PASSWORD
+        crate::web::reset::NEW_PASSWORD
     } else {
         reset_step::CHOOSE
     };
@@ -672,7 +673,7 @@ pub(super) fn locked_by_wrong_codes(until: i64, now: i64) -> AppError {
         retry_after: until - now,
         message: format!(
             "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
-            crate::clock::human(until)
+            domain::clock::human(until)
         ),
     }
 }
@@ -740,7 +741,7 @@ struct KeyAnswer {
 
 async fn key_finish(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<KeyAnswer>,
@@ -809,7 +810,7 @@ async fn key_finish(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
                 "There have been too many failed attempts. Try again after {}.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         )),
         Err(e @ MfaError::KeyRefused) => {

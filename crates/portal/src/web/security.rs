@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::csrf::CsrfLayer;
 
-use super::{AppError, AppState};
+use crate::web::{AppError, AppState};
 use crate::config::Settings;
 
 /// No inline script or style anywhere: the only scripts are files under /assets. The policy's

@@ -1,5 +1,6 @@
 //! Sign-in and sign-out pages.
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -8,27 +9,27 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::extract::{
+use crate::web::extract::{
     AnySession, CsrfForm, MaybeSignedIn, device_cookie_value, removal_of_session_cookie, safe_next,
     session_cookie, session_token, visitor_csrf,
 };
-use super::flow::Flow;
-use super::pages::{Chrome, FieldError, SignInPage, TapSignInPage, render};
-use super::{AppError, AppState};
-use crate::config::HighRiskAction;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
-use crate::domain::devices;
-use crate::domain::monitoring::{self, Step};
-use crate::domain::password::Password;
-use crate::domain::policy::TEMPORARY_ACCESS_AMR;
-use crate::domain::risk::Level;
-use crate::domain::sessions::{self, NewSession, SessionStage};
-use crate::domain::signin::{self, SignInAttempt, SignInError, SignInStep};
-use crate::domain::temporary_access::{self, PassCode};
+use crate::web::flow::Flow;
+use crate::web::pages::{Chrome, FieldError, SignInPage, TapSignInPage, render};
+use crate::web::{AppError, AppState};
+use domain::audit::{AuditEvent, AuditTrail, Outcome};
+use domain::devices;
+use domain::monitoring::{self, Step};
+use domain::password::Password;
+use domain::policy::TEMPORARY_ACCESS_AMR;
+use domain::risk::HighRiskAction;
+use domain::risk::Level;
+use domain::sessions::{self, NewSession, SessionStage};
+use domain::signin::{self, SignInAttempt, SignInError, SignInStep};
+use domain::temporary_access::PassCode;
 
 /// A sign-in stopped because of its risk.
-fn blocked_page() -> super::pages::MessagePage {
-    super::pages::MessagePage {
+fn blocked_page() -> crate::web::pages::MessagePage {
+    crate::web::pages::MessagePage {
         chrome: Chrome::anonymous(),
         heading: "We have stopped this sign-in".into(),
         paragraphs: vec![
@@ -143,11 +144,11 @@ fn sign_in_form(
 
 async fn sign_in(
     State(app): State<AppState>,
-    mut requester: Requester,
+    FromClient(mut requester): FromClient,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
-    let jar = super::device_id::ensure(&app, jar, &mut requester);
+    let jar = crate::web::device_id::ensure(&app, jar, &mut requester);
     let next = safe_next(Some(&form.next));
     let mut errors = vec![];
     if form.email.trim().is_empty() {
@@ -203,12 +204,12 @@ async fn sign_in(
                 SignInStep::Done(account, a) => (account, a, SessionStage::SignedIn),
                 SignInStep::SecondFactor(account, a) => (account, a, SessionStage::SecondFactor),
             };
-            let policy = crate::domain::policy::policy_for(&app.store, &account.org_code).await?;
+            let policy = domain::policy::policy_for(&app.store, &account.org_code).await?;
             let remember_days = policy.remember_days_for(account.role);
             // High risk: refused, or only a strong method may finish it (configuration).
             let high = assessment.level == Level::High;
             if high {
-                let methods = crate::domain::mfa::methods_of(&app.store, &account.id).await?;
+                let methods = domain::mfa::methods_of(&app.store, &account.id).await?;
                 let strong = monitoring::has_strong_method(&policy, account.role, &methods);
                 let refuse = app.settings.risk.high_action == HighRiskAction::Refuse;
                 if refuse || !strong {
@@ -293,7 +294,7 @@ async fn sign_in(
                 flow.save(&app, &token.storage_key()).await?;
                 return Ok((jar, Redirect::to("/sign-in/verify")).into_response());
             }
-            let target = super::rollout::after_sign_in(&app, &account, target).await?;
+            let target = crate::web::rollout::after_sign_in(&app, &account, target).await?;
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(SignInError::WrongPasswordOrEmail) => {
@@ -319,11 +320,11 @@ async fn sign_in(
             retry_after: until - now,
             message: format!(
                 "You have tried to sign in too many times. Wait until {} and try again. If you have forgotten your password, use “Forgotten your password?” on the sign-in page.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(SignInError::ResetRequired) => {
-            let page = super::pages::MessagePage {
+            let page = crate::web::pages::MessagePage {
                 chrome: Chrome::anonymous(),
                 heading: "You need to reset your password".into(),
                 paragraphs: vec![
@@ -335,7 +336,7 @@ async fn sign_in(
             Ok((jar, render(StatusCode::FORBIDDEN, &page)).into_response())
         }
         Err(SignInError::Disabled) => {
-            let page = super::pages::MessagePage {
+            let page = crate::web::pages::MessagePage {
                 chrome: Chrome::anonymous(),
                 heading: "Your account has been disabled".into(),
                 paragraphs: vec![
@@ -355,7 +356,7 @@ struct Empty {}
 
 async fn sign_out(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     session: Option<AnySession>,
     jar: CookieJar,
     CsrfForm(Empty {}): CsrfForm<Empty>,
@@ -415,7 +416,7 @@ async fn pass_page(State(app): State<AppState>, jar: CookieJar) -> Response {
 /// can only set up a new method.
 async fn sign_in_with_pass(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<PassForm>,
 ) -> Result<Response, AppError> {
@@ -443,7 +444,7 @@ async fn sign_in_with_pass(
     }
     let now = app.now();
     let code = PassCode::from_input(&form.pass);
-    let result = temporary_access::sign_in_with_pass(
+    let result = signin::sign_in_with_pass(
         &app.store,
         &app.secrets,
         &app.settings.sign_in_limits,
@@ -482,7 +483,7 @@ async fn sign_in_with_pass(
             retry_after: until - now,
             message: format!(
                 "You have tried to sign in too many times. Wait until {} and try again.",
-                crate::clock::human(until)
+                domain::clock::human(until)
             ),
         }),
         Err(SignInError::Disabled) => Err(AppError::Forbidden(

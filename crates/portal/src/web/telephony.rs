@@ -2,6 +2,7 @@
 //! URL is what the outbox records and what a telephony provider's webhook calls; its token is
 //! the only credential, so it is long, random, single use and expires with the approval.
 
+use crate::web::extract::FromClient;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,11 +10,10 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
-use super::extract::AnySession;
-use super::flow::Flow;
-use super::{AppError, AppState};
-use crate::domain::audit::Requester;
-use crate::domain::mfa::approvals::{self, Keypress};
+use crate::web::extract::AnySession;
+use crate::web::flow::Flow;
+use crate::web::{AppError, AppState};
+use domain::mfa::approvals::{self, Keypress};
 
 pub const KEYPAD_PATH: &str = "/telephony/keypad";
 
@@ -44,12 +44,12 @@ struct KeypadForm {
 
 async fn keypad(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     Path(token): Path<String>,
     Form(form): Form<KeypadForm>,
 ) -> Result<Response, AppError> {
     // The unsigned keypad is the outbox's; with a real provider only its signed callback counts.
-    if app.settings.providers.voice != crate::config::VoiceProvider::Outbox {
+    if app.settings.providers.voice != crate::notify::VoiceProvider::Outbox {
         return Err(AppError::NotFound);
     }
     let ctx = app.mfa(&requester);
@@ -77,7 +77,7 @@ async fn keypad(
 /// The Gather has no finish key, so "#" and "0#" arrive as pressed.
 async fn twilio_keypad(
     State(app): State<AppState>,
-    requester: Requester,
+    FromClient(requester): FromClient,
     Path(token): Path<String>,
     headers: axum::http::HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
@@ -122,10 +122,10 @@ async fn current_status(
     session: Option<AnySession>,
     jar: axum_extra::extract::cookie::CookieJar,
 ) -> Result<Response, AppError> {
-    use super::reset_step::{ResetStep, step_of};
+    use crate::web::reset_step::{ResetStep, step_of};
     match step_of(&app, session.as_ref(), &jar).await? {
         ResetStep::Phantom(step) => {
-            return Ok(super::reset_step::phantom_approval_status(&app, &step));
+            return Ok(crate::web::reset_step::phantom_approval_status(&app, &step));
         }
         ResetStep::Choose => {
             return Ok(Json(serde_json::json!({ "status": "expired" })).into_response());
@@ -136,8 +136,8 @@ async fn current_status(
         return Err(AppError::SignInRequired { next: None });
     };
     let flow = Flow::of(&session.0);
-    if session.0.record.stage == crate::domain::sessions::SessionStage::PasswordReset
-        && let Some(status) = super::reset_step::unplaced_call_status(&app, &flow)
+    if session.0.record.stage == domain::sessions::SessionStage::PasswordReset
+        && let Some(status) = crate::web::reset_step::unplaced_call_status(&app, &flow)
     {
         return Ok(Json(serde_json::json!({ "status": status })).into_response());
     }

@@ -187,7 +187,7 @@ async fn an_administrator_resets_mfa_with_a_reason_and_the_person_is_emailed_and
     let (ann_client, _) = app
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
-    let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
+    let ann = domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
         .await
         .expect("ann");
     let client = local_admin(&app).await;
@@ -669,7 +669,7 @@ async fn issuing_a_pass_signs_the_person_out_and_after_a_reset_only_a_pass_can_s
     let (ann_client, _) = app
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
-    let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
+    let ann = domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
         .await
         .expect("ann");
     let client = local_admin(&app).await;

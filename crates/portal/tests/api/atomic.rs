@@ -2,7 +2,7 @@
 //! written, the action has not happened either. The test makes the database refuse the event
 //! with a trigger, which is what a crash between the two writes would look like from outside.
 
-use nhsmal::domain::mfa::MethodRecords;
+use domain::mfa::MethodRecords;
 
 use crate::helpers::{
     PASSWORD, TestApp, browser, location, postgres_selected, spawn_app, totp_code,

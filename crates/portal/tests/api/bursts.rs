@@ -431,7 +431,7 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
     })
     .await;
     assert_eq!(count(&statuses, StatusCode::FORBIDDEN), 25);
-    let one_by_one = |audit: &[nhsmal::domain::audit::AuditRecord]| {
+    let one_by_one = |audit: &[domain::audit::AuditRecord]| {
         audit
             .iter()
             .filter(|e| e.event == "admin.denied" && e.account_id.is_some())
@@ -440,7 +440,7 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
     assert_eq!(one_by_one(&app.audit().await), 20);
     // A restart loses nothing: the roll-up is in the database, written when the hour ends.
     app.clock.advance(3_600);
-    let written = nhsmal::domain::admin::write_ended_rollups(&app.store, app.clock_now())
+    let written = domain::admin::write_ended_rollups(&app.store, app.clock_now())
         .await
         .expect("written");
     assert_eq!(written, 1);
@@ -458,7 +458,7 @@ async fn refused_admin_actions_sent_together_are_all_audited_twenty_alone_and_th
     assert!(named >= 1, "{reason}");
     assert!(rolled.actor_id.is_some());
     // Written once, however many nodes look.
-    let again = nhsmal::domain::admin::write_ended_rollups(&app.store, app.clock_now())
+    let again = domain::admin::write_ended_rollups(&app.store, app.clock_now())
         .await
         .expect("written");
     assert_eq!(again, 0);

@@ -185,8 +185,8 @@ async fn an_administrators_mfa_reset_voids_remembered_devices() {
     sign_in_remembering(&app, &laptop, "ann@fa123.nhs.uk", &key).await;
     let output = app.nhsmal(&["user", "reset-mfa", "ann@fa123.nhs.uk"]);
     assert!(output.status.success());
-    use nhsmal::domain::devices::DeviceRecords;
-    let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
+    use domain::devices::DeviceRecords;
+    let ann = domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
         .await
         .expect("ann");
     assert!(

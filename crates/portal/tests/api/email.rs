@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use nhsmal::clock::{Clock, FakeClock};
-use nhsmal::config::{EmailProvider, Secret, Settings};
-use nhsmal::domain::admin::{self, AdminAction};
-use nhsmal::domain::audit::Requester;
-use nhsmal::domain::email_queue::{EmailQueueRecords, QueuedEmail};
+use domain::admin::{self, AdminAction};
+use domain::audit::Requester;
+use domain::clock::{Clock, FakeClock};
+use domain::email_queue::{EmailQueueRecords, QueuedEmail};
+use nhsmal::config::Settings;
+use nhsmal::notify::{EmailProvider, Secret};
 use nhsmal::store::Store;
 use nhsmal::web::{App, AppState};
 use reqwest::StatusCode;
@@ -386,7 +387,7 @@ async fn a_relay_that_is_down_delays_the_notice_not_the_request_and_it_is_sent_o
 /// notifier) and its delivery worker.
 struct Node {
     app: AppState,
-    worker: nhsmal::domain::email_queue::EmailWorker,
+    worker: domain::email_queue::EmailWorker,
     store: Store,
     clock: FakeClock,
 }
@@ -406,7 +407,10 @@ impl Node {
         )
         .await
         .expect("store opens");
-        let providers = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
+        let providers = Arc::new(
+            nhsmal::notify::from_settings(&settings.providers, &settings.data_dir)
+                .expect("providers"),
+        );
         let app = App::new(
             store.clone(),
             settings,
@@ -414,7 +418,7 @@ impl Node {
             providers,
             // Every node of a deployment has the same master key (the signing keys made by
             // the first node are sealed with it).
-            nhsmal::domain::secrets::SecretBox::new(&[7u8; 32]).expect("key"),
+            domain::secrets::SecretBox::new(&[7u8; 32]).expect("key"),
         )
         .await
         .expect("app builds");
@@ -433,23 +437,23 @@ impl Node {
         self.store.close().await;
     }
 
-    async fn add_ann(&self) -> nhsmal::domain::accounts::Account {
-        nhsmal::domain::organisations::add_organisation(&self.store, "FA123", "Riverside", START)
+    async fn add_ann(&self) -> domain::accounts::Account {
+        domain::organisations::add_organisation(&self.store, "FA123", "Riverside", START)
             .await
             .expect("org");
-        let request = nhsmal::domain::accounts::AccountRequest {
+        let request = domain::accounts::AccountRequest {
             email: ANN,
             name: "Ann Example",
             org: "FA123",
             role: "user",
         };
-        nhsmal::domain::accounts::add_account(&self.store, &self.app.hashing, request, None, START)
+        domain::accounts::add_account(&self.store, &self.app.hashing, request, None, START)
             .await
             .expect("account")
     }
 
     /// An operator unlocks Ann, which emails her.
-    async fn unlock(&self, account: &nhsmal::domain::accounts::Account) {
+    async fn unlock(&self, account: &domain::accounts::Account) {
         let requester = Requester::command_line();
         let action = AdminAction {
             actor_id: None,
@@ -574,7 +578,7 @@ async fn a_notice_still_not_delivered_after_a_day_is_given_up_logged_and_audited
     assert!(email.last_error.is_some());
 
     // The audit event follows the row's change: wait for it too.
-    use nhsmal::domain::audit::AuditTrail;
+    use domain::audit::AuditTrail;
     let deadline = tokio::time::Instant::now() + WAIT;
     let failed = loop {
         let events = node.store.audit_events(100).await.expect("audit");

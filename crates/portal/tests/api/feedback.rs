@@ -1,10 +1,10 @@
 //! Feedback: the form for everyone (signed in or out), its validation and limit, and the
 //! collated figures and CSV export for national administrators only.
 
-use nhsmal::domain::accounts::{self, AccountRequest};
-use nhsmal::domain::audit::Requester;
-use nhsmal::domain::feedback::{self, FeedbackFilter, FeedbackInput, FeedbackRecords};
-use nhsmal::domain::password::PasswordHashing;
+use domain::accounts::{self, AccountRequest};
+use domain::audit::Requester;
+use domain::feedback::{self, FeedbackFilter, FeedbackInput, FeedbackRecords};
+use domain::password::PasswordHashing;
 use reqwest::StatusCode;
 
 use crate::helpers::{
@@ -316,7 +316,7 @@ async fn the_limit_counts_each_client_address_behind_a_trusted_proxy_separately(
 
 /// A signed-in administrator who has just proved a second factor, in a new browser.
 async fn admin_signed_in(app: &TestApp, email: &str, role: &str, org: &str) -> reqwest::Client {
-    use nhsmal::domain::organisations::OrganisationRecords;
+    use domain::organisations::OrganisationRecords;
     if app.store.organisation(org).await.expect("query").is_none() {
         app.add_org(org).await;
     }

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use nhsmal::clock::FakeClock;
+use domain::accounts::{self, AccountRequest};
+use domain::clock::FakeClock;
+use domain::organisations;
+use domain::password::PasswordHashing;
 use nhsmal::config::Settings;
-use nhsmal::domain::accounts::{self, AccountRequest};
-use nhsmal::domain::organisations;
-use nhsmal::domain::password::PasswordHashing;
 use nhsmal::store::Store;
 use nhsmal::web::{self, App};
 use reqwest::header::HeaderMap;
@@ -115,7 +115,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     .expect("store opens and migrates")
     .with_siem(nhsmal::siem::Siem::start(&settings.siem).expect("SIEM starts"));
     let clock = FakeClock::starting_at(START);
-    let notifier = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
+    let notifier = Arc::new(
+        nhsmal::notify::from_settings(&settings.providers, &settings.data_dir).expect("providers"),
+    );
     let app = App::new(
         store.clone(),
         settings.clone(),
@@ -140,8 +142,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A new master key, written where the server would keep it (mode 0600) so that `nhsmal`
 /// commands run by a test seal and open secrets as the server does.
-fn write_master_key(settings: &Settings) -> nhsmal::domain::secrets::SecretBox {
-    let key = nhsmal::domain::secrets::SecretBox::generate_key_base64();
+fn write_master_key(settings: &Settings) -> domain::secrets::SecretBox {
+    let key = domain::secrets::SecretBox::generate_key_base64();
     if let Some(parent) = settings.master_key_file.parent() {
         std::fs::create_dir_all(parent).expect("key folder");
     }
@@ -155,7 +157,7 @@ fn write_master_key(settings: &Settings) -> nhsmal::domain::secrets::SecretBox {
         )
         .expect("key file mode");
     }
-    nhsmal::domain::secrets::SecretBox::from_base64(&key).expect("key")
+    domain::secrets::SecretBox::from_base64(&key).expect("key")
 }
 
 /// A second server on the same database, master key and clock as a `TestApp`: another node of
@@ -185,7 +187,10 @@ impl TestApp {
         )
         .await
         .expect("the other node opens the store");
-        let notifier = Arc::new(nhsmal::notify::from_settings(&settings).expect("providers"));
+        let notifier = Arc::new(
+            nhsmal::notify::from_settings(&settings.providers, &settings.data_dir)
+                .expect("providers"),
+        );
         let app = App::new(
             store,
             settings,
@@ -202,9 +207,9 @@ impl TestApp {
     }
 
     /// The server's master key, as `nhsmal` commands read it.
-    pub fn secrets(&self) -> nhsmal::domain::secrets::SecretBox {
+    pub fn secrets(&self) -> domain::secrets::SecretBox {
         let text = std::fs::read_to_string(&self.settings.master_key_file).expect("key file");
-        nhsmal::domain::secrets::SecretBox::from_base64(&text).expect("key")
+        domain::secrets::SecretBox::from_base64(&text).expect("key")
     }
 }
 
@@ -328,8 +333,8 @@ impl TestApp {
     }
 
     /// An organisation FA123 (if absent) and an account in it with `PASSWORD`.
-    pub async fn add_user(&self, email: &str) -> nhsmal::domain::accounts::Account {
-        use nhsmal::domain::organisations::OrganisationRecords;
+    pub async fn add_user(&self, email: &str) -> domain::accounts::Account {
+        use domain::organisations::OrganisationRecords;
         if self
             .store
             .organisation("FA123")
@@ -352,8 +357,8 @@ impl TestApp {
     }
 
     /// Audit events, newest first.
-    pub async fn audit(&self) -> Vec<nhsmal::domain::audit::AuditRecord> {
-        use nhsmal::domain::audit::AuditTrail;
+    pub async fn audit(&self) -> Vec<domain::audit::AuditRecord> {
+        use domain::audit::AuditTrail;
         self.store.audit_events(1000).await.expect("audit readable")
     }
 
@@ -470,7 +475,7 @@ impl TestApp {
     }
 
     pub fn clock_now(&self) -> i64 {
-        use nhsmal::clock::Clock;
+        use domain::clock::Clock;
         self.clock.now()
     }
 
@@ -516,8 +521,8 @@ impl TestApp {
     }
 }
 
-pub async fn account(app: &TestApp, email: &str) -> nhsmal::domain::accounts::Account {
-    use nhsmal::domain::accounts::AccountRecords;
+pub async fn account(app: &TestApp, email: &str) -> domain::accounts::Account {
+    use domain::accounts::AccountRecords;
     app.store
         .account_by_email(email)
         .await
@@ -543,8 +548,8 @@ impl TestApp {
         email: &str,
         org: &str,
         role: &str,
-    ) -> nhsmal::domain::accounts::Account {
-        use nhsmal::domain::organisations::OrganisationRecords;
+    ) -> domain::accounts::Account {
+        use domain::organisations::OrganisationRecords;
         if self.store.organisation(org).await.expect("query").is_none() {
             self.add_org(org).await;
         }

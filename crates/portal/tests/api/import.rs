@@ -1,9 +1,9 @@
 //! Bulk import (`nhsmal user import`, `/admin/import`) and invitations to set a first password.
 
-use nhsmal::clock::{Clock, SystemClock};
-use nhsmal::domain::accounts::{self, AccountRecords, AccountRequest};
-use nhsmal::domain::organisations::OrganisationRecords;
-use nhsmal::domain::password::PasswordHashing;
+use domain::accounts::{self, AccountRecords, AccountRequest};
+use domain::clock::{Clock, SystemClock};
+use domain::organisations::OrganisationRecords;
+use domain::password::PasswordHashing;
 use reqwest::StatusCode;
 
 use crate::helpers::{

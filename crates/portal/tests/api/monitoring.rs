@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use crate::helpers::{
     PASSWORD, TestApp, account, browser, location, spawn_app_with, text_of, totp_code,
 };
-use nhsmal::domain::monitoring::{RiskRecords, SignInFilter, SignInLog};
+use domain::monitoring::{RiskRecords, SignInFilter, SignInLog};
 
 const HOME: &str = "192.0.2.10";
 const AWAY: &str = "198.51.100.7";
@@ -88,7 +88,7 @@ fn emails_to<'a>(outbox: &'a [serde_json::Value], to: &str) -> Vec<&'a str> {
         .collect()
 }
 
-async fn log_of(app: &TestApp, email: &str) -> Vec<nhsmal::domain::monitoring::SignInRecord> {
+async fn log_of(app: &TestApp, email: &str) -> Vec<domain::monitoring::SignInRecord> {
     app.store
         .sign_ins(&SignInFilter {
             email: Some(email.to_string()),
@@ -249,10 +249,7 @@ async fn thirty_wrong_passwords_on_one_account_are_brute_force_and_its_admins_ar
         .expect("risk")
         .expect("flagged");
     assert_eq!(risk.state, "at_risk");
-    assert!(
-        risk.signals
-            .contains(&nhsmal::domain::risk::Signal::BruteForce)
-    );
+    assert!(risk.signals.contains(&domain::risk::Signal::BruteForce));
     let outbox = app.outbox();
     assert_eq!(
         emails_to(&outbox, "lee@fa123.nhs.uk"),
@@ -302,7 +299,7 @@ async fn a_correct_password_from_a_stranger_then_failed_codes_forces_a_new_passw
         .await
         .expect("risk")
         .expect("flagged");
-    assert_eq!(risk.level, nhsmal::domain::risk::Level::High);
+    assert_eq!(risk.level, domain::risk::Level::High);
     let lee = lee_signed_in(&app).await;
     let log = app
         .page(&lee, "/admin/sign-ins?email=ann%40fa123.nhs.uk")
@@ -435,9 +432,9 @@ async fn a_call_answered_with_0_hash_flags_the_account_and_alerts_its_administra
         .expect("flagged");
     assert!(
         risk.signals
-            .contains(&nhsmal::domain::risk::Signal::ReportedByPerson)
+            .contains(&domain::risk::Signal::ReportedByPerson)
     );
-    assert_eq!(risk.level, nhsmal::domain::risk::Level::High);
+    assert_eq!(risk.level, domain::risk::Level::High);
     let outbox = app.outbox();
     assert_eq!(
         emails_to(&outbox, "lee@fa123.nhs.uk"),
@@ -521,7 +518,7 @@ async fn a_high_risk_sign_in_is_refused_where_configured_and_without_a_strong_me
     let app = spawn_app_with(|s| {
         s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
         s.geoip_database = Some(geo);
-        s.risk.high_action = nhsmal::config::HighRiskAction::Refuse;
+        s.risk.high_action = domain::risk::HighRiskAction::Refuse;
     })
     .await;
     ann_at_home(&app).await;
@@ -560,7 +557,7 @@ async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password
         .await;
     app.clock.advance(30);
     let ann = account(&app, "ann@fa123.nhs.uk").await;
-    use nhsmal::domain::devices::DeviceRecords;
+    use domain::devices::DeviceRecords;
     let remembered = app
         .store
         .devices_of(&ann.id, app.clock_now())
@@ -674,8 +671,8 @@ async fn the_sign_in_log_keeps_rows_for_the_retention_period_only() {
     app.clock.advance(31 * 86_400);
     app.sign_in_with(&browser(), "ann@example.nhs.uk", PASSWORD)
         .await;
-    use nhsmal::clock::Clock;
-    let gone = nhsmal::domain::monitoring::prune(&app.store, &app.settings.risk, app.clock.now())
+    use domain::clock::Clock;
+    let gone = domain::monitoring::prune(&app.store, &app.settings.risk, app.clock.now())
         .await
         .expect("prune");
     assert_eq!(gone, 1);
@@ -686,9 +683,9 @@ async fn the_sign_in_log_keeps_rows_for_the_retention_period_only() {
 
 #[tokio::test]
 async fn the_summary_counts_finished_sign_ins_of_every_day_in_the_look_back_and_no_older_ones() {
-    use nhsmal::domain::audit::Requester;
-    use nhsmal::domain::monitoring::{SignInEntry, Step};
-    use nhsmal::domain::risk::Assessment;
+    use domain::audit::Requester;
+    use domain::monitoring::{SignInEntry, Step};
+    use domain::risk::Assessment;
     const DAY: i64 = 86_400;
     let app = spawn().await;
     let ann = app.add_user("ann@example.nhs.uk").await;

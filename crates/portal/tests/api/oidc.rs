@@ -666,10 +666,9 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
         assert_eq!(introspect(altered).await, inactive);
     }
     // Sealed under another portal's master key: not ours either.
-    let other = nhsmal::domain::secrets::SecretBox::from_base64(
-        &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
-    )
-    .expect("a key");
+    let other =
+        domain::secrets::SecretBox::from_base64(&domain::secrets::SecretBox::generate_key_base64())
+            .expect("a key");
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(app.database_url())
         .await
@@ -678,7 +677,7 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
         .fetch_one(&mut conn)
         .await
         .expect("the grant");
-    let foreign = nhsmal::domain::oidc::access_token::AccessToken {
+    let foreign = domain::oidc::access_token::AccessToken {
         grant_id,
         issued_at: live["iat"].as_i64().expect("iat"),
         expires_at: live["exp"].as_i64().expect("exp"),

@@ -3,8 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
-use nhsmal::domain::audit::Requester;
-use nhsmal::domain::oidc::clients::{
+use domain::audit::Requester;
+use domain::oidc::clients::{
     self, ClientAuthError, ClientAuthMethod, ClientCredentials, ClientKind, ClientRecords,
     JWT_BEARER, NewClient,
 };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use nhsmal::domain::oidc::keys::{
+use domain::oidc::keys::{
     self, Alg, ID_TOKEN_SECONDS, KeyRecords, KeyState, RETIRED_KEY_PUBLISHED_SECONDS, SigningKeys,
 };
 use serde_json::Value;
@@ -55,7 +55,10 @@ async fn second_server(app: &TestApp) -> String {
         store,
         app.settings.clone(),
         Arc::new(app.clock.clone()),
-        Arc::new(nhsmal::notify::from_settings(&app.settings).expect("providers")),
+        Arc::new(
+            nhsmal::notify::from_settings(&app.settings.providers, &app.settings.data_dir)
+                .expect("providers"),
+        ),
         app.secrets(),
     )
     .await
@@ -116,10 +119,9 @@ async fn two_nodes_starting_at_once_make_one_set_of_keys() {
         .unwrap_or(settings.database_url.clone());
     let open = || nhsmal::store::Store::open(&url, env.data_dir.path(), 4);
     let (a, b) = (open().await.expect("store"), open().await.expect("store"));
-    let secrets = nhsmal::domain::secrets::SecretBox::from_base64(
-        &nhsmal::domain::secrets::SecretBox::generate_key_base64(),
-    )
-    .expect("key");
+    let secrets =
+        domain::secrets::SecretBox::from_base64(&domain::secrets::SecretBox::generate_key_base64())
+            .expect("key");
     let (one, two) = tokio::join!(
         SigningKeys::load_or_create(&a, &secrets, START),
         SigningKeys::load_or_create(&b, &secrets, START)
@@ -243,7 +245,7 @@ async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_wi
     keys::rotate(
         &app.store,
         &secrets,
-        &nhsmal::domain::audit::Requester::command_line(),
+        &domain::audit::Requester::command_line(),
         app.clock_now(),
     )
     .await
@@ -313,7 +315,7 @@ async fn a_rotation_with_another_master_key_is_refused_and_changes_nothing() {
         .arg(app.database_url())
         .env(
             "NHSMAL_MASTER_KEY",
-            nhsmal::domain::secrets::SecretBox::generate_key_base64(),
+            domain::secrets::SecretBox::generate_key_base64(),
         )
         .output()
         .expect("runs");

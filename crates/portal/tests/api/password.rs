@@ -25,7 +25,7 @@ async fn change(
 }
 
 async fn hash_of(app: &crate::helpers::TestApp) -> String {
-    use nhsmal::domain::accounts::AccountRecords;
+    use domain::accounts::AccountRecords;
     app.store
         .account_by_email("ann@example.nhs.uk")
         .await

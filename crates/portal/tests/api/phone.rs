@@ -83,7 +83,7 @@ async fn a_mobile_number_is_saved_only_after_its_code_is_entered() {
     )
     .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    use nhsmal::domain::mfa::MethodRecords;
+    use domain::mfa::MethodRecords;
     let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     assert!(
         app.store

@@ -196,10 +196,10 @@ async fn the_last_method_cannot_be_removed_while_mfa_is_required() {
         .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
         .await;
     set_policy(&app, &["--mfa-required-from", PASSED]);
-    let ann = nhsmal::domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
+    let ann = domain::accounts::find_by_email(&app.store, "ann@fa123.nhs.uk")
         .await
         .expect("ann");
-    let methods = nhsmal::domain::mfa::methods_of(&app.store, &ann.id)
+    let methods = domain::mfa::methods_of(&app.store, &ann.id)
         .await
         .expect("methods");
     let path = format!("/profile/self-service/methods/{}/remove", methods[0].id);
@@ -212,7 +212,7 @@ async fn the_last_method_cannot_be_removed_while_mfa_is_required() {
             .expect("body")
             .contains("cannot remove your last method")
     );
-    let after = nhsmal::domain::mfa::methods_of(&app.store, &ann.id)
+    let after = domain::mfa::methods_of(&app.store, &ann.id)
         .await
         .expect("methods");
     assert_eq!(after.len(), 1, "still there");

@@ -85,10 +85,10 @@ struct NotifyClaims {
 async fn texts_go_to_gov_uk_notify_with_a_signed_token_and_the_template() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(|s| {
-        s.providers.sms = nhsmal::config::SmsProvider::Notify;
+        s.providers.sms = nhsmal::notify::SmsProvider::Notify;
         s.providers.notify_base_url = url.clone();
         s.providers.notify_api_key =
-            nhsmal::config::Secret(format!("nhsmal_test-{NOTIFY_SERVICE}-{NOTIFY_SECRET}"));
+            nhsmal::notify::Secret(format!("nhsmal_test-{NOTIFY_SERVICE}-{NOTIFY_SECRET}"));
         s.providers.notify_sms_template_id = TEMPLATE.into();
     })
     .await;
@@ -151,10 +151,10 @@ async fn texts_go_to_gov_uk_notify_with_a_signed_token_and_the_template() {
 async fn notify_errors_show_a_clear_message_and_use_up_no_attempt() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(|s| {
-        s.providers.sms = nhsmal::config::SmsProvider::Notify;
+        s.providers.sms = nhsmal::notify::SmsProvider::Notify;
         s.providers.notify_base_url = url.clone();
         s.providers.notify_api_key =
-            nhsmal::config::Secret(format!("nhsmal_test-{NOTIFY_SERVICE}-{NOTIFY_SECRET}"));
+            nhsmal::notify::Secret(format!("nhsmal_test-{NOTIFY_SERVICE}-{NOTIFY_SECRET}"));
         s.providers.notify_sms_template_id = TEMPLATE.into();
     })
     .await;
@@ -215,11 +215,11 @@ async fn notify_errors_show_a_clear_message_and_use_up_no_attempt() {
 
 fn twilio_app_settings(url: String) -> impl FnOnce(&mut nhsmal::config::Settings) {
     move |s| {
-        s.providers.sms = nhsmal::config::SmsProvider::Twilio;
-        s.providers.voice = nhsmal::config::VoiceProvider::Twilio;
+        s.providers.sms = nhsmal::notify::SmsProvider::Twilio;
+        s.providers.voice = nhsmal::notify::VoiceProvider::Twilio;
         s.providers.twilio_base_url = url;
         s.providers.twilio_account_sid = TWILIO_SID.into();
-        s.providers.twilio_auth_token = nhsmal::config::Secret(TWILIO_TOKEN.into());
+        s.providers.twilio_auth_token = nhsmal::notify::Secret(TWILIO_TOKEN.into());
         s.providers.twilio_from = "+447700900999".into();
     }
 }

@@ -1,13 +1,13 @@
 //! The enrolment report: figures checked against known accounts and methods, on the admin
 //! page, in the CSV export and from `nhsmal report enrollment`; who may see which scope.
 
-use nhsmal::domain::accounts::{self, AccountRecords, AccountRequest, AccountState};
-use nhsmal::domain::admin::AdminScope;
-use nhsmal::domain::mfa::{Method, MethodKind, MethodRecords};
-use nhsmal::domain::organisations;
-use nhsmal::domain::password::PasswordHashing;
-use nhsmal::domain::policy::{NATIONAL, PolicyRecords, PolicySettings};
-use nhsmal::domain::report::{self, WEEK, week_start};
+use domain::accounts::{self, AccountRecords, AccountRequest, AccountState};
+use domain::admin::AdminScope;
+use domain::mfa::{Method, MethodKind, MethodRecords};
+use domain::organisations;
+use domain::password::PasswordHashing;
+use domain::policy::{NATIONAL, PolicyRecords, PolicySettings};
+use domain::report::{self, WEEK, week_start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -324,7 +324,7 @@ async fn the_command_prints_a_table_or_csv_and_refuses_bad_input_with_exit_2() {
             &format!(
                 "rollout,{},MFA required from {},,,,,,",
                 date(w0() + 2 * WEEK),
-                nhsmal::clock::human_date(w0() + 2 * WEEK)
+                domain::clock::human_date(w0() + 2 * WEEK)
             ),
         ]
     );
@@ -370,7 +370,7 @@ async fn a_national_admin_sees_every_organisation_as_charts_and_tables_and_can_p
     }
     assert!(summary.contains(&format!(
         "MFA required from {}",
-        nhsmal::clock::human_date(w0() + 2 * WEEK)
+        domain::clock::human_date(w0() + 2 * WEEK)
     )));
     // The charts: named images drawn on the server, with the numbers in tables too.
     let doc = scraper::Html::parse_document(&html);
@@ -458,7 +458,7 @@ async fn a_national_admin_sees_every_organisation_as_charts_and_tables_and_can_p
     let week_line = format!(
         "week,{},Week starting {},8,6,2,75.0,,3",
         date(w0()),
-        nhsmal::clock::human_date(w0())
+        domain::clock::human_date(w0())
     );
     assert!(lines.contains(&week_line.as_str()), "{week_line} in\n{csv}");
 }
@@ -479,7 +479,7 @@ async fn a_local_admin_sees_only_their_organisation_and_is_refused_and_audited_f
         assert!(summary.contains("Enrolled 3 (75.0%)"), "{summary}");
         assert!(summary.contains(&format!(
             "MFA required from {}",
-            nhsmal::clock::human_date(w0() + 3 * WEEK)
+            domain::clock::human_date(w0() + 3 * WEEK)
         )));
         assert!(
             !html.contains("Enrolment by organisation"),

@@ -3,8 +3,8 @@
 //! from real sign-ins against the server; clients are told apart by X-Forwarded-For from a
 //! trusted proxy.
 
-use nhsmal::domain::accounts::{AccountRecords, PasswordAction};
-use nhsmal::domain::monitoring::RiskRecords;
+use domain::accounts::{AccountRecords, PasswordAction};
+use domain::monitoring::RiskRecords;
 use reqwest::StatusCode;
 
 use crate::helpers::{

@@ -185,7 +185,7 @@ async fn with_an_allow_list_only_listed_authenticators_can_register() {
         webauthn_authenticator_rs::softtoken::AAGUID
     );
     let allowed =
-        nhsmal::domain::mfa::security_key::read_allow_list(&allow_list).expect("allow list parses");
+        domain::mfa::security_key::read_allow_list(&allow_list).expect("allow list parses");
     let app = crate::helpers::spawn_app_with(|s| s.fido2_allowed = allowed).await;
     let client = app.ann_signed_in().await;
     let page = app

@@ -96,11 +96,11 @@ async fn disabling_an_account_ends_its_sessions() {
     let account = app.add_user("ann@example.nhs.uk").await;
     app.sign_in("ann@example.nhs.uk", PASSWORD).await;
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
-    nhsmal::domain::accounts::set_state(
+    domain::account_changes::set_state(
         &app.store,
         &account,
-        nhsmal::domain::accounts::AccountState::Disabled,
-        &nhsmal::domain::audit::Requester::command_line(),
+        domain::accounts::AccountState::Disabled,
+        &domain::audit::Requester::command_line(),
         crate::helpers::START,
     )
     .await

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use nhsmal::config::SiemFile;
+use nhsmal::siem::SiemFile;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

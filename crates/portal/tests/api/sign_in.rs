@@ -352,11 +352,11 @@ async fn one_client_address_is_refused_after_too_many_failures_across_accounts()
 async fn a_disabled_account_cannot_sign_in_even_with_the_right_password() {
     let app = spawn_app().await;
     let account = app.add_user("ann@example.nhs.uk").await;
-    let requester = nhsmal::domain::audit::Requester::command_line();
-    nhsmal::domain::accounts::set_state(
+    let requester = domain::audit::Requester::command_line();
+    domain::account_changes::set_state(
         &app.store,
         &account,
-        nhsmal::domain::accounts::AccountState::Disabled,
+        domain::accounts::AccountState::Disabled,
         &requester,
         crate::helpers::START,
     )
@@ -424,25 +424,24 @@ async fn a_stored_hash_with_weaker_parameters_is_upgraded_at_sign_in() {
     let app = spawn_app_with(|s| s.argon2.memory_kib = 24 * 1024).await;
     // Created with the default (weaker) parameters.
     {
-        use nhsmal::domain::organisations::OrganisationRecords;
+        use domain::organisations::OrganisationRecords;
         if app.store.organisation("FA123").await.expect("q").is_none() {
             app.add_org("FA123").await;
         }
-        let weaker =
-            nhsmal::domain::password::PasswordHashing::new(&Default::default()).expect("h");
-        let request = nhsmal::domain::accounts::AccountRequest {
+        let weaker = domain::password::PasswordHashing::new(&Default::default()).expect("h");
+        let request = domain::accounts::AccountRequest {
             email: "ann@example.nhs.uk",
             name: "Ann Example",
             org: "FA123",
             role: "user",
         };
-        nhsmal::domain::accounts::add_account(&app.store, &weaker, request, Some(PASSWORD), 0)
+        domain::accounts::add_account(&app.store, &weaker, request, Some(PASSWORD), 0)
             .await
             .expect("added");
     }
     let response = app.sign_in("ann@example.nhs.uk", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    use nhsmal::domain::accounts::AccountRecords;
+    use domain::accounts::AccountRecords;
     let account = app
         .store
         .account_by_email("ann@example.nhs.uk")

@@ -30,7 +30,7 @@ async fn the_setup_page_shows_a_160_bit_key_and_the_otpauth_uri_in_the_qr_code()
         .expect("QR image");
     assert!(src.starts_with("data:image/svg+xml;base64,"));
     // Nothing is saved until a code proves the app has the key.
-    use nhsmal::domain::mfa::MethodRecords;
+    use domain::mfa::MethodRecords;
     let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     assert!(
         app.store
@@ -299,7 +299,7 @@ async fn methods_are_listed_renamed_made_default_and_removed_after_a_fresh_code(
         &first
     )));
 
-    use nhsmal::domain::mfa::MethodRecords;
+    use domain::mfa::MethodRecords;
     let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     let methods = app.store.methods_of(&account.id).await.expect("q");
     let other = methods
@@ -372,7 +372,7 @@ async fn methods_are_listed_renamed_made_default_and_removed_after_a_fresh_code(
 async fn another_persons_method_cannot_be_changed() {
     let app = spawn_app().await;
     let _ = ann_with_an_app(&app).await;
-    use nhsmal::domain::mfa::MethodRecords;
+    use domain::mfa::MethodRecords;
     let ann = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     let ann_method = app.store.methods_of(&ann.id).await.expect("q")[0]
         .id
@@ -433,7 +433,7 @@ async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
     assert!(
         text_of(&r.text().await.expect("body"), ".nhsuk-error-summary").contains("already have 5")
     );
-    use nhsmal::domain::mfa::MethodRecords;
+    use domain::mfa::MethodRecords;
     let account = crate::helpers::account(&app, "ann@example.nhs.uk").await;
     assert_eq!(app.store.methods_of(&account.id).await.expect("q").len(), 5);
 }

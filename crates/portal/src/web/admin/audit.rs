@@ -11,10 +11,10 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{AdminSession, admin_error};
-use crate::domain::audit::{AuditEntry, AuditEvent, AuditSearch, AuditTrail, Outcome};
-use crate::domain::policy::parse_date;
 use crate::web::pages::{AdminAuditPage, AdminAuditRow, FieldError, render};
 use crate::web::{AppError, AppState};
+use domain::audit::{AuditEntry, AuditEvent, AuditSearch, AuditTrail, Outcome};
+use domain::policy::parse_date;
 
 const PAGE_SIZE: i64 = 100;
 const EXPORT_BATCH: i64 = 5_000;
@@ -144,7 +144,7 @@ async fn log(
         rows: entries
             .into_iter()
             .map(|e| AdminAuditRow {
-                at: crate::clock::human(e.record.at),
+                at: domain::clock::human(e.record.at),
                 event: e.record.event,
                 outcome: e.record.outcome,
                 who: e.actor_email.unwrap_or_default(),
@@ -238,7 +238,7 @@ fn json_line(e: &AuditEntry) -> String {
     let r = &e.record;
     serde_json::json!({
         "id": r.id,
-        "at": crate::clock::rfc3339(r.at),
+        "at": domain::clock::rfc3339(r.at),
         "event": r.event,
         "outcome": r.outcome,
         "account_id": r.account_id,

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::clock::UnixTime;
+use domain::clock::UnixTime;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 320.0;

@@ -10,12 +10,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::domain::oidc::clients::{
-    self, Client, ClientError, ClientKind, ClientRecords, NewClient,
-};
 use crate::web::extract::CsrfForm;
 use crate::web::pages::{Chrome, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
+use domain::oidc::clients::{self, Client, ClientError, ClientKind, ClientRecords, NewClient};
 
 pub const PATH: &str = "/admin/clients";
 

@@ -9,16 +9,16 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
-use crate::domain::feedback::{
-    self, CSV_HEADER, Collation, FeedbackFilter, FeedbackRecords, FilterInput, FilterProblem,
-    Period, RATINGS, Topic,
-};
 use crate::web::pages::{
     AdminFeedbackPage, Choice, FeedbackCommentRow, FeedbackFigures, FeedbackPeriodRow, FieldError,
     render,
 };
 use crate::web::{AppError, AppState};
+use domain::audit::{AuditEvent, AuditTrail, Outcome};
+use domain::feedback::{
+    self, CSV_HEADER, Collation, FeedbackFilter, FeedbackRecords, FilterInput, FilterProblem,
+    Period, RATINGS, Topic,
+};
 
 /// Comments per page.
 const PAGE_SIZE: i64 = 20;
@@ -155,7 +155,7 @@ async fn overview(
     figures.comments = comments
         .into_iter()
         .map(|c| FeedbackCommentRow {
-            submitted: crate::clock::human(c.submitted_at),
+            submitted: domain::clock::human(c.submitted_at),
             topic: c.topic.label().into(),
             rating: format!("{} – {}", c.rating, feedback::rating_label(c.rating)),
             organisation: c.org_code.unwrap_or_else(|| "Signed out".into()),
@@ -200,7 +200,7 @@ fn figures(c: &Collation) -> FeedbackFigures {
             .periods
             .iter()
             .map(|p| FeedbackPeriodRow {
-                label: crate::clock::human_date(p.start),
+                label: domain::clock::human_date(p.start),
                 by_topic: p.by_topic.to_vec(),
                 by_rating: p.by_rating.to_vec(),
                 total: p.total,

@@ -10,10 +10,10 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 
 use super::AdminSession;
-use crate::domain::import::{self, ImportContext, ImportError, LineNote};
 use crate::web::extract::csrf_valid;
 use crate::web::pages::{AdminImportPage, FieldError, ImportLine, ImportOutcome, render};
 use crate::web::{AppError, AppState};
+use domain::import::{self, ImportContext, ImportError, LineNote};
 
 pub const PATH: &str = "/admin/import";
 

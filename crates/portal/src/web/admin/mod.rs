@@ -11,6 +11,7 @@ mod reports;
 mod risky_accounts;
 mod sign_ins;
 
+use crate::web::extract::FromClient;
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -22,11 +23,11 @@ use super::extract::SignedIn;
 use super::pages::{AdminHomePage, Chrome, render};
 use super::second_step::{VERIFY, needs_fresh_factor, prepare_fresh_factor};
 use super::{AppError, AppState};
-use crate::domain::admin::{Admin, AdminError, AdminScope};
-use crate::domain::audit::{AuditEvent, Outcome, Requester};
-use crate::domain::mfa;
-use crate::domain::policy::policy_for;
-use crate::domain::sessions::SignedInSession;
+use domain::admin::{Admin, AdminError, AdminScope};
+use domain::audit::{AuditEvent, Outcome, Requester};
+use domain::mfa;
+use domain::policy::policy_for;
+use domain::sessions::SignedInSession;
 
 mod audit;
 mod policy;
@@ -99,7 +100,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
         let SignedIn(session) = SignedIn::from_request_parts(parts, state).await?;
-        let requester = Requester::from_request_parts(parts, state)
+        let FromClient(requester) = FromClient::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
         let now = app.now();
@@ -107,7 +108,7 @@ where
             let event = AuditEvent::new("admin.denied", Outcome::Failure, &requester, now)
                 .actor(&session.account.id)
                 .reason(parts.uri.path());
-            crate::domain::admin::audit_denial(&app.store, &event).await?;
+            domain::admin::audit_denial(&app.store, &event).await?;
             return Err(AppError::Forbidden(
                 "The admin area is for local and national administrators. If you need access, ask your local administrator.".into(),
             ));

@@ -11,14 +11,14 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::domain::mfa::MethodKind;
-use crate::domain::organisations::OrganisationRecords;
-use crate::domain::policy::{
-    self, MethodSet, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords, PolicySettings,
-};
 use crate::web::extract::CsrfForm;
 use crate::web::pages::{AdminPolicyPage, FieldError, PolicyMethodBox, render};
 use crate::web::{AppError, AppState};
+use domain::mfa::MethodKind;
+use domain::organisations::OrganisationRecords;
+use domain::policy::{
+    self, MethodSet, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords, PolicySettings,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/admin/policy", get(page).post(save))
@@ -173,7 +173,7 @@ async fn render_page(
     };
     let date = |s: &PolicySettings| {
         s.required_from
-            .map(crate::clock::rfc3339)
+            .map(domain::clock::rfc3339)
             .map(|d| d[..10].to_string())
             .unwrap_or_default()
     };
@@ -187,7 +187,7 @@ async fn render_page(
             "MFA {}; users may use {}; administrators may use {}; reminders from {} days before; {} snoozes of {} days; devices remembered for {} days (administrators {}); recovery codes {} for a password reset.",
             effective
                 .required_from
-                .map(|d| format!("required from {}", crate::clock::human_date(d)))
+                .map(|d| format!("required from {}", domain::clock::human_date(d)))
                 .unwrap_or_else(|| "not yet required (no date set)".into()),
             effective.user_methods.labels(),
             effective.admin_methods.labels(),

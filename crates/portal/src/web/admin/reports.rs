@@ -12,15 +12,13 @@ use serde::Deserialize;
 
 use super::charts::{self, Bar, Progress};
 use super::{AdminSession, admin_error};
-use crate::clock::{UnixTime, human, human_date};
-use crate::domain::admin::{AdminError, AdminScope};
-use crate::domain::report::{
-    self, EnrolmentReport, ReportError, WEEK, iso_date, percent_text, thousands,
-};
 use crate::web::pages::{
     EnrolmentReportPage, FieldError, ReportMethodRow, ReportOrganisationRow, ReportWeekRow, render,
 };
 use crate::web::{AppError, AppState};
+use domain::admin::{AdminError, AdminScope};
+use domain::clock::{UnixTime, human, human_date};
+use domain::report::{self, EnrolmentReport, ReportError, WEEK, iso_date, percent_text, thousands};
 
 /// Organisations listed on the national page (all of them are in the CSV).
 const ORGANISATIONS_SHOWN: usize = 100;

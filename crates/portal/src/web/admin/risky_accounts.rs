@@ -11,15 +11,14 @@ use serde::Deserialize;
 
 use super::sign_ins::org_filter;
 use super::{AdminSession, admin_error};
-use crate::domain::accounts::AccountRecords;
-use crate::domain::monitoring::{
-    self, RISK_STATES, RiskRecords, RiskReviewError, risk_state_label,
-};
 use crate::web::extract::CsrfForm;
 use crate::web::pages::{
     AdminRiskyAccountsPage, AdminRiskyRow, Choice, FieldError, error_for, render,
 };
 use crate::web::{AppError, AppState};
+use domain::accounts::AccountRecords;
+use domain::monitoring::RiskRecords;
+use domain::risk_review::{self, RiskReviewError};
 
 /// Rows shown at most; flagged accounts are few, and the newest come first.
 const LIST_SIZE: i64 = 200;
@@ -95,8 +94,8 @@ async fn list(
                 org: r.org_code,
                 level: r.level.label(),
                 signals: r.signals.iter().map(|s| s.describe()).collect(),
-                first: crate::clock::human(r.first_at),
-                last: crate::clock::human(r.last_at),
+                first: domain::clock::human(r.first_at),
+                last: domain::clock::human(r.last_at),
                 state: risk_state_label(&r.state).unwrap_or("Unknown"),
             }
         })
@@ -154,7 +153,7 @@ async fn dismiss(
         .account_by_id(&id)
         .await?
         .ok_or(AppError::NotFound)?;
-    monitoring::dismiss_risk(&app.store, &admin.admin(), &target)
+    risk_review::dismiss_risk(&app.store, &admin.admin(), &target)
         .await
         .map_err(review_error)?;
     Ok(Redirect::to("/admin/risky-accounts?done=dismissed").into_response())
@@ -171,8 +170,22 @@ async fn confirm_compromised(
         .account_by_id(&id)
         .await?
         .ok_or(AppError::NotFound)?;
-    monitoring::confirm_compromised(&app.store, &admin.admin(), app.notifier.as_ref(), &target)
+    risk_review::confirm_compromised(&app.store, &admin.admin(), app.notifier.as_ref(), &target)
         .await
         .map_err(review_error)?;
     Ok(Redirect::to("/admin/risky-accounts?done=compromised").into_response())
+}
+
+/// The states of a flagged account, with their words.
+pub const RISK_STATES: [(&str, &str); 3] = [
+    ("at_risk", "At risk"),
+    ("dismissed", "Dismissed"),
+    ("compromised", "Confirmed compromised"),
+];
+
+pub fn risk_state_label(state: &str) -> Option<&'static str> {
+    RISK_STATES
+        .iter()
+        .find(|(value, _)| *value == state)
+        .map(|(_, label)| *label)
 }

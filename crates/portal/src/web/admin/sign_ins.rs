@@ -12,15 +12,15 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{AdminSession, admin_error};
-use crate::domain::accounts::normalize_email;
-use crate::domain::audit::{AuditEvent, AuditTrail, Outcome};
-use crate::domain::monitoring::{OUTCOMES, SignInFilter, SignInLog, SignInRecord, outcome_label};
-use crate::domain::notices::describe_device;
-use crate::domain::organisations::OrgCode;
-use crate::domain::policy::parse_date;
-use crate::domain::risk::{Level, parse_names};
 use crate::web::pages::{AdminSignInRow, AdminSignInsPage, Choice, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
+use domain::accounts::normalize_email;
+use domain::audit::{AuditEvent, AuditTrail, Outcome};
+use domain::monitoring::{SignInFilter, SignInLog, SignInRecord};
+use domain::notices::describe_device;
+use domain::organisations::OrgCode;
+use domain::policy::parse_date;
+use domain::risk::{Level, parse_names};
 
 const PAGE_SIZE: i64 = 50;
 const EXPORT_BATCH: i64 = 5_000;
@@ -213,7 +213,7 @@ fn method_label(method: Option<&str>) -> String {
 
 fn row(r: SignInRecord) -> AdminSignInRow {
     AdminSignInRow {
-        at: crate::clock::human(r.at),
+        at: domain::clock::human(r.at),
         org: r.org_code.unwrap_or_default(),
         step: step_label(&r.step),
         method: method_label(r.method.as_deref()),
@@ -367,7 +367,7 @@ fn json_line(r: &SignInRecord) -> String {
     let signals: Vec<&str> = parse_names(&r.signals).iter().map(|s| s.as_str()).collect();
     serde_json::json!({
         "id": r.id,
-        "at": crate::clock::rfc3339(r.at),
+        "at": domain::clock::rfc3339(r.at),
         "account_id": r.account_id,
         "email": r.email,
         "org_code": r.org_code,
@@ -381,10 +381,30 @@ fn json_line(r: &SignInRecord) -> String {
         "reason": r.reason,
         "risk": r.risk,
         "signals": signals,
-        "reported_at": r.reported_at.map(crate::clock::rfc3339),
+        "reported_at": r.reported_at.map(domain::clock::rfc3339),
         "correlation_id": r.correlation_id,
     })
     .to_string()
+}
+
+/// The outcomes a sign-in log row can have, with the words the admin pages use for them.
+pub const OUTCOMES: [(&str, &str); 8] = [
+    ("success", "Signed in"),
+    ("passed", "Step passed"),
+    ("failure", "Failed"),
+    ("blocked", "Blocked"),
+    ("reported", "Reported as not them"),
+    ("text_sent", "Text sent"),
+    ("call_placed", "Call placed"),
+    ("call_answered", "Call answered"),
+];
+
+/// Words for a stored outcome; `None` for one this version does not know.
+pub fn outcome_label(outcome: &str) -> Option<&'static str> {
+    OUTCOMES
+        .iter()
+        .find(|(value, _)| *value == outcome)
+        .map(|(_, label)| *label)
 }
 
 #[cfg(test)]

@@ -10,18 +10,18 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{AdminSession, admin_error};
-use crate::domain::accounts::{Account, AccountRecords, AccountState};
-use crate::domain::admin::{
-    self, AdminAction, AdminError, AdminRecords, EnrolmentFilter, PASS_MINUTES_DEFAULT, UserSearch,
-};
-use crate::domain::audit::AuditTrail;
-use crate::domain::mfa;
 use crate::web::extract::CsrfForm;
 use crate::web::pages::{
     AdminEventRow, AdminMethodRow, AdminPassPage, AdminUserPage, AdminUserRow, AdminUsersPage,
     FieldError, render,
 };
 use crate::web::{AppError, AppState};
+use domain::accounts::{Account, AccountRecords, AccountState};
+use domain::admin::{
+    self, AdminAction, AdminError, AdminRecords, EnrolmentFilter, PASS_MINUTES_DEFAULT, UserSearch,
+};
+use domain::audit::AuditTrail;
+use domain::mfa;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -135,7 +135,7 @@ pub(crate) fn status_text(account: &Account, locked_until: Option<i64>) -> Strin
     match (account.state, locked_until) {
         (AccountState::Disabled, _) => "Disabled".into(),
         (AccountState::Active, Some(until)) => {
-            format!("Locked until {}", crate::clock::human(until))
+            format!("Locked until {}", domain::clock::human(until))
         }
         (AccountState::Active, None) => "Active".into(),
     }
@@ -228,17 +228,17 @@ async fn person_page(
                 kind: m.kind.label(),
                 name: m.name.clone(),
                 detail: m.masked_detail(),
-                added: crate::clock::human_date(m.created_at),
+                added: domain::clock::human_date(m.created_at),
                 last_used: m
                     .last_used_at
-                    .map(crate::clock::human)
+                    .map(domain::clock::human)
                     .unwrap_or_else(|| "Never".into()),
             })
             .collect(),
         events: events
             .into_iter()
             .map(|e| AdminEventRow {
-                at: crate::clock::human(e.at),
+                at: domain::clock::human(e.at),
                 event: e.event,
                 outcome: e.outcome,
                 from: e.ip.unwrap_or_default(),
@@ -395,7 +395,7 @@ async fn issue_pass(
                 name: target.display_name.clone(),
                 email: target.email.clone(),
                 code: code.display(),
-                until: crate::clock::human(expires_at),
+                until: domain::clock::human(expires_at),
             };
             Ok(render(StatusCode::OK, &page))
         }

@@ -1,0 +1,148 @@
+//! A person's registered second factors: the kinds there are, one method as stored, and the
+//! records that keep them. Below every flow that uses them (enrolment, sign-in, policy,
+//! monitoring, reports), so that each of those can name a method without the others.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StorageError;
+use crate::clock::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    Totp,
+    Sms,
+    Voice,
+    Fido2,
+}
+
+impl MethodKind {
+    /// In the order the portal offers them; the first is recommended.
+    pub const ALL: [MethodKind; 4] = [
+        MethodKind::Totp,
+        MethodKind::Sms,
+        MethodKind::Voice,
+        MethodKind::Fido2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "totp",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "voice",
+            MethodKind::Fido2 => "fido2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "Authenticator app",
+            MethodKind::Sms => "Text message",
+            MethodKind::Voice => "Phone call",
+            MethodKind::Fido2 => "FIDO2 token",
+        }
+    }
+
+    /// RFC 8176 authentication method reference.
+    pub fn amr(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "otp",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "tel",
+            MethodKind::Fido2 => "hwk",
+        }
+    }
+
+    /// The path segment of its set-up and sign-in pages.
+    pub fn slug(self) -> &'static str {
+        match self {
+            MethodKind::Totp => "authenticator-app",
+            MethodKind::Sms => "text-message",
+            MethodKind::Voice => "phone-call",
+            MethodKind::Fido2 => "fido2-token",
+        }
+    }
+}
+
+/// A registered second factor. `secret` is sealed (TOTP key); `phone` is E.164.
+#[derive(Debug, Clone)]
+pub struct Method {
+    pub id: String,
+    pub account_id: String,
+    pub kind: MethodKind,
+    pub name: String,
+    pub phone: Option<String>,
+    pub secret: Option<Vec<u8>>,
+    pub credential: Option<String>,
+    pub credential_id: Option<String>,
+    pub last_totp_step: Option<i64>,
+    pub is_default: bool,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+impl Method {
+    /// What a page may show of it: the last three digits of a phone, nothing of a key.
+    pub fn masked_detail(&self) -> String {
+        match &self.phone {
+            Some(phone) => format!("Ending {}", &phone[phone.len().saturating_sub(3)..]),
+            None => String::new(),
+        }
+    }
+
+    /// What a sealed TOTP key is bound to: its method, so a key moved to another row opens
+    /// nowhere.
+    pub(crate) fn secret_binding(id: &str) -> String {
+        format!("mfa_method:{id}")
+    }
+}
+
+pub trait MethodRecords {
+    fn methods_of(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Vec<Method>, StorageError>> + Send;
+    fn insert_method(
+        &self,
+        method: &Method,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Records `step` as the last accepted TOTP step, only if it is later than the stored one.
+    /// False means the step (or a later one) was already used: a replay.
+    fn advance_totp_step(
+        &self,
+        method_id: &str,
+        step: i64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    fn mark_method_used(
+        &self,
+        method_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn rename_method(
+        &self,
+        method_id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn make_default_method(
+        &self,
+        account_id: &str,
+        method_id: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn delete_method(
+        &self,
+        method_id: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Stores a security key's updated credential (its signature counter).
+    fn update_credential(
+        &self,
+        method_id: &str,
+        credential: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
