@@ -2,8 +2,8 @@
 //! limits, the new one against the rules, then every session ended and the person told.
 
 use crate::StorageError;
+use crate::accounts::Account;
 use crate::accounts::PasswordAction;
-use crate::accounts::{Account, AccountRecords};
 use crate::clock::UnixTime;
 use crate::password::{NewPassword, PasswordRejected};
 
@@ -41,13 +41,7 @@ pub async fn change_password<R>(
     now: UnixTime,
 ) -> Result<(), PasswordChangeError>
 where
-    R: AccountRecords
-        + crate::limits::SignInLimitRecords
-        + crate::monitoring::SignInLog
-        + crate::sessions::SessionRecords
-        + crate::devices::DeviceRecords
-        + crate::audit::AuditTrail
-        + Sync,
+    R: crate::monitoring::Monitored,
 {
     use crate::audit::{AuditEvent, Outcome};
     use crate::password::{Password, PasswordCheck};

@@ -3,14 +3,14 @@
 //! NHSmal mailbox they cannot read without the password.
 
 use super::StorageError;
-use super::account_changes::{AccountChanges, Change};
-use super::accounts::{Account, AccountRecords, AccountState, Role, normalize_email};
+use super::account_changes::Change;
+use super::accounts::{Account, AccountState, Role, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::limits::{SignInLimitRecords, client_source};
-use super::methods::{Method, MethodKind, MethodRecords};
-use super::monitoring::{SignInLog, reset_step};
+use super::methods::{Method, MethodKind};
+use super::monitoring::reset_step;
 use super::password::{NewPassword, PasswordHashing, PasswordRejected};
-use super::policy::{self, PolicyRecords};
+use super::policy::{self};
 use crate::clock::UnixTime;
 use crate::delivery::Notifier;
 use crate::sessions::RESET_SECONDS;
@@ -132,14 +132,7 @@ pub async fn start_reset<R>(
     now: UnixTime,
 ) -> Result<ResetStart, ResetError>
 where
-    R: AccountRecords
-        + MethodRecords
-        + PolicyRecords
-        + RecoveryCodeRecords
-        + SignInLimitRecords
-        + SignInLog
-        + AuditTrail
-        + Sync,
+    R: ResetRecords,
 {
     let by_email = records
         .count_failure(&start_key_email(email, &requester.ip), now, now - HOUR)
@@ -248,7 +241,7 @@ pub async fn finish_reset<R>(
     now: UnixTime,
 ) -> Result<(), ResetError>
 where
-    R: AccountChanges + SignInLog + AuditTrail + Sync,
+    R: ResetRecords,
 {
     let new = NewPassword::parse(new, confirmation, &account.personal_words())?;
     let hash = hashing
@@ -354,6 +347,24 @@ pub struct StoredRecoveryCode {
     pub code_hash: String,
 }
 
+/// Everything a password reset and a recovery code read and write: a second factor's
+/// records, the recovery codes, and the account changes a reset commits together.
+pub trait ResetRecords:
+    crate::mfa::MfaRecords
+    + RecoveryCodeRecords
+    + crate::account_changes::AccountChanges
+    + crate::temporary_access::PassRecords
+{
+}
+
+impl<T> ResetRecords for T where
+    T: crate::mfa::MfaRecords
+        + RecoveryCodeRecords
+        + crate::account_changes::AccountChanges
+        + crate::temporary_access::PassRecords
+{
+}
+
 pub trait RecoveryCodeRecords {
     /// Replaces every code of the account with these.
     fn replace_recovery_codes(
@@ -417,7 +428,7 @@ pub async fn use_recovery_code<R>(
     ctx: &super::mfa::MfaContext<'_>,
 ) -> Result<usize, super::mfa::MfaError>
 where
-    R: crate::monitoring::Monitored + RecoveryCodeRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: ResetRecords,
 {
     use super::mfa::{MfaError, record_failure_of, reserve_attempt};
     let code = RecoveryCode::from_input(typed);

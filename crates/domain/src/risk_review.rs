@@ -3,15 +3,13 @@
 //! `admin` (which says who may act on whom).
 
 use crate::StorageError;
-use crate::accounts::{Account, AccountRecords, PasswordAction};
+use crate::accounts::{Account, PasswordAction};
 use crate::admin::{Admin, AdminError, audit_denial};
 use crate::audit::{AuditEvent, AuditTrail, Outcome};
 use crate::delivery::Notifier;
-use crate::devices::DeviceRecords;
 use crate::monitoring::{RiskRecords, RiskyAccount};
 use crate::notices;
 use crate::risk;
-use crate::sessions::SessionRecords;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskReviewError {
@@ -85,7 +83,7 @@ pub async fn dismiss_risk<R>(
     target: &Account,
 ) -> Result<(), RiskReviewError>
 where
-    R: RiskRecords + AccountRecords + AuditTrail + Sync,
+    R: crate::monitoring::Monitored,
 {
     let flag = flag_to_review(records, admin, target, "risk.dismiss").await?;
     match flag.state.as_str() {
@@ -119,13 +117,7 @@ pub async fn confirm_compromised<R>(
     target: &Account,
 ) -> Result<(), RiskReviewError>
 where
-    R: RiskRecords
-        + AccountRecords
-        + SessionRecords
-        + DeviceRecords
-        + super::oidc::flows::GrantRecords
-        + AuditTrail
-        + Sync,
+    R: crate::monitoring::Monitored,
 {
     let flag = flag_to_review(records, admin, target, "risk.confirm_compromised").await?;
     save_state(records, admin, &flag, "compromised").await?;

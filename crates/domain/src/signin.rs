@@ -2,7 +2,7 @@
 //! and what comes next.
 
 use super::StorageError;
-use super::accounts::{Account, AccountRecords, AccountState, PasswordAction, normalize_email};
+use super::accounts::{Account, AccountState, PasswordAction, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::methods::MethodRecords;
 use super::monitoring::{self, Monitor, Monitored};
@@ -366,12 +366,7 @@ pub async fn sign_in_with_pass<R>(
     now: UnixTime,
 ) -> Result<Account, SignInError>
 where
-    R: AccountRecords
-        + PassRecords
-        + SignInLimitRecords
-        + monitoring::SignInLog
-        + AuditTrail
-        + Sync,
+    R: crate::mfa::MfaRecords + PassRecords,
 {
     let audit = |outcome, reason: &str| {
         AuditEvent::new("sign_in.temporary_access_pass", outcome, requester, now)

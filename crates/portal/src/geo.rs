@@ -2,6 +2,9 @@
 //! (GeoIP2 or GeoLite2 City or Country, or another of that layout such as DB-IP's). Optional:
 //! without a database the location signals of sign-in risk are off.
 
+/// Writes GeoIP databases for tests and scripts: compiled with the `fixtures` feature (the
+/// portal's own tests and nhsmal-dev ask for it; the product build does not).
+#[cfg(feature = "fixtures")]
 pub mod writer;
 
 use std::net::IpAddr;

@@ -9,11 +9,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::phone::{CodeRecords, E164, Purpose, reserve_send};
+use super::phone::{E164, Purpose, reserve_send};
 use super::{MethodKind, MfaContext, MfaError};
 use crate::StorageError;
-use crate::accounts::{Account, AccountRecords};
-use crate::audit::{AuditEvent, AuditTrail, Outcome};
+use crate::accounts::Account;
+use crate::audit::{AuditEvent, Outcome};
 use crate::clock::UnixTime;
 use crate::delivery::{Channel, Message};
 use crate::secrets::hex;
@@ -120,7 +120,7 @@ pub async fn place_call<R>(
     keypad_base: &str,
 ) -> Result<String, MfaError>
 where
-    R: crate::monitoring::Monitored + ApprovalRecords + CodeRecords + AuditTrail + Sync,
+    R: super::MfaRecords,
 {
     // Calls one after another that nobody answers are how MFA fatigue works: stop calling.
     if !crate::monitoring::calls_allowed(records, &ctx.monitor(), account).await? {
@@ -187,7 +187,7 @@ pub async fn keypress<R>(
     digits: &str,
 ) -> Result<Keypress, StorageError>
 where
-    R: crate::monitoring::Monitored + ApprovalRecords + AccountRecords + AuditTrail + Sync,
+    R: super::MfaRecords,
 {
     let Some(approval) = records.approval_by_keypad(&keypad_hash(token)).await? else {
         return Ok(Keypress::TooLate);

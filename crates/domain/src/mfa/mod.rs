@@ -22,6 +22,27 @@ use totp::TotpSecret;
 
 pub use crate::methods::{Method, MethodKind, MethodRecords};
 
+/// Everything a second factor reads and writes: the monitoring's records, the methods, the
+/// codes sent, the pending call approvals and the policy. One name for the functions of
+/// this area; the store has them all.
+pub trait MfaRecords:
+    crate::monitoring::Monitored
+    + MethodRecords
+    + phone::CodeRecords
+    + approvals::ApprovalRecords
+    + crate::policy::PolicyRecords
+{
+}
+
+impl<T> MfaRecords for T where
+    T: crate::monitoring::Monitored
+        + MethodRecords
+        + phone::CodeRecords
+        + approvals::ApprovalRecords
+        + crate::policy::PolicyRecords
+{
+}
+
 /// Authenticator apps one person may register.
 pub const MAX_AUTHENTICATOR_APPS: usize = 5;
 /// Failed second factors are counted as consecutive within this long.
@@ -197,7 +218,7 @@ pub async fn record_mfa_failure<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), StorageError>
 where
-    R: crate::monitoring::Monitored + SignInLimitRecords + AuditTrail + Sync,
+    R: crate::monitoring::Monitored,
 {
     record_failure_of(records, account, method.as_str(), attempt, ctx).await
 }
@@ -380,7 +401,7 @@ pub(crate) async fn succeeded<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), StorageError>
 where
-    R: MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: MfaRecords,
 {
     // The attempt was counted when it was reserved; success ends the run of failures. An
     // authenticator app's step update (which sets last_used_at) stands for "used".
@@ -406,7 +427,7 @@ pub async fn verify_totp<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: crate::monitoring::Monitored + MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: MfaRecords,
 {
     if code.trim().is_empty() {
         return Err(MfaError::CodeMissing);
@@ -477,7 +498,7 @@ pub async fn finish_totp_enrolment<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<Method, MfaError>
 where
-    R: crate::monitoring::Monitored + MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: MfaRecords,
 {
     let name = valid_name(name, MethodKind::Totp)?;
     let existing = records.methods_of(&account.id).await?;
@@ -558,7 +579,7 @@ pub async fn remove_method<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: MethodRecords + AuditTrail + super::policy::PolicyRecords + Sync,
+    R: MfaRecords,
 {
     let (methods, method) = own_method(records, account, method_id).await?;
     let method = &method;
@@ -664,12 +685,7 @@ pub async fn verify_sms<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), MfaError>
 where
-    R: crate::monitoring::Monitored
-        + MethodRecords
-        + phone::CodeRecords
-        + SignInLimitRecords
-        + AuditTrail
-        + Sync,
+    R: MfaRecords,
 {
     let sent_to = phone::check_code(records, ctx, account, session_hash, purpose, code).await?;
     if method.phone.as_deref() != Some(sent_to.as_str()) {
@@ -690,7 +706,7 @@ pub async fn verify_call<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(), CallOutcome>
 where
-    R: MethodRecords + approvals::ApprovalRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: MfaRecords,
 {
     if let Some(until) = locked_until(records, &ctx.lock_key(&account.id), ctx.now)
         .await

@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::{MethodKind, MfaContext, MfaError, record_mfa_failure};
 use crate::StorageError;
 use crate::accounts::Account;
-use crate::audit::{AuditTrail, Outcome};
+use crate::audit::Outcome;
 use crate::clock::UnixTime;
 use crate::delivery::{Channel, Message};
-use crate::limits::SignInLimitRecords;
 
 pub const CODE_LIFETIME: i64 = 10 * 60;
 pub const TRIES_PER_CODE: i64 = 5;
@@ -227,7 +226,7 @@ pub async fn send_code<R>(
     phone: &E164,
 ) -> Result<(), MfaError>
 where
-    R: crate::monitoring::Monitored + CodeRecords + AuditTrail + Sync,
+    R: super::MfaRecords,
 {
     let reserved = reserve_send(records, MethodKind::Sms, &account.id, phone, ctx.now).await?;
     records.delete_codes(session_hash, purpose.as_str()).await?;
@@ -308,7 +307,7 @@ pub async fn check_code<R>(
     entered: &str,
 ) -> Result<E164, MfaError>
 where
-    R: crate::monitoring::Monitored + CodeRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: super::MfaRecords,
 {
     let entered: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
     if entered.is_empty() {

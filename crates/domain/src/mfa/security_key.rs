@@ -19,7 +19,6 @@ use super::{
 };
 use crate::accounts::Account;
 use crate::audit::{AuditTrail, Outcome};
-use crate::limits::SignInLimitRecords;
 
 /// The relying party: NHSmal at the configured public URL (its host is the RP id).
 pub struct SecurityKeys {
@@ -254,7 +253,7 @@ pub async fn verify_security_key<R>(
     ctx: &MfaContext<'_>,
 ) -> Result<(Method, bool), MfaError>
 where
-    R: crate::monitoring::Monitored + MethodRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: super::MfaRecords,
 {
     let attempt = super::reserve_attempt(records, account, ctx).await?;
     let result = match keys.finish_authentication(state, response) {

@@ -105,14 +105,7 @@ pub async fn report_not_me<R>(
     event_id: i64,
 ) -> Result<(), NotMeError>
 where
-    R: SignInLog
-        + RiskRecords
-        + AccountRecords
-        + SessionRecords
-        + DeviceRecords
-        + crate::oidc::flows::GrantRecords
-        + AuditTrail
-        + Sync,
+    R: Monitored,
 {
     if !records.mark_reported(event_id, &account.id, m.now).await? {
         return Err(NotMeError::NotFound);

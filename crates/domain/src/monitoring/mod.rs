@@ -458,15 +458,33 @@ async fn tell<R: AuditTrail + Sync>(
     notices::email_person(records, m.notifier, m.requester, m.now, account, notice).await
 }
 
-/// Everything the monitoring writes to and reads from, for functions that record sign-in
-/// steps on the way (the second factor, for one).
+/// Everything the monitoring writes to and reads from: the sign-in log, the risk flags and
+/// limits, the accounts, and what "This wasn't me" ends (sessions, remembered devices, apps'
+/// grants). One name for the functions that record a sign-in step on the way (the second
+/// factor, for one); the store has them all.
 pub trait Monitored:
-    SignInLog + RiskRecords + AccountRecords + SignInLimitRecords + AuditTrail + Sync
+    SignInLog
+    + RiskRecords
+    + AccountRecords
+    + SignInLimitRecords
+    + AuditTrail
+    + SessionRecords
+    + DeviceRecords
+    + crate::oidc::flows::GrantRecords
+    + Sync
 {
 }
 
 impl<T> Monitored for T where
-    T: SignInLog + RiskRecords + AccountRecords + SignInLimitRecords + AuditTrail + Sync
+    T: SignInLog
+        + RiskRecords
+        + AccountRecords
+        + SignInLimitRecords
+        + AuditTrail
+        + SessionRecords
+        + DeviceRecords
+        + crate::oidc::flows::GrantRecords
+        + Sync
 {
 }
 

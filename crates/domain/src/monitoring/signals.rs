@@ -14,7 +14,7 @@ pub async fn password_failed<R>(
     reason: &str,
 ) -> Result<Assessment, StorageError>
 where
-    R: SignInLog + RiskRecords + SignInLimitRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let s = m.settings;
     let source = client_source(&m.requester.ip);
@@ -110,7 +110,7 @@ pub async fn password_passed<R>(
     account: &Account,
 ) -> Result<Assessment, StorageError>
 where
-    R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let assessment = assess_password(records, m, account).await?;
     let mut entry = m.entry(
@@ -187,7 +187,7 @@ async fn password_probably_known<R>(
     assessment: &Assessment,
 ) -> Result<(), StorageError>
 where
-    R: RiskRecords + AccountRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     if account.password_action == PasswordAction::None {
         records
@@ -218,7 +218,7 @@ pub async fn signed_in<R>(
     assessment: &Assessment,
 ) -> Result<(), StorageError>
 where
-    R: SignInLog + RiskRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let mut entry = m.entry(Some(account), &account.email, step, "success", assessment);
     entry.method = Some(method);
@@ -278,7 +278,7 @@ pub async fn sign_in_blocked<R>(
     reason: &str,
 ) -> Result<(), StorageError>
 where
-    R: SignInLog + RiskRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let mut entry = m.entry(
         Some(account),
@@ -312,7 +312,7 @@ pub async fn second_factor_failed<R>(
     reason: &str,
 ) -> Result<Assessment, StorageError>
 where
-    R: SignInLog + RiskRecords + AccountRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let (familiar, mut past) = familiar_and_recent(records, m, account).await?;
     let network = network_of(&m.requester.ip);
@@ -376,7 +376,7 @@ pub async fn phone_contact<R>(
     outcome: &str,
 ) -> Result<Assessment, StorageError>
 where
-    R: SignInLog + RiskRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let mut past = records
         .account_history(
@@ -430,7 +430,7 @@ pub async fn reported_on_call<R>(
     account: &Account,
 ) -> Result<(), StorageError>
 where
-    R: SignInLog + RiskRecords + AuditTrail + Sync,
+    R: Monitored,
 {
     let assessment = Assessment::of(vec![Signal::ReportedByPerson]);
     let mut entry = m.entry(

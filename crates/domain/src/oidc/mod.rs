@@ -1,7 +1,8 @@
 //! OpenID Connect provider: signing keys, registered clients (relying parties) and, in
-//! `flows`, the authorization and token flows.
+//! `request` and `flows`, the authorization request and the code and token flows.
 
 pub mod access_token;
 pub mod clients;
 pub mod flows;
 pub mod keys;
+pub mod request;

@@ -2,13 +2,11 @@
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
 mod client;
-mod dev;
 mod import;
 mod keys;
 mod org;
 mod policy;
 mod report;
-mod risk_bench;
 mod serve;
 mod user;
 
@@ -66,12 +64,6 @@ enum Command {
         #[command(subcommand)]
         action: report::ReportCommand,
     },
-    /// For development and benchmarks only: generated data
-    #[command(hide = true)]
-    Dev {
-        #[command(subcommand)]
-        action: dev::DevCommand,
-    },
 }
 
 /// How a command failed.
@@ -93,6 +85,22 @@ impl From<domain::StorageError> for CliError {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    exit_code_of(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&cli.common, &args).await,
+            Command::Org { action } => org::run(&cli.common, action).await,
+            Command::User { action } => user::run(&cli.common, action).await,
+            Command::Policy { action } => policy::run(&cli.common, action).await,
+            Command::Client { action } => client::run(&cli.common, action).await,
+            Command::Keys { action } => keys::run(&cli.common, action).await,
+            Command::Report { action } => report::run(&cli.common, action).await,
+        }
+    })
+}
+
+/// Runs a command on a new runtime and says how it went: one line on stderr and 2 for bad
+/// input, 1 for any other failure. The development tool (`nhsmal-dev`) answers the same way.
+pub fn exit_code_of(command: impl std::future::Future<Output = Result<(), CliError>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,19 +111,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve(args) => serve::run(&cli.common, &args).await,
-            Command::Org { action } => org::run(&cli.common, action).await,
-            Command::User { action } => user::run(&cli.common, action).await,
-            Command::Policy { action } => policy::run(&cli.common, action).await,
-            Command::Client { action } => client::run(&cli.common, action).await,
-            Command::Keys { action } => keys::run(&cli.common, action).await,
-            Command::Report { action } => report::run(&cli.common, action).await,
-            Command::Dev { action } => dev::run(&cli.common, action).await,
-        }
-    });
-    match result {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BadInput(message)) => {
             eprintln!("error: {message}");
@@ -129,7 +125,7 @@ pub fn run() -> ExitCode {
 }
 
 /// Settings and an open store for an admin command.
-async fn open_store(common: &CommonArgs) -> Result<(Settings, Store), CliError> {
+pub async fn open_store(common: &CommonArgs) -> Result<(Settings, Store), CliError> {
     let settings = Settings::resolve(common, &ServeArgs::default())
         .map_err(|e| CliError::BadInput(e.to_string()))?;
     // Audit events of admin commands reach the SIEM too, except on standard output, which is

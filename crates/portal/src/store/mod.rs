@@ -27,11 +27,12 @@ mod policy;
 mod recovery;
 mod report;
 mod secrets;
+/// Bulk writes of generated data and the product's queries to EXPLAIN, for `nhsmal-dev`
+/// alone: compiled only with the `seeding` feature, which the product build never has.
+#[cfg(feature = "seeding")]
 pub mod seed;
 mod sessions;
 mod token_writes;
-
-pub use monitoring::{ACCOUNT_HISTORY_SQL, FAILED_EMAILS_SQL, FAMILIAR_SQL, PASSWORD_FAILURES_SQL};
 
 use std::path::Path;
 use std::time::Duration;

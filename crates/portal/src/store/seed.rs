@@ -2,6 +2,11 @@
 //! transaction per call, multi-row INSERTs of `ROWS_PER_INSERT` rows.
 
 use super::{Backend, Store, placeholders, storage_error};
+
+/// The sign-in risk queries, for `nhsmal-dev time-risk --explain`.
+pub use super::monitoring::{
+    ACCOUNT_HISTORY_SQL, FAILED_EMAILS_SQL, FAMILIAR_SQL, PASSWORD_FAILURES_SQL,
+};
 use domain::StorageError;
 use domain::clock::UnixTime;
 

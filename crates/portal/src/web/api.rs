@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::web::admin::AdminSession;
 use crate::web::admin::users::{SearchQuery, managed_person, status_text, user_search};
-use crate::web::extract::SignedIn;
+use crate::web::http::extract::SignedIn;
 use crate::web::{AppError, AppState};
 use domain::admin::{self, AdminError, AdminRecords};
 use domain::mfa::{self, Method};
@@ -48,6 +48,7 @@ impl From<domain::StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let fault = self.0.fault();
         let (status, code, message): (StatusCode, &str, String) = match self.0 {
             AppError::SignInRequired { .. } | AppError::SecondFactorRequired => (
                 StatusCode::UNAUTHORIZED,
@@ -91,24 +92,23 @@ impl IntoResponse for ApiError {
             AppError::TooManyRequests { message, .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
             }
-            e @ AppError::Unavailable(_) => {
-                tracing::error!(error = %e, "api: service unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Try again in a few minutes".into(),
-                )
-            }
-            e @ AppError::Internal(_) => {
-                tracing::error!(error = %e, "api: internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "Try again later".into(),
-                )
-            }
+            AppError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Try again in a few minutes".into(),
+            ),
+            AppError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Try again later".into(),
+            ),
         };
-        (status, Json(json!({ "error": code, "message": message }))).into_response()
+        let mut response =
+            (status, Json(json!({ "error": code, "message": message }))).into_response();
+        if let Some(fault) = fault {
+            response.extensions_mut().insert(fault);
+        }
+        response
     }
 }
 
@@ -203,7 +203,7 @@ async fn reset_mfa(
     match admin::reset_mfa(&app.store, &action, &target, &body.reason).await {
         Ok(removed) => Ok(Json(json!({ "removed_methods": removed }))),
         Err(e @ AdminError::BadReason) => Err(AppError::BadRequest(e.to_string()).into()),
-        Err(e) => Err(crate::web::admin::admin_error(e).into()),
+        Err(e) => Err(AppError::from(e).into()),
     }
 }
 

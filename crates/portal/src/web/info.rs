@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::web::AppState;
-use crate::web::extract::MaybeSignedIn;
-use crate::web::pages::{Chrome, MessagePage, render};
+use crate::web::http::extract::MaybeSignedIn;
+use crate::web::http::pages::{Chrome, MessagePage, render};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/accessibility", get(accessibility))

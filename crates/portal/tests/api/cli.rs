@@ -193,6 +193,32 @@ async fn bad_input_prints_one_line_exits_2_and_writes_nothing() {
     assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
 }
 
+/// The product binary has no development or benchmark command (issue 19): generated data,
+/// GeoIP test files and benchmark fixtures are `nhsmal-dev`'s (crates/portal-dev).
+#[tokio::test]
+async fn the_product_binary_has_no_development_commands() {
+    let env = CliEnv::new().await;
+    for command in ["dev", "seed", "geoip-db", "oidc-codes", "time-risk"] {
+        let out = env.run(&[command, "--help"], "");
+        assert_eq!(out.code, 2, "{command}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("unrecognized subcommand"),
+            "{}",
+            out.stderr
+        );
+    }
+    let help = env.run(&["--help"], "");
+    assert_eq!(help.code, 0);
+    assert!(
+        !help
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("dev ")),
+        "{}",
+        help.stdout
+    );
+}
+
 #[tokio::test]
 async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     let env = CliEnv::new().await;

@@ -39,12 +39,12 @@ fn postgres_admin_url() -> String {
 }
 
 /// A database made for one test and dropped after it.
-struct PostgresDatabase {
+pub struct PostgresDatabase {
     name: String,
 }
 
 impl PostgresDatabase {
-    async fn create() -> (Self, String) {
+    pub async fn create() -> (Self, String) {
         sqlx::any::install_default_drivers();
         let name = format!("nhsmal_test_{}", uuid::Uuid::new_v4().simple());
         let admin = postgres_admin_url();

@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod import;
 mod json_api;
+mod migrations;
 mod monitoring;
 mod nodes;
 mod oidc;

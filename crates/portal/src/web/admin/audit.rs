@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{AdminSession, admin_error};
-use crate::web::pages::{AdminAuditPage, AdminAuditRow, FieldError, render};
+use super::AdminSession;
+use crate::web::admin::pages::{AdminAuditPage, AdminAuditRow};
+use crate::web::http::pages::{FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::audit::{AuditEntry, AuditEvent, AuditSearch, AuditTrail, Outcome};
 use domain::policy::parse_date;
@@ -78,8 +79,7 @@ async fn to_search(
         admin
             .admin()
             .authorize_org(&app.store, &org, "audit.view")
-            .await
-            .map_err(admin_error)?;
+            .await?;
         org
     };
     let outcome = match query.outcome.as_str() {
@@ -128,7 +128,7 @@ async fn log(
         )),
         _ => None,
     };
-    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
+    let error_for = |field: &str| crate::web::http::pages::error_for(&errors, field);
     let page = AdminAuditPage {
         chrome: admin.chrome(&app),
         national: admin.scope.is_national(),

@@ -10,8 +10,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::web::extract::CsrfForm;
-use crate::web::pages::{Chrome, FieldError, error_for, render};
+use crate::web::http::extract::CsrfForm;
+use crate::web::http::pages::{Chrome, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
 use domain::oidc::clients::{self, Client, ClientError, ClientKind, ClientRecords, NewClient};
 

@@ -9,10 +9,10 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::web::pages::{
-    AdminFeedbackPage, Choice, FeedbackCommentRow, FeedbackFigures, FeedbackPeriodRow, FieldError,
-    render,
+use crate::web::admin::pages::{
+    AdminFeedbackPage, FeedbackCommentRow, FeedbackFigures, FeedbackPeriodRow,
 };
+use crate::web::http::pages::{Choice, FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::audit::{AuditEvent, AuditTrail, Outcome};
 use domain::feedback::{

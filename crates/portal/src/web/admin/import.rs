@@ -10,8 +10,9 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 
 use super::AdminSession;
-use crate::web::extract::csrf_valid;
-use crate::web::pages::{AdminImportPage, FieldError, ImportLine, ImportOutcome, render};
+use crate::web::admin::pages::{AdminImportPage, ImportLine, ImportOutcome};
+use crate::web::http::extract::csrf_valid;
+use crate::web::http::pages::{FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::import::{self, ImportContext, ImportError, LineNote};
 

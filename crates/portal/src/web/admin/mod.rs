@@ -7,11 +7,12 @@ mod charts;
 mod clients;
 mod feedback;
 pub mod import;
+pub(crate) mod pages;
 mod reports;
 mod risky_accounts;
 mod sign_ins;
 
-use crate::web::extract::FromClient;
+use crate::web::http::extract::FromClient;
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -19,11 +20,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::extract::SignedIn;
-use super::pages::{AdminHomePage, Chrome, render};
-use super::second_step::{VERIFY, needs_fresh_factor, prepare_fresh_factor};
 use super::{AppError, AppState};
-use domain::admin::{Admin, AdminError, AdminScope};
+use crate::web::admin::pages::AdminHomePage;
+use crate::web::http::extract::SignedIn;
+use crate::web::http::pages::{Chrome, render};
+use crate::web::sign_in::second_step::VERIFY;
+use crate::web::sign_in::step_up::{needs_fresh_factor, prepare_fresh_factor};
+use domain::admin::{Admin, AdminScope};
 use domain::audit::{AuditEvent, Outcome, Requester};
 use domain::mfa;
 use domain::policy::policy_for;
@@ -75,18 +78,7 @@ impl AdminSession {
         self.admin()
             .require_national(&app.store, action)
             .await
-            .map_err(admin_error)
-    }
-}
-
-/// A refusal is a 403 page that says why; a storage failure is the usual 503/500.
-pub fn admin_error(e: AdminError) -> AppError {
-    match e {
-        e @ AdminError::Denied => AppError::Forbidden(e.to_string()),
-        e @ (AdminError::BadReason | AdminError::BadLifetime) => {
-            AppError::BadRequest(e.to_string())
-        }
-        AdminError::Storage(s) => s.into(),
+            .map_err(AppError::from)
     }
 }
 

@@ -11,8 +11,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AdminSession;
-use crate::web::extract::CsrfForm;
-use crate::web::pages::{AdminPolicyPage, FieldError, PolicyMethodBox, render};
+use crate::web::admin::pages::{AdminPolicyPage, PolicyMethodBox};
+use crate::web::http::extract::CsrfForm;
+use crate::web::http::pages::{FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::mfa::MethodKind;
 use domain::organisations::OrganisationRecords;
@@ -166,7 +167,7 @@ async fn render_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
+    let error_for = |field: &str| crate::web::http::pages::error_for(&errors, field);
     let typed = |f: fn(&PolicyForm) -> &String, current: String| match form {
         Some(form) => f(form).clone(),
         None => current,

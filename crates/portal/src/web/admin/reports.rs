@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::AdminSession;
 use super::charts::{self, Bar, Progress};
-use super::{AdminSession, admin_error};
-use crate::web::pages::{
-    EnrolmentReportPage, FieldError, ReportMethodRow, ReportOrganisationRow, ReportWeekRow, render,
+use crate::web::admin::pages::{
+    EnrolmentReportPage, ReportMethodRow, ReportOrganisationRow, ReportWeekRow,
 };
+use crate::web::http::pages::{FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::admin::{AdminError, AdminScope};
 use domain::clock::{UnixTime, human, human_date};
@@ -56,7 +57,7 @@ async fn chosen_scope(
             AdminError::Denied => AppError::Forbidden(
                 "You can only see the enrolment report of your own organisation.".into(),
             ),
-            other => admin_error(other),
+            other => other.into(),
         })?;
     Ok(AdminScope::Organisation(code))
 }
@@ -231,13 +232,7 @@ fn page(
     };
     EnrolmentReportPage {
         chrome: admin.chrome(app),
-        errors: org_error
-            .iter()
-            .map(|m| FieldError {
-                field: "org",
-                message: m.clone(),
-            })
-            .collect(),
+        errors: FieldError::on("org", &org_error),
         scope_label: report.scope_label(),
         national: report.scope.is_national(),
         can_choose: admin.scope.is_national(),

@@ -9,16 +9,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::AdminSession;
 use super::sign_ins::org_filter;
-use super::{AdminSession, admin_error};
-use crate::web::extract::CsrfForm;
-use crate::web::pages::{
-    AdminRiskyAccountsPage, AdminRiskyRow, Choice, FieldError, error_for, render,
-};
+use crate::web::admin::pages::{AdminRiskyAccountsPage, AdminRiskyRow};
+use crate::web::http::extract::CsrfForm;
+use crate::web::http::pages::{Choice, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
 use domain::accounts::AccountRecords;
 use domain::monitoring::RiskRecords;
-use domain::risk_review::{self, RiskReviewError};
+use domain::risk_review::{self};
 
 /// Rows shown at most; flagged accounts are few, and the newest come first.
 const LIST_SIZE: i64 = 200;
@@ -128,17 +127,6 @@ async fn list(
     Ok(render(status, &page))
 }
 
-fn review_error(e: RiskReviewError) -> AppError {
-    match e {
-        RiskReviewError::NotFlagged => AppError::NotFound,
-        e @ (RiskReviewError::AlreadyCompromised | RiskReviewError::OwnAccount) => {
-            AppError::Forbidden(e.to_string())
-        }
-        RiskReviewError::Admin(e) => admin_error(e),
-        RiskReviewError::Storage(e) => e.into(),
-    }
-}
-
 #[derive(Deserialize)]
 struct Empty {}
 
@@ -153,9 +141,7 @@ async fn dismiss(
         .account_by_id(&id)
         .await?
         .ok_or(AppError::NotFound)?;
-    risk_review::dismiss_risk(&app.store, &admin.admin(), &target)
-        .await
-        .map_err(review_error)?;
+    risk_review::dismiss_risk(&app.store, &admin.admin(), &target).await?;
     Ok(Redirect::to("/admin/risky-accounts?done=dismissed").into_response())
 }
 
@@ -171,8 +157,7 @@ async fn confirm_compromised(
         .await?
         .ok_or(AppError::NotFound)?;
     risk_review::confirm_compromised(&app.store, &admin.admin(), app.notifier.as_ref(), &target)
-        .await
-        .map_err(review_error)?;
+        .await?;
     Ok(Redirect::to("/admin/risky-accounts?done=compromised").into_response())
 }
 

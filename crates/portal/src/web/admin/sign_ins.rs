@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{AdminSession, admin_error};
-use crate::web::pages::{AdminSignInRow, AdminSignInsPage, Choice, FieldError, error_for, render};
+use super::AdminSession;
+use crate::web::admin::pages::{AdminSignInRow, AdminSignInsPage};
+use crate::web::http::pages::{Choice, FieldError, error_for, render};
 use crate::web::{AppError, AppState};
 use domain::accounts::normalize_email;
 use domain::audit::{AuditEvent, AuditTrail, Outcome};
@@ -85,8 +86,7 @@ pub(crate) async fn org_filter(
         admin
             .admin()
             .authorize_org(&app.store, &org, action)
-            .await
-            .map_err(admin_error)?;
+            .await?;
         return Ok(Some(org));
     }
     match OrgCode::parse(&org) {

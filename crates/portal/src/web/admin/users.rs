@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{AdminSession, admin_error};
-use crate::web::extract::CsrfForm;
-use crate::web::pages::{
+use super::AdminSession;
+use crate::web::admin::pages::{
     AdminEventRow, AdminMethodRow, AdminPassPage, AdminUserPage, AdminUserRow, AdminUsersPage,
-    FieldError, render,
 };
+use crate::web::http::extract::CsrfForm;
+use crate::web::http::pages::{FieldError, render};
 use crate::web::{AppError, AppState};
 use domain::accounts::{Account, AccountRecords, AccountState};
 use domain::admin::{
@@ -53,8 +53,7 @@ pub(crate) async fn user_search(
         admin
             .admin()
             .authorize_org(&app.store, &org, action)
-            .await
-            .map_err(admin_error)?;
+            .await?;
         Some(org)
     };
     Ok(UserSearch {
@@ -153,11 +152,7 @@ pub(crate) async fn managed_person(
         .account_by_id(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    admin
-        .admin()
-        .authorize(&app.store, &target, action)
-        .await
-        .map_err(admin_error)?;
+    admin.admin().authorize(&app.store, &target, action).await?;
     Ok(target)
 }
 
@@ -205,7 +200,7 @@ async fn person_page(
     )
     .await?;
     let events = app.store.audit_events_of_account(&target.id, 20).await?;
-    let error_for = |field: &str| crate::web::pages::error_for(&errors, field);
+    let error_for = |field: &str| crate::web::http::pages::error_for(&errors, field);
     let page = AdminUserPage {
         chrome: admin.chrome(app),
         id: target.id.clone(),
@@ -279,7 +274,7 @@ async fn reset_mfa(
         Err(e @ AdminError::BadReason) => {
             refused_form(&app, &admin, &target, "reason", &e, &form.reason).await
         }
-        Err(e) => Err(admin_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -318,9 +313,7 @@ async fn unlock(
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     let target = managed_person(&app, &admin, &id, "account.unlock").await?;
-    admin::unlock(&app.store, &action(&app, &admin), &target)
-        .await
-        .map_err(admin_error)?;
+    admin::unlock(&app.store, &action(&app, &admin), &target).await?;
     Ok(done(&id, "unlocked"))
 }
 
@@ -342,8 +335,7 @@ async fn disable(
         &target,
         AccountState::Disabled,
     )
-    .await
-    .map_err(admin_error)?;
+    .await?;
     Ok(done(&id, "disabled"))
 }
 
@@ -360,8 +352,7 @@ async fn enable(
         &target,
         AccountState::Active,
     )
-    .await
-    .map_err(admin_error)?;
+    .await?;
     Ok(done(&id, "enabled"))
 }
 
@@ -402,6 +393,6 @@ async fn issue_pass(
         Err(e @ AdminError::BadLifetime) => {
             refused_form(&app, &admin, &target, "minutes", &e, "").await
         }
-        Err(e) => Err(admin_error(e)),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,0 +1,6 @@
+//! OpenID Connect: discovery, authorization, token, userinfo and the signing keys.
+
+pub(crate) mod endpoints;
+pub(crate) mod oidc_keys;
+pub(crate) mod pages;
+pub(crate) mod tokens;

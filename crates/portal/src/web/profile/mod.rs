@@ -1,0 +1,10 @@
+//! My Profile: Self-Service (enrolment, methods, remembered devices), recent activity, the
+//! password change and feedback.
+
+pub(crate) mod activity;
+pub(crate) mod devices;
+pub(crate) mod enrol;
+pub(crate) mod feedback;
+pub(crate) mod methods;
+pub(crate) mod my_profile;
+pub(crate) mod pages;

@@ -1,0 +1,670 @@
+//! The second step: after a correct password (stage `SecondFactor`), or when a signed-in
+//! person must prove it is them again before changing their methods (a fresh factor, LC-1).
+//! Success always replaces the session with a new one (new id: SE-2).
+
+use crate::web::http::extract::FromClient;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use crate::web::http::error::json_error;
+use crate::web::http::extract::{AnySession, CsrfForm, session_cookie};
+use crate::web::http::pages::{Chrome, FieldError, render};
+use crate::web::sign_in::flow::{Flow, ResetProof};
+use crate::web::sign_in::pages::{AnotherWayPage, MethodChoice, VerifyPage};
+use crate::web::sign_in::reset_step::{self, ResetStep, step_of};
+use crate::web::{AppError, AppState};
+use domain::audit::Requester;
+use domain::mfa::approvals::{self, ApprovalRecords, ApprovalStatus};
+use domain::mfa::phone::{self, E164, Purpose};
+use domain::mfa::{self, CallOutcome, Method, MethodKind, MfaError};
+use domain::policy;
+use domain::sessions::{self, NewSession, SessionStage};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sign-in/verify", get(verify_page).post(verify))
+        .route("/sign-in/verify/resend", axum::routing::post(resend))
+        .route("/sign-in/another-way", get(another_way))
+}
+
+pub const VERIFY: &str = "/sign-in/verify";
+
+/// The context for checking a factor in this session: during a reset, failures are counted
+/// for the client source (see `MfaContext::reset_source`).
+pub(crate) fn mfa_context<'a>(
+    app: &'a AppState,
+    requester: &'a Requester,
+    session: &AnySession,
+) -> domain::mfa::MfaContext<'a> {
+    let mut ctx = app.mfa(requester);
+    if session.0.record.stage == SessionStage::PasswordReset {
+        ctx.reset_source = Some(domain::limits::client_source(&requester.ip));
+    }
+    ctx
+}
+
+/// What texts and calls say they are for.
+fn purpose_of(session: &AnySession) -> Purpose {
+    if session.0.record.stage == SessionStage::PasswordReset {
+        Purpose::PasswordReset
+    } else {
+        Purpose::SignIn
+    }
+}
+
+fn chrome(app: &AppState, session: &AnySession) -> Chrome {
+    let signed_in = session.0.record.stage == SessionStage::SignedIn;
+    Chrome {
+        signed_in: signed_in.then(|| session.0.account.display_name.clone()),
+        csrf_token: session.csrf_token(app),
+        admin: false,
+    }
+}
+
+/// Whether "Use a recovery code" is offered: always at sign-in and at a step-up; in a password
+/// reset only where the policy lets a code prove one of its methods, and once.
+pub(crate) async fn recovery_code_offered(
+    app: &AppState,
+    session: &AnySession,
+) -> Result<bool, AppError> {
+    if session.0.record.stage != SessionStage::PasswordReset {
+        return Ok(true);
+    }
+    let account = &session.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    let used = Flow::of(&session.0).reset.is_some_and(|r| r.recovery_code);
+    Ok(policy.recovery_codes_for_reset && !used)
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    method: Option<String>,
+}
+
+/// The methods this person may use here: those the policy allows, or, when they have none of
+/// those, their old ones (to prove who they are before enrolling an allowed one).
+pub(crate) async fn offered_methods(
+    app: &AppState,
+    session: &AnySession,
+) -> Result<Vec<Method>, AppError> {
+    let account = &session.0.account;
+    let methods = mfa::methods_of(&app.store, &account.id).await?;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    // A reset needing two methods asks for a different kind the second time.
+    if session.0.record.stage != SessionStage::PasswordReset {
+        let mut offered = policy::methods_for_sign_in(&policy, account.role, methods);
+        // A high-risk sign-in is finished only by an app or a security key; an app that asked
+        // for a phishing-resistant sign-in, only by a key.
+        let flow = Flow::of(&session.0);
+        if flow.strong_only {
+            offered.retain(|m| domain::monitoring::is_strong(m.kind));
+        }
+        if flow.security_key_only {
+            offered.retain(|m| m.kind == MethodKind::Fido2);
+        }
+        return Ok(offered);
+    }
+    let proved = Flow::of(&session.0)
+        .reset
+        .map(|r| r.proved)
+        .unwrap_or_default();
+    Ok(domain::recovery::reset_methods(
+        &policy,
+        account.role,
+        methods,
+        &proved,
+    ))
+}
+
+pub(crate) async fn chosen_method(
+    app: &AppState,
+    session: &AnySession,
+    wanted: Option<&str>,
+) -> Result<(Vec<Method>, Method), AppError> {
+    let methods = offered_methods(app, session).await?;
+    let flow = Flow::of(&session.0);
+    let wanted = wanted.or(flow.method.as_deref());
+    let method = wanted
+        .and_then(|id| methods.iter().find(|m| m.id == id))
+        .or_else(|| methods.first())
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    Ok((methods, method))
+}
+
+fn verify_form(
+    app: &AppState,
+    session: &AnySession,
+    method: &Method,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let phone = method
+        .phone
+        .clone()
+        .map(E164)
+        .map(|p| p.masked())
+        .unwrap_or_default();
+    let reset = session.0.record.stage == SessionStage::PasswordReset;
+    let (mode, resend_label, heading, hint) = match method.kind {
+        // A reset's step names no method of the account (web::reset_step).
+        kind if reset => {
+            let (mode, resend, heading, hint) = crate::web::sign_in::reset_step::words(kind);
+            (mode, resend, heading.to_string(), hint.to_string())
+        }
+        MethodKind::Totp => (
+            "code",
+            None,
+            "Enter the code from your authenticator app".to_string(),
+            format!(
+                "Open the authenticator app you called \u{201c}{}\u{201d} and enter the 6-digit code it shows for NHSmal.",
+                method.name
+            ),
+        ),
+        MethodKind::Sms => (
+            "code",
+            Some("Send again"),
+            "Enter the code we sent to your phone".to_string(),
+            format!(
+                "We have sent a 6-digit code by text message to your phone {phone}. It expires in 10 minutes."
+            ),
+        ),
+        MethodKind::Voice => (
+            "call",
+            Some("Call again"),
+            "Answer the call to your phone".to_string(),
+            format!(
+                "We are calling your phone {phone}. Answer it and press the hash key (#) to approve this sign-in. If this is not you, press 0 then #."
+            ),
+        ),
+        MethodKind::Fido2 => (
+            "key",
+            None,
+            "Use your security key".to_string(),
+            format!(
+                "Use the security key you called \u{201c}{}\u{201d}.",
+                method.name
+            ),
+        ),
+    };
+    let page = VerifyPage {
+        chrome: chrome(app, session),
+        mode,
+        resend_label,
+        heading,
+        hint,
+        method_id: if reset {
+            method.kind.as_str().to_string()
+        } else {
+            method.id.clone()
+        },
+        errors: FieldError::on("code", &error),
+        code_error: error,
+        step_up: session.0.record.stage == SessionStage::SignedIn,
+        reset_note: reset
+            .then(|| crate::web::sign_in::reset_step::reset_note(&Flow::of(&session.0))),
+        remember_days: Flow::of(&session.0)
+            .remember_days
+            .filter(|_| session.0.record.stage == SessionStage::SecondFactor),
+    };
+    render(status, &page)
+}
+
+/// For a text message or a call, sends the code or places the call as the step opens (unless
+/// one is still live for this session and number); `force` sends again.
+async fn reach_phone(
+    app: &AppState,
+    requester: &Requester,
+    session: &AnySession,
+    method: &Method,
+    force: bool,
+) -> Result<Option<(StatusCode, String)>, AppError> {
+    let Some(phone) = method.phone.clone().map(E164) else {
+        return Ok(None);
+    };
+    let key = session.0.token.storage_key();
+    let ctx = mfa_context(app, requester, session);
+    let account = &session.0.account;
+    let purpose = purpose_of(session);
+    let result = match method.kind {
+        MethodKind::Sms => {
+            if !force && phone::has_live_code(&app.store, &key, purpose, &phone, ctx.now).await? {
+                return Ok(None);
+            }
+            phone::send_code(&app.store, &ctx, account, &key, purpose, &phone).await
+        }
+        MethodKind::Voice => {
+            let mut flow = Flow::of(&session.0);
+            if !force
+                && let Some(id) = &flow.approval
+                && let Some(a) = app.store.approval(id).await?
+                && a.phone.as_deref() == Some(phone.as_str())
+                && matches!(
+                    a.status_at(ctx.now),
+                    ApprovalStatus::Pending | ApprovalStatus::Approved
+                )
+            {
+                return Ok(None);
+            }
+            match approvals::place_call(
+                &app.store,
+                &ctx,
+                account,
+                &key,
+                purpose,
+                &phone,
+                &crate::web::sign_in::telephony::keypad_base(app),
+            )
+            .await
+            {
+                Ok(id) => {
+                    flow.approval = Some(id);
+                    flow.save(app, &key).await?;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        _ => return Ok(None),
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(
+            e @ (MfaError::TooManySends { .. } | MfaError::Locked { .. } | MfaError::CallsStopped),
+        ) => Ok(Some((StatusCode::TOO_MANY_REQUESTS, e.to_string()))),
+        Err(e @ MfaError::ProviderFailed(_)) => {
+            Ok(Some((StatusCode::SERVICE_UNAVAILABLE, e.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn verify_page(
+    State(app): State<AppState>,
+    FromClient(requester): FromClient,
+    session: Option<AnySession>,
+    jar: CookieJar,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => {
+            return Ok(reset_step::phantom_page(&step, StatusCode::OK, None));
+        }
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
+    let Some(session) = session else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    let method = match chosen_method(&app, &session, query.method.as_deref()).await {
+        Ok((_, method)) => method,
+        // A reset whose remaining proof can only be a recovery code.
+        Err(AppError::NotFound) if recovery_code_offered(&app, &session).await? => {
+            return Ok(Redirect::to("/sign-in/recovery-code").into_response());
+        }
+        Err(e) => return Err(e),
+    };
+    if session.0.record.stage == SessionStage::PasswordReset {
+        // Sent when the kind was chosen; a reset's step is only shown here.
+        return Ok(verify_form(&app, &session, &method, StatusCode::OK, None));
+    }
+    if query.method.is_some() {
+        let mut flow = Flow::of(&session.0);
+        flow.method = Some(method.id.clone());
+        flow.save(&app, &session.0.token.storage_key()).await?;
+    }
+    match reach_phone(&app, &requester, &session, &method, false).await? {
+        None => Ok(verify_form(&app, &session, &method, StatusCode::OK, None)),
+        Some((status, problem)) => Ok(verify_form(&app, &session, &method, status, Some(problem))),
+    }
+}
+
+async fn resend(
+    State(app): State<AppState>,
+    FromClient(requester): FromClient,
+    session: Option<AnySession>,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<VerifyForm>,
+) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => return reset_step::phantom_resend(&app, step).await,
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
+    let Some(session) = session else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
+    if session.0.record.stage == SessionStage::PasswordReset {
+        let mut flow = Flow::of(&session.0);
+        flow.approval = None;
+        flow.reset_chosen_at = Some(app.now());
+        flow.save(&app, &session.0.token.storage_key()).await?;
+        reset_step::reach_in_background(&app, &requester, &session, flow, method);
+        return Ok(Redirect::to(VERIFY).into_response());
+    }
+    match reach_phone(&app, &requester, &session, &method, true).await? {
+        None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
+        Some((status, problem)) => Ok(verify_form(&app, &session, &method, status, Some(problem))),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct VerifyForm {
+    #[serde(default)]
+    pub(crate) method: String,
+    #[serde(default)]
+    pub(crate) code: String,
+    /// "Don't ask again on this device".
+    pub(crate) remember: Option<String>,
+}
+
+async fn verify(
+    State(app): State<AppState>,
+    FromClient(requester): FromClient,
+    session: Option<AnySession>,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<VerifyForm>,
+) -> Result<Response, AppError> {
+    match step_of(&app, session.as_ref(), &jar).await? {
+        ResetStep::Choose => return Ok(Redirect::to(reset_step::CHOOSE).into_response()),
+        ResetStep::Phantom(step) => {
+            return reset_step::phantom_verify(&app, &step, &requester, &form.code).await;
+        }
+        ResetStep::Real(_) | ResetStep::NotReset => {}
+    }
+    let Some(session) = session else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    let (_, method) = chosen_method(&app, &session, Some(&form.method)).await?;
+    let account = &session.0.account;
+    let ctx = mfa_context(&app, &requester, &session);
+    let key = session.0.token.storage_key();
+    let result = match method.kind {
+        MethodKind::Totp => mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await,
+        MethodKind::Sms => {
+            let purpose = purpose_of(&session);
+            mfa::verify_sms(
+                &app.store, account, &method, &key, purpose, &form.code, &ctx,
+            )
+            .await
+        }
+        MethodKind::Voice => {
+            let approval = Flow::of(&session.0).approval.unwrap_or_default();
+            let purpose = purpose_of(&session);
+            match mfa::verify_call(&app.store, account, &method, &key, purpose, &approval, &ctx)
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(CallOutcome::Locked { until }) => Err(MfaError::Locked { until }),
+                Err(CallOutcome::Storage(e)) => Err(MfaError::Storage(e)),
+                Err(CallOutcome::Waiting(ApprovalStatus::Denied)) => {
+                    // 0# on the call: this sign-in is over.
+                    sessions::end_session(&app.store, &session.0.token).await?;
+                    let page = crate::web::http::pages::MessagePage {
+                        chrome: Chrome::anonymous(),
+                        heading: "Sign-in blocked".into(),
+                        paragraphs: vec!["You reported on the call that this sign-in was not you, so we have blocked it and emailed you. If someone else knows your password, change it as soon as you can.".into()],
+                        link: Some(("/sign-in".into(), "Back to sign in".into())),
+                    };
+                    return Ok(render(StatusCode::FORBIDDEN, &page));
+                }
+                Err(CallOutcome::Waiting(ApprovalStatus::Pending)) => {
+                    return Ok(verify_form(
+                        &app,
+                        &session,
+                        &method,
+                        StatusCode::ACCEPTED,
+                        Some("We are still waiting for you to answer the call and press #".into()),
+                    ));
+                }
+                Err(CallOutcome::Waiting(_)) => {
+                    return Ok(verify_form(
+                        &app,
+                        &session,
+                        &method,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("The call has ended. Select Call again".into()),
+                    ));
+                }
+            }
+        }
+        // A key answers through its own endpoints, never this form.
+        MethodKind::Fido2 => Err(MfaError::KeyRefused),
+    };
+    metrics::counter!("nhsmal_sign_ins_total", "step" => "second_factor", "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
+    match result {
+        Ok(()) => {
+            let days = Flow::of(&session.0).remember_days.unwrap_or(0);
+            // Only a method the policy counts earns a remembered device.
+            let counts = policy::policy_for(&app.store, &account.org_code)
+                .await?
+                .counts_as_mfa(account.role, method.kind);
+            let jar = if form.remember.is_some()
+                && days > 0
+                && counts
+                && session.0.record.stage == SessionStage::SecondFactor
+            {
+                let (token, expires_at) = domain::devices::remember(
+                    &app.store,
+                    &session.0.account,
+                    days,
+                    &requester,
+                    app.now(),
+                )
+                .await?;
+                jar.add(crate::web::http::extract::device_cookie(
+                    &app,
+                    token.0,
+                    expires_at - app.now(),
+                ))
+            } else {
+                jar
+            };
+            complete(&app, &session, method.kind, &requester, jar).await
+        }
+        Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
+        Err(
+            e @ (MfaError::WrongCode
+            | MfaError::CodeMissing
+            | MfaError::CodeExpired
+            | MfaError::KeyRefused),
+        ) => Ok(verify_form(
+            &app,
+            &session,
+            &method,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(e.to_string()),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The second factor is proved: a new session (new id), signed in, recording the methods
+/// used (RFC 8176 `amr`) and when; then on to where the person was going.
+pub(crate) async fn complete(
+    app: &AppState,
+    session: &AnySession,
+    kind: MethodKind,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    if session.0.record.stage == SessionStage::PasswordReset {
+        let flow = Flow::of(&session.0);
+        return reset_progress(app, session, flow, ResetProof::Method(kind), requester, jar).await;
+    }
+    // A method the policy no longer allows proves who the person is, but does not count as
+    // MFA: without "mfa" the session is held to enrolling an allowed method when required.
+    let account = &session.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    let counts = policy.counts_as_mfa(account.role, kind);
+    complete_with(app, session, kind.amr(), counts, requester, jar).await
+}
+
+/// The second factor (`amr_value`, RFC 8176) is proved: a new session (new id), signed in,
+/// recording it and when; `counts` says whether it counts as MFA under the policy.
+pub async fn complete_with(
+    app: &AppState,
+    session: &AnySession,
+    amr_value: &str,
+    counts: bool,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let now = app.now();
+    let flow = Flow::of(&session.0);
+    let account = &session.0.account;
+    let mut amr: Vec<&str> = session.0.record.auth_methods.split(' ').collect();
+    for value in [amr_value, "mfa"] {
+        if !amr.contains(&value) && (value != "mfa" || counts) {
+            amr.push(value);
+        }
+    }
+    let new = NewSession {
+        stage: SessionStage::SignedIn,
+        auth_methods: &amr.join(" "),
+        second_factor_at: Some(now),
+    };
+    // One write gives the session a new id (SE-2); of two requests racing, only one gets it.
+    let Some(token) = sessions::rotate_session(
+        &app.store,
+        &session.0.token,
+        &session.0.account,
+        new,
+        requester,
+        now,
+    )
+    .await?
+    else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    let jar = jar.add(session_cookie(app, &token));
+    // A sign-in (not a step-up of one already signed in) is logged with the risk its password
+    // step found; an unusual one emails the person.
+    if session.0.record.stage == SessionStage::SecondFactor {
+        let monitor = app.monitor(requester);
+        domain::monitoring::signed_in(
+            &app.store,
+            &monitor,
+            account,
+            domain::monitoring::Step::SecondFactor,
+            amr_value,
+            &flow.assessment(),
+        )
+        .await?;
+    }
+    let mut target = flow.next.unwrap_or_else(|| "/profile".to_string());
+    if !counts {
+        target = crate::web::sign_in::rollout::after_sign_in(app, account, target).await?;
+    }
+    Ok((jar, Redirect::to(&target)).into_response())
+}
+
+/// A method proved during a password reset: on to the next method, or to the new password.
+/// Each step gets a new session id, as at sign-in.
+pub(crate) async fn reset_progress(
+    app: &AppState,
+    session: &AnySession,
+    mut flow: Flow,
+    proof: ResetProof,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    let now = app.now();
+    let Some(mut progress) = flow.reset.take() else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    match proof {
+        ResetProof::Method(kind) if !progress.proved.contains(&kind) => progress.proved.push(kind),
+        ResetProof::Method(_) => {}
+        ResetProof::RecoveryCode => progress.recovery_code = true,
+    }
+    let done = progress.done();
+    let new = NewSession {
+        stage: SessionStage::PasswordReset,
+        auth_methods: "",
+        second_factor_at: Some(now),
+    };
+    let Some(token) = sessions::rotate_session(
+        &app.store,
+        &session.0.token,
+        &session.0.account,
+        new,
+        requester,
+        now,
+    )
+    .await?
+    else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    flow.reset = Some(progress);
+    flow.method = None;
+    flow.approval = None;
+    flow.reset_kind = None;
+    flow.reset_chosen_at = None;
+    // A challenge answered is never carried into the next session (WA-1).
+    flow.key_authentication = None;
+    flow.save(app, &token.storage_key()).await?;
+    let jar = jar.add(session_cookie(app, &token));
+    let target = if done {
+        crate::web::sign_in::reset::NEW_PASSWORD
+    } else {
+        reset_step::CHOOSE
+    };
+    Ok((jar, Redirect::to(target)).into_response())
+}
+
+/// The answer once wrong codes have locked the second step (at sign-in or in a reset).
+pub(crate) fn locked_by_wrong_codes(until: i64, now: i64) -> AppError {
+    AppError::TooManyRequests {
+        retry_after: until - now,
+        message: format!(
+            "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
+            domain::clock::human(until)
+        ),
+    }
+}
+
+async fn another_way(
+    State(app): State<AppState>,
+    session: Option<AnySession>,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
+    if !matches!(
+        step_of(&app, session.as_ref(), &jar).await?,
+        ResetStep::NotReset
+    ) {
+        // A reset chooses again from the list everybody sees.
+        return Ok(Redirect::to(reset_step::CHOOSE).into_response());
+    }
+    let Some(session) = session else {
+        return Err(AppError::SignInRequired { next: None });
+    };
+    let methods = offered_methods(&app, &session).await?;
+    let page = AnotherWayPage {
+        chrome: chrome(&app, &session),
+        methods: methods
+            .iter()
+            .map(|m| MethodChoice {
+                href: format!("/sign-in/verify?method={}", m.id),
+                label: format!("{}: {}", m.kind.label(), m.name),
+                detail: m.masked_detail(),
+            })
+            .collect(),
+        recovery: recovery_code_offered(&app, &session).await?,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// A reset's step asked for before its kind is chosen.
+pub(crate) fn choose_first() -> Response {
+    json_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Start again: choose how to prove it is you",
+    )
+}
