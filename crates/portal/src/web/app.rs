@@ -169,13 +169,20 @@ pub fn router(app: AppState) -> Router {
         .merge(sign_in::telephony::webhook_router())
         .merge(http::assets::router())
         .fallback(|| async { AppError::NotFound });
-    with_layers(routes, app)
+    layered(routes, app)
+}
+
+/// The portal's layers over other routes, for the sign-in benchmark's bare handler (figure
+/// (d) of BENCHMARKS.md) in nhsmal-dev: compiled with the `fixtures` feature only, so the
+/// product build has no such door.
+#[cfg(feature = "fixtures")]
+pub fn with_layers(routes: Router<AppState>, app: AppState) -> Router {
+    layered(routes, app)
 }
 
 /// The layers every response goes through: observation (correlation id, log line, metrics),
-/// a timeout, a body limit and the security headers. Public so that the benchmark can put a
-/// bare handler in the same kind of server.
-pub fn with_layers(routes: Router<AppState>, app: AppState) -> Router {
+/// a timeout, a body limit and the security headers.
+fn layered(routes: Router<AppState>, app: AppState) -> Router {
     routes
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

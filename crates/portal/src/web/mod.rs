@@ -15,5 +15,7 @@ mod oidc;
 mod profile;
 mod sign_in;
 
-pub use app::{App, AppState, router, serve, with_layers};
+#[cfg(feature = "fixtures")]
+pub use app::with_layers;
+pub use app::{App, AppState, router, serve};
 pub use http::error::AppError;

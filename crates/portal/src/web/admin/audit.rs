@@ -3,10 +3,9 @@
 //! lines.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -192,46 +191,28 @@ async fn export(
     .actor(&admin.session.account.id)
     .reason(&filter);
     app.store.append_audit(&event).await?;
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let store = app.store.clone();
-    tokio::spawn(async move {
-        let mut search = search;
-        loop {
-            let batch = match store.search_audit(&search).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "audit export failed");
-                    let _ = sender
-                        .send(Err(std::io::Error::other("export failed")))
-                        .await;
-                    return;
-                }
-            };
-            let Some(last) = batch.last() else { return };
-            search.before_id = last.record.id;
-            let mut chunk = String::new();
-            for e in &batch {
-                chunk.push_str(&json_line(e));
-                chunk.push('\n');
+    Ok(super::export::json_lines(
+        "nhsmal-audit.jsonl",
+        "audit",
+        search,
+        move |mut search| {
+            let store = store.clone();
+            async move {
+                let batch = store.search_audit(&search).await?;
+                let lines: String = batch.iter().map(|e| json_line(e) + "\n").collect();
+                let full = batch.len() as i64 == search.limit;
+                let after = match batch.last() {
+                    Some(last) if full => {
+                        search.before_id = last.record.id;
+                        Some(search)
+                    }
+                    _ => None,
+                };
+                Ok((lines, after))
             }
-            let full = batch.len() as i64 == search.limit;
-            if sender.send(Ok(chunk)).await.is_err() || !full {
-                return;
-            }
-        }
-    });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"nhsmal-audit.jsonl\"",
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+        },
+    ))
 }
 
 fn json_line(e: &AuditEntry) -> String {

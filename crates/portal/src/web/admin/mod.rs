@@ -5,6 +5,7 @@
 
 mod charts;
 mod clients;
+mod export;
 mod feedback;
 pub mod import;
 pub(crate) mod pages;

@@ -4,10 +4,9 @@
 //! the same scope.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -319,46 +318,28 @@ async fn export(
     .actor(&admin.session.account.id)
     .reason(&described);
     app.store.append_audit(&event).await?;
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let store = app.store.clone();
-    tokio::spawn(async move {
-        let mut filter = filter;
-        loop {
-            let batch = match store.sign_ins(&filter).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "sign-in log export failed");
-                    let _ = sender
-                        .send(Err(std::io::Error::other("export failed")))
-                        .await;
-                    return;
-                }
-            };
-            let Some(last) = batch.last() else { return };
-            filter.before_id = Some(last.id);
-            let mut chunk = String::new();
-            for r in &batch {
-                chunk.push_str(&json_line(r));
-                chunk.push('\n');
+    Ok(super::export::json_lines(
+        "nhsmal-sign-ins.jsonl",
+        "sign-in log",
+        filter,
+        move |mut filter| {
+            let store = store.clone();
+            async move {
+                let batch = store.sign_ins(&filter).await?;
+                let lines: String = batch.iter().map(|r| json_line(r) + "\n").collect();
+                let full = batch.len() as i64 == filter.limit;
+                let after = match batch.last() {
+                    Some(last) if full => {
+                        filter.before_id = Some(last.id);
+                        Some(filter)
+                    }
+                    _ => None,
+                };
+                Ok((lines, after))
             }
-            let full = batch.len() as i64 == filter.limit;
-            if sender.send(Ok(chunk)).await.is_err() || !full {
-                return;
-            }
-        }
-    });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"nhsmal-sign-ins.jsonl\"",
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+        },
+    ))
 }
 
 /// A row for the export. The device column (a keyed hash of the browser's device cookie) is
