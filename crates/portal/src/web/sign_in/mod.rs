@@ -1,6 +1,7 @@
 //! Signing in: the password, the second step, password resets, recovery codes, invitations
 //! and the MFA rollout reminder.
 
+pub(crate) mod complete;
 pub(crate) mod flow;
 pub(crate) mod invitation;
 pub(crate) mod pages;

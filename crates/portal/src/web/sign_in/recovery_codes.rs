@@ -12,11 +12,10 @@ use serde::Deserialize;
 
 use crate::web::http::extract::{AnySession, CsrfForm, SignedIn, safe_next};
 use crate::web::http::pages::{Chrome, FieldError, render};
+use crate::web::sign_in::complete::reset_progress;
 use crate::web::sign_in::flow::{Flow, ResetProof};
 use crate::web::sign_in::pages::{RecoveryCodeUsedPage, RecoveryCodesPage, UseRecoveryCodePage};
-use crate::web::sign_in::second_step::{
-    locked_by_wrong_codes, mfa_context, recovery_code_offered, reset_progress,
-};
+use crate::web::sign_in::second_step::{locked_by_wrong_codes, mfa_context, recovery_code_offered};
 use crate::web::sign_in::step_up::{ask_for_fresh_factor, needs_fresh_factor};
 use crate::web::{AppError, AppState};
 use domain::mfa::{self, MfaError};
@@ -175,7 +174,7 @@ async fn use_code(
             let counts = domain::policy::policy_for(&app.store, &account.org_code)
                 .await?
                 .recovery_code_counts(account.role);
-            let response = crate::web::sign_in::second_step::complete_with(
+            let response = crate::web::sign_in::complete::complete_with(
                 &app, &session, "otp", counts, &requester, jar,
             )
             .await?;

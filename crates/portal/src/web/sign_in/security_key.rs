@@ -11,11 +11,10 @@ use serde::Deserialize;
 
 use crate::web::http::error::json_error;
 use crate::web::http::extract::{AnySession, CsrfForm};
+use crate::web::sign_in::complete::complete;
 use crate::web::sign_in::flow::Flow;
 use crate::web::sign_in::reset_step::{self, ResetStep, step_of};
-use crate::web::sign_in::second_step::{
-    VerifyForm, choose_first, complete, mfa_context, offered_methods,
-};
+use crate::web::sign_in::second_step::{VerifyForm, choose_first, mfa_context, offered_methods};
 use crate::web::{AppError, AppState};
 use domain::mfa::{self, MethodKind, MfaError};
 
