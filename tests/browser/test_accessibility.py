@@ -1,4 +1,6 @@
-"""axe-core finds no WCAG 2.2 A/AA or best-practice violation on any page."""
+"""axe-core finds no WCAG 2.2 A/AA or best-practice violation on any page, and
+neither do the checks axe does not make (wcag.py): reflow at 320 px and 200 %
+zoom, target size, visible and unhidden focus, the error summary's focus."""
 
 import re
 from typing import Callable
@@ -17,6 +19,7 @@ from harness import (
     sign_in,
     sign_out,
 )
+from wcag import wcag
 from journeys import (
     ENROL_PATH,
     REMEMBER_THIS_DEVICE,
@@ -450,7 +453,28 @@ def invitation(page: Page, portal: Portal) -> None:
     expect(page.get_by_label("New password", exact=True)).to_be_visible()
 
 
+def help_index(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/help"))
+    expect(page.get_by_role("heading", level=1, name="Help with the NHSmal Portal", exact=True)).to_be_visible()
+
+
+def help_page(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/help/choosing-a-method"))
+    expect(page.get_by_role("heading", level=1, name="Which method should I choose?", exact=True)).to_be_visible()
+
+
+def admin_confirm_reset(page: Page, portal: Portal) -> None:
+    admin_with_an_app(page, portal, "la.example@demo1.nhs.uk", "Lou Admin")
+    open_user(page, portal, portal.user.email, portal.user.name)
+    page.get_by_role("textbox", name="Reason", exact=True).fill("Phone lost")
+    page.get_by_role("button", name="Reset MFA", exact=True).click()
+    expect(page.get_by_role("button", name="Yes, reset their MFA", exact=True)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
+    "help index": help_index,
+    "help page": help_page,
+    "admin confirm an mfa reset": admin_confirm_reset,
     "profile menu page": profile_menu_page,
     "change password with errors": change_password_with_errors,
     "accessibility statement": accessibility_statement,
@@ -525,3 +549,4 @@ def test_the_page_has_no_accessibility_violations(name: str, portal: Portal, pag
     PAGES[name](page, portal)
     axe(page, name)
     expect_error_links_lead_to_fields(page)
+    wcag(page, name)

@@ -1,8 +1,11 @@
-"""Recent activity under My Profile: the person's sign-ins, and "This wasn't
-me", which signs them out everywhere and makes them reset the password."""
+"""Recent activity under My Profile: the person's sign-ins, the one they are
+using now marked, and "This wasn't me", which asks first, then signs them out
+everywhere and makes them reset the password."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Callable
 
 from playwright.sync_api import Page, expect
@@ -24,7 +27,9 @@ def test_a_person_sees_their_sign_ins_and_reports_one_that_wasnt_them(
     portal: Portal, page: Page, new_page: Callable[..., Page]
 ) -> None:
     app = user_with_an_app(page, portal)
-    # Someone else, in another browser, signs in with the password and the app.
+    # Someone else, in another browser, signs in with the password and the app (a second
+    # later: the log counts in seconds, and this browser's session began this second).
+    time.sleep(1.1)
     other = new_page()
     sign_in_with_app(other, portal, portal.user, app)
     expect_path(other, "/profile")
@@ -34,8 +39,26 @@ def test_a_person_sees_their_sign_ins_and_reports_one_that_wasnt_them(
     signed_in_rows = table.get_by_role("row").filter(has_text="Signed in")
     expect(signed_in_rows).to_have_count(2)
     axe(page, "recent activity")
-    # The newest is the other browser's.
-    signed_in_rows.first.get_by_role("button", name="This wasn't me", exact=True).click()
+    # This browser's own sign-in is marked, and offers no "This wasn't me".
+    mine = signed_in_rows.filter(has_text="This is you now")
+    expect(mine).to_have_count(1)
+    expect(mine.get_by_role("link", name=re.compile("This wasn't me"))).to_have_count(0)
+    # The newest is the other browser's. Its link names the row it acts on.
+    theirs = signed_in_rows.first
+    report = theirs.get_by_role("link", name=re.compile(r"^This wasn't me ?: Signed in, .+ \(UK time\), Chrome"))
+    expect(report).to_have_count(1)
+    report.click()
+
+    # Nothing happens before the person confirms: going back leaves everything as it was.
+    expect(page.get_by_role("heading", level=1, name="Was this sign-in not you?", exact=True)).to_be_visible()
+    axe(page, "this wasn't me: confirm")
+    page.get_by_role("link", name="No, go back to Recent activity", exact=True).click()
+    expect_path(page, "/profile/activity")
+    other.reload()
+    expect_path(other, "/profile")
+
+    signed_in_rows.first.get_by_role("link", name=re.compile("^This wasn't me")).click()
+    page.get_by_role("button", name="Yes, this wasn't me", exact=True).click()
 
     expect_path(page, "/sign-in")
     expect(page.get_by_role("main")).to_contain_text("We have signed you out everywhere")

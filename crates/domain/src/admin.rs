@@ -341,6 +341,15 @@ impl<'a> AdminAction<'a> {
     }
 }
 
+/// The reason an administrator gives for an action, trimmed; refused when empty or long.
+pub fn valid_reason(reason: &str) -> Result<&str, AdminError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AdminError::BadReason);
+    }
+    Ok(reason)
+}
+
 /// Removes every MFA method of the account (a lost or replaced phone), ends its sessions and
 /// clears its second-factor lock. The reason is recorded in the audit trail.
 pub async fn reset_mfa<R>(
@@ -352,10 +361,7 @@ pub async fn reset_mfa<R>(
 where
     R: AccountChanges + AuditTrail + Sync,
 {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AdminError::BadReason);
-    }
+    let reason = valid_reason(reason)?;
     let lock = super::mfa::mfa_limit_key(&target.id);
     let event = action.event("mfa.reset", target).reason(reason);
     // One transaction: the reset is done with its audit event, or not at all.

@@ -64,24 +64,28 @@ pub fn rfc3339(t: UnixTime) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// A time as people read it on a page, e.g. "27 November 2026 at 17:51 (UTC)".
-pub fn human(t: UnixTime) -> String {
-    let format = time::macros::format_description!(
-        "[day padding:none] [month repr:long] [year] at [hour]:[minute] (UTC)"
-    );
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_else(|| t.to_string())
+/// A UK local time (Europe/London: GMT in winter, BST in summer), the zone staff work in.
+fn uk(t: UnixTime) -> Option<chrono::DateTime<chrono_tz::Tz>> {
+    chrono::DateTime::from_timestamp(t, 0).map(|d| d.with_timezone(&chrono_tz::Europe::London))
 }
 
-/// A date as people read it, e.g. "27 November 2026".
+/// A time as people read it on a page or in an email, in UK time and the NHS.UK style, e.g.
+/// "27 November 2026 at 5:51pm (UK time)"; "midday" and "midnight" for 12:00.
+pub fn human(t: UnixTime) -> String {
+    let Some(d) = uk(t) else {
+        return t.to_string();
+    };
+    let time = match d.format("%H:%M").to_string().as_str() {
+        "00:00" => "midnight".to_string(),
+        "12:00" => "midday".to_string(),
+        _ => d.format("%-I:%M%P").to_string(),
+    };
+    format!("{} at {time} (UK time)", d.format("%-d %B %Y"))
+}
+
+/// A date as people read it, in UK time, e.g. "27 November 2026".
 pub fn human_date(t: UnixTime) -> String {
-    let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_else(|| t.to_string())
+    uk(t).map_or_else(|| t.to_string(), |d| d.format("%-d %B %Y").to_string())
 }
 
 #[cfg(test)]
@@ -91,7 +95,29 @@ mod tests {
     #[test]
     fn times_read_as_rfc3339_and_as_people_read_them() {
         assert_eq!(rfc3339(1_722_470_400), "2024-08-01T00:00:00Z");
-        assert_eq!(human(1_722_470_400), "1 August 2024 at 00:00 (UTC)");
+        // Summer: BST is UTC+1.
+        assert_eq!(human(1_722_470_400), "1 August 2024 at 1:00am (UK time)");
+        assert_eq!(
+            human(1_722_470_400 - 3600),
+            "1 August 2024 at midnight (UK time)"
+        );
+        // Winter: GMT, and afternoon times read as pm.
+        assert_eq!(human(1_800_000_000), "15 January 2027 at 8:00am (UK time)");
+        assert_eq!(
+            human(1_800_000_000 + 9 * 3600 + 30 * 60),
+            "15 January 2027 at 5:30pm (UK time)"
+        );
+        assert_eq!(
+            human(1_800_000_000 + 4 * 3600),
+            "15 January 2027 at midday (UK time)"
+        );
+        // The clocks go back at 01:00 UTC on the last Sunday of October.
+        assert_eq!(
+            human(1_792_890_000 - 1),
+            "25 October 2026 at 1:59am (UK time)"
+        );
+        assert_eq!(human(1_792_890_000), "25 October 2026 at 1:00am (UK time)");
+        assert_eq!(human_date(1_722_470_400 - 1800), "1 August 2024");
     }
 
     #[test]

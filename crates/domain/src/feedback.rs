@@ -31,11 +31,24 @@ pub enum Topic {
     SigningIn,
     PasswordReset,
     Other,
+    /// "Was this helpful?" at the foot of a help page.
+    HelpPages,
 }
 
+/// How many topics there are (the collation's columns).
+pub const TOPICS: usize = 5;
+
 impl Topic {
-    /// In the order the form offers them.
-    pub const ALL: [Topic; 4] = [
+    /// Every topic, in the order the collation shows them.
+    pub const ALL: [Topic; TOPICS] = [
+        Topic::SettingUpMfa,
+        Topic::SigningIn,
+        Topic::PasswordReset,
+        Topic::Other,
+        Topic::HelpPages,
+    ];
+    /// The topics the feedback form offers (help pages have their own question).
+    pub const OFFERED: [Topic; 4] = [
         Topic::SettingUpMfa,
         Topic::SigningIn,
         Topic::PasswordReset,
@@ -49,6 +62,7 @@ impl Topic {
             Topic::SigningIn => "signing-in",
             Topic::PasswordReset => "password-reset",
             Topic::Other => "other",
+            Topic::HelpPages => "help-pages",
         }
     }
 
@@ -58,6 +72,7 @@ impl Topic {
             Topic::SigningIn => "Signing in",
             Topic::PasswordReset => "Password reset",
             Topic::Other => "Other",
+            Topic::HelpPages => "Help pages",
         }
     }
 
@@ -71,6 +86,7 @@ impl Topic {
             Topic::SigningIn => 1,
             Topic::PasswordReset => 2,
             Topic::Other => 3,
+            Topic::HelpPages => 4,
         }
     }
 }
@@ -377,7 +393,7 @@ pub enum Period {
 pub struct PeriodCounts {
     pub start: UnixTime,
     /// In the order of `Topic::ALL`.
-    pub by_topic: [i64; 4],
+    pub by_topic: [i64; TOPICS],
     /// Ratings 1 to 5.
     pub by_rating: [i64; 5],
     pub total: i64,
@@ -389,7 +405,7 @@ pub struct Collation {
     pub total: i64,
     /// The mean rating, when there is any submission.
     pub average: Option<f64>,
-    pub by_topic: [i64; 4],
+    pub by_topic: [i64; TOPICS],
     pub by_rating: [i64; 5],
     pub period: Period,
     /// Every day or week from the first with a submission to the last (or every day of a
@@ -406,7 +422,7 @@ fn week_start(day: i64) -> i64 {
 pub fn collate(counts: &[DailyCount], filter: &FeedbackFilter) -> Collation {
     let mut total = 0;
     let mut rating_sum = 0;
-    let mut by_topic = [0; 4];
+    let mut by_topic = [0; TOPICS];
     let mut by_rating = [0; 5];
     for c in counts {
         total += c.count;
@@ -446,7 +462,7 @@ pub fn collate(counts: &[DailyCount], filter: &FeedbackFilter) -> Collation {
         while day <= b {
             periods.push(PeriodCounts {
                 start: day * DAY,
-                by_topic: [0; 4],
+                by_topic: [0; TOPICS],
                 by_rating: [0; 5],
                 total: 0,
             });
@@ -613,7 +629,7 @@ mod tests {
         assert_eq!(short.periods.len(), 3, "gaps included");
         assert_eq!(short.periods[1].total, 0);
         assert_eq!(short.total, 3);
-        assert_eq!(short.by_topic, [0, 2, 0, 1]);
+        assert_eq!(short.by_topic, [0, 2, 0, 1, 0]);
         assert_eq!(short.by_rating, [1, 0, 0, 0, 2]);
         assert_eq!(short.average, Some(11.0 / 3.0));
 
@@ -625,7 +641,7 @@ mod tests {
         assert_eq!(weekly.period, Period::Week);
         assert_eq!(weekly.periods[0].start, monday * DAY);
         assert_eq!(weekly.periods.len(), 6);
-        assert_eq!(weekly.periods[0].by_topic, [0, 2, 0, 0]);
+        assert_eq!(weekly.periods[0].by_topic, [0, 2, 0, 0, 0]);
         assert_eq!(weekly.periods[5].by_rating, [1, 0, 0, 0, 0]);
 
         let filtered = FeedbackFilter {

@@ -65,6 +65,9 @@ pub trait SignInLimitRecords {
         until: UnixTime,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn clear_limit(&self, key: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Takes back one failure counted in advance, for an attempt that turned out not to be a
+    /// guess (a right code that had already been used); never below zero.
+    fn uncount_failure(&self, key: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
 pub fn email_limit_key(email: &str) -> String {

@@ -655,7 +655,7 @@ mod tests {
         let a = ann();
         let n = password_changed(&a, AT);
         assert!(
-            n.body.contains("1 August 2024 at 00:00 (UTC)"),
+            n.body.contains("1 August 2024 at 1:00am (UK time)"),
             "{}",
             n.body
         );
@@ -709,7 +709,7 @@ mod tests {
         assert_eq!(describe_device(""), "An unknown browser");
         let n = temporary_access_pass_issued(&a, AT + 3600);
         assert!(n.body.contains("never sends it by email"));
-        assert!(n.body.contains("1 August 2024 at 01:00 (UTC)"));
+        assert!(n.body.contains("1 August 2024 at 2:00am (UK time)"));
         let n = account_locked(&a, LockCause::WrongPasswords, 10, AT + 900);
         assert!(n.body.contains("Forgotten your password?"), "{}", n.body);
     }

@@ -8,6 +8,7 @@ use super::accounts::{Account, AccountState, Role, normalize_email};
 use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::limits::{SignInLimitRecords, client_source};
 use super::methods::{Method, MethodKind};
+use super::mfa::MfaError;
 use super::monitoring::reset_step;
 use super::password::{NewPassword, PasswordHashing, PasswordRejected};
 use super::policy::{self};
@@ -426,11 +427,11 @@ pub async fn use_recovery_code<R>(
     account: &Account,
     typed: &str,
     ctx: &super::mfa::MfaContext<'_>,
-) -> Result<usize, super::mfa::MfaError>
+) -> Result<usize, MfaError>
 where
     R: ResetRecords,
 {
-    use super::mfa::{MfaError, record_failure_of, reserve_attempt};
+    use super::mfa::{record_failure_of, reserve_attempt};
     let code = RecoveryCode::from_input(typed);
     if code.0.is_empty() {
         return Err(MfaError::CodeMissing);
@@ -451,7 +452,7 @@ where
     };
     if !spent {
         record_failure_of(records, account, "recovery_code", attempt, ctx).await?;
-        return Err(MfaError::WrongCode);
+        return Err(attempt.wrong_code(ctx));
     }
     records.clear_limit(&ctx.lock_key(&account.id)).await?;
     let remaining = unused.len() - 1;
@@ -526,8 +527,8 @@ pub async fn phantom_of(
 
 /// A code, key or recovery code tried on a step that cannot succeed, counted as a real reset
 /// counts wrong codes: per address (its tag) and client source, so the same answers come back,
-/// then the same lock from the attempt after the limit, whichever email step the browser came
-/// through. Returns until when the step is locked, if it now is.
+/// then the same lock at the limit, whichever email step the browser came through. Returns the
+/// answer a real account would get: a wrong code (with the same warning) or the lock.
 pub async fn count_phantom_guess(
     records: &impl SignInLimitRecords,
     address_tag: &str,
@@ -535,15 +536,17 @@ pub async fn count_phantom_guess(
     lock_after: i64,
     lock_seconds: i64,
     now: UnixTime,
-) -> Result<Option<UnixTime>, StorageError> {
+) -> Result<MfaError, StorageError> {
     let key = format!("reset:decoy:{address_tag}:{}", client_source(&requester.ip));
     records
         .reserve(&[&key], move |states| {
             let [state] = states else {
-                return None;
+                return MfaError::WrongCode { tries_left: None };
             };
             if state.blocked_until > now {
-                return Some(state.blocked_until);
+                return MfaError::Locked {
+                    until: state.blocked_until,
+                };
             }
             if state.window_start < now - 86_400 || state.blocked_until != 0 {
                 *state = super::limits::LimitState {
@@ -553,11 +556,17 @@ pub async fn count_phantom_guess(
                 };
             }
             state.failures += 1;
-            if state.failures > lock_after {
+            // The same answers, at the same counts, as a real account's wrong codes get.
+            let left = lock_after - state.failures;
+            if left <= 0 {
                 state.blocked_until = now + lock_seconds;
-                return Some(state.blocked_until);
+                return MfaError::Locked {
+                    until: state.blocked_until,
+                };
             }
-            None
+            MfaError::WrongCode {
+                tries_left: (left <= crate::mfa::WARN_WHEN_TRIES_LEFT).then_some(left),
+            }
         })
         .await
 }

@@ -113,10 +113,12 @@ pub trait SessionRecords {
         &self,
         session: &SessionRecord,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// The session, its account, and whether the account has any MFA method (the header
+    /// offers the admin area only to an administrator who can open it).
     fn session_with_account(
         &self,
         id_hash: &str,
-    ) -> impl Future<Output = Result<Option<(SessionRecord, Account)>, StorageError>> + Send;
+    ) -> impl Future<Output = Result<Option<(SessionRecord, Account, bool)>, StorageError>> + Send;
     fn touch_session(
         &self,
         id_hash: &str,
@@ -148,6 +150,8 @@ pub struct SignedInSession {
     pub token: SessionToken,
     pub record: SessionRecord,
     pub account: Account,
+    /// Whether the account has set up any MFA method.
+    pub has_methods: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -249,7 +253,7 @@ pub async fn resume_session(
     now: UnixTime,
 ) -> Result<Option<SignedInSession>, StorageError> {
     let key = token.storage_key();
-    let Some((record, account)) = records.session_with_account(&key).await? else {
+    let Some((record, account, has_methods)) = records.session_with_account(&key).await? else {
         return Ok(None);
     };
     match check_session(&record, settings, now) {
@@ -269,6 +273,7 @@ pub async fn resume_session(
                 token,
                 record,
                 account,
+                has_methods,
             }))
         }
     }

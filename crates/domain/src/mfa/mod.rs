@@ -52,8 +52,14 @@ const MFA_WINDOW: i64 = 24 * 3600;
 pub enum MfaError {
     #[error("Enter the 6-digit code")]
     CodeMissing,
-    #[error("The code is not correct. Check it and try again")]
-    WrongCode,
+    /// `tries_left`: how many more wrong codes the account takes before it is locked, once
+    /// that is few enough to warn about (WCAG 3.3.4 asks that people be warned in time).
+    #[error("The code is not correct. Check it and try again{}", tries_warning(*tries_left))]
+    WrongCode { tries_left: Option<i64> },
+    /// A right code from the authenticator app that has been used already: not a guess, so it
+    /// does not count toward the lock.
+    #[error("This code has been used. Wait for the next code to show in your app, then enter it")]
+    CodeUsed,
     #[error("Too many attempts")]
     Locked { until: UnixTime },
     #[error("Give it a name of up to 50 characters")]
@@ -86,6 +92,18 @@ pub enum MfaError {
     Storage(#[from] StorageError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// Warn when this few wrong codes (or fewer) remain before the lock.
+pub const WARN_WHEN_TRIES_LEFT: i64 = 3;
+
+/// The end of a wrong-code message: how many tries are left, once that is few.
+pub fn tries_warning(tries_left: Option<i64>) -> String {
+    match tries_left {
+        Some(1) => ". You have 1 more try before you must wait".into(),
+        Some(n) => format!(". You have {n} more tries before you must wait"),
+        None => String::new(),
+    }
 }
 
 /// Everything a second-factor check needs besides the records.
@@ -170,6 +188,23 @@ pub async fn locked_until(
 pub struct Attempt {
     /// Consecutive attempts without a success, this one included.
     failures: i64,
+}
+
+impl Attempt {
+    /// The error for a wrong code on this attempt: the lock when it was the last try, a
+    /// warning when few are left.
+    pub fn wrong_code(&self, ctx: &MfaContext<'_>) -> MfaError {
+        let left = ctx.limits.lock_after - self.failures;
+        if left <= 0 {
+            MfaError::Locked {
+                until: ctx.now + ctx.limits.lock_seconds,
+            }
+        } else {
+            MfaError::WrongCode {
+                tries_left: (left <= WARN_WHEN_TRIES_LEFT).then_some(left),
+            }
+        }
+    }
 }
 
 /// Counts this attempt before it is checked, so that a burst of guesses sent in parallel
@@ -442,13 +477,21 @@ where
         .open(sealed, &Method::secret_binding(&method.id))
         .map_err(|e| MfaError::Internal(e.to_string()))?;
     let secret = TotpSecret::from_bytes(&key);
-    let accepted = match secret.matching_step(code, ctx.now) {
-        Some(step) => records.advance_totp_step(&method.id, step, ctx.now).await?,
-        None => false,
-    };
-    if !accepted {
+    let Some(step) = secret.matching_step(code, ctx.now) else {
         record_mfa_failure(records, account, MethodKind::Totp, attempt, ctx).await?;
-        return Err(MfaError::WrongCode);
+        return Err(attempt.wrong_code(ctx));
+    };
+    if !records.advance_totp_step(&method.id, step, ctx.now).await? {
+        // The right code, used already (signing in just after a reset, a second browser in
+        // the same 30 s): audited, but not counted as a guess.
+        records.uncount_failure(&ctx.lock_key(&account.id)).await?;
+        records
+            .append_audit(
+                &ctx.audit("mfa.verify", Outcome::Failure, account)
+                    .reason("used_totp"),
+            )
+            .await?;
+        return Err(MfaError::CodeUsed);
     }
     succeeded(records, account, method, ctx).await?;
     Ok(())
@@ -516,7 +559,7 @@ where
     let attempt = reserve_attempt(records, account, ctx).await?;
     let Some(step) = secret.matching_step(code, ctx.now) else {
         record_mfa_failure(records, account, MethodKind::Totp, attempt, ctx).await?;
-        return Err(MfaError::WrongCode);
+        return Err(attempt.wrong_code(ctx));
     };
     records.clear_limit(&mfa_limit_key(&account.id)).await?;
     let id = uuid::Uuid::new_v4().to_string();

@@ -331,7 +331,7 @@ where
         .mac_matches(&code_mac_input(&code.id, &entered), &code.code_hash)
     {
         record_mfa_failure(records, account, MethodKind::Sms, attempt, ctx).await?;
-        return Err(MfaError::WrongCode);
+        return Err(attempt.wrong_code(ctx));
     }
     records.clear_limit(&ctx.lock_key(&account.id)).await?;
     if !records.use_code(&code.id, ctx.now).await? {

@@ -63,6 +63,19 @@ pub fn read_allow_list(text: &str) -> Result<Vec<AllowedAuthenticator>, String> 
 impl SecurityKeys {
     pub fn new(public_url: &Url, allowed: &[AllowedAuthenticator]) -> Result<Self, String> {
         let rp_id = public_url.host_str().ok_or("the public URL has no host")?;
+        // WebAuthn names the site by a domain (its relying party id), never by an address:
+        // say what to use instead of the library's "the configuration was invalid".
+        if matches!(
+            public_url.host(),
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))
+        ) {
+            return Err(format!(
+                "the public URL {public_url} uses an IP address, but security keys need a host \
+                 name. Use a name such as http://localhost:{port} on this machine, or the \
+                 service's own domain (https://portal.example.nhs.uk)",
+                port = public_url.port_or_known_default().unwrap_or(80)
+            ));
+        }
         let webauthn = WebauthnBuilder::new(rp_id, public_url)
             .and_then(|b| b.rp_name("NHSmal").build())
             .map_err(|e| format!("WebAuthn set-up for {public_url}: {e}"))?;

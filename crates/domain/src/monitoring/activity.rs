@@ -24,6 +24,8 @@ pub struct Activity {
     pub reported: bool,
     /// Whether "This wasn't me" is offered: the password was right here.
     pub can_report: bool,
+    /// The sign-in that started the session reading the page ("This is you now").
+    pub this_session: bool,
 }
 
 /// The person's sign-ins of the last 30 days, newest first. Texts and calls sent are left
@@ -32,6 +34,7 @@ pub struct Activity {
 pub async fn recent_activity<R: SignInLog>(
     records: &R,
     account: &Account,
+    current: &crate::sessions::SessionRecord,
     now: UnixTime,
 ) -> Result<Vec<Activity>, StorageError> {
     let rows = records
@@ -46,6 +49,19 @@ pub async fn recent_activity<R: SignInLog>(
                 && o.ip == r.ip
         })
     };
+    // The newest sign-in from this browser (its address and user agent) that finished by the
+    // time the session began: the session is made by the request that logs the sign-in, so a
+    // later sign-in from another browser on the same network is not taken for this one. (Two
+    // sign-ins from one address and browser within the same second cannot be told apart.)
+    let this_session = rows
+        .iter()
+        .find(|r| {
+            r.outcome == "success"
+                && r.ip == current.ip
+                && r.user_agent == current.user_agent
+                && r.at <= current.created_at
+        })
+        .map(|r| r.id);
     Ok(rows
         .iter()
         .filter(|r| {
@@ -82,6 +98,7 @@ pub async fn recent_activity<R: SignInLog>(
                 reported: r.reported_at.is_some(),
                 can_report: r.reported_at.is_none()
                     && matches!(r.outcome.as_str(), "success" | "passed"),
+                this_session: Some(r.id) == this_session,
             })
         })
         .collect())

@@ -494,6 +494,17 @@ fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
             "give only scheme, host and port, such as https://portal.nhsmal.net",
         ));
     }
+    // Security keys name the site by its domain (WebAuthn's relying party id) and refuse an
+    // address: say so here, not as webauthn-rs's "the configuration was invalid".
+    if matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
+        return Err(bad(
+            "public_url",
+            format!(
+                "security keys need a host name, not an IP address: use http://localhost:{} on this machine, or the service's domain (https://portal.nhsmal.net)",
+                url.port_or_known_default().unwrap_or(80)
+            ),
+        ));
+    }
     let host = url.host_str().unwrap_or("");
     let loopback = host == "localhost"
         || host

@@ -145,6 +145,18 @@ impl SignInLimitRecords for Store {
         Ok(row.into())
     }
 
+    async fn uncount_failure(&self, key: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE sign_in_limits SET failures = failures - 1 \
+             WHERE limit_key = $1 AND failures > 0",
+        )
+        .bind(key)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn reserve<T, F>(&self, keys: &[&str], decide: F) -> Result<T, StorageError>
     where
         T: Send,

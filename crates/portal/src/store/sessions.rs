@@ -19,6 +19,7 @@ struct SessionRow {
     s_stage: String,
     s_flow: Option<String>,
     s_second_factor_at: Option<i64>,
+    s_method_count: i64,
     #[sqlx(flatten)]
     account: AccountRow,
 }
@@ -53,12 +54,13 @@ impl SessionRecords for Store {
     async fn session_with_account(
         &self,
         id_hash: &str,
-    ) -> Result<Option<(SessionRecord, Account)>, StorageError> {
+    ) -> Result<Option<(SessionRecord, Account, bool)>, StorageError> {
         let sql = format!(
             "SELECT s.id_hash AS s_id_hash, s.account_id AS s_account_id, \
              s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
              s.auth_methods AS s_auth_methods, s.ip AS s_ip, s.user_agent AS s_user_agent, \
              s.stage AS s_stage, s.flow AS s_flow, s.second_factor_at AS s_second_factor_at, \
+             (SELECT COUNT(*) FROM mfa_methods m WHERE m.account_id = a.id) AS s_method_count, \
              {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
              JOIN organisations o ON o.code = a.org_code WHERE s.id_hash = $1"
         );
@@ -81,7 +83,11 @@ impl SessionRecords for Store {
             flow: row.s_flow,
             second_factor_at: row.s_second_factor_at,
         };
-        Ok(Some((record, Account::try_from(row.account)?)))
+        Ok(Some((
+            record,
+            Account::try_from(row.account)?,
+            row.s_method_count > 0,
+        )))
     }
 
     async fn set_session_flow(

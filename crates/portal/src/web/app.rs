@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-use super::{admin, api, http, info, oidc, profile, sign_in};
+use super::{admin, api, help, http, info, oidc, profile, sign_in};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -150,6 +150,7 @@ pub fn router(app: AppState) -> Router {
         .merge(profile::methods::router())
         .merge(sign_in::telephony::router())
         .merge(info::router())
+        .merge(help::router())
         .merge(profile::feedback::router())
         .merge(sign_in::invitation::router())
         .merge(sign_in::rollout::router())

@@ -23,6 +23,7 @@ fn chrome(app: &AppState, session: &MaybeSignedIn) -> Chrome {
 
 fn message(chrome: Chrome, heading: &str, paragraphs: &[&str], link: (&str, &str)) -> Response {
     let page = MessagePage {
+        help: None,
         chrome,
         heading: heading.into(),
         paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),

@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod app;
+mod help;
 mod http;
 mod info;
 mod oidc;

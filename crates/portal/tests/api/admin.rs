@@ -145,7 +145,10 @@ async fn a_local_administrator_cannot_see_or_change_a_person_of_another_organisa
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     for (action, fields) in [
-        ("reset-mfa", vec![("reason", "lost phone")]),
+        (
+            "reset-mfa",
+            vec![("reason", "lost phone"), ("confirmed", "yes")],
+        ),
         ("unlock", vec![]),
         ("disable", vec![]),
         ("enable", vec![]),
@@ -220,7 +223,10 @@ async fn an_administrator_resets_mfa_with_a_reason_and_the_person_is_emailed_and
         &client,
         &page_path,
         &format!("{page_path}/reset-mfa"),
-        &[("reason", "Phone lost; identity checked by phone")],
+        &[
+            ("reason", "Phone lost; identity checked by phone"),
+            ("confirmed", "yes"),
+        ],
     )
     .await;
     assert_eq!(location(&response), format!("{page_path}?done=reset"));
@@ -651,7 +657,7 @@ async fn a_local_administrator_does_not_see_what_a_national_administrator_of_the
         &national,
         &page,
         &format!("{page}/reset-mfa"),
-        &[("reason", "secret reason about bob")],
+        &[("reason", "secret reason about bob"), ("confirmed", "yes")],
     )
     .await;
     let client = local_admin(&app).await;
@@ -679,7 +685,7 @@ async fn issuing_a_pass_signs_the_person_out_and_after_a_reset_only_a_pass_can_s
         &client,
         &page_path,
         &format!("{page_path}/reset-mfa"),
-        &[("reason", "phone stolen")],
+        &[("reason", "phone stolen"), ("confirmed", "yes")],
     )
     .await;
     // Someone with only the password cannot set up their own method now.

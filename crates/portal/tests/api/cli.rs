@@ -220,6 +220,17 @@ async fn the_product_binary_has_no_development_commands() {
 }
 
 #[tokio::test]
+async fn a_public_url_with_an_ip_address_is_refused_with_what_to_use_instead() {
+    let env = CliEnv::new().await;
+    let out = env.run(&["serve", "--public-url", "http://127.0.0.1:8080"], "");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: setting `public_url`: security keys need a host name, not an IP address: use http://localhost:8080 on this machine, or the service's domain (https://portal.nhsmal.net)"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     let env = CliEnv::new().await;
     let out = env.run(&["serve", "--argon2-memory-kib", "1024"], "");

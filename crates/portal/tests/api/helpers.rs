@@ -233,20 +233,35 @@ pub fn csrf_token(html: &str) -> String {
         .to_string()
 }
 
-/// The visible text of the elements matching `css`, joined by newlines.
+/// The text of the elements matching `css`, as a screen reader reads it: without what is
+/// `aria-hidden` (the responsive tables' repeated column headings), whitespace collapsed,
+/// one line per element.
 pub fn text_of(html: &str, css: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let selector = scraper::Selector::parse(css).expect("selector");
     doc.select(&selector)
         .map(|e| {
-            e.text()
-                .collect::<String>()
+            read_aloud(e)
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ")
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The text of an element, leaving out what is `aria-hidden`.
+pub fn read_aloud(e: scraper::ElementRef) -> String {
+    e.descendants()
+        .filter(|n| {
+            !n.ancestors().any(|a| {
+                a.value()
+                    .as_element()
+                    .is_some_and(|el| el.attr("aria-hidden") == Some("true"))
+            })
+        })
+        .filter_map(|n| n.value().as_text().map(|t| t.to_string()))
+        .collect()
 }
 
 pub fn location(response: &Response) -> String {

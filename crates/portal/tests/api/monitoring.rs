@@ -568,18 +568,34 @@ async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password
     sign_in_fully(&app, &away, &key).await;
     let page = app.page(&home, "/profile/activity").await;
     let doc = scraper::Html::parse_document(&page);
-    let form = scraper::Selector::parse("form[action$='/not-me']").expect("selector");
+    let link = scraper::Selector::parse("a[href$='/not-me']").expect("selector");
     let action = doc
-        .select(&form)
+        .select(&link)
         .next()
-        .and_then(|f| f.value().attr("action"))
-        .expect("a This wasn't me button")
+        .and_then(|a| a.value().attr("href"))
+        .expect("a This wasn't me link")
         .to_string();
     assert!(page.contains("This wasn&#39;t me") || page.contains("This wasn't me"));
+    // The link only asks: nothing has happened yet, and the page's form confirms.
+    let confirm = app.page(&home, &action).await;
+    assert!(confirm.contains("Was this sign-in not you?"));
+    assert!(confirm.contains(&format!("action=\"{action}\"")));
+    assert_eq!(
+        app.store
+            .devices_of(&ann.id, app.clock_now())
+            .await
+            .expect("devices")
+            .len(),
+        1
+    );
     // Another person cannot report Ann's sign-in.
     let (bob, _) = app
         .with_fresh_factor("bob@fa123.nhs.uk", "FA123", "user")
         .await;
+    assert_eq!(
+        app.get_with(&bob, &action).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let token = crate::helpers::csrf_token(&app.page(&bob, "/profile/activity").await);
     let r = bob
         .post(app.url(&action))

@@ -359,3 +359,15 @@ pub struct AdminRiskyAccountsPage {
     pub rows: Vec<AdminRiskyRow>,
     pub more: bool,
 }
+
+#[derive(Template)]
+#[template(path = "admin_confirm_reset.html")]
+pub struct ConfirmResetPage {
+    pub chrome: Chrome,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// "Authenticator app: Work phone", one per method that will be removed.
+    pub methods: Vec<String>,
+    pub reason: String,
+}

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::AdminSession;
 use crate::web::admin::pages::{
     AdminEventRow, AdminMethodRow, AdminPassPage, AdminUserPage, AdminUserRow, AdminUsersPage,
+    ConfirmResetPage,
 };
 use crate::web::http::extract::CsrfForm;
 use crate::web::http::pages::{FieldError, render};
@@ -260,6 +261,9 @@ fn done(id: &str, what: &str) -> Response {
 struct ReasonForm {
     #[serde(default)]
     reason: String,
+    /// "yes" once the administrator has seen the confirmation page.
+    #[serde(default)]
+    confirmed: String,
 }
 
 async fn reset_mfa(
@@ -269,6 +273,14 @@ async fn reset_mfa(
     CsrfForm(form): CsrfForm<ReasonForm>,
 ) -> Result<Response, AppError> {
     let target = managed_person(&app, &admin, &id, "mfa.reset").await?;
+    if form.confirmed != "yes" {
+        // A reset removes every method and signs the person out: the administrator sees
+        // whose, and what goes, before it happens.
+        return match admin::valid_reason(&form.reason) {
+            Ok(reason) => confirm_reset(&app, &admin, &target, reason).await,
+            Err(e) => refused_form(&app, &admin, &target, "reason", &e, &form.reason).await,
+        };
+    }
     match admin::reset_mfa(&app.store, &action(&app, &admin), &target, &form.reason).await {
         Ok(_) => Ok(done(&id, "reset")),
         Err(e @ AdminError::BadReason) => {
@@ -276,6 +288,29 @@ async fn reset_mfa(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// "Reset {name}'s MFA?": the person, the methods that will go, the reason, and the button
+/// that does it.
+async fn confirm_reset(
+    app: &AppState,
+    admin: &AdminSession,
+    target: &Account,
+    reason: &str,
+) -> Result<Response, AppError> {
+    let methods = mfa::methods_of(&app.store, &target.id).await?;
+    let page = ConfirmResetPage {
+        chrome: admin.chrome(app),
+        id: target.id.clone(),
+        name: target.display_name.clone(),
+        email: target.email.clone(),
+        methods: methods
+            .iter()
+            .map(|m| format!("{}: {}", m.kind.label(), m.name))
+            .collect(),
+        reason: reason.to_string(),
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The person's page again, with `error` on `field` (what was typed as the reason kept).

@@ -43,7 +43,12 @@ pub enum AppError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests")]
-    TooManyRequests { retry_after: i64, message: String },
+    /// `help`: the help page about this limit.
+    TooManyRequests {
+        retry_after: i64,
+        message: String,
+        help: &'static str,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -158,7 +163,15 @@ impl IntoResponse for AppError {
                 vec!["Try again later.".into()],
             ),
         };
+        let help_href = match &self {
+            AppError::TooManyRequests { help, .. } => help,
+            _ => "/help",
+        };
+        let help_text = crate::web::help::title_of(help_href)
+            .map(|t| format!("Help: {t}"))
+            .unwrap_or_else(|| "Get help with the NHSmal Portal".to_string());
         let page = MessagePage {
+            help: Some((help_href.to_string(), help_text)),
             chrome: Chrome::anonymous(),
             heading: heading.to_string(),
             paragraphs,

@@ -25,7 +25,9 @@ impl Chrome {
                 "session",
                 session.token.cookie_value(),
             ),
-            admin: session.account.role != domain::accounts::Role::User,
+            // Shown once the admin area can open: to an administrator with a method (it
+            // asks for one); without, My Profile says what to set up first.
+            admin: session.account.role != domain::accounts::Role::User && session.has_methods,
         }
     }
 
@@ -80,6 +82,8 @@ pub struct MessagePage {
     pub heading: String,
     pub paragraphs: Vec<String>,
     pub link: Option<(String, String)>,
+    /// The help page for this situation: (address, link text).
+    pub help: Option<(String, String)>,
 }
 
 pub struct PasswordField {

@@ -44,6 +44,7 @@ pub(crate) async fn find_client(app: &AppState, id: &str) -> Result<Option<Clien
 
 fn error_page(status: StatusCode, message: &str) -> Response {
     let page = MessagePage {
+        help: None,
         chrome: Chrome::anonymous(),
         heading: "We cannot sign you in to this app".into(),
         paragraphs: vec![
@@ -461,6 +462,7 @@ async fn logout(
     if !subject_matches {
         // No proof the app speaks for this person: ask them.
         let page = MessagePage {
+            help: None,
             chrome: match &session {
                 Some(s) => Chrome::signed_in(&app, s),
                 None => Chrome::anonymous(),

@@ -123,6 +123,7 @@ async fn choose(
         // A temporary access pass opens one enrolment; with a method set up, it is spent.
         sessions::end_session(&app.store, &signed_in.0.token).await?;
         let page = MessagePage {
+            help: None,
             chrome: Chrome::anonymous(),
             heading: "Multi-factor authentication is set up".into(),
             paragraphs: vec![
@@ -198,6 +199,7 @@ fn totp_form(
     let page = EnrolTotpPage {
         chrome: Chrome::signed_in(app, &signed_in.0),
         qr: qr_data_url(&uri),
+        otpauth: uri.clone(),
         key: secret.base32_grouped(),
         name: name.to_string(),
         errors: error
@@ -299,19 +301,22 @@ async fn totp_verify(
         }
         Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
             retry_after: until - ctx.now,
+            help: "/help/code-not-accepted",
             message: format!(
                 "There have been too many wrong codes. Try again after {}.",
                 domain::clock::human(until)
             ),
         }),
-        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing)) => Ok(totp_form(
-            &app,
-            &signed_in,
-            &secret,
-            &form.name,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(("code", e.to_string())),
-        )),
+        Err(e @ (MfaError::WrongCode { .. } | MfaError::CodeUsed | MfaError::CodeMissing)) => {
+            Ok(totp_form(
+                &app,
+                &signed_in,
+                &secret,
+                &form.name,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(("code", e.to_string())),
+            ))
+        }
         Err(e @ (MfaError::BadName | MfaError::TooManyApps)) => Ok(totp_form(
             &app,
             &signed_in,
@@ -372,6 +377,11 @@ fn phone_form(
         masked: view.masked,
         errors: FieldError::on(field, &error),
         field_error: error,
+        help: if kind == MethodKind::Voice {
+            ("/help/set-up-phone-call", "Help with setting up phone calls")
+        } else {
+            ("/help/set-up-text-message", "Help with setting up text messages")
+        },
     };
     render(status, &page)
 }
@@ -605,12 +615,13 @@ async fn phone_step(
         )),
         Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
             retry_after: until - ctx.now,
+            help: "/help/code-not-accepted",
             message: format!(
                 "There have been too many wrong codes. Try again after {}.",
                 domain::clock::human(until)
             ),
         }),
-        Err(e @ (MfaError::WrongCode | MfaError::CodeMissing | MfaError::CodeExpired)) => {
+        Err(e @ (MfaError::WrongCode { .. } | MfaError::CodeMissing | MfaError::CodeExpired)) => {
             Ok(phone_form(
                 &app,
                 &signed_in,

@@ -35,7 +35,11 @@ struct FeedbackForm {
 
 /// The page header and form token: the session's when signed in, otherwise the visitor
 /// cookie's (set here if new), as on the sign-in page.
-fn chrome(app: &AppState, session: &MaybeSignedIn, jar: CookieJar) -> (CookieJar, Chrome) {
+pub(crate) fn chrome(
+    app: &AppState,
+    session: &MaybeSignedIn,
+    jar: CookieJar,
+) -> (CookieJar, Chrome) {
     match &session.0 {
         Some(s) => (jar, Chrome::signed_in(app, s)),
         None => {
@@ -66,7 +70,7 @@ fn feedback_form(
         rating_error: error_for("rating"),
         comments_error: error_for("comments"),
         errors,
-        topics: Topic::ALL
+        topics: Topic::OFFERED
             .iter()
             .map(|t| Choice {
                 value: t.as_str().into(),
@@ -133,6 +137,7 @@ async fn send(
         }
         Err(FeedbackError::TooMany { until }) => Err(AppError::TooManyRequests {
             retry_after: until - now,
+            help: "/help",
             message: format!(
                 "A lot of feedback has been sent from your network in the last hour, so we cannot take any more for now. Try again after {}.",
                 domain::clock::human(until)
@@ -148,6 +153,7 @@ async fn thank_you(State(app): State<AppState>, session: MaybeSignedIn) -> Respo
         None => Chrome::anonymous(),
     };
     let page = MessagePage {
+        help: None,
         chrome,
         heading: "Thank you for your feedback".into(),
         paragraphs: vec![

@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
 async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Response {
     let page = ProfilePage {
         chrome: Chrome::signed_in(&app, &signed_in.0),
+        admin_needs_method: signed_in.0.account.role != domain::accounts::Role::User
+            && !signed_in.0.has_methods,
         account: signed_in.0.account,
     };
     render(StatusCode::OK, &page)
@@ -93,8 +95,17 @@ async fn self_service(
     .find(|(shown, _)| *shown)
     .map(|(_, text)| text.to_string());
     let methods = mfa::methods_of(&app.store, &signed_in.0.account.id).await?;
+    // One method and no recovery codes: losing that phone or key would lock the person out.
+    let needs_backup = methods.len() == 1
+        && domain::recovery::RecoveryCodeRecords::unused_recovery_codes(
+            &app.store,
+            &signed_in.0.account.id,
+        )
+        .await?
+        .is_empty();
     let page = SelfServicePage {
         chrome: Chrome::signed_in(&app, &signed_in.0),
+        needs_backup,
         notice,
         methods: methods
             .iter()
@@ -185,6 +196,46 @@ struct ChangePasswordForm {
     confirm_password: String,
 }
 
+/// The form's own problems, one per field: a missing current password, a new password the
+/// rules refuse, a confirmation that is missing or different.
+fn form_problems(
+    form: &ChangePasswordForm,
+    account: &domain::accounts::Account,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if form.current_password.is_empty() {
+        errors.push(FieldError {
+            field: "current_password",
+            message: "Enter your current password".into(),
+        });
+    }
+    // The rules on the new password alone (the confirmation is checked next, on its field).
+    if let Err(e) = domain::password::NewPassword::parse(
+        &form.new_password,
+        &form.new_password,
+        &account.personal_words(),
+    ) {
+        errors.push(FieldError {
+            field: "new_password",
+            message: e.to_string(),
+        });
+    }
+    if form.confirm_password.is_empty() && !form.new_password.is_empty() {
+        errors.push(FieldError {
+            field: "confirm_password",
+            message: "Confirm your new password".into(),
+        });
+    } else if domain::password::Password::new(&form.confirm_password).expose()
+        != domain::password::Password::new(&form.new_password).expose()
+    {
+        errors.push(FieldError {
+            field: "confirm_password",
+            message: PasswordRejected::DoesNotMatch.to_string(),
+        });
+    }
+    errors
+}
+
 async fn change_password(
     State(app): State<AppState>,
     FromClient(requester): FromClient,
@@ -192,11 +243,10 @@ async fn change_password(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> Result<Response, AppError> {
-    if form.current_password.is_empty() {
-        let errors = vec![FieldError {
-            field: "current_password",
-            message: "Enter your current password".into(),
-        }];
+    // Every problem the form shows on its own is reported at once, before the current
+    // password is checked (which costs a hash and counts toward the sign-in limit).
+    let errors = form_problems(&form, &signed_in.0.account);
+    if !errors.is_empty() {
         return Ok(change_password_form(
             &app,
             &signed_in,
@@ -263,6 +313,7 @@ async fn change_password(
         }
         Err(PasswordChangeError::Throttled { until }) => Err(AppError::TooManyRequests {
             retry_after: until - now,
+            help: "/help/forgot-password",
             message: format!(
                 "There have been too many attempts with a wrong password. Wait until {} and try again.",
                 domain::clock::human(until)

@@ -11,6 +11,8 @@ use crate::web::http::pages::{Choice, Chrome, FieldError, MethodOption, Password
 pub struct ProfilePage {
     pub chrome: Chrome,
     pub account: Account,
+    /// An administrator without a method: the admin area opens once they set one up.
+    pub admin_needs_method: bool,
 }
 
 #[derive(Template)]
@@ -31,12 +33,22 @@ pub struct ActivityRow {
     pub flagged: Option<String>,
     pub reported: bool,
     pub can_report: bool,
+    pub this_session: bool,
+}
+
+#[derive(Template)]
+#[template(path = "not_me_confirm.html")]
+pub struct NotMeConfirmPage {
+    pub chrome: Chrome,
+    pub row: ActivityRow,
 }
 
 #[derive(Template)]
 #[template(path = "self_service.html")]
 pub struct SelfServicePage {
     pub chrome: Chrome,
+    /// Ask for a second method or recovery codes.
+    pub needs_backup: bool,
     pub notice: Option<String>,
     pub methods: Vec<MethodRow>,
     pub devices: Vec<DeviceRow>,
@@ -82,6 +94,8 @@ pub struct EnrolChoicePage {
 pub struct EnrolTotpPage {
     pub chrome: Chrome,
     pub qr: String,
+    /// The `otpauth://` address the QR code holds, as a link for people on their phone.
+    pub otpauth: String,
     pub key: String,
     pub name: String,
     pub errors: Vec<FieldError>,
@@ -127,6 +141,8 @@ pub struct EnrolPhonePage {
     pub masked: String,
     pub errors: Vec<FieldError>,
     pub field_error: Option<String>,
+    /// The help page for setting up this method: (address, link text).
+    pub help: (&'static str, &'static str),
 }
 
 #[derive(Template)]

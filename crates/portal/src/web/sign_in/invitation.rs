@@ -50,6 +50,7 @@ fn token_in(app: &AppState, jar: &CookieJar) -> Option<InvitationToken> {
 /// One page, one status, for unknown, expired and used links alike.
 fn not_usable(app: &AppState, jar: CookieJar) -> Response {
     let page = MessagePage {
+        help: None,
         chrome: Chrome::anonymous(),
         heading: "This link cannot be used".into(),
         paragraphs: vec![InvitationError::NotUsable.to_string()],

@@ -29,7 +29,10 @@ pub struct VerifyPage {
     pub method_id: String,
     pub errors: Vec<FieldError>,
     pub code_error: Option<String>,
-    pub step_up: bool,
+    /// Why a signed-in person is asked again ("To open the admin area, …"), if they are.
+    pub step_up: Option<&'static str>,
+    /// The help page for signing in with this method: (address, link text).
+    pub help: (&'static str, &'static str),
     /// During a password reset: which method this is.
     pub reset_note: Option<String>,
     /// Offer "Don't ask again on this device for N days".

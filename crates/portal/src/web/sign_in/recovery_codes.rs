@@ -200,14 +200,11 @@ async fn use_code(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("Enter a recovery code".into()),
         )),
-        Err(MfaError::WrongCode) => Ok(use_form(
+        Err(MfaError::WrongCode { tries_left }) => Ok(use_form(
             &app,
             &session,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(
-                "The recovery code is not correct, or it has been used. Check it and try again"
-                    .into(),
-            ),
+            Some(wrong_recovery_code(tries_left)),
         )),
         Err(e) => Err(e.into()),
     }
@@ -239,4 +236,12 @@ async fn used_page(
         next,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// What a wrong (or spent) recovery code is told, with the warning before the lock.
+pub(crate) fn wrong_recovery_code(tries_left: Option<i64>) -> String {
+    format!(
+        "The recovery code is not correct, or it has been used. Check it and try again{}",
+        domain::mfa::tries_warning(tries_left)
+    )
 }

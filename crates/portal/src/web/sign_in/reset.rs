@@ -236,6 +236,7 @@ async fn email_step(
         Err(ResetError::Throttled { until }) => {
             return Err(AppError::TooManyRequests {
                 retry_after: until - now,
+                help: "/help/forgot-password",
                 message: format!(
                     "There have been too many attempts to reset this password. Try again after {}.",
                     domain::clock::human(until)

@@ -439,7 +439,8 @@ pub(crate) fn phantom_page(
         method_id: step.phantom.kind.as_str().into(),
         errors: FieldError::on("code", &error),
         code_error: error,
-        step_up: false,
+        step_up: None,
+        help: super::second_step::help_for(step.phantom.kind),
         reset_note: Some(step.note.clone()),
         remember_days: None,
     };
@@ -467,15 +468,16 @@ pub(crate) async fn phantom_resend(
     Ok(Redirect::to(VERIFY).into_response())
 }
 
-/// A wrong guess on a step that cannot succeed, counted as a real reset counts them.
+/// A wrong guess on a step that cannot succeed, counted as a real reset counts them: the
+/// lock as an error, else what a real wrong code is told.
 async fn phantom_guess(
     app: &AppState,
     tag: &str,
     requester: &Requester,
-) -> Result<Option<AppError>, AppError> {
+) -> Result<Result<MfaError, AppError>, AppError> {
     let now = app.now();
     let limits = &app.settings.sign_in_limits;
-    let locked = recovery::count_phantom_guess(
+    let answer = recovery::count_phantom_guess(
         &app.store,
         tag,
         requester,
@@ -484,7 +486,10 @@ async fn phantom_guess(
         now,
     )
     .await?;
-    Ok(locked.map(|until| locked_by_wrong_codes(until, now)))
+    Ok(match answer {
+        MfaError::Locked { until } => Err(locked_by_wrong_codes(until, now)),
+        wrong => Ok(wrong),
+    })
 }
 
 /// The call of a phantom step: waiting for a keypress for as long as a real call would, then
@@ -522,13 +527,11 @@ pub(crate) async fn phantom_verify(
             Some(MfaError::CodeMissing.to_string()),
         )),
         _ => {
-            if let Some(locked) = phantom_guess(app, &step.tag, requester).await? {
-                return Err(locked);
-            }
+            let wrong = phantom_guess(app, &step.tag, requester).await??;
             Ok(phantom_page(
                 step,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(MfaError::WrongCode.to_string()),
+                Some(wrong.to_string()),
             ))
         }
     }
@@ -567,7 +570,7 @@ pub(crate) async fn phantom_key_finish(
     tag: &str,
     requester: &Requester,
 ) -> Result<Response, AppError> {
-    if let Some(locked) = phantom_guess(app, tag, requester).await? {
+    if let Err(locked) = phantom_guess(app, tag, requester).await? {
         let message = match locked {
             AppError::TooManyRequests { message, .. } => message,
             _ => "There have been too many failed attempts.".into(),
@@ -625,7 +628,7 @@ pub(crate) async fn decoy_recovery_code(
         Some((_, requester)) => {
             let now = app.now();
             let limits = &app.settings.sign_in_limits;
-            if let Some(until) = recovery::count_phantom_guess(
+            match recovery::count_phantom_guess(
                 &app.store,
                 &decoy.tag,
                 requester,
@@ -635,15 +638,13 @@ pub(crate) async fn decoy_recovery_code(
             )
             .await?
             {
-                return Err(locked_by_wrong_codes(until, now));
-            }
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(
-                    "The recovery code is not correct, or it has been used. Check it and try again"
-                        .to_string(),
+                MfaError::Locked { until } => return Err(locked_by_wrong_codes(until, now)),
+                MfaError::WrongCode { tries_left } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(super::recovery_codes::wrong_recovery_code(tries_left)),
                 ),
-            )
+                other => return Err(other.into()),
+            }
         }
     };
     let page = UseRecoveryCodePage {

@@ -206,7 +206,15 @@ fn verify_form(
         },
         errors: FieldError::on("code", &error),
         code_error: error,
-        step_up: session.0.record.stage == SessionStage::SignedIn,
+        step_up: (session.0.record.stage == SessionStage::SignedIn).then(|| {
+            let next = Flow::of(&session.0).next.unwrap_or_default();
+            if next.starts_with("/admin") {
+                "To open the admin area, prove it is you again."
+            } else {
+                "To change how you sign in, prove it is you again."
+            }
+        }),
+        help: help_for(method.kind),
         reset_note: reset
             .then(|| crate::web::sign_in::reset_step::reset_note(&Flow::of(&session.0))),
         remember_days: Flow::of(&session.0)
@@ -214,6 +222,28 @@ fn verify_form(
             .filter(|_| session.0.record.stage == SessionStage::SecondFactor),
     };
     render(status, &page)
+}
+
+/// The help page about signing in with a kind of method.
+pub(crate) fn help_for(kind: MethodKind) -> (&'static str, &'static str) {
+    match kind {
+        MethodKind::Totp => (
+            "/help/sign-in-authenticator-app",
+            "Help with signing in with an authenticator app",
+        ),
+        MethodKind::Sms => (
+            "/help/sign-in-text-message",
+            "Help with signing in with a text message",
+        ),
+        MethodKind::Voice => (
+            "/help/sign-in-phone-call",
+            "Help with signing in with a phone call",
+        ),
+        MethodKind::Fido2 => (
+            "/help/sign-in-security-key",
+            "Help with signing in with a security key",
+        ),
+    }
 }
 
 /// For a text message or a call, sends the code or places the call as the step opens (unless
@@ -408,6 +438,7 @@ async fn verify(
                     // 0# on the call: this sign-in is over.
                     sessions::end_session(&app.store, &session.0.token).await?;
                     let page = crate::web::http::pages::MessagePage {
+                        help: None,
                         chrome: Chrome::anonymous(),
                         heading: "Sign-in blocked".into(),
                         paragraphs: vec!["You reported on the call that this sign-in was not you, so we have blocked it and emailed you. If someone else knows your password, change it as soon as you can.".into()],
@@ -471,7 +502,8 @@ async fn verify(
         }
         Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
         Err(
-            e @ (MfaError::WrongCode
+            e @ (MfaError::WrongCode { .. }
+            | MfaError::CodeUsed
             | MfaError::CodeMissing
             | MfaError::CodeExpired
             | MfaError::KeyRefused),
@@ -490,6 +522,7 @@ async fn verify(
 pub(crate) fn locked_by_wrong_codes(until: i64, now: i64) -> AppError {
     AppError::TooManyRequests {
         retry_after: until - now,
+        help: "/help/code-not-accepted",
         message: format!(
             "There have been too many wrong codes, so your account is locked until {}. We have emailed you about it. If you did not try to sign in, contact your local administrator.",
             domain::clock::human(until)

@@ -31,6 +31,7 @@ use domain::temporary_access::PassCode;
 /// A sign-in stopped because of its risk.
 fn blocked_page() -> crate::web::http::pages::MessagePage {
     crate::web::http::pages::MessagePage {
+        help: None,
         chrome: Chrome::anonymous(),
         heading: "We have stopped this sign-in".into(),
         paragraphs: vec![
@@ -320,6 +321,7 @@ async fn sign_in(
         }
         Err(SignInError::Throttled { until }) => Err(AppError::TooManyRequests {
             retry_after: until - now,
+            help: "/help/forgot-password",
             message: format!(
                 "You have tried to sign in too many times. Wait until {} and try again. If you have forgotten your password, use “Forgotten your password?” on the sign-in page.",
                 domain::clock::human(until)
@@ -327,6 +329,7 @@ async fn sign_in(
         }),
         Err(SignInError::ResetRequired) => {
             let page = crate::web::http::pages::MessagePage {
+                help: None,
                 chrome: Chrome::anonymous(),
                 heading: "You need to reset your password".into(),
                 paragraphs: vec![
@@ -339,6 +342,7 @@ async fn sign_in(
         }
         Err(SignInError::Disabled) => {
             let page = crate::web::http::pages::MessagePage {
+                help: None,
                 chrome: Chrome::anonymous(),
                 heading: "Your account has been disabled".into(),
                 paragraphs: vec![
@@ -482,6 +486,7 @@ async fn sign_in_with_pass(
         )),
         Err(SignInError::Throttled { until }) => Err(AppError::TooManyRequests {
             retry_after: until - now,
+            help: "/help/forgot-password",
             message: format!(
                 "You have tried to sign in too many times. Wait until {} and try again.",
                 domain::clock::human(until)
