@@ -471,8 +471,49 @@ def admin_confirm_reset(page: Page, portal: Portal) -> None:
     expect(page.get_by_role("button", name="Yes, reset their MFA", exact=True)).to_be_visible()
 
 
+def help_search_results(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/help?q=phone"))
+    expect(page.get_by_role("heading", level=2, name=re.compile("^Help pages about"))).to_be_visible()
+
+
+def new_phone(page: Page, portal: Portal) -> None:
+    user_with_an_app(page, portal)
+    page.goto(portal.url("/profile/new-phone"))
+    expect(page.get_by_role("heading", level=1, name="Move to a new phone", exact=True)).to_be_visible()
+
+
+def rollout_kit(page: Page, portal: Portal) -> None:
+    admin_with_an_app(page, portal, "la.example@demo1.nhs.uk", "Lou Admin")
+    page.goto(portal.url("/admin/rollout-kit"))
+    expect(page.get_by_role("table", name="People who have not set up MFA")).to_be_visible()
+
+
+def rollout_guide(page: Page, portal: Portal) -> None:
+    admin_with_an_app(page, portal, "la.example@demo1.nhs.uk", "Lou Admin")
+    page.goto(portal.url("/admin/rollout-kit/guide"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def not_me_confirmation(page: Page, portal: Portal) -> None:
+    app = user_with_an_app(page, portal)
+    # Someone else signs in (a second later: the log counts in seconds).
+    page.wait_for_timeout(1100)
+    other = page.context.browser.new_context().new_page()
+    sign_in(other, portal)
+    prove_it_is_you(other, app)
+    other.context.close()
+    page.goto(portal.url("/profile/activity"))
+    page.get_by_role("link", name=re.compile("^This wasn't me")).first.click()
+    expect(page.get_by_role("heading", level=1, name="Was this sign-in not you?", exact=True)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Portal], None]] = {
     "help index": help_index,
+    "help search results": help_search_results,
+    "move to a new phone": new_phone,
+    "rollout kit": rollout_kit,
+    "rollout guide to print": rollout_guide,
+    "this wasn't me: confirm": not_me_confirmation,
     "help page": help_page,
     "admin confirm an mfa reset": admin_confirm_reset,
     "profile menu page": profile_menu_page,

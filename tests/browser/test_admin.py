@@ -90,6 +90,7 @@ def test_a_local_admin_resets_mfa_and_issues_a_pass_and_the_person_enrols_a_new_
 
     admin_page.get_by_role("textbox", name="Reason", exact=True).fill(REASON)
     admin_page.get_by_role("button", name="Reset MFA", exact=True).click()
+    admin_page.get_by_role("button", name="Yes, reset their MFA", exact=True).click()
     expect_path(admin_page, ann_path)
     expect(admin_page.get_by_role("status")).to_contain_text("Their multi-factor authentication was reset")
     expect(methods_table(admin_page)).to_have_count(0)
@@ -124,7 +125,7 @@ def test_a_local_admin_resets_mfa_and_issues_a_pass_and_the_person_enrols_a_new_
     expect(methods_table(admin_page).get_by_role("row").filter(has_text="New phone")).to_have_count(1)
     expect(methods_table(admin_page).get_by_role("row").filter(has_text="Old phone")).to_have_count(0)
     events = events_table(admin_page)
-    for event in ("mfa.reset", "tap.issued", "tap.used", "mfa.method_added"):
+    for event in ("MFA reset", "Temporary access pass issued", "Temporary access pass used", "Method added"):
         expect(events.get_by_role("row").filter(has_text=event).first).to_be_visible()
 
     admin_page.goto(portal.url("/admin"))
@@ -133,14 +134,14 @@ def test_a_local_admin_resets_mfa_and_issues_a_pass_and_the_person_enrols_a_new_
     admin_page.get_by_role("textbox", name="Email address", exact=True).fill(ann.email)
     admin_page.get_by_role("button", name="Filter", exact=True).click()
     log = admin_page.get_by_role("table", name="Events, newest first")
-    reset = log.get_by_role("row").filter(has_text="mfa.reset")
+    reset = log.get_by_role("row").filter(has_text="MFA reset")
     expect(reset).to_have_count(1)
     expect(reset).to_contain_text(lou.email)
     expect(reset).to_contain_text(REASON)
-    issued = log.get_by_role("row").filter(has_text="tap.issued")
+    issued = log.get_by_role("row").filter(has_text="Temporary access pass issued")
     expect(issued).to_have_count(1)
     expect(issued).to_contain_text(lou.email)
-    expect(log.get_by_role("row").filter(has_text="tap.used")).to_have_count(1)
+    expect(log.get_by_role("row").filter(has_text="Temporary access pass used")).to_have_count(1)
     # The pass itself is never written down.
     expect(log).not_to_contain_text(code)
 

@@ -82,7 +82,7 @@ def open_security_key_setup(page: Page, portal: Portal) -> None:
     open_method_choice(page, portal)
     choose_method(page, "FIDO2 token")
     expect_path(page, SETUP_PATH)
-    expect(page.get_by_role("heading", level=1, name="Set up a security key", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name="Set up a FIDO2 token (security key)", exact=True)).to_be_visible()
     expect(page.get_by_role("textbox", name="Name for this key (optional)", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Register security key", exact=True)).to_be_visible()
 

@@ -83,6 +83,19 @@ pub fn human(t: UnixTime) -> String {
     format!("{} at {time} (UK time)", d.format("%-d %B %Y"))
 }
 
+/// The start of a day in UK time, given the start of the same date in UTC (as
+/// `policy::parse_date` reads a typed date): what "from 6 December" means to a person in the UK.
+pub fn uk_day_start(utc_midnight: UnixTime) -> UnixTime {
+    use chrono::TimeZone;
+    chrono::DateTime::from_timestamp(utc_midnight, 0)
+        .and_then(|d| {
+            chrono_tz::Europe::London
+                .from_local_datetime(&d.naive_utc())
+                .earliest()
+        })
+        .map_or(utc_midnight, |d| d.timestamp())
+}
+
 /// A date as people read it, in UK time, e.g. "27 November 2026".
 pub fn human_date(t: UnixTime) -> String {
     uk(t).map_or_else(|| t.to_string(), |d| d.format("%-d %B %Y").to_string())
@@ -118,6 +131,9 @@ mod tests {
         );
         assert_eq!(human(1_792_890_000), "25 October 2026 at 1:00am (UK time)");
         assert_eq!(human_date(1_722_470_400 - 1800), "1 August 2024");
+        // A typed date starts at UK midnight: an hour before UTC's in summer, at it in winter.
+        assert_eq!(uk_day_start(1_722_470_400), 1_722_470_400 - 3600);
+        assert_eq!(uk_day_start(1_796_515_200), 1_796_515_200);
     }
 
     #[test]

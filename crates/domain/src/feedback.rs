@@ -332,9 +332,9 @@ pub fn parse_filter(input: &FilterInput<'_>) -> Result<FeedbackFilter, Vec<Filte
             Ok(t) => Some(t),
             Err(_) => {
                 let message = if field == "from" {
-                    "Enter the ‘from’ date as a real date, such as 2026-08-01"
+                    "Enter the ‘from’ date as a real date, such as 01/08/2026"
                 } else {
-                    "Enter the ‘to’ date as a real date, such as 2026-08-31"
+                    "Enter the ‘to’ date as a real date, such as 31/08/2026"
                 };
                 problems.push(FilterProblem::new(field, message));
                 None

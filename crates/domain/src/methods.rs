@@ -130,6 +130,13 @@ pub trait MethodRecords {
         method_id: &str,
         name: &str,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// A text-message or phone-call method's new number (and name); false if it is gone.
+    fn set_method_phone(
+        &self,
+        method_id: &str,
+        phone: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     fn make_default_method(
         &self,
         account_id: &str,

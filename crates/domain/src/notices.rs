@@ -170,6 +170,7 @@ pub fn password_reset(account: &Account, at: UnixTime) -> Notice<'static> {
 pub enum MethodChange {
     Added,
     Removed,
+    NumberChanged,
 }
 
 /// `kind` as people read it ("Authenticator app"), `name` as the person named it.
@@ -190,6 +191,11 @@ pub fn method_changed(
             "A sign-in method was removed from your NHSmal account",
             "A way to prove it's you was removed from",
             "someone else may have changed your security info",
+        ),
+        MethodChange::NumberChanged => (
+            "The phone number you sign in with was changed",
+            "The phone number of a way to prove it's you was changed on",
+            "someone else may be able to sign in as you",
         ),
     };
     notice(

@@ -19,6 +19,8 @@ pub enum OrganisationError {
     AlreadyExists(String),
     #[error("no organisation with code {0}")]
     NotFound(String),
+    #[error("the contact must be one line of up to 300 characters")]
+    InvalidContact,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -45,7 +47,13 @@ pub struct Organisation {
     pub code: String,
     pub name: String,
     pub created_at: UnixTime,
+    /// How the organisation's staff reach their local administrators ("IT service desk,
+    /// 0161 496 0000, it@riverside.nhs.uk"): shown wherever a page says to contact them.
+    pub admin_contact: Option<String>,
 }
+
+/// The longest contact text, in characters.
+pub const MAX_CONTACT_CHARS: usize = 300;
 
 pub trait OrganisationRecords {
     /// Adds the organisation; `StorageError::Conflict` when the code exists.
@@ -57,6 +65,32 @@ pub trait OrganisationRecords {
         &self,
         code: &str,
     ) -> impl Future<Output = Result<Option<Organisation>, StorageError>> + Send;
+    /// Sets (or with `None` clears) the contact; false when there is no such organisation.
+    fn set_admin_contact(
+        &self,
+        code: &str,
+        contact: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+}
+
+/// The contact as typed, checked: one line of up to 300 characters; empty clears it.
+pub fn valid_contact(text: &str) -> Result<Option<String>, OrganisationError> {
+    let text = text.trim();
+    if text.chars().count() > MAX_CONTACT_CHARS || text.chars().any(char::is_control) {
+        return Err(OrganisationError::InvalidContact);
+    }
+    Ok((!text.is_empty()).then(|| text.to_string()))
+}
+
+/// The contact of an organisation's local administrators, if it has one.
+pub async fn admin_contact(
+    records: &impl OrganisationRecords,
+    code: &str,
+) -> Result<Option<String>, StorageError> {
+    Ok(records
+        .organisation(code)
+        .await?
+        .and_then(|o| o.admin_contact))
 }
 
 pub async fn add_organisation(
@@ -74,6 +108,7 @@ pub async fn add_organisation(
         code: code.as_str().to_string(),
         name: name.to_string(),
         created_at: now,
+        admin_contact: None,
     };
     match records.insert_organisation(&org).await {
         Ok(()) => Ok(org),

@@ -254,7 +254,7 @@ pub enum PolicyError {
     UnknownMethod(String),
     #[error("name at least one method")]
     NoMethods,
-    #[error("the date must be YYYY-MM-DD (got {0:?})")]
+    #[error("the date must be a real date, such as 06/12/2026 or 2026-12-06 (got {0:?})")]
     BadDate(String),
     #[error("{0} must be a whole number from {1} to {2}")]
     OutOfRange(&'static str, i64, i64),
@@ -411,12 +411,44 @@ pub struct PolicyChange<'a> {
     pub replace: bool,
 }
 
-/// Parses a date as the start of that day in UTC.
+/// Parses a date as the start of that day in UTC: as YYYY-MM-DD, or as people in the UK type
+/// one, day first (06/12/2026, 6/12/2026, 6-12-2026, 6.12.2026, 6 12 2026).
 pub fn parse_date(text: &str) -> Result<UnixTime, PolicyError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), format)
-        .map(|d| d.midnight().assume_utc().unix_timestamp())
-        .map_err(|_| PolicyError::BadDate(text.to_string()))
+    let bad = || PolicyError::BadDate(text.to_string());
+    let text = text.trim();
+    let iso = time::macros::format_description!("[year]-[month]-[day]");
+    let date = match time::Date::parse(text, iso) {
+        Ok(d) => d,
+        Err(_) => {
+            let parts: Vec<&str> = text.split(['/', '-', '.', ' ']).collect();
+            let [day, month, year] = parts.as_slice() else {
+                return Err(bad());
+            };
+            let number = |s: &str, max_len: usize| {
+                (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| s.parse::<u16>().ok())
+                    .flatten()
+            };
+            let (Some(day), Some(month), Some(year)) =
+                (number(day, 2), number(month, 2), number(year, 4))
+            else {
+                return Err(bad());
+            };
+            // A four-digit year only: 06/12/26 could be 1926 or 2026.
+            if year < 1000 {
+                return Err(bad());
+            }
+            let month = time::Month::try_from(u8::try_from(month).map_err(|_| bad())?)
+                .map_err(|_| bad())?;
+            time::Date::from_calendar_date(
+                i32::from(year),
+                month,
+                u8::try_from(day).map_err(|_| bad())?,
+            )
+            .map_err(|_| bad())?
+        }
+    };
+    Ok(date.midnight().assume_utc().unix_timestamp())
 }
 
 fn in_range(name: &'static str, value: Option<i64>, min: i64, max: i64) -> Result<(), PolicyError> {
@@ -582,6 +614,33 @@ mod tests {
     use super::*;
     use crate::accounts::AccountState;
 
+    #[test]
+    fn dates_are_read_as_iso_or_day_first_as_people_in_the_uk_type_them() {
+        let sixth_of_december = 1_796_515_200; // 2026-12-06T00:00:00Z
+        for typed in [
+            "2026-12-06",
+            "06/12/2026",
+            "6/12/2026",
+            "6-12-2026",
+            "6.12.2026",
+            " 06 12 2026 ",
+        ] {
+            assert_eq!(parse_date(typed).ok(), Some(sixth_of_december), "{typed}");
+        }
+        for typed in [
+            "31/02/2026",
+            "06/13/2026",
+            "06/12/26",
+            "2026/12/06",
+            "6th Dec",
+            "",
+            "06//2026",
+            "1/1/99999",
+        ] {
+            assert!(parse_date(typed).is_err(), "{typed}");
+        }
+    }
+
     fn account(role: Role) -> Account {
         Account {
             id: "a".into(),
@@ -744,6 +803,8 @@ mod tests {
         ));
         assert!(matches!(MethodSet::parse(""), Err(PolicyError::NoMethods)));
         assert_eq!(parse_date("2024-08-01").expect("date"), BY);
-        assert!(parse_date("01/08/2024").is_err());
+        // Day first, as people in the UK type dates (issue 20).
+        assert_eq!(parse_date("01/08/2024").expect("date"), BY);
+        assert!(parse_date("08/2024").is_err());
     }
 }

@@ -119,6 +119,12 @@ pub trait SessionRecords {
         &self,
         id_hash: &str,
     ) -> impl Future<Output = Result<Option<(SessionRecord, Account, bool)>, StorageError>> + Send;
+    /// "I need more time" in the second step: its 10 minutes start again (and its idle time).
+    fn restart_second_step(
+        &self,
+        id_hash: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn touch_session(
         &self,
         id_hash: &str,
@@ -181,6 +187,23 @@ pub fn check_session(
         }
     }
 }
+
+/// How long until the session ends if nothing happens: its idle time, its absolute limit or
+/// its stage's own limit (the second step's 10 minutes), whichever comes first.
+pub fn seconds_left(record: &SessionRecord, settings: &SessionSettings, now: UnixTime) -> i64 {
+    let idle = settings.idle_seconds - (now - record.last_seen_at);
+    let absolute = settings.absolute_seconds - (now - record.created_at);
+    let stage = match record.stage {
+        SessionStage::SecondFactor => SECOND_FACTOR_SECONDS - (now - record.created_at),
+        SessionStage::PasswordReset => RESET_SECONDS - (now - record.created_at),
+        SessionStage::SignedIn => i64::MAX,
+    };
+    idle.min(absolute).min(stage).max(0)
+}
+
+/// How many times the second step's 10 minutes may be restarted ("I need more time"): WCAG
+/// 2.2.1 asks that a time limit can be extended at least ten times.
+pub const MAX_SECOND_STEP_EXTENSIONS: u32 = 10;
 
 /// What a new session is for.
 pub struct NewSession<'a> {

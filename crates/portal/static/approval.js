@@ -6,7 +6,9 @@ if (form) {
     try {
       const response = await fetch('/approvals/current', { credentials: 'same-origin', cache: 'no-store' })
       if (response.ok) {
-        const { status } = await response.json()
+        const { status, seconds_left: left } = await response.json()
+        const warning = form.querySelector('[data-call-warning]')
+        if (warning && typeof left === 'number' && left <= 20) warning.hidden = false
         if (status !== 'pending') {
           form.requestSubmit()
           return

@@ -340,6 +340,55 @@ where
     Ok(E164(code.phone))
 }
 
+/// Changes the number of a text-message or phone-call method once the new number is proved
+/// (the caller checked the code or the call): the method keeps its place as default, its
+/// history and a name the person gave it; a name made from the old number follows the new one.
+pub async fn change_number<R>(
+    records: &R,
+    account: &Account,
+    method: &super::Method,
+    number: &E164,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: super::MethodRecords + crate::audit::AuditTrail + Sync,
+{
+    let is_phone = matches!(method.kind, MethodKind::Sms | MethodKind::Voice);
+    if method.account_id != account.id || !is_phone {
+        return Err(MfaError::NoSuchMethod);
+    }
+    let old_name = method
+        .phone
+        .as_ref()
+        .map(|p| format!("{} {}", method.kind.label(), E164(p.clone()).masked()));
+    let name = if old_name.as_deref() == Some(method.name.as_str()) {
+        format!("{} {}", method.kind.label(), number.masked())
+    } else {
+        method.name.clone()
+    };
+    if !records
+        .set_method_phone(&method.id, number.as_str(), &name)
+        .await?
+    {
+        return Err(MfaError::NoSuchMethod);
+    }
+    records
+        .append_audit(
+            &ctx.audit("mfa.number_changed", Outcome::Success, account)
+                .reason(method.kind.as_str()),
+        )
+        .await?;
+    let notice = crate::notices::method_changed(
+        account,
+        crate::notices::MethodChange::NumberChanged,
+        method.kind.label(),
+        &name,
+        ctx.now,
+    );
+    super::send_notice(records, ctx, account, notice).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,6 +120,22 @@ impl MethodRecords for Store {
         Ok(())
     }
 
+    async fn set_method_phone(
+        &self,
+        method_id: &str,
+        phone: &str,
+        name: &str,
+    ) -> Result<bool, StorageError> {
+        let done = sqlx::query("UPDATE mfa_methods SET phone = $1, name = $2 WHERE id = $3")
+            .bind(phone)
+            .bind(name)
+            .bind(method_id)
+            .execute(&self.writer)
+            .await
+            .map_err(storage_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn make_default_method(
         &self,
         account_id: &str,

@@ -104,6 +104,19 @@ impl SessionRecords for Store {
         Ok(())
     }
 
+    async fn restart_second_step(&self, id_hash: &str, now: UnixTime) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE sessions SET created_at = $1, last_seen_at = $1 \
+             WHERE id_hash = $2 AND stage = 'second_factor'",
+        )
+        .bind(now)
+        .bind(id_hash)
+        .execute(&self.writer)
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn touch_session(&self, id_hash: &str, now: UnixTime) -> Result<(), StorageError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)

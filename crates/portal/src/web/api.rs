@@ -71,7 +71,9 @@ impl IntoResponse for ApiError {
                 "fresh_second_factor_required",
                 "Prove a second factor again in the portal, then retry".into(),
             ),
-            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
+            AppError::Forbidden(m) | AppError::Refused { message: m, .. } => {
+                (StatusCode::FORBIDDEN, "forbidden", m)
+            }
             AppError::CrossSiteRequest => (
                 StatusCode::FORBIDDEN,
                 "cross_site_request",

@@ -1,4 +1,5 @@
-//! Pages that only inform: the accessibility statement.
+//! Pages that only inform: the accessibility statement (what was tested and how, the known
+//! issues, how to report a problem and the enforcement procedure).
 
 use axum::Router;
 use axum::extract::State;
@@ -6,40 +7,35 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::web::AppState;
 use crate::web::http::extract::MaybeSignedIn;
-use crate::web::http::pages::{Chrome, MessagePage, render};
+use crate::web::http::pages::{Chrome, admin_contact, render};
+use crate::web::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/accessibility", get(accessibility))
 }
 
-fn chrome(app: &AppState, session: &MaybeSignedIn) -> Chrome {
-    match &session.0 {
-        Some(s) => Chrome::signed_in(app, s),
-        None => Chrome::anonymous(),
-    }
+#[derive(askama::Template)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage {
+    chrome: Chrome,
+    /// The reader's local administrators, when signed in and their organisation has said.
+    contact: Option<String>,
 }
 
-fn message(chrome: Chrome, heading: &str, paragraphs: &[&str], link: (&str, &str)) -> Response {
-    let page = MessagePage {
-        help: None,
-        chrome,
-        heading: heading.into(),
-        paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
-        link: Some((link.0.into(), link.1.into())),
+async fn accessibility(
+    State(app): State<AppState>,
+    session: MaybeSignedIn,
+) -> Result<Response, AppError> {
+    let (chrome, contact) = match &session.0 {
+        Some(s) => (
+            Chrome::signed_in(&app, s),
+            admin_contact(&app, &s.account.org_code).await?,
+        ),
+        None => (Chrome::anonymous(), None),
     };
-    render(StatusCode::OK, &page)
-}
-
-async fn accessibility(State(app): State<AppState>, session: MaybeSignedIn) -> Response {
-    message(
-        chrome(&app, &session),
-        "Accessibility statement",
-        &[
-            "The NHSmal Portal is built on the NHS.UK frontend and aims to meet the Web Content Accessibility Guidelines (WCAG) 2.2 at level AA.",
-            "Every page works without JavaScript. If you find a part of the portal hard to use, tell us through the Feedback link.",
-        ],
-        ("/", "Back to the NHSmal Portal"),
-    )
+    Ok(render(
+        StatusCode::OK,
+        &AccessibilityPage { chrome, contact },
+    ))
 }

@@ -58,6 +58,9 @@ async fn signed_in_forms_need_the_sessions_own_token() {
                 ("confirm_password", "another long passphrase 42"),
             ],
         ),
+        ("/session/extend", vec![]),
+        ("/profile/new-phone/add-app", vec![]),
+        ("/help/new-phone/feedback", vec![("helpful", "yes")]),
     ] {
         let mut with_bad_token = vec![("csrf_token", "forged")];
         with_bad_token.extend(fields.iter().copied());

@@ -57,6 +57,11 @@ const POST_ROUTES: &[&str] = &[
     "/admin/risky-accounts/x/dismiss",
     "/admin/risky-accounts/x/confirm-compromised",
     "/admin/clients/x/disable",
+    "/help/new-phone/feedback",
+    "/help/no-such-page/feedback",
+    "/session/extend",
+    "/profile/new-phone/add-app",
+    "/profile/new-phone/make-default",
 ];
 
 /// Query strings of every kind of page, hostile.
@@ -83,6 +88,13 @@ const GET_PATHS: &[&str] = &[
     "/.well-known/openid-configuration?%ff",
     "/oauth2/userinfo?access_token=%ff",
     "/api/v1/admin/users?q=%00",
+    "/help?q=%ff%fe%00",
+    "/help/%ff%fe",
+    "/help/..%2f..%2fetc%2fpasswd",
+    "/admin/rollout-kit?org=%ff%00",
+    "/admin/rollout-kit/guide?org=FA123%00",
+    "/profile/self-service/enrol/text-message?change=%ff",
+    "/profile/new-phone?added=%ff",
 ];
 
 /// Sends raw bytes and returns the status line's code, or None if the server closed without

@@ -6,6 +6,7 @@ mod atomic;
 mod bursts;
 mod cli;
 mod csrf;
+mod daily_use;
 mod devices;
 mod email;
 mod feedback;

@@ -27,7 +27,7 @@ async fn policy_set_refuses_bad_input_with_exit_2_and_changes_nothing() {
     let app = spawn_app().await;
     app.add_org("FA123").await;
     for args in [
-        vec!["policy", "set", "--mfa-required-from", "1/8/2024"],
+        vec!["policy", "set", "--mfa-required-from", "31/2/2024"],
         vec![
             "policy",
             "set",

@@ -173,7 +173,7 @@ async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_admi
         .await;
     let found = rows(&page);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].contains("wrong password"), "the reason: {found:?}");
+    assert!(found[0].contains("Wrong password"), "the reason: {found:?}");
 
     // Risk: Ann's first sign-in found a new device and network (learning), nothing high.
     let page = app.page(&w.lee, "/admin/sign-ins?risk=high").await;

@@ -54,12 +54,13 @@ async fn to_search(
         if text.trim().is_empty() {
             return if add == 0 { 0 } else { i64::MAX };
         }
+        // The day as people in the UK mean it (the log shows UK times).
         match parse_date(text) {
-            Ok(t) => t + add,
+            Ok(t) => domain::clock::uk_day_start(t + add),
             Err(_) => {
                 errors.push(FieldError {
                     field,
-                    message: "Enter a date as YYYY-MM-DD, for example 2024-08-01".into(),
+                    message: "Enter a real date, for example 06/12/2026".into(),
                 });
                 0
             }
@@ -88,7 +89,10 @@ async fn to_search(
     Ok(Ok(AuditSearch {
         org,
         email: query.email.trim().chars().take(320).collect(),
-        event: query.event.trim().chars().take(100).collect(),
+        event: super::event_words::filter(&query.event)
+            .chars()
+            .take(100)
+            .collect(),
         outcome,
         from,
         to,
@@ -144,12 +148,12 @@ async fn log(
             .into_iter()
             .map(|e| AdminAuditRow {
                 at: domain::clock::human(e.record.at),
-                event: e.record.event,
-                outcome: e.record.outcome,
+                event: super::event_words::event(&e.record.event),
+                outcome: super::event_words::outcome(&e.record.outcome),
                 who: e.actor_email.unwrap_or_default(),
                 about: e.account_email.or(e.record.subject).unwrap_or_default(),
                 from: e.record.ip.unwrap_or_default(),
-                detail: e.record.reason.unwrap_or_default(),
+                detail: super::event_words::detail(&e.record.reason.unwrap_or_default()),
             })
             .collect(),
         next,

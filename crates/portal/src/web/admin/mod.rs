@@ -5,12 +5,14 @@
 
 mod charts;
 mod clients;
+mod event_words;
 mod export;
 mod feedback;
 pub mod import;
 pub(crate) mod pages;
 mod reports;
 mod risky_accounts;
+mod rollout_kit;
 mod sign_ins;
 
 use crate::web::http::extract::FromClient;
@@ -46,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(feedback::router())
         .merge(import::router())
         .merge(reports::router())
+        .merge(rollout_kit::router())
         .merge(sign_ins::router())
         .merge(risky_accounts::router())
         .merge(clients::router())
@@ -115,10 +118,13 @@ where
             .await?
             .allowed_for(account.role);
         if !methods.iter().any(|m| allowed.contains(m.kind)) {
-            return Err(AppError::Forbidden(format!(
-                "The admin area needs multi-factor authentication with a method your organisation allows for administrators ({}). Set one up under My Profile › Self-Service, then come back.",
-                allowed.labels()
-            )));
+            return Err(AppError::Refused {
+                message: format!(
+                    "The admin area needs multi-factor authentication with a method your organisation allows for administrators ({}). Set one up under My Profile › Self-Service, then come back.",
+                    allowed.labels()
+                ),
+                help: "/help/choosing-a-method",
+            });
         }
         let proved_allowed = session.record.auth_methods.split(' ').any(|v| v == "mfa");
         if !proved_allowed || needs_fresh_factor(&session, true, now) {

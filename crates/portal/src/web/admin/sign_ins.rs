@@ -143,15 +143,15 @@ async fn to_filter(
             Err(_) => {
                 errors.push(FieldError {
                     field,
-                    message: "Enter a date as YYYY-MM-DD, for example 2024-08-01".into(),
+                    message: "Enter a real date, for example 06/12/2026".into(),
                 });
                 None
             }
         }
     };
-    let from = date(&query.from, "from");
-    // "To" includes the whole day.
-    let to = date(&query.to, "to").map(|t| t + 86_400);
+    // Days as people in the UK mean them (the log shows UK times); "to" includes the whole day.
+    let from = date(&query.from, "from").map(domain::clock::uk_day_start);
+    let to = date(&query.to, "to").map(|t| domain::clock::uk_day_start(t + 86_400));
     if let (Some(from), Some(to)) = (from, to)
         && to <= from
     {
@@ -219,7 +219,7 @@ fn row(r: SignInRecord) -> AdminSignInRow {
         outcome: outcome_label(&r.outcome)
             .map(str::to_string)
             .unwrap_or(r.outcome),
-        reason: r.reason.unwrap_or_default().replace('_', " "),
+        reason: super::event_words::detail(&r.reason.unwrap_or_default()),
         risk: Level::parse(&r.risk)
             .map(|l| l.label().to_string())
             .unwrap_or(r.risk),

@@ -235,8 +235,8 @@ async fn person_page(
             .into_iter()
             .map(|e| AdminEventRow {
                 at: domain::clock::human(e.at),
-                event: e.event,
-                outcome: e.outcome,
+                event: super::event_words::event(&e.event),
+                outcome: super::event_words::outcome(&e.outcome),
                 from: e.ip.unwrap_or_default(),
             })
             .collect(),

@@ -116,7 +116,7 @@ fn parse(slug: &'static str, section: Section, text: &str) -> HelpPage {
 
 /// CommonMark to HTML with the NHS.UK frontend's list classes (its lists carry no bullets or
 /// numbers without them). Raw HTML in a file is shown as text, never passed through.
-fn to_html(markdown: &str) -> String {
+pub(super) fn to_html(markdown: &str) -> String {
     let events = Parser::new_ext(markdown, Options::empty()).map(|event| match event {
         Event::Start(Tag::List(None)) => {
             Event::Html("<ul class=\"nhsuk-list nhsuk-list--bullet\">".into())

@@ -27,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/help/{slug}/feedback", post(helpful))
 }
 
+/// Markdown written for the portal (the rollout kit's guide) as HTML, as help pages are.
+pub(crate) fn markdown(text: &str) -> String {
+    library::to_html(text)
+}
+
 /// The heading of a help page, for links that name it.
 pub fn title_of(href: &str) -> Option<&'static str> {
     let slug = href.strip_prefix("/help/")?;
@@ -54,6 +59,8 @@ struct HelpIndexPage {
 #[template(path = "help_page.html")]
 struct HelpPageView {
     chrome: Chrome,
+    /// The reader's local administrators, when signed in and their organisation has said.
+    contact: Option<String>,
     page: &'static HelpPage,
     /// "Thank you" once the question was answered.
     answered: bool,
@@ -115,8 +122,13 @@ async fn page(
 ) -> Result<Response, AppError> {
     let page = library::page(&slug).ok_or(AppError::NotFound)?;
     let (jar, chrome) = crate::web::profile::feedback::chrome(&app, &session, jar);
+    let contact = match &session.0 {
+        Some(s) => crate::web::http::pages::admin_contact(&app, &s.account.org_code).await?,
+        None => None,
+    };
     let view = HelpPageView {
         chrome,
+        contact,
         page,
         answered: query.answered.is_some(),
         errors: vec![],
@@ -185,6 +197,7 @@ async fn helpful(
             let error_for = |field: &str| crate::web::http::pages::error_for(&errors, field);
             let view = HelpPageView {
                 chrome,
+                contact: None,
                 page,
                 answered: false,
                 helpful_error: error_for("helpful"),
@@ -194,14 +207,9 @@ async fn helpful(
             };
             Ok((jar, render(StatusCode::UNPROCESSABLE_ENTITY, &view)).into_response())
         }
-        Err(FeedbackError::TooMany { until }) => Err(AppError::TooManyRequests {
-            retry_after: until - now,
-            help: "/help",
-            message: format!(
-                "A lot of feedback has been sent from your network in the last hour, so we cannot take any more for now. Try again after {}.",
-                domain::clock::human(until)
-            ),
-        }),
+        Err(FeedbackError::TooMany { until }) => {
+            Err(crate::web::profile::feedback::too_much_feedback(until, now))
+        }
         Err(FeedbackError::Storage(e)) => Err(e.into()),
     }
 }

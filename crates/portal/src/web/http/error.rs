@@ -33,6 +33,9 @@ pub enum AppError {
     /// Signed in, but not allowed to do this. The message says what they can do instead.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// As `Forbidden`, with the help page for exactly this refusal (a path under /help).
+    #[error("forbidden: {message}")]
+    Refused { message: String, help: &'static str },
     /// The request was understood but something in it is wrong (an API caller's mistake).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -115,7 +118,7 @@ impl IntoResponse for AppError {
             AppError::Redirect(target) => {
                 return Redirect::to(target).into_response();
             }
-            AppError::Forbidden(message) => (
+            AppError::Forbidden(message) | AppError::Refused { message, .. } => (
                 StatusCode::FORBIDDEN,
                 "You cannot do this",
                 vec![message.clone()],
@@ -164,7 +167,7 @@ impl IntoResponse for AppError {
             ),
         };
         let help_href = match &self {
-            AppError::TooManyRequests { help, .. } => help,
+            AppError::TooManyRequests { help, .. } | AppError::Refused { help, .. } => help,
             _ => "/help",
         };
         let help_text = crate::web::help::title_of(help_href)

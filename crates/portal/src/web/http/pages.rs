@@ -10,6 +10,9 @@ pub struct Chrome {
     pub csrf_token: String,
     /// Shows the "Admin" link in the header.
     pub admin: bool,
+    /// Seconds until the session ends if nothing happens: the page's script warns two minutes
+    /// before and offers more time (WCAG 2.2.1).
+    pub time_left: Option<i64>,
 }
 
 impl Chrome {
@@ -28,6 +31,11 @@ impl Chrome {
             // Shown once the admin area can open: to an administrator with a method (it
             // asks for one); without, My Profile says what to set up first.
             admin: session.account.role != domain::accounts::Role::User && session.has_methods,
+            time_left: Some(domain::sessions::seconds_left(
+                &session.record,
+                &app.settings.sessions,
+                app.now(),
+            )),
         }
     }
 
@@ -36,6 +44,7 @@ impl Chrome {
             signed_in: None,
             csrf_token: String::new(),
             admin: false,
+            time_left: None,
         }
     }
 }
@@ -65,6 +74,14 @@ pub fn error_for(errors: &[FieldError], field: &str) -> Option<String> {
         .iter()
         .find(|e| e.field == field)
         .map(|e| e.message.clone())
+}
+
+/// How the organisation's staff reach their local administrators, if it has said.
+pub async fn admin_contact(
+    app: &crate::web::AppState,
+    org_code: &str,
+) -> Result<Option<String>, crate::web::AppError> {
+    Ok(domain::organisations::admin_contact(&app.store, org_code).await?)
 }
 
 /// Renders a template with a status code.

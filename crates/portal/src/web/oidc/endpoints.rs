@@ -44,7 +44,7 @@ pub(crate) async fn find_client(app: &AppState, id: &str) -> Result<Option<Clien
 
 fn error_page(status: StatusCode, message: &str) -> Response {
     let page = MessagePage {
-        help: None,
+        help: Some(("/help".into(), "Get help with the NHSmal Portal".into())),
         chrome: Chrome::anonymous(),
         heading: "We cannot sign you in to this app".into(),
         paragraphs: vec![

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::web::http::error::json_error;
 use crate::web::http::extract::{CsrfForm, Enrolling};
 use crate::web::http::pages::{Chrome, FieldError, MessagePage, MethodOption, render};
-use crate::web::profile::pages::{EnrolChoicePage, EnrolPhonePage, EnrolTotpPage};
+use crate::web::profile::pages::{EnrolChoicePage, EnrolTotpPage};
 use crate::web::sign_in::flow::Flow;
 use crate::web::sign_in::step_up::{ask_for_fresh_factor, needs_fresh_factor};
 use crate::web::{AppError, AppState};
@@ -21,7 +21,7 @@ use domain::mfa::{self, MethodKind, MfaError, PendingTotp};
 use domain::policy::{self, Access, Standing};
 use domain::sessions;
 
-const CHOICE: &str = "/profile/self-service/enrol";
+pub(super) const CHOICE: &str = "/profile/self-service/enrol";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,14 +29,6 @@ pub fn router() -> Router<AppState> {
         .route(
             "/profile/self-service/enrol/authenticator-app",
             get(totp_page).post(totp_verify),
-        )
-        .route(
-            "/profile/self-service/enrol/text-message",
-            get(phone_page).post(phone_step),
-        )
-        .route(
-            "/profile/self-service/enrol/phone-call",
-            get(phone_page).post(phone_step),
         )
         .route("/profile/self-service/enrol/fido2-token", get(key_page))
         .route(
@@ -51,7 +43,7 @@ pub fn router() -> Router<AppState> {
 
 /// Only methods the policy allows for this person can be added; adding a method to an
 /// account that has one needs a fresh second factor (LC-1).
-async fn fresh_factor_check(
+pub(super) async fn fresh_factor_check(
     app: &AppState,
     signed_in: &Enrolling,
     kind: MethodKind,
@@ -78,18 +70,22 @@ async fn allowed_check(
     if domain::admin::enrolment_needs_a_pass(&app.store, account, &signed_in.0.record.auth_methods)
         .await?
     {
-        return Err(AppError::Forbidden(
-            "Your administrator reset your multi-factor authentication. To set up a new method, ask them for a temporary access pass, sign out, and choose \u{201c}Sign in with a temporary access pass\u{201d}.".into(),
-        ));
+        return Err(AppError::Refused {
+            message: "Your administrator reset your multi-factor authentication. To set up a new method, ask them for a temporary access pass, sign out, and choose \u{201c}Sign in with a temporary access pass\u{201d}.".into(),
+            help: "/help/temporary-access-pass",
+        });
     }
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
     if policy.allowed_for(account.role).contains(kind) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(format!(
-            "Your organisation does not allow {} for your account. Go back and choose another method.",
-            kind.label().to_lowercase()
-        )))
+        Err(AppError::Refused {
+            message: format!(
+                "Your organisation does not allow {} for your account. Go back and choose another method.",
+                kind.label().to_lowercase()
+            ),
+            help: "/help/choosing-a-method",
+        })
     }
 }
 
@@ -221,24 +217,33 @@ fn totp_form(
     render(status, &page)
 }
 
+#[derive(Deserialize, Default)]
+struct TotpQuery {
+    /// "new-phone": set up from "Move to a new phone", which the set-up returns to.
+    then: Option<String>,
+}
+
 async fn totp_page(
     State(app): State<AppState>,
     signed_in: Enrolling,
+    Query(query): Query<TotpQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(redirect) = fresh_factor_check(
-        &app,
-        &signed_in,
-        MethodKind::Totp,
-        "/profile/self-service/enrol/authenticator-app",
-    )
-    .await?
-    {
+    let new_phone = query.then.as_deref() == Some("new-phone");
+    // The step-up on the way comes back here with the same query (it ends with a new session,
+    // so the flow is only written once past it).
+    let here = if new_phone {
+        super::new_phone::SET_UP
+    } else {
+        "/profile/self-service/enrol/authenticator-app"
+    };
+    if let Some(redirect) = fresh_factor_check(&app, &signed_in, MethodKind::Totp, here).await? {
         return Ok(redirect);
     }
     // A new key each time the page is shown; the one shown last is the one a code must match.
     let secret = TotpSecret::generate();
     let key = signed_in.0.token.storage_key();
     let mut flow = Flow::of(&signed_in.0);
+    flow.new_phone = new_phone;
     flow.pending_totp = Some(PendingTotp::seal(&app.secrets, &secret, &key));
     flow.save(&app, &key).await?;
     Ok(totp_form(
@@ -325,311 +330,6 @@ async fn totp_verify(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(("name", e.to_string())),
         )),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn phone_kind(uri: &axum::http::Uri) -> MethodKind {
-    if uri.path().ends_with("/phone-call") {
-        MethodKind::Voice
-    } else {
-        MethodKind::Sms
-    }
-}
-
-struct PhoneView<'a> {
-    kind: MethodKind,
-    stage: &'static str,
-    phone: &'a str,
-    masked: String,
-}
-
-fn phone_form(
-    app: &AppState,
-    signed_in: &Enrolling,
-    view: PhoneView<'_>,
-    status: StatusCode,
-    error: Option<String>,
-) -> Response {
-    let kind = view.kind;
-    let field = if view.stage == "number" {
-        "phone"
-    } else {
-        "code"
-    };
-    let page = EnrolPhonePage {
-        chrome: Chrome::signed_in(app, &signed_in.0),
-        heading: match (kind, view.stage) {
-            (MethodKind::Voice, "call") => "Answer the call".into(),
-            (_, "code") => "Enter the code we sent you".into(),
-            (MethodKind::Voice, _) => "Set up phone calls".into(),
-            _ => "Set up text messages".into(),
-        },
-        intro: match kind {
-            MethodKind::Voice => "When you sign in, we will call this number and you press # to approve. We call it now to check it is yours.".into(),
-            _ => "When you sign in, we will text a code to this number. We send one now to check it is yours.".into(),
-        },
-        action: format!("{CHOICE}/{}", kind.slug()),
-        stage: view.stage,
-        phone_label: if kind == MethodKind::Voice { "Phone number" } else { "Mobile phone number" },
-        send_label: if kind == MethodKind::Voice { "Call me" } else { "Send code" },
-        phone: view.phone.to_string(),
-        masked: view.masked,
-        errors: FieldError::on(field, &error),
-        field_error: error,
-        help: if kind == MethodKind::Voice {
-            ("/help/set-up-phone-call", "Help with setting up phone calls")
-        } else {
-            ("/help/set-up-text-message", "Help with setting up text messages")
-        },
-    };
-    render(status, &page)
-}
-
-#[derive(Deserialize)]
-struct PhoneQuery {
-    restart: Option<String>,
-}
-
-async fn phone_page(
-    State(app): State<AppState>,
-    signed_in: Enrolling,
-    uri: axum::http::Uri,
-    Query(query): Query<PhoneQuery>,
-) -> Result<Response, AppError> {
-    let kind = phone_kind(&uri);
-    if let Some(redirect) =
-        fresh_factor_check(&app, &signed_in, phone_kind(&uri), uri.path()).await?
-    {
-        return Ok(redirect);
-    }
-    let mut flow = Flow::of(&signed_in.0);
-    let pending = flow.pending_phone.clone().filter(|p| p.kind == kind);
-    if query.restart.is_some() || pending.is_none() {
-        if flow.pending_phone.take().is_some() {
-            flow.save(&app, &signed_in.0.token.storage_key()).await?;
-        }
-        let view = PhoneView {
-            kind,
-            stage: "number",
-            phone: "",
-            masked: String::new(),
-        };
-        return Ok(phone_form(&app, &signed_in, view, StatusCode::OK, None));
-    }
-    let pending = pending.unwrap_or_else(|| unreachable!("checked above"));
-    let stage = if kind == MethodKind::Voice {
-        "call"
-    } else {
-        "code"
-    };
-    let view = PhoneView {
-        kind,
-        stage,
-        phone: pending.phone.as_str(),
-        masked: pending.phone.masked(),
-    };
-    Ok(phone_form(&app, &signed_in, view, StatusCode::OK, None))
-}
-
-#[derive(Deserialize)]
-struct PhoneForm {
-    #[serde(default)]
-    step: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    code: String,
-}
-
-/// Send (or call), send again, verify the code, or continue after the call.
-async fn phone_step(
-    State(app): State<AppState>,
-    FromClient(requester): FromClient,
-    signed_in: Enrolling,
-    uri: axum::http::Uri,
-    CsrfForm(form): CsrfForm<PhoneForm>,
-) -> Result<Response, AppError> {
-    use domain::mfa::approvals::{self, ApprovalStatus};
-    use domain::mfa::phone::{self, Purpose};
-    let kind = phone_kind(&uri);
-    let here = format!("{CHOICE}/{}", kind.slug());
-    if let Some(redirect) = fresh_factor_check(&app, &signed_in, kind, &here).await? {
-        return Ok(redirect);
-    }
-    let key = signed_in.0.token.storage_key();
-    let mut flow = Flow::of(&signed_in.0);
-    let account = &signed_in.0.account;
-    let ctx = app.mfa(&requester);
-    let pending = flow.pending_phone.clone().filter(|p| p.kind == kind);
-    let stage = if kind == MethodKind::Voice {
-        "call"
-    } else {
-        "code"
-    };
-
-    let number = match (form.step.as_str(), &pending) {
-        ("send", _) => match phone::parse_phone(&form.phone, kind == MethodKind::Sms) {
-            Ok(n) => n,
-            Err(e) => {
-                let view = PhoneView {
-                    kind,
-                    stage: "number",
-                    phone: &form.phone,
-                    masked: String::new(),
-                };
-                return Ok(phone_form(
-                    &app,
-                    &signed_in,
-                    view,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(e.to_string()),
-                ));
-            }
-        },
-        (_, Some(p)) => p.phone.clone(),
-        (_, None) => return Ok(Redirect::to(&here).into_response()),
-    };
-    let error_view = |stage: &'static str| PhoneView {
-        kind,
-        stage,
-        phone: number.as_str(),
-        masked: number.masked(),
-    };
-
-    let sending = form.step == "send" || form.step == "resend";
-    if sending {
-        let sent = match kind {
-            MethodKind::Voice => approvals::place_call(
-                &app.store,
-                &ctx,
-                account,
-                &key,
-                Purpose::Enrol,
-                &number,
-                &crate::web::sign_in::telephony::keypad_base(&app),
-            )
-            .await
-            .map(Some),
-            _ => phone::send_code(&app.store, &ctx, account, &key, Purpose::Enrol, &number)
-                .await
-                .map(|()| None),
-        };
-        match sent {
-            Ok(approval) => {
-                flow.pending_phone = Some(crate::web::sign_in::flow::PendingPhone {
-                    kind,
-                    phone: number.clone(),
-                    approval,
-                });
-                flow.save(&app, &key).await?;
-                return Ok(Redirect::to(&here).into_response());
-            }
-            Err(e @ (MfaError::TooManySends { .. } | MfaError::CallsStopped)) => {
-                let shown = if form.step == "send" { "number" } else { stage };
-                return Ok(phone_form(
-                    &app,
-                    &signed_in,
-                    error_view(shown),
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(e.to_string()),
-                ));
-            }
-            Err(e @ MfaError::ProviderFailed(_)) => {
-                let shown = if form.step == "send" { "number" } else { stage };
-                return Ok(phone_form(
-                    &app,
-                    &signed_in,
-                    error_view(shown),
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some(e.to_string()),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-
-    // Proving the number: the code typed back, or the call answered with #.
-    let proved = match kind {
-        MethodKind::Voice => {
-            let id = pending
-                .as_ref()
-                .and_then(|p| p.approval.clone())
-                .unwrap_or_default();
-            match approvals::take_approved(&app.store, &id, &key, Purpose::Enrol, ctx.now).await? {
-                Ok(n) if n == number => Ok(n),
-                Ok(_) => Err(MfaError::CodeExpired),
-                Err(ApprovalStatus::Pending) => {
-                    return Ok(phone_form(
-                        &app,
-                        &signed_in,
-                        error_view("call"),
-                        StatusCode::ACCEPTED,
-                        Some("We are still waiting for you to answer the call and press #".into()),
-                    ));
-                }
-                Err(ApprovalStatus::Denied) => {
-                    flow.pending_phone = None;
-                    flow.save(&app, &key).await?;
-                    let view = PhoneView {
-                        kind,
-                        stage: "number",
-                        phone: "",
-                        masked: String::new(),
-                    };
-                    return Ok(phone_form(
-                        &app,
-                        &signed_in,
-                        view,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        Some("You pressed 0# on the call, so the number was not added".into()),
-                    ));
-                }
-                Err(_) => {
-                    return Ok(phone_form(
-                        &app,
-                        &signed_in,
-                        error_view("call"),
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        Some("The call has ended. Select Call again".into()),
-                    ));
-                }
-            }
-        }
-        _ => phone::check_code(&app.store, &ctx, account, &key, Purpose::Enrol, &form.code).await,
-    };
-    match proved {
-        Ok(n) if n == number => {
-            mfa::add_phone_method(&app.store, account, kind, &number, &ctx).await?;
-            flow.pending_phone = None;
-            let target = after_enrolment(&mut flow);
-            flow.save(&app, &key).await?;
-            Ok(Redirect::to(&target).into_response())
-        }
-        Ok(_) => Ok(phone_form(
-            &app,
-            &signed_in,
-            error_view(stage),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(MfaError::CodeExpired.to_string()),
-        )),
-        Err(MfaError::Locked { until }) => Err(AppError::TooManyRequests {
-            retry_after: until - ctx.now,
-            help: "/help/code-not-accepted",
-            message: format!(
-                "There have been too many wrong codes. Try again after {}.",
-                domain::clock::human(until)
-            ),
-        }),
-        Err(e @ (MfaError::WrongCode { .. } | MfaError::CodeMissing | MfaError::CodeExpired)) => {
-            Ok(phone_form(
-                &app,
-                &signed_in,
-                error_view(stage),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(e.to_string()),
-            ))
-        }
         Err(e) => Err(e.into()),
     }
 }
@@ -737,7 +437,11 @@ async fn key_finish(
 
 /// Where a person goes once a method is set up: back to the app that sent them to enrol (an
 /// authorization request saved in the flow), or to Self-Service.
-fn after_enrolment(flow: &mut Flow) -> String {
+pub(super) fn after_enrolment(flow: &mut Flow) -> String {
+    if std::mem::take(&mut flow.new_phone) {
+        // The new-phone path goes on to its next step.
+        return super::new_phone::AFTER_ADDING.to_string();
+    }
     match flow.next.take() {
         Some(next) if next.starts_with(crate::web::oidc::endpoints::AUTHORIZE) => next,
         other => {

@@ -48,6 +48,7 @@ pub(crate) fn chrome(
                 signed_in: None,
                 csrf_token,
                 admin: false,
+                time_left: None,
             };
             (jar, chrome)
         }
@@ -135,15 +136,20 @@ async fn send(
                 errors,
             ))
         }
-        Err(FeedbackError::TooMany { until }) => Err(AppError::TooManyRequests {
-            retry_after: until - now,
-            help: "/help",
-            message: format!(
-                "A lot of feedback has been sent from your network in the last hour, so we cannot take any more for now. Try again after {}.",
-                domain::clock::human(until)
-            ),
-        }),
+        Err(FeedbackError::TooMany { until }) => Err(too_much_feedback(until, now)),
         Err(FeedbackError::Storage(e)) => Err(e.into()),
+    }
+}
+
+/// The answer once an address has sent its feedback for the hour (here and on help pages).
+pub(crate) fn too_much_feedback(until: i64, now: i64) -> AppError {
+    AppError::TooManyRequests {
+        retry_after: until - now,
+        help: "/help",
+        message: format!(
+            "A lot of feedback has been sent from your network in the last hour, so we cannot take any more for now. Try again after {}.",
+            domain::clock::human(until)
+        ),
     }
 }
 

@@ -49,7 +49,10 @@ async fn own_method(
 fn mfa_error(e: MfaError) -> AppError {
     match e {
         MfaError::NoSuchMethod => AppError::NotFound,
-        e @ MfaError::LastMethodRequired => AppError::Forbidden(e.to_string()),
+        e @ MfaError::LastMethodRequired => AppError::Refused {
+            message: e.to_string(),
+            help: "/help/choosing-a-method",
+        },
         MfaError::Storage(s) => s.into(),
         other => other.into(),
     }

@@ -4,7 +4,9 @@
 pub(crate) mod activity;
 pub(crate) mod devices;
 pub(crate) mod enrol;
+pub(crate) mod enrol_phone;
 pub(crate) mod feedback;
 pub(crate) mod methods;
 pub(crate) mod my_profile;
+pub(crate) mod new_phone;
 pub(crate) mod pages;

@@ -32,14 +32,20 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn my_profile(State(app): State<AppState>, signed_in: SignedIn) -> Response {
+async fn my_profile(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+) -> Result<Response, AppError> {
+    let contact =
+        crate::web::http::pages::admin_contact(&app, &signed_in.0.account.org_code).await?;
     let page = ProfilePage {
+        contact,
         chrome: Chrome::signed_in(&app, &signed_in.0),
         admin_needs_method: signed_in.0.account.role != domain::accounts::Role::User
             && !signed_in.0.has_methods,
         account: signed_in.0.account,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The Profile menu as a page, for browsers without JavaScript.
@@ -56,6 +62,7 @@ struct SelfServiceQuery {
     added: Option<String>,
     removed: Option<String>,
     renamed: Option<String>,
+    number_changed: Option<String>,
     changed_default: Option<String>,
     forgotten: Option<String>,
 }
@@ -81,6 +88,10 @@ async fn self_service(
         (
             query.renamed.is_some(),
             "The sign-in method has been renamed.",
+        ),
+        (
+            query.number_changed.is_some(),
+            "The phone number has been changed. We have emailed you to confirm.",
         ),
         (
             query.changed_default.is_some(),
@@ -112,6 +123,7 @@ async fn self_service(
             .map(|m| MethodRow {
                 id: m.id.clone(),
                 kind: m.kind.label().to_string(),
+                number_slug: m.phone.is_some().then(|| m.kind.slug()),
                 name: m.name.clone(),
                 detail: m.masked_detail(),
                 added: domain::clock::human_date(m.created_at),

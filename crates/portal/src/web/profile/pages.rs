@@ -13,6 +13,7 @@ pub struct ProfilePage {
     pub account: Account,
     /// An administrator without a method: the admin area opens once they set one up.
     pub admin_needs_method: bool,
+    pub contact: Option<String>,
 }
 
 #[derive(Template)]
@@ -119,6 +120,8 @@ pub struct MethodActionPage {
 pub struct MethodRow {
     pub id: String,
     pub kind: String,
+    /// A text-message or phone-call method: the set-up page's slug, where its number changes.
+    pub number_slug: Option<&'static str>,
     pub name: String,
     pub detail: String,
     pub added: String,

@@ -43,6 +43,17 @@ pub struct Flow {
     /// A number being set up (text message or phone call), not yet proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_phone: Option<PendingPhone>,
+    /// Set up from "Move to a new phone": the set-up returns there (a step-up on the way
+    /// replaces `next`, so this is kept apart).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_phone: bool,
+    /// How many times "I need more time" restarted the second step's 10 minutes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extensions: u32,
+    /// "Change number": the text-message or phone-call method whose number the phone step
+    /// being set up replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing: Option<String>,
     /// The signals sign-in monitoring found at the password step (space-separated names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_signals: Option<String>,
@@ -112,4 +123,8 @@ impl Flow {
         app.store.set_session_flow(session_key, Some(&text)).await?;
         Ok(())
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -50,7 +50,7 @@ fn token_in(app: &AppState, jar: &CookieJar) -> Option<InvitationToken> {
 /// One page, one status, for unknown, expired and used links alike.
 fn not_usable(app: &AppState, jar: CookieJar) -> Response {
     let page = MessagePage {
-        help: None,
+        help: Some(("/help".into(), "Get help with the NHSmal Portal".into())),
         chrome: Chrome::anonymous(),
         heading: "This link cannot be used".into(),
         paragraphs: vec![InvitationError::NotUsable.to_string()],
@@ -100,6 +100,7 @@ fn password_form(
             signed_in: None,
             csrf_token,
             admin: false,
+            time_left: None,
         },
         name: account.display_name.clone(),
         email: account.email.clone(),

@@ -14,3 +14,4 @@ pub(crate) mod security_key;
 pub(crate) mod signin;
 pub(crate) mod step_up;
 pub(crate) mod telephony;
+pub(crate) mod time_limit;

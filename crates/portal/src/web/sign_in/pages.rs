@@ -52,6 +52,8 @@ pub struct AnotherWayPage {
     pub methods: Vec<MethodChoice>,
     /// Offer "Use a recovery code" (never during a password reset).
     pub recovery: bool,
+    /// The organisation's local administrators (the password was right: no enumeration).
+    pub contact: Option<String>,
 }
 
 /// A password reset's choice of the kind of method to prove it with: the same for everybody.

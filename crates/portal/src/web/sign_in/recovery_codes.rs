@@ -103,6 +103,7 @@ fn use_form(
                 .then(|| session.0.account.display_name.clone()),
             csrf_token: session.csrf_token(app),
             admin: false,
+            time_left: None,
         },
         errors: FieldError::on("recovery_code", &error),
         code_error: error,

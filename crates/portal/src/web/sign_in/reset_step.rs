@@ -247,6 +247,7 @@ async fn choice_page(
             signed_in: None,
             csrf_token,
             admin: false,
+            time_left: None,
         },
         errors: error
             .iter()
@@ -431,6 +432,7 @@ pub(crate) fn phantom_page(
             signed_in: None,
             csrf_token: step.csrf_token.clone(),
             admin: false,
+            time_left: None,
         },
         mode,
         resend_label,
@@ -590,20 +592,27 @@ pub(crate) fn phantom_approval_status(app: &AppState, step: &PhantomStep) -> Res
     } else {
         "expired"
     };
-    axum::Json(serde_json::json!({ "status": status })).into_response()
+    // Only a call rings: a real step of any other kind has no call to count down.
+    let left = if status == "pending" {
+        (step.phantom.chosen_at + APPROVAL_LIFETIME - app.now()).max(0)
+    } else {
+        0
+    };
+    axum::Json(serde_json::json!({ "status": status, "seconds_left": left })).into_response()
 }
 
 /// The status of a real reset's call that the background has not placed (or saved) yet: it
-/// reads as a call ringing, as a phantom's does.
-pub(crate) fn unplaced_call_status(app: &AppState, flow: &Flow) -> Option<&'static str> {
+/// reads as a call ringing, as a phantom's does (with the seconds it has left).
+pub(crate) fn unplaced_call_status(app: &AppState, flow: &Flow) -> Option<(&'static str, i64)> {
     if flow.approval.is_some() || flow.reset_kind != Some(MethodKind::Voice) {
         return None;
     }
     let chosen_at = flow.reset_chosen_at.unwrap_or(0);
-    Some(if app.now() < chosen_at + APPROVAL_LIFETIME {
-        "pending"
+    let left = (chosen_at + APPROVAL_LIFETIME - app.now()).max(0);
+    Some(if left > 0 {
+        ("pending", left)
     } else {
-        "expired"
+        ("expired", 0)
     })
 }
 
@@ -652,6 +661,7 @@ pub(crate) async fn decoy_recovery_code(
             signed_in: None,
             csrf_token: decoy_csrf(app, jar),
             admin: false,
+            time_left: None,
         },
         errors: FieldError::on("recovery_code", &error),
         code_error: error,

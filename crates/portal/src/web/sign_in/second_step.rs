@@ -64,6 +64,11 @@ fn chrome(app: &AppState, session: &AnySession) -> Chrome {
         signed_in: signed_in.then(|| session.0.account.display_name.clone()),
         csrf_token: session.csrf_token(app),
         admin: false,
+        // Not in a password reset: its pages must read the same as those of an address with
+        // no account (the decoy), which has no session to extend.
+        time_left: (session.0.record.stage != SessionStage::PasswordReset).then(|| {
+            domain::sessions::seconds_left(&session.0.record, &app.settings.sessions, app.now())
+        }),
     }
 }
 
@@ -438,7 +443,7 @@ async fn verify(
                     // 0# on the call: this sign-in is over.
                     sessions::end_session(&app.store, &session.0.token).await?;
                     let page = crate::web::http::pages::MessagePage {
-                        help: None,
+                        help: Some(("/help/unexpected-code".into(), "Help: I was asked for a code I didn't expect. What should I do?".into())),
                         chrome: Chrome::anonymous(),
                         heading: "Sign-in blocked".into(),
                         paragraphs: vec!["You reported on the call that this sign-in was not you, so we have blocked it and emailed you. If someone else knows your password, change it as soon as you can.".into()],
@@ -557,6 +562,7 @@ async fn another_way(
             })
             .collect(),
         recovery: recovery_code_offered(&app, &session).await?,
+        contact: crate::web::http::pages::admin_contact(&app, &session.0.account.org_code).await?,
     };
     Ok(render(StatusCode::OK, &page))
 }

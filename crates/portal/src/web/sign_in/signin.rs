@@ -31,7 +31,7 @@ use domain::temporary_access::PassCode;
 /// A sign-in stopped because of its risk.
 fn blocked_page() -> crate::web::http::pages::MessagePage {
     crate::web::http::pages::MessagePage {
-        help: None,
+        help: Some(("/help/unexpected-code".into(), "Help: I was asked for a code I didn't expect. What should I do?".into())),
         chrome: Chrome::anonymous(),
         heading: "We have stopped this sign-in".into(),
         paragraphs: vec![
@@ -133,6 +133,7 @@ fn sign_in_form(
             signed_in: None,
             csrf_token,
             admin: false,
+            time_left: None,
         },
         email_error: error_for("email"),
         password_error: error_for("password"),
@@ -329,7 +330,7 @@ async fn sign_in(
         }),
         Err(SignInError::ResetRequired) => {
             let page = crate::web::http::pages::MessagePage {
-                help: None,
+                help: Some(("/help/forgot-password".into(), "Help: I forgot my password. How do I reset it?".into())),
                 chrome: Chrome::anonymous(),
                 heading: "You need to reset your password".into(),
                 paragraphs: vec![
@@ -342,7 +343,7 @@ async fn sign_in(
         }
         Err(SignInError::Disabled) => {
             let page = crate::web::http::pages::MessagePage {
-                help: None,
+                help: Some(("/help".into(), "Get help with the NHSmal Portal".into())),
                 chrome: Chrome::anonymous(),
                 heading: "Your account has been disabled".into(),
                 paragraphs: vec![
@@ -404,6 +405,7 @@ fn pass_form(
             signed_in: None,
             csrf_token,
             admin: false,
+            time_left: None,
         },
         email_error: error_for("email"),
         pass_error: error_for("pass"),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::web::http::extract::AnySession;
 use crate::web::sign_in::flow::Flow;
 use crate::web::{AppError, AppState};
-use domain::mfa::approvals::{self, Keypress};
+use domain::mfa::approvals::{self, ApprovalRecords, Keypress};
 
 pub const KEYPAD_PATH: &str = "/telephony/keypad";
 
@@ -139,16 +139,27 @@ async fn current_status(
     };
     let flow = Flow::of(&session.0);
     if session.0.record.stage == domain::sessions::SessionStage::PasswordReset
-        && let Some(status) = crate::web::sign_in::reset_step::unplaced_call_status(&app, &flow)
+        && let Some((status, left)) =
+            crate::web::sign_in::reset_step::unplaced_call_status(&app, &flow)
     {
-        return Ok(Json(serde_json::json!({ "status": status })).into_response());
+        return Ok(
+            Json(serde_json::json!({ "status": status, "seconds_left": left })).into_response(),
+        );
     }
     let id = flow
         .approval
         .or_else(|| flow.pending_phone.and_then(|p| p.approval))
         .unwrap_or_default();
+    let now = app.now();
     let status =
-        approvals::status_for_session(&app.store, &id, &session.0.token.storage_key(), app.now())
-            .await?;
-    Ok(Json(serde_json::json!({ "status": status.as_str() })).into_response())
+        approvals::status_for_session(&app.store, &id, &session.0.token.storage_key(), now).await?;
+    // How long the call rings on, so that the page can warn before it ends (WCAG 2.2.1).
+    let left = match app.store.approval(&id).await? {
+        Some(a) if a.session_hash == session.0.token.storage_key() => (a.expires_at - now).max(0),
+        _ => 0,
+    };
+    Ok(
+        Json(serde_json::json!({ "status": status.as_str(), "seconds_left": left }))
+            .into_response(),
+    )
 }
