@@ -151,3 +151,42 @@ def test_after_the_first_method_the_person_is_asked_to_add_a_backup(portal: Port
     expect(main).to_contain_text("Add a second method or create recovery codes")
     expect(main.get_by_role("link", name="Create recovery codes", exact=True)).to_be_visible()
     axe(page, "self-service after the first method")
+
+
+def test_the_step_up_before_the_admin_area_says_why_in_the_words_of_the_admin_area(
+    portal: Portal, page: Page
+) -> None:
+    admin = portal.add_user("la.example@demo1.nhs.uk", "Lou Admin", role="local-admin")
+    sign_in(page, portal, admin)
+    from harness import go_to_method_choice
+    from journeys import enrol_authenticator_app
+
+    go_to_method_choice(page)
+    enrol_authenticator_app(page, "Admin phone")
+    page.get_by_role("banner").get_by_role("link", name="Admin", exact=True).click()
+    expect_path(page, VERIFY_PATH)
+    expect(page.get_by_role("main")).to_contain_text("To open the admin area, prove it is you again.")
+    expect(page.get_by_role("main")).not_to_contain_text("security info")
+
+
+def test_a_refusal_links_to_the_help_for_it_not_only_the_home_page(portal: Portal, page: Page) -> None:
+    admin = portal.add_user("la.example@demo1.nhs.uk", "Lou Admin", role="local-admin")
+    sign_in(page, portal, admin)
+    response = page.goto(portal.url("/admin"))
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", level=1, name="You cannot do this", exact=True)).to_be_visible()
+    page.get_by_role("link", name=re.compile("^Help: Which method should I choose")).click()
+    expect(page.get_by_role("heading", level=1, name="Which method should I choose?", exact=True)).to_be_visible()
+
+
+def test_the_accessibility_statement_says_what_was_tested_the_known_issues_and_how_to_complain(
+    portal: Portal, page: Page
+) -> None:
+    page.goto(portal.url("/accessibility"))
+    main = page.get_by_role("main")
+    for heading in ("How accessible this service is", "Feedback and contact information",
+                    "Enforcement procedure", "How we tested this service"):
+        expect(main.get_by_role("heading", level=2, name=heading, exact=True)).to_be_visible()
+    expect(page.locator("#known-issues li")).not_to_have_count(0)
+    expect(page.locator("#how-tested")).to_contain_text("320 pixels")
+    expect(main.get_by_role("link", name="Equality Advisory and Support Service (EASS)", exact=True)).to_be_visible()

@@ -107,6 +107,32 @@ def test_setting_up_text_messages_by_keyboard(portal: Portal, keyboard_page: Pag
     expect(page.get_by_role("table", name="Your sign-in methods")).to_contain_text("Text message")
 
 
+def test_setting_up_phone_calls_by_keyboard(portal: Portal, keyboard_page: Page) -> None:
+    import urllib.parse
+    import urllib.request
+
+    page = keyboard_page
+    sign_in_by_keyboard(page, portal)
+    expect_path(page, "/profile")
+    page.goto(portal.url("/profile/self-service/enrol"))
+    choose_radio(page, page.get_by_role("radio").first, page.get_by_role("radio", name="Phone call", exact=True))
+    page.keyboard.press("Enter")
+    count = len(portal.outbox())
+    type_into(page, page.get_by_role("textbox", name="Phone number", exact=True), "07700 900123")
+    page.keyboard.press("Enter")
+    keypad = next_message(portal, count, "voice")["keypad_url"]
+    # The person presses # on the call, as the telephony provider reports it.
+    request = urllib.request.Request(keypad, data=urllib.parse.urlencode({"Digits": "#"}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+    # The page moves on by itself; without waiting, "Continue" is one Tab stop away.
+    continue_button = page.get_by_role("button", name="Continue", exact=True)
+    if continue_button.count():
+        press(page, continue_button)
+    expect_path(page, "/profile/self-service", timeout=15_000)
+    expect(page.get_by_role("table", name="Your sign-in methods")).to_contain_text("Phone call")
+
+
 def test_setting_up_a_security_key_by_keyboard(portal: Portal, keyboard_page: Page) -> None:
     page = keyboard_page
     cdp = page.context.new_cdp_session(page)

@@ -369,3 +369,41 @@ async fn help_is_searchable_and_was_this_helpful_becomes_feedback() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_calls_status_says_how_long_it_rings_on_so_the_page_can_warn() {
+    let app = spawn_app().await;
+    let client = app.ann_signed_in().await;
+    let call = "/profile/self-service/enrol/phone-call";
+    let r = app
+        .submit(
+            &client,
+            call,
+            call,
+            &[("step", "send"), ("phone", "07700 900123")],
+        )
+        .await;
+    assert_eq!(location(&r), call);
+    let status = |client: reqwest::Client| {
+        let url = app.url("/approvals/current");
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("GET")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let now = status(client.clone()).await;
+    assert_eq!(now["status"], "pending");
+    assert_eq!(now["seconds_left"], 120);
+    app.clock.advance(100);
+    assert_eq!(status(client.clone()).await["seconds_left"], 20);
+    app.clock.advance(30);
+    let ended = status(client.clone()).await;
+    assert_eq!(ended["status"], "expired");
+    assert_eq!(ended["seconds_left"], 0);
+}
