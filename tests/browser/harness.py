@@ -388,13 +388,18 @@ def format_violations(violations: list[dict]) -> str:
 
 def axe(page: Page, label: str = "") -> None:
     """Assert that axe-core finds no WCAG 2.2 A/AA or best-practice violation
-    on the page as it is now."""
+    on the page as it is now, and neither do the checks axe does not make
+    (wcag.py: reflow, target size, visible focus; it Tabs through the page and
+    resizes it, then puts the size back)."""
     page.wait_for_load_state("load")
     violations = axe_violations(page)
     assert not violations, (
         f"axe-core: {len(violations)} violation(s) on {label or path_of(page)} ({page.url}):\n"
         + format_violations(violations)
     )
+    from wcag import wcag
+
+    wcag(page, label or path_of(page), on_load=False)
 
 
 # --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from harness import (
     sign_in,
     sign_out,
 )
-from wcag import wcag
+from wcag import error_summary_focused
 from journeys import (
     ENROL_PATH,
     REMEMBER_THIS_DEVICE,
@@ -588,6 +588,8 @@ def expect_error_links_lead_to_fields(page: Page) -> None:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_the_page_has_no_accessibility_violations(name: str, portal: Portal, page: Page) -> None:
     PAGES[name](page, portal)
-    axe(page, name)
+    # The error summary's focus first: the checks after it move the focus.
+    problems = error_summary_focused(page)
+    assert not problems, f"{name}: {problems}"
+    axe(page, name)  # with the WCAG checks beyond axe
     expect_error_links_lead_to_fields(page)
-    wcag(page, name)

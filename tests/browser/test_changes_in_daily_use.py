@@ -183,3 +183,19 @@ def test_an_administrator_without_a_method_is_told_what_to_set_up_instead_of_a_r
     expect(page.get_by_role("banner").get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     expect(page.get_by_role("main")).to_contain_text("The admin area opens once you have set up multi-factor authentication")
     wcag(page, "my profile of an administrator without a method")
+
+
+def test_a_local_administrator_sets_how_their_staff_reach_them(portal: Portal, page: Page, new_page) -> None:
+    admin_with_an_app(page, portal, "la.example@demo1.nhs.uk", "Lou Admin")
+    field = page.get_by_role("textbox", name="Contact for your staff", exact=True)
+    field.fill("x" * 301)
+    page.get_by_role("button", name="Save the contact", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("The contact must be one line of up to 300 characters")
+    axe(page, "admin home with a contact error")
+    page.get_by_role("textbox", name="Contact for your staff", exact=True).fill(CONTACT)
+    page.get_by_role("button", name="Save the contact", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("The contact for your staff has been saved")
+    person = new_page()
+    sign_in(person, portal)
+    expect_path(person, "/profile")
+    expect(person.locator("#admin-contact")).to_have_text(CONTACT)

@@ -111,3 +111,18 @@ def test_recent_activity_and_the_mfa_reset_link_to_their_help(portal: Portal, pa
     page.goto(portal.url("/profile/activity"))
     follow(page, "What to do if you see a sign-in that wasn't you",
            "I was asked for a code I didn't expect. What should I do?")
+
+
+def test_every_help_page_is_headed_as_the_index_names_it_and_passes_the_accessibility_checks(
+    portal: Portal, page: Page
+) -> None:
+    page.goto(portal.url("/help"))
+    links = page.get_by_role("main").get_by_role("link").evaluate_all(
+        "els => els.filter(e => e.getAttribute('href').startsWith('/help/'))"
+        ".map(e => [e.getAttribute('href'), e.textContent.trim()])"
+    )
+    assert len(links) >= 24, links
+    for href, name in links:
+        page.goto(portal.url(href))
+        expect(heading(page)).to_have_text(name)
+        axe(page, href)

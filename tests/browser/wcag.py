@@ -172,10 +172,11 @@ def focus_is_visible(page: Page) -> list[str]:
     return problems
 
 
-def wcag(page: Page, label: str = "") -> None:
+def wcag(page: Page, label: str = "", on_load: bool = True) -> None:
     """Assert the checks above on the page as it is now (the error summary's focus first:
-    the others move it)."""
-    problems = error_summary_focused(page)
+    the others move it). `on_load=False` leaves out the error summary's focus, for a page a
+    test has already worked on."""
+    problems = error_summary_focused(page) if on_load else []
     problems += fields_let_password_managers_work(page)
     problems += small_targets(page)
     problems += focus_is_visible(page)

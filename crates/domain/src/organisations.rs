@@ -65,12 +65,45 @@ pub trait OrganisationRecords {
         &self,
         code: &str,
     ) -> impl Future<Output = Result<Option<Organisation>, StorageError>> + Send;
-    /// Sets (or with `None` clears) the contact; false when there is no such organisation.
+    /// Sets (or with `None` clears) the contact and writes `event` in the same transaction;
+    /// false (and nothing written) when there is no such organisation.
     fn set_admin_contact(
         &self,
         code: &str,
         contact: Option<&str>,
+        event: &crate::audit::AuditEvent,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+}
+
+/// Sets how an organisation's staff reach their local administrators (empty clears it),
+/// audited as `organisation.contact_changed` by `requester` (and `actor`, an administrator).
+pub async fn set_admin_contact(
+    records: &impl OrganisationRecords,
+    code: &str,
+    text: &str,
+    requester: &crate::audit::Requester,
+    actor: Option<&str>,
+    now: UnixTime,
+) -> Result<Option<String>, OrganisationError> {
+    let code = OrgCode::parse(code)?;
+    let contact = valid_contact(text)?;
+    let mut event = crate::audit::AuditEvent::new(
+        "organisation.contact_changed",
+        crate::audit::Outcome::Success,
+        requester,
+        now,
+    )
+    .subject(code.as_str());
+    if let Some(actor) = actor {
+        event = event.actor(actor);
+    }
+    if !records
+        .set_admin_contact(code.as_str(), contact.as_deref(), &event)
+        .await?
+    {
+        return Err(OrganisationError::NotFound(code.as_str().to_string()));
+    }
+    Ok(contact)
 }
 
 /// The contact as typed, checked: one line of up to 300 characters; empty clears it.

@@ -50,30 +50,23 @@ pub async fn run(common: &CommonArgs, command: OrgCommand) -> Result<(), CliErro
             println!("Added organisation {} \"{}\"", org.code, org.name);
         }
         OrgCommand::SetContact { code, contact } => {
-            let code = organisations::OrgCode::parse(&code)
-                .map_err(|e| CliError::BadInput(e.to_string()))?;
-            let contact = organisations::valid_contact(&contact)
-                .map_err(|e| CliError::BadInput(e.to_string()))?;
-            use domain::organisations::OrganisationRecords;
-            if !store
-                .set_admin_contact(code.as_str(), contact.as_deref())
-                .await?
-            {
-                return Err(CliError::BadInput(
-                    OrganisationError::NotFound(code.as_str().to_string()).to_string(),
-                ));
-            }
-            let event = AuditEvent::new(
-                "organisation.contact_changed",
-                Outcome::Success,
+            let set = organisations::set_admin_contact(
+                &store,
+                &code,
+                &contact,
                 &Requester::command_line(),
+                None,
                 now,
             )
-            .subject(code.as_str());
-            store.append_audit(&event).await?;
-            match contact {
-                Some(text) => println!("Contact for {} set to \"{text}\"", code.as_str()),
-                None => println!("Contact for {} cleared", code.as_str()),
+            .await
+            .map_err(|e| match e {
+                OrganisationError::Storage(s) => CliError::from(s),
+                other => CliError::BadInput(other.to_string()),
+            })?;
+            let code = code.trim().to_uppercase();
+            match set {
+                Some(text) => println!("Contact for {code} set to \"{text}\""),
+                None => println!("Contact for {code} cleared"),
             }
         }
     }

@@ -154,9 +154,11 @@ impl Store {
             .map_err(|e| StorageError::Unavailable(format!("bad database URL: {e}")))?
             .disable_statement_logging();
         // WAL lets readers run beside the one writer; foreign keys are off in SQLite unless
-        // asked for; wait for a busy writer rather than fail.
-        let sqlite_setup = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                            PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+        // asked for; wait for a busy writer rather than fail. The wait is set first: even
+        // `journal_mode` takes a lock, and a command run beside the server (`nhsmal policy
+        // set`) got "database is locked" at once when it came second.
+        let sqlite_setup = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                            PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
                             PRAGMA journal_size_limit = 67108864;";
         let setup = |extra: &str| match backend {
             Backend::Sqlite => format!("{sqlite_setup} {extra}"),

@@ -2,6 +2,7 @@ use sqlx::FromRow;
 
 use super::{Store, storage_error};
 use domain::StorageError;
+use domain::audit::AuditEvent;
 use domain::organisations::{Organisation, OrganisationRecords};
 
 #[derive(FromRow)]
@@ -44,13 +45,25 @@ impl OrganisationRecords for Store {
         &self,
         code: &str,
         contact: Option<&str>,
+        event: &AuditEvent,
     ) -> Result<bool, StorageError> {
+        // The change and its audit event commit together, or neither does.
+        let mut tx = self.writer.begin().await.map_err(storage_error)?;
         let done = sqlx::query("UPDATE organisations SET admin_contact = $1 WHERE code = $2")
             .bind(contact)
             .bind(code)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(storage_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::bind_event(sqlx::query(super::audit::INSERT_EVENT), event)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage_error)?;
+        tx.commit().await.map_err(storage_error)?;
+        self.forward_audit([event]);
+        Ok(true)
     }
 }

@@ -407,3 +407,71 @@ async fn a_calls_status_says_how_long_it_rings_on_so_the_page_can_warn() {
     assert_eq!(ended["status"], "expired");
     assert_eq!(ended["seconds_left"], 0);
 }
+
+#[tokio::test]
+async fn a_local_administrator_sets_the_contact_for_their_own_organisation_only() {
+    let app = spawn_app().await;
+    let (lee, _) = app
+        .with_fresh_factor("lee@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    let r = app
+        .submit(
+            &lee,
+            "/admin",
+            "/admin/contact",
+            &[("contact", "Lee, 0161 496 0000")],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin?contact=1");
+    let ann = app.ann_signed_in().await;
+    assert_eq!(
+        text_of(&app.page(&ann, "/profile").await, "#admin-contact"),
+        "Lee, 0161 496 0000"
+    );
+    // Too long: a clear error, nothing changed.
+    let r = app
+        .submit(
+            &lee,
+            "/admin",
+            "/admin/contact",
+            &[("contact", &"x".repeat(301))],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("The contact must be one line of up to 300 characters")
+    );
+    assert!(
+        app.page(&ann, "/profile")
+            .await
+            .contains("Lee, 0161 496 0000")
+    );
+    let lee_id = crate::helpers::account(&app, "lee@fa123.nhs.uk").await.id;
+    let changes: Vec<_> = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.event == "organisation.contact_changed")
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].actor_id.as_deref(), Some(lee_id.as_str()));
+    assert_eq!(changes[0].subject.as_deref(), Some("FA123"));
+    // A person who is not an administrator cannot.
+    let r = app
+        .submit(
+            &ann,
+            "/profile",
+            "/admin/contact",
+            &[("contact", "Mallory")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        app.page(&ann, "/profile")
+            .await
+            .contains("Lee, 0161 496 0000")
+    );
+}

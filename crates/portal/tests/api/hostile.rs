@@ -62,6 +62,7 @@ const POST_ROUTES: &[&str] = &[
     "/session/extend",
     "/profile/new-phone/add-app",
     "/profile/new-phone/make-default",
+    "/admin/contact",
 ];
 
 /// Query strings of every kind of page, hostile.

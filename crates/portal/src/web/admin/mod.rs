@@ -8,6 +8,7 @@ mod clients;
 mod event_words;
 mod export;
 mod feedback;
+mod home;
 pub mod import;
 pub(crate) mod pages;
 mod reports;
@@ -17,16 +18,13 @@ mod sign_ins;
 
 use crate::web::http::extract::FromClient;
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
 
 use super::{AppError, AppState};
-use crate::web::admin::pages::AdminHomePage;
 use crate::web::http::extract::SignedIn;
-use crate::web::http::pages::{Chrome, render};
+use crate::web::http::pages::Chrome;
 use crate::web::sign_in::second_step::VERIFY;
 use crate::web::sign_in::step_up::{needs_fresh_factor, prepare_fresh_factor};
 use domain::admin::{Admin, AdminScope};
@@ -41,7 +39,7 @@ pub(crate) mod users;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(home))
+        .merge(home::router())
         .merge(users::router())
         .merge(audit::router())
         .merge(policy::router())
@@ -147,14 +145,4 @@ where
             now,
         })
     }
-}
-
-async fn home(State(app): State<AppState>, admin: AdminSession) -> Result<Response, AppError> {
-    let page = AdminHomePage {
-        chrome: admin.chrome(&app),
-        national: admin.scope.is_national(),
-        org: admin.session.account.org_code.clone(),
-        org_name: admin.session.account.org_name.clone(),
-    };
-    Ok(render(StatusCode::OK, &page))
 }

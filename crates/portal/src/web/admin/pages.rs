@@ -11,6 +11,11 @@ pub struct AdminHomePage {
     pub national: bool,
     pub org: String,
     pub org_name: String,
+    pub notice: Option<String>,
+    /// How the organisation's staff reach their local administrators, as saved or typed.
+    pub contact: String,
+    pub contact_error: Option<String>,
+    pub errors: Vec<FieldError>,
 }
 
 pub struct AdminUserRow {
