@@ -1,6 +1,7 @@
 """Keyboard-only journeys (WCAG 2.1.1, 2.4.3): signing in, setting up an
-authenticator app, a text message and a security key, resetting a password,
-and an administrator's MFA reset, with Tab, Space, Enter and typing alone.
+authenticator app, a text message, a phone call and a security key, resetting
+a password, and an administrator's MFA reset and temporary access pass, with
+Tab, the arrow keys, Enter and typing alone.
 The mouse is never used; `tab_to` presses Tab until the element has the focus,
 so a journey fails if anything cannot be reached in order. Each journey also
 runs at 320 px wide, the width of a small phone (1.4.10)."""
@@ -189,3 +190,7 @@ def test_an_administrator_resets_someones_mfa_by_keyboard(portal: Portal, keyboa
     expect(page.get_by_role("main")).to_contain_text("Their multi-factor authentication was reset")
     expect(page.locator("#no-methods")).to_be_visible()
     assert re.search(r"/admin/users/[^/?]+", page.url)
+    # Then a temporary access pass, so that they can set up a new method.
+    press(page, page.get_by_role("button", name="Issue temporary access pass", exact=True))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Temporary access pass for")
+    expect(page.locator("#temporary-access-pass")).not_to_be_empty()

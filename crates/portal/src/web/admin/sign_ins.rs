@@ -205,7 +205,7 @@ fn method_label(method: Option<&str>) -> String {
         "fido2" | "hwk" => "FIDO2 token".into(),
         "device" => "Remembered device".into(),
         "recovery_code" => "Recovery code".into(),
-        "temporary_access_pass" | "tap" => "Temporary access pass".into(),
+        "temporary_access_pass" | "tap" | "pass" => "Temporary access pass".into(),
         other => other.into(),
     }
 }
@@ -397,6 +397,7 @@ mod tests {
         assert_eq!(method_label(Some("otp")), "Authenticator app");
         assert_eq!(method_label(Some("tel")), "Phone call");
         assert_eq!(method_label(Some("device")), "Remembered device");
+        assert_eq!(method_label(Some("pass")), "Temporary access pass");
         assert_eq!(method_label(Some("something new")), "something new");
         assert_eq!(method_label(None), "");
     }
