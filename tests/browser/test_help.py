@@ -53,6 +53,9 @@ def test_was_this_helpful_feeds_the_collated_feedback(portal: Portal, page: Page
     # Nothing chosen: a clear error, nothing stored.
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("Select yes if this page was helpful")
+    # The summary's link takes the focus to the first answer.
+    page.get_by_role("alert").get_by_role("link").click()
+    expect(page.get_by_role("radio", name="Yes", exact=True)).to_be_focused()
     page.get_by_role("group", name="Was this helpful?").get_by_role("radio", name="No", exact=True).check()
     page.get_by_role("textbox", name="What were you looking for? (optional)").fill("How to move my app")
     page.get_by_role("button", name="Send", exact=True).click()

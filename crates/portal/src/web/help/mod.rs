@@ -181,8 +181,9 @@ async fn helpful(
             let errors: Vec<FieldError> = problems
                 .into_iter()
                 .map(|p| FieldError {
+                    // The summary's link goes to the first radio (the NHS.UK pattern).
                     field: if p.field == "rating" {
-                        "helpful"
+                        "helpful-yes"
                     } else {
                         p.field
                     },
@@ -200,7 +201,7 @@ async fn helpful(
                 contact: None,
                 page,
                 answered: false,
-                helpful_error: error_for("helpful"),
+                helpful_error: error_for("helpful-yes"),
                 comments_error: error_for("comments"),
                 errors,
                 comments: form.comments,
