@@ -1,7 +1,10 @@
-//! The NHSmal Authenticator companion app, from a terminal: it keeps TOTP accounts (any
-//! standard `otpauth://` address, NHSmal's included) encrypted under a passphrase and shows
-//! their current codes. Push approval for NHSmal sign-ins comes with the portal's push method.
+//! The NHSmal Authenticator companion app, from a terminal: it pairs with an NHSmal Portal and
+//! approves its sign-ins (push, with number matching), and keeps TOTP accounts (any standard
+//! `otpauth://` address, NHSmal's included) encrypted under a passphrase and shows their codes.
+//! `wait` is the interactive screen; the other commands suit scripts.
 
+mod portal;
+mod screen;
 mod vault;
 
 use std::path::PathBuf;
@@ -33,6 +36,40 @@ enum Command {
     List,
     /// Remove an account by its label (as `list` shows it)
     Remove { label: String },
+    /// Pair with an NHSmal Portal: the activation link (or code, with --server) from the
+    /// portal's "Receive notifications" page
+    Pair {
+        activation: String,
+        /// The portal's address, when only the code is given
+        #[arg(long)]
+        server: Option<String>,
+        /// What the portal calls this device (default: the computer's name)
+        #[arg(long)]
+        name: Option<String>,
+        /// The number the set-up page shows (asked for when not given)
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Wait for sign-in requests and answer them (the interactive screen)
+    Wait {
+        /// Stop after answering one request
+        #[arg(long)]
+        once: bool,
+    },
+    /// List the pending sign-in requests of every paired portal
+    Requests,
+    /// Approve a request, typing the number the sign-in page shows
+    Approve {
+        id: String,
+        #[arg(long)]
+        number: String,
+    },
+    /// Deny a request; with --report, also report it as suspicious
+    Deny {
+        id: String,
+        #[arg(long)]
+        report: bool,
+    },
 }
 
 /// A person's mistake (exit 2) or the machine's (exit 1).
@@ -42,6 +79,8 @@ enum AppError {
     Input(String),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    Portal(#[from] portal::PortalError),
 }
 
 fn default_store() -> PathBuf {
@@ -115,8 +154,15 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::List => {
-            for a in vault::load(&path, &passphrase()?)?.accounts {
+            let accounts = vault::load(&path, &passphrase()?)?;
+            for a in accounts.accounts {
                 println!("{}", a.label);
+            }
+            for d in accounts.devices {
+                println!(
+                    "Notifications: {} at {} (as \"{}\")",
+                    d.account, d.server, d.name
+                );
             }
         }
         Command::Remove { label } => {
@@ -129,6 +175,84 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             vault::save(&path, &pass, &accounts)?;
             println!("Removed {label}");
+        }
+        Command::Pair {
+            activation,
+            server,
+            name,
+            number,
+        } => {
+            let (server, code) = portal::activation(&activation, server.as_deref()).ok_or_else(|| {
+                AppError::Input(
+                    "give the activation link from the portal's page, or the code with --server <portal address>".into(),
+                )
+            })?;
+            // The passphrase first: a wrong one must not use up the activation code.
+            let pass = passphrase()?;
+            let mut accounts = vault::load(&path, &pass)?;
+            if pass.chars().count() < 8 {
+                return Err(VaultError::WeakPassphrase.into());
+            }
+            let name = name.unwrap_or_else(screen::device_name);
+            let offered = portal::pair(&server, &code, &name)?;
+            println!(
+                "The portal has this device's key, for {}.",
+                offered.device.account
+            );
+            let number = match number {
+                Some(n) => n,
+                None => screen::ask("Type the number the set-up page now shows: ")?,
+            };
+            let (result, message) =
+                portal::answer(&offered.device, &offered.request, "approve", number.trim())?;
+            if result != "paired" {
+                return Err(AppError::Input(format!(
+                    "{message} Start again on the portal's page to get a new activation code."
+                )));
+            }
+            let mut label = format!("NHSmal:{}", offered.device.account);
+            if accounts.accounts.iter().any(|a| a.label == label) {
+                label = format!("{label} ({name})");
+            }
+            accounts.accounts.retain(|a| a.label != label);
+            accounts.accounts.push(Account {
+                label,
+                uri: offered.totp_uri,
+            });
+            accounts.devices.push(offered.device);
+            vault::save(&path, &pass, &accounts)?;
+            println!("{message}");
+        }
+        Command::Wait { once } => {
+            let accounts = vault::load(&path, &passphrase()?)?;
+            screen::wait(&accounts.devices, once)?;
+        }
+        Command::Requests => {
+            let accounts = vault::load(&path, &passphrase()?)?;
+            let mut any = false;
+            for device in &accounts.devices {
+                for request in portal::requests(device)? {
+                    any = true;
+                    println!("{}", request.id);
+                    print!("{}", screen::describe(device, &request));
+                }
+            }
+            if !any {
+                println!("No requests waiting.");
+            }
+        }
+        Command::Approve { id, number } => {
+            let accounts = vault::load(&path, &passphrase()?)?;
+            let (device, request) = screen::find(&accounts.devices, &id)?;
+            let (_, message) = portal::answer(&device, &request, "approve", number.trim())?;
+            println!("{message}");
+        }
+        Command::Deny { id, report } => {
+            let accounts = vault::load(&path, &passphrase()?)?;
+            let (device, request) = screen::find(&accounts.devices, &id)?;
+            let decision = if report { "report" } else { "deny" };
+            let (_, message) = portal::answer(&device, &request, decision, "")?;
+            println!("{message}");
         }
     }
     Ok(())
@@ -147,6 +271,9 @@ fn main() -> ExitCode {
                     | VaultError::WeakPassphrase,
                 ) => ExitCode::from(2),
                 AppError::Vault(VaultError::Io { .. }) => ExitCode::from(1),
+                // The portal refused (a used code, a late answer): the person can act on it.
+                AppError::Portal(portal::PortalError::Refused(_)) => ExitCode::from(2),
+                AppError::Portal(_) => ExitCode::from(1),
             }
         }
     }

@@ -44,9 +44,24 @@ pub struct Account {
     pub uri: String,
 }
 
+/// A pairing with an NHSmal Portal for push requests: where it is, the device's token and
+/// its private key (P-256 scalar, base64), and the account it answers for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Device {
+    pub server: String,
+    pub device_id: String,
+    pub token: String,
+    pub key: String,
+    pub account: String,
+    pub name: String,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Accounts {
     pub accounts: Vec<Account>,
+    /// Paired portals (files written before pairing existed have none).
+    #[serde(default)]
+    pub devices: Vec<Device>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -196,6 +211,7 @@ mod tests {
                 label: "NHSmal:ann@example.nhs.uk".into(),
                 uri: "otpauth://totp/NHSmal:ann?secret=JBSWY3DPEHPK3PXP&issuer=NHSmal".into(),
             }],
+            devices: vec![],
         };
         save(&path, "correct horse", &accounts).expect("saved");
         assert_eq!(

@@ -16,15 +16,20 @@ pub enum MethodKind {
     Sms,
     Voice,
     Fido2,
+    /// Push approval from the NHSmal Authenticator (with its TOTP codes as the fallback).
+    Push,
 }
 
 impl MethodKind {
     /// In the order the portal offers them; the first is recommended.
-    pub const ALL: [MethodKind; 4] = [
+    /// (Push comes last only so that stored positions of the first four stay valid; the
+    /// method choice offers it under "Authenticator app".)
+    pub const ALL: [MethodKind; 5] = [
         MethodKind::Totp,
         MethodKind::Sms,
         MethodKind::Voice,
         MethodKind::Fido2,
+        MethodKind::Push,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +38,7 @@ impl MethodKind {
             MethodKind::Sms => "sms",
             MethodKind::Voice => "voice",
             MethodKind::Fido2 => "fido2",
+            MethodKind::Push => "push",
         }
     }
 
@@ -46,6 +52,7 @@ impl MethodKind {
             MethodKind::Sms => "Text message",
             MethodKind::Voice => "Phone call",
             MethodKind::Fido2 => "FIDO2 token",
+            MethodKind::Push => "NHSmal Authenticator",
         }
     }
 
@@ -56,6 +63,8 @@ impl MethodKind {
             MethodKind::Sms => "sms",
             MethodKind::Voice => "tel",
             MethodKind::Fido2 => "hwk",
+            // Proof of possession of the app's device key (a software-secured key).
+            MethodKind::Push => "swk",
         }
     }
 
@@ -66,6 +75,7 @@ impl MethodKind {
             MethodKind::Sms => "text-message",
             MethodKind::Voice => "phone-call",
             MethodKind::Fido2 => "fido2-token",
+            MethodKind::Push => "authenticator-app/notifications",
         }
     }
 }

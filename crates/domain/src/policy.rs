@@ -37,7 +37,7 @@ pub struct PolicySettings {
 pub struct MethodSet(u8);
 
 impl MethodSet {
-    pub const ALL: MethodSet = MethodSet(0b1111);
+    pub const ALL: MethodSet = MethodSet(0b1_1111);
 
     fn bit(kind: MethodKind) -> u8 {
         match kind {
@@ -45,6 +45,7 @@ impl MethodSet {
             MethodKind::Sms => 2,
             MethodKind::Voice => 4,
             MethodKind::Fido2 => 8,
+            MethodKind::Push => 16,
         }
     }
 
@@ -78,6 +79,7 @@ impl MethodSet {
                 "sms" | "text" | "text-message" => MethodKind::Sms,
                 "voice" | "call" | "phone-call" => MethodKind::Voice,
                 "fido2" | "key" | "security-key" | "fido2-token" => MethodKind::Fido2,
+                "push" | "notifications" => MethodKind::Push,
                 _ => return Err(PolicyError::UnknownMethod(word.to_string())),
             };
             set |= Self::bit(kind);

@@ -41,7 +41,7 @@ pub struct OrganisationCounts {
     /// Active accounts with at least one method.
     pub enrolled: i64,
     /// Active accounts with at least one method of each kind, in `MethodKind::ALL` order.
-    pub with_kind: [i64; 4],
+    pub with_kind: [i64; 5],
 }
 
 pub trait ReportRecords {
@@ -233,7 +233,7 @@ fn shape(
 ) -> EnrolmentReport {
     let mut totals = Figures::default();
     let mut disabled = 0;
-    let mut with_kind = [0i64; 4];
+    let mut with_kind = [0i64; 5];
     let mut by_code: std::collections::HashMap<String, OrganisationCounts> =
         std::collections::HashMap::with_capacity(counts.len());
     for c in counts {
@@ -510,7 +510,7 @@ mod tests {
             active,
             disabled: 1,
             enrolled,
-            with_kind,
+            with_kind: [with_kind[0], with_kind[1], with_kind[2], with_kind[3], 0],
         }
     }
 
@@ -637,6 +637,6 @@ mod tests {
         assert!(lines.contains(&"method,sms,Text message,3,1,2,33.3,,"));
         assert!(lines.contains(&"organisation,FA123,\"Smith, Jones\",3,2,1,66.7,1,"));
         assert!(lines.contains(&"week,2024-07-22,Week starting 22 July 2024,3,2,1,66.7,,2"));
-        assert_eq!(lines.len(), 1 + 1 + 1 + 4 + 1 + 1);
+        assert_eq!(lines.len(), 1 + 1 + 1 + 5 + 1 + 1);
     }
 }

@@ -581,6 +581,9 @@ pub struct RiskSettings {
     pub abandoned_minutes: i64,
     /// Calls not answered with # (unanswered, or refused) in the window: MFA fatigue.
     pub unanswered_calls: i64,
+    /// How long push notifications to a person stop after `push::FATIGUE_LIMIT` went
+    /// unanswered or were denied within 10 minutes (MFA fatigue).
+    pub push_suspend_minutes: i64,
     /// Texts and calls sent for one account in the window: telephony abuse.
     pub phone_sends: i64,
     pub phone_minutes: i64,
@@ -606,6 +609,7 @@ impl Default for RiskSettings {
             second_factor_failures: 3,
             abandoned_minutes: 10,
             unanswered_calls: 3,
+            push_suspend_minutes: 30,
             phone_sends: 8,
             phone_minutes: 60,
             unusual_hour_history: 20,

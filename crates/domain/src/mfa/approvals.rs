@@ -53,6 +53,14 @@ pub struct Approval {
     pub expires_at: UnixTime,
     pub created_at: UnixTime,
     pub decided_at: Option<UnixTime>,
+    /// Push only: the device asked, the number shown in the browser, the nonce the answer
+    /// signs, what the app shows (`push::PushContext` as JSON), and whether the app is
+    /// not told of it until opened (a risky sign-in).
+    pub device_id: Option<String>,
+    pub number: Option<String>,
+    pub nonce: Option<String>,
+    pub context: Option<String>,
+    pub silent: bool,
 }
 
 impl Approval {
@@ -140,6 +148,11 @@ where
         expires_at: ctx.now + APPROVAL_LIFETIME,
         created_at: ctx.now,
         decided_at: None,
+        device_id: None,
+        number: None,
+        nonce: None,
+        context: None,
+        silent: false,
     };
     records.insert_approval(&approval).await?;
     let message = Message {
@@ -273,7 +286,7 @@ pub async fn take_approved(
     let Some(a) = records.approval(approval_id).await? else {
         return Ok(Err(ApprovalStatus::Expired));
     };
-    if a.session_hash != session_hash || a.purpose != purpose.as_str() {
+    if a.session_hash != session_hash || a.purpose != purpose.as_str() || a.channel != "voice" {
         return Ok(Err(ApprovalStatus::Expired));
     }
     match a.status_at(now) {

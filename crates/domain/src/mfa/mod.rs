@@ -3,7 +3,9 @@
 //! (TH-1: 10 in a row), held in the database so that every node sees it.
 
 pub mod approvals;
+pub mod pairing;
 pub mod phone;
+pub mod push;
 pub mod security_key;
 pub mod totp;
 
@@ -30,6 +32,8 @@ pub trait MfaRecords:
     + MethodRecords
     + phone::CodeRecords
     + approvals::ApprovalRecords
+    + push::PushRecords
+    + pairing::PairingRecords
     + crate::policy::PolicyRecords
 {
 }
@@ -39,6 +43,8 @@ impl<T> MfaRecords for T where
         + MethodRecords
         + phone::CodeRecords
         + approvals::ApprovalRecords
+        + push::PushRecords
+        + pairing::PairingRecords
         + crate::policy::PolicyRecords
 {
 }
@@ -68,6 +74,15 @@ pub enum MfaError {
         "You already have {MAX_AUTHENTICATOR_APPS} authenticator apps. Remove one before you add another"
     )]
     TooManyApps,
+    #[error(
+        "You already have {} NHSmal Authenticator devices. Remove one before you add another",
+        pairing::MAX_DEVICES
+    )]
+    TooManyDevices,
+    #[error(
+        "We have stopped sending notifications to your NHSmal Authenticator for now because several were not answered or were denied. Use another method, or try again later"
+    )]
+    PushesSuspended { until: UnixTime },
     #[error("That method was not found")]
     NoSuchMethod,
     #[error("The code has expired or has been used. Ask for a new one")]

@@ -264,7 +264,9 @@ pub fn has_strong_method(
 pub fn is_strong(kind: crate::methods::MethodKind) -> bool {
     matches!(
         kind,
-        crate::methods::MethodKind::Totp | crate::methods::MethodKind::Fido2
+        crate::methods::MethodKind::Totp
+            | crate::methods::MethodKind::Fido2
+            | crate::methods::MethodKind::Push
     )
 }
 
@@ -432,6 +434,21 @@ pub async fn reported_on_call<R>(
 where
     R: Monitored,
 {
+    reported_by_person(records, m, account, "voice", "0# pressed on the call").await
+}
+
+/// The person says a sign-in is not theirs (0# on a call, "Deny, and report it" in the app):
+/// the high-risk signal, and the administrators alerted.
+pub async fn reported_by_person<R>(
+    records: &R,
+    m: &Monitor<'_>,
+    account: &Account,
+    method: &'static str,
+    reason: &'static str,
+) -> Result<(), StorageError>
+where
+    R: Monitored,
+{
     let assessment = Assessment::of(vec![Signal::ReportedByPerson]);
     let mut entry = m.entry(
         Some(account),
@@ -440,15 +457,19 @@ where
         "reported",
         &assessment,
     );
-    entry.method = Some("voice");
-    entry.reason = Some("0# pressed on the call");
+    entry.method = Some(method);
+    entry.reason = Some(reason);
     records.record_sign_in(&entry).await?;
     if raise(records, m, account, &assessment).await? {
         alert_administrators(
             records,
             m,
             account,
-            "they reported a sign-in as not theirs (0#)",
+            if method == "voice" {
+                "they reported a sign-in as not theirs (0#)"
+            } else {
+                "they reported a sign-in as not theirs in the NHSmal Authenticator"
+            },
         )
         .await?;
     }

@@ -23,6 +23,7 @@ pub struct RiskFile {
     second_factor_failures: Option<i64>,
     abandoned_minutes: Option<i64>,
     unanswered_calls: Option<i64>,
+    push_suspend_minutes: Option<i64>,
     phone_sends: Option<i64>,
     phone_minutes: Option<i64>,
     unusual_hour_history: Option<usize>,
@@ -114,6 +115,12 @@ pub fn resolve(
             f.unanswered_calls.unwrap_or(d.unanswered_calls),
             1,
             100,
+        )?,
+        push_suspend_minutes: within(
+            "risk.push_suspend_minutes",
+            f.push_suspend_minutes.unwrap_or(d.push_suspend_minutes),
+            1,
+            24 * 60,
         )?,
         phone_sends: within(
             "risk.phone_sends",

@@ -6,7 +6,7 @@ use domain::clock::UnixTime;
 use domain::mfa::approvals::{Approval, ApprovalRecords};
 
 #[derive(FromRow)]
-struct ApprovalRow {
+pub(super) struct ApprovalRow {
     id: String,
     account_id: String,
     session_hash: String,
@@ -18,6 +18,11 @@ struct ApprovalRow {
     expires_at: i64,
     created_at: i64,
     decided_at: Option<i64>,
+    device_id: Option<String>,
+    number: Option<String>,
+    nonce: Option<String>,
+    context: Option<String>,
+    silent: i64,
 }
 
 impl From<ApprovalRow> for Approval {
@@ -34,12 +39,18 @@ impl From<ApprovalRow> for Approval {
             expires_at: r.expires_at,
             created_at: r.created_at,
             decided_at: r.decided_at,
+            device_id: r.device_id,
+            number: r.number,
+            nonce: r.nonce,
+            context: r.context,
+            silent: r.silent != 0,
         }
     }
 }
 
-const COLUMNS: &str = "id, account_id, session_hash, purpose, channel, phone, keypad_hash, status, \
-     expires_at, created_at, decided_at";
+pub(super) const COLUMNS: &str = "id, account_id, session_hash, purpose, channel, phone, \
+     keypad_hash, status, expires_at, created_at, decided_at, device_id, number, nonce, context, \
+     silent";
 
 impl Store {
     async fn approval_where(
@@ -60,7 +71,7 @@ impl Store {
 impl ApprovalRecords for Store {
     async fn insert_approval(&self, a: &Approval) -> Result<(), StorageError> {
         let sql = format!(
-            "INSERT INTO approvals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO approvals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         );
         sqlx::query(&sql)
             .bind(&a.id)
@@ -74,6 +85,11 @@ impl ApprovalRecords for Store {
             .bind(a.expires_at)
             .bind(a.created_at)
             .bind(a.decided_at)
+            .bind(&a.device_id)
+            .bind(&a.number)
+            .bind(&a.nonce)
+            .bind(&a.context)
+            .bind(i64::from(a.silent))
             .execute(&self.writer)
             .await
             .map_err(storage_error)?;

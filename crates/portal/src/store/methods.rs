@@ -6,7 +6,7 @@ use domain::clock::UnixTime;
 use domain::mfa::{Method, MethodKind, MethodRecords};
 
 #[derive(FromRow)]
-struct MethodRow {
+pub(super) struct MethodRow {
     id: String,
     account_id: String,
     kind: String,

@@ -24,6 +24,7 @@ mod oidc_grants;
 mod oidc_keys;
 mod organisations;
 mod policy;
+mod push;
 mod recovery;
 mod report;
 mod secrets;

@@ -20,6 +20,7 @@ struct ActiveRow {
     sms: i64,
     voice: i64,
     fido2: i64,
+    push: i64,
 }
 
 #[derive(FromRow)]
@@ -62,7 +63,8 @@ impl ReportRecords for Store {
              COUNT(CASE WHEN mfa_method_kinds & 1 <> 0 THEN 1 END) AS totp, \
              COUNT(CASE WHEN mfa_method_kinds & 2 <> 0 THEN 1 END) AS sms, \
              COUNT(CASE WHEN mfa_method_kinds & 4 <> 0 THEN 1 END) AS voice, \
-             COUNT(CASE WHEN mfa_method_kinds & 8 <> 0 THEN 1 END) AS fido2 \
+             COUNT(CASE WHEN mfa_method_kinds & 8 <> 0 THEN 1 END) AS fido2, \
+             COUNT(CASE WHEN mfa_method_kinds & 16 <> 0 THEN 1 END) AS push \
              FROM accounts WHERE state = 'active'{} GROUP BY org_code",
             org_clause(org, "AND", 1)
         );
@@ -90,7 +92,7 @@ impl ReportRecords for Store {
                     active: r.accounts,
                     disabled: 0,
                     enrolled: r.enrolled,
-                    with_kind: [r.totp, r.sms, r.voice, r.fido2],
+                    with_kind: [r.totp, r.sms, r.voice, r.fido2, r.push],
                 };
                 (r.org_code, counts)
             })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-use super::{admin, api, help, http, info, oidc, profile, sign_in};
+use super::{admin, api, help, http, info, oidc, profile, push, sign_in};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -42,6 +42,8 @@ pub struct App {
     pub form_targets: http::security::FormTargets,
     pub(crate) csrf_key: Vec<u8>,
     pub(crate) metrics: PrometheusHandle,
+    /// Wakes the NHSmal Authenticator's event streams.
+    pub push_bell: push::PushBell,
 }
 
 pub type AppState = Arc<App>;
@@ -89,6 +91,7 @@ impl App {
             secrets,
             csrf_key,
             metrics: http::observe::metrics_handle(),
+            push_bell: push::PushBell::default(),
         }))
     }
 
@@ -148,6 +151,7 @@ pub fn router(app: AppState) -> Router {
         .merge(sign_in::security_key::router())
         .merge(profile::enrol::router())
         .merge(profile::enrol_phone::router())
+        .merge(profile::enrol_push::router())
         .merge(profile::methods::router())
         .merge(profile::new_phone::router())
         .merge(sign_in::telephony::router())
@@ -171,6 +175,7 @@ pub fn router(app: AppState) -> Router {
         .merge(oidc::oidc_keys::router())
         .merge(oidc::tokens::api_router())
         .merge(sign_in::telephony::webhook_router())
+        .merge(push::device_api::router())
         .merge(http::assets::router())
         .fallback(|| async { AppError::NotFound });
     layered(routes, app)
@@ -270,10 +275,18 @@ pub async fn serve(
     let pruner = start_sign_in_log_pruner(&app);
     let rollups = start_audit_rollup_writer(&app);
     let key_reloader = start_signing_key_reloader(&app);
+    let push_poller = push::bell::start_poller(&app);
+    let closing = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // The apps' event streams would hold the graceful shutdown open: end them.
+        closing.push_bell.close();
+    };
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
+    push_poller.abort();
     pruner.abort();
     rollups.abort();
     key_reloader.abort();

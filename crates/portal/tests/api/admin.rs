@@ -37,7 +37,7 @@ async fn post_on(
     app.submit(client, page, action, fields).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_user_is_refused_the_admin_area_and_the_refusal_is_audited() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -53,7 +53,7 @@ async fn a_plain_user_is_refused_the_admin_area_and_the_refusal_is_audited() {
     assert_eq!(location(&response), "/sign-in?next=%2Fadmin%2Fusers");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_area_needs_a_second_factor_proved_in_the_last_15_minutes() {
     let app = spawn_app().await;
     let (client, key) = app
@@ -79,7 +79,7 @@ async fn the_admin_area_needs_a_second_factor_proved_in_the_last_15_minutes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_without_mfa_is_told_to_set_it_up_first() {
     let app = spawn_app().await;
     app.add_person("lee.admin@fa123.nhs.uk", "FA123", "local-admin")
@@ -93,7 +93,7 @@ async fn an_administrator_without_mfa_is_told_to_set_it_up_first() {
     assert!(body.contains("needs multi-factor authentication"), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_finds_only_people_of_their_own_organisation() {
     let app = spawn_app().await;
     app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -117,7 +117,7 @@ async fn a_local_administrator_finds_only_people_of_their_own_organisation() {
     assert!(!page.contains("ann@fa123.nhs.uk") && page.contains("bob@fb456.nhs.uk"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_filters_by_enrolment_and_escapes_wildcards() {
     let app = spawn_app().await;
     app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -131,7 +131,7 @@ async fn search_filters_by_enrolment_and_escapes_wildcards() {
     assert!(none.contains("No accounts match"), "{none}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_cannot_see_or_change_a_person_of_another_organisation() {
     let app = spawn_app().await;
     let bob = app.add_person("bob@fb456.nhs.uk", "FB456", "user").await;
@@ -184,7 +184,7 @@ async fn a_local_administrator_cannot_see_or_change_a_person_of_another_organisa
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_resets_mfa_with_a_reason_and_the_person_is_emailed_and_signed_out() {
     let app = spawn_app().await;
     let (ann_client, _) = app
@@ -298,7 +298,7 @@ async fn sign_in_with_pass(
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_temporary_access_pass_signs_in_once_and_only_to_set_up_a_method() {
     let app = spawn_app().await;
     let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -383,7 +383,7 @@ async fn a_temporary_access_pass_signs_in_once_and_only_to_set_up_a_method() {
     assert!(audit.iter().any(|e| e.event == "tap.used"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_temporary_access_pass_expires_and_a_new_one_voids_the_old() {
     let app = spawn_app().await;
     let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -399,7 +399,7 @@ async fn a_temporary_access_pass_expires_and_a_new_one_voids_the_old() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "expired");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_unlocks_a_locked_account() {
     let app = spawn_app().await;
     let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -439,7 +439,7 @@ async fn an_administrator_unlocks_a_locked_account() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_disables_and_enables_an_account() {
     let app = spawn_app().await;
     let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -491,7 +491,7 @@ async fn an_administrator_disables_and_enables_an_account() {
     assert!(subjects.contains(&"Your NHSmal account was enabled".to_string()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_changing_admin_forms_need_a_csrf_token() {
     let app = spawn_app().await;
     let ann = app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -509,7 +509,7 @@ async fn state_changing_admin_forms_need_a_csrf_token() {
     assert_eq!(location(&response), "/profile", "still enabled");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_administrators_see_only_their_organisations_audit_events_and_cannot_export() {
     let app = spawn_app().await;
     app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -558,7 +558,7 @@ async fn local_administrators_see_only_their_organisations_audit_events_and_cann
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_refuses_to_change_or_delete_audit_events() {
     let app = spawn_app().await;
     app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -579,7 +579,7 @@ async fn the_database_refuses_to_change_or_delete_audit_events() {
     assert_eq!(app.audit().await.len(), before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reset_mfa_command_removes_methods_and_is_audited() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -606,7 +606,7 @@ async fn the_reset_mfa_command_removes_methods_and_is_audited() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_cannot_manage_other_administrators_of_their_organisation() {
     let app = spawn_app().await;
     let fellow = app
@@ -643,7 +643,7 @@ async fn a_local_administrator_cannot_manage_other_administrators_of_their_organ
     assert!(app.audit().await.iter().all(|e| e.event != "tap.issued"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_does_not_see_what_a_national_administrator_of_their_organisation_does()
  {
     let app = spawn_app().await;
@@ -669,7 +669,7 @@ async fn a_local_administrator_does_not_see_what_a_national_administrator_of_the
     assert!(!log.contains("secret reason about bob"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuing_a_pass_signs_the_person_out_and_after_a_reset_only_a_pass_can_set_up_a_method() {
     let app = spawn_app().await;
     let (ann_client, _) = app
@@ -715,7 +715,7 @@ async fn issuing_a_pass_signs_the_person_out_and_after_a_reset_only_a_pass_can_s
     app.enrol_authenticator_app(&ann_browser).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exporting_the_audit_log_is_itself_audited() {
     let app = spawn_app().await;
     let national = national_admin(&app).await;
@@ -739,7 +739,7 @@ async fn exporting_the_audit_log_is_itself_audited() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_refusals_do_not_flood_the_audit_trail() {
     let app = spawn_app().await;
     let (client, key) = app

@@ -36,7 +36,7 @@ async fn refuse_audit_events(app: &TestApp, event: &str) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mfa_reset_whose_audit_event_cannot_be_written_removes_nothing() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -63,7 +63,7 @@ async fn an_mfa_reset_whose_audit_event_cannot_be_written_removes_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_reset_whose_audit_event_cannot_be_written_changes_no_password() {
     let app = spawn_app().await;
     let (_, key) = app

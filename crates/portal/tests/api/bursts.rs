@@ -230,7 +230,7 @@ async fn strangers_lock_ann_out(app: &TestApp) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_who_lock_an_address_do_not_lock_out_the_persons_own_browser() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -247,7 +247,7 @@ async fn strangers_who_lock_an_address_do_not_lock_out_the_persons_own_browser()
     assert_eq!(location(&r), "/profile");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_persons_own_browser_has_its_own_delays_and_lock_for_guesses() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -286,7 +286,7 @@ async fn the_persons_own_browser_has_its_own_delays_and_lock_for_guesses() {
     assert_eq!(location(&r), "/profile");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrators_unlock_ends_the_lock_everywhere() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;

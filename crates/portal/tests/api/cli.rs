@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::helpers::{CliEnv, PASSWORD, browser, csrf_token};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_adds_an_organisation_and_a_user_and_lists_them() {
     let env = CliEnv::new().await;
     let out = env.run(
@@ -51,7 +51,7 @@ async fn an_operator_adds_an_organisation_and_a_user_and_lists_them() {
     assert!(!out.stdout.contains("argon2"), "hashes are never printed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_prints_one_line_exits_2_and_writes_nothing() {
     let env = CliEnv::new().await;
     assert_eq!(
@@ -195,7 +195,7 @@ async fn bad_input_prints_one_line_exits_2_and_writes_nothing() {
 
 /// The product binary has no development or benchmark command (issue 19): generated data,
 /// GeoIP test files and benchmark fixtures are `nhsmal-dev`'s (crates/portal-dev).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_product_binary_has_no_development_commands() {
     let env = CliEnv::new().await;
     for command in ["dev", "seed", "geoip-db", "oidc-codes", "time-risk"] {
@@ -219,7 +219,7 @@ async fn the_product_binary_has_no_development_commands() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_url_with_an_ip_address_is_refused_with_what_to_use_instead() {
     let env = CliEnv::new().await;
     let out = env.run(&["serve", "--public-url", "http://127.0.0.1:8080"], "");
@@ -230,7 +230,7 @@ async fn a_public_url_with_an_ip_address_is_refused_with_what_to_use_instead() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     let env = CliEnv::new().await;
     let out = env.run(&["serve", "--argon2-memory-kib", "1024"], "");
@@ -290,7 +290,7 @@ fn serve_demo(
     (child, format!("http://127.0.0.1:{port}"), rx)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_signs_in_logs_no_secrets_and_stops_on_sigterm() {
     let env = CliEnv::new().await;
     let (mut child, base, lines) = serve_demo(&env, &[]);
@@ -389,7 +389,7 @@ async fn serve_demo_signs_in_logs_no_secrets_and_stops_on_sigterm() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line() {
     let env = CliEnv::new().await;
     let (mut child, base, lines) = serve_demo(&env, &["--log-format", "json"]);
@@ -413,7 +413,7 @@ async fn json_logs_are_one_object_per_line() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_key_file_others_can_read_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let env = CliEnv::new().await;

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{PASSWORD, browser, csrf_token, spawn_app};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_without_a_csrf_token_is_refused_with_403() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -22,7 +22,7 @@ async fn a_sign_in_without_a_csrf_token_is_refused_with_403() {
     assert!(app.audit().await.is_empty(), "nothing was attempted");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_csrf_token_from_another_browser_is_refused() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -43,7 +43,7 @@ async fn a_csrf_token_from_another_browser_is_refused() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_in_forms_need_the_sessions_own_token() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -86,7 +86,7 @@ async fn signed_in_forms_need_the_sessions_own_token() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_site_form_post_is_refused_even_with_a_valid_token() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;

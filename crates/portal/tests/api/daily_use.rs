@@ -20,7 +20,7 @@ fn last_sms(app: &TestApp) -> String {
         .expect("a text in the outbox")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_right_code_used_again_is_said_so_and_takes_no_try_of_the_lock() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -61,7 +61,7 @@ async fn a_right_code_used_again_is_said_so_and_takes_no_try_of_the_lock() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_codes_say_how_many_tries_are_left_and_the_last_locks_at_once() {
     let app = spawn_app().await;
     let (_, _) = app
@@ -100,7 +100,7 @@ async fn wrong_codes_say_how_many_tries_are_left_and_the_last_locks_at_once() {
     assert!(said[9].1.contains("(UK time)"), "{}", said[9].1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn change_number_keeps_the_method_and_only_its_owner_can_change_it() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -187,7 +187,7 @@ async fn change_number_keeps_the_method_and_only_its_owner_can_change_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_organisations_contact_is_set_from_the_command_line_and_shown_to_its_people() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -234,7 +234,7 @@ async fn the_organisations_contact_is_set_from_the_command_line_and_shown_to_its
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_sees_only_their_own_organisations_rollout_kit() {
     let app = spawn_app().await;
     let (lee, _) = app
@@ -264,7 +264,7 @@ async fn a_local_administrator_sees_only_their_own_organisations_rollout_kit() {
     assert_eq!(ann.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_time_restarts_the_second_step_at_most_ten_times() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -311,7 +311,7 @@ async fn more_time_restarts_the_second_step_at_most_ten_times() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_is_searchable_and_was_this_helpful_becomes_feedback() {
     let app = spawn_app().await;
     let page = app.page(&app.client, "/help?q=new+phone").await;
@@ -370,7 +370,7 @@ async fn help_is_searchable_and_was_this_helpful_becomes_feedback() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_calls_status_says_how_long_it_rings_on_so_the_page_can_warn() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -408,7 +408,7 @@ async fn a_calls_status_says_how_long_it_rings_on_so_the_page_can_warn() {
     assert_eq!(ended["seconds_left"], 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_sets_the_contact_for_their_own_organisation_only() {
     let app = spawn_app().await;
     let (lee, _) = app

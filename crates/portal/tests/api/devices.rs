@@ -26,7 +26,7 @@ async fn sign_in_remembering(
         .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_device_skips_the_second_step_until_the_password_changes() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -100,7 +100,7 @@ async fn a_remembered_device_skips_the_second_step_until_the_password_changes() 
     assert_eq!(location(&response), VERIFY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_device_expires_and_can_be_forgotten() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -132,7 +132,7 @@ async fn a_remembered_device_expires_and_can_be_forgotten() {
     assert_eq!(location(&response), VERIFY, "forgotten");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administrators_are_not_offered_it_unless_the_policy_allows() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -156,7 +156,7 @@ async fn administrators_are_not_offered_it_unless_the_policy_allows() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_remembered_for_one_person_does_nothing_for_another() {
     let app = spawn_app().await;
     let (_, ann_key) = app
@@ -174,7 +174,7 @@ async fn a_device_remembered_for_one_person_does_nothing_for_another() {
     assert_eq!(location(&response), VERIFY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrators_mfa_reset_voids_remembered_devices() {
     let app = spawn_app().await;
     let (_, key) = app

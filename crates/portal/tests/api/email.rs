@@ -269,7 +269,7 @@ fn no_email_in_outbox(app: &TestApp) {
     assert!(emails.is_empty(), "email went to the outbox: {emails:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_is_sent_over_smtp_as_plain_text_and_html_in_the_nhs_style() {
     let (port, mailbox) = smtp_server().await;
     let app = spawn_app_with(|s| use_smtp(s, format!("smtp://127.0.0.1:{port}"))).await;
@@ -313,7 +313,7 @@ async fn a_notice_is_sent_over_smtp_as_plain_text_and_html_in_the_nhs_style() {
     no_email_in_outbox(&app);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_the_smtp_url_are_used_percent_decoded() {
     let (port, mailbox) = smtp_server().await;
     let env = CliEnv::new().await;
@@ -335,7 +335,7 @@ async fn credentials_in_the_smtp_url_are_used_percent_decoded() {
     node.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_is_down_delays_the_notice_not_the_request_and_it_is_sent_once_when_back() {
     let relay = DownRelay::new();
     let port = relay.port;
@@ -467,7 +467,7 @@ impl Node {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_notices_survive_a_restart_and_are_delivered_by_the_next_start() {
     let env = CliEnv::new().await;
     let clock = FakeClock::starting_at(START);
@@ -498,7 +498,7 @@ async fn queued_notices_survive_a_restart_and_are_delivered_by_the_next_start() 
     assert_eq!(mailbox.all().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_delivering_at_once_send_each_message_once() {
     let (port, mailbox) = smtp_server().await;
     let env = CliEnv::new().await;
@@ -558,7 +558,7 @@ async fn two_nodes_delivering_at_once_send_each_message_once() {
     b_store.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_still_not_delivered_after_a_day_is_given_up_logged_and_audited() {
     let env = CliEnv::new().await;
     let clock = FakeClock::starting_at(START);

@@ -36,7 +36,7 @@ async fn error_summary(response: reqwest::Response) -> String {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_out_feedback_is_stored_without_an_organisation_and_thanked() {
     let app = spawn_app().await;
     let client = browser();
@@ -86,7 +86,7 @@ async fn signed_out_feedback_is_stored_without_an_organisation_and_thanked() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_in_feedback_is_stored_with_the_organisation_but_not_the_account() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -123,7 +123,7 @@ async fn signed_in_feedback_is_stored_with_the_organisation_but_not_the_account(
     assert_eq!((&event.account_id, &event.actor_id), (&None, &None));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_feedback_gets_a_message_for_each_missing_answer_and_nothing_is_stored() {
     let app = spawn_app().await;
     let client = browser();
@@ -156,7 +156,7 @@ async fn empty_feedback_gets_a_message_for_each_missing_answer_and_nothing_is_st
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_over_2000_characters_is_refused_and_one_of_2000_is_taken() {
     let app = spawn_app().await;
     let client = browser();
@@ -199,7 +199,7 @@ async fn a_comment_over_2000_characters_is_refused_and_one_of_2000_is_taken() {
     assert_eq!(stored(&app).await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ratings_other_than_1_to_5_are_refused() {
     let app = spawn_app().await;
     let client = browser();
@@ -232,7 +232,7 @@ async fn ratings_other_than_1_to_5_are_refused() {
     assert!(stored(&app).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feedback_without_a_valid_csrf_token_is_refused_with_403() {
     let app = spawn_app().await;
     let client = browser();
@@ -255,7 +255,7 @@ async fn feedback_without_a_valid_csrf_token_is_refused_with_403() {
     assert!(stored(&app).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_may_send_10_an_hour_and_then_gets_429() {
     let app = spawn_app().await;
     let client = browser();
@@ -281,7 +281,7 @@ async fn one_address_may_send_10_an_hour_and_then_gets_429() {
     assert_eq!(stored(&app).await.len(), 11);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limit_counts_each_client_address_behind_a_trusted_proxy_separately() {
     let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
     let client = browser();
@@ -451,7 +451,7 @@ async fn seed_five(app: &TestApp) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_national_admin_sees_counts_by_topic_and_rating_over_time_and_the_comments() {
     let app = spawn_app().await;
     let admin = admin_signed_in(&app, "nia@example.nhs.uk", "national-admin", "NAT01").await;
@@ -580,7 +580,7 @@ async fn a_national_admin_sees_counts_by_topic_and_rating_over_time_and_the_comm
     assert!(summary.contains("organisation code"), "{summary}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comments_are_paged_20_at_a_time_newest_first() {
     let app = spawn_app().await;
     let admin = admin_signed_in(&app, "nia@example.nhs.uk", "national-admin", "NAT01").await;
@@ -615,7 +615,7 @@ async fn comments_are_paged_20_at_a_time_newest_first() {
     assert!(text_of(&second, ".nhsuk-pagination a").contains("Previous"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_csv_export_has_every_submission_and_defuses_spreadsheet_formulas() {
     let app = spawn_app().await;
     let admin = admin_signed_in(&app, "nia@example.nhs.uk", "national-admin", "NAT01").await;
@@ -695,7 +695,7 @@ async fn the_csv_export_has_every_submission_and_defuses_spreadsheet_formulas() 
     assert!(exports[0].actor_id.is_some());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_admins_and_users_get_403_on_the_feedback_pages_and_it_is_audited() {
     let app = spawn_app().await;
     seed(

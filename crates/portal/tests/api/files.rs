@@ -15,7 +15,7 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_data_folder_and_its_database_files_are_the_services_alone() {
     let env = CliEnv::new().await;
     // A folder not there yet, as on a first start; made under the usual umask (022).
@@ -43,7 +43,7 @@ async fn a_new_data_folder_and_its_database_files_are_the_services_alone() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_and_the_running_database_are_the_services_alone() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -65,7 +65,7 @@ async fn the_outbox_and_the_running_database_are_the_services_alone() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_left_readable_by_an_older_version_are_made_private_at_start() {
     let env = CliEnv::new().await;
     let dir = env.data_dir.path();

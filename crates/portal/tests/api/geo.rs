@@ -3,7 +3,7 @@
 
 use crate::helpers::CliEnv;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_a_file_that_is_not_a_geoip_database_and_a_bad_collector() {
     let env = CliEnv::new().await;
     let not_mmdb = env.data_dir.path().join("not.mmdb");

@@ -159,7 +159,7 @@ async fn a_body_shorter_than_its_length_gets_400_within_seconds_on_every_route()
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_malformed_and_mistyped_bodies_get_a_4xx_page_on_every_route() {
     let app = spawn_app().await;
     let client = browser();
@@ -203,7 +203,7 @@ async fn oversized_malformed_and_mistyped_bodies_get_a_4xx_page_on_every_route()
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_administrator_posting_garbage_with_a_valid_token_never_gets_a_5xx() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -258,7 +258,7 @@ async fn a_signed_in_administrator_posting_garbage_with_a_valid_token_never_gets
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_query_strings_headers_and_cookies_get_a_4xx_or_the_page_never_a_5xx() {
     let app = spawn_app().await;
     let paths = GET_PATHS;

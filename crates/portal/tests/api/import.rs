@@ -87,7 +87,7 @@ async fn count_events(app: &TestApp, event: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_file_adds_each_person_without_a_password_and_emails_them_an_invitation() {
     let app = app_with_org().await;
     let out = import_file(&app, GOOD, &[]).await;
@@ -148,7 +148,7 @@ async fn a_good_file_adds_each_person_without_a_password_and_emails_them_an_invi
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_reported_line_by_line_exits_2_and_imports_nothing() {
     let app = app_with_org().await;
     let csv = "\u{feff}Email, Name ,ORGANISATION,role\r\n\
@@ -215,7 +215,7 @@ async fn a_bad_file_is_reported_line_by_line_exits_2_and_imports_nothing() {
     assert!(app.store.all_accounts().await.expect("query").is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_invalid_imports_the_good_rows_and_reports_the_bad_ones() {
     let app = app_with_org().await;
     let csv = format!("{GOOD}bad-email,Bob,FA123,user\ndan@example.nhs.uk,Dan,FA123,chief\n");
@@ -238,7 +238,7 @@ async fn skip_invalid_imports_the_good_rows_and_reports_the_bad_ones() {
     assert_eq!(app.outbox().len(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn importing_the_same_file_again_changes_nothing_and_sends_no_new_invitation() {
     let app = app_with_org().await;
     assert_eq!(import_file(&app, GOOD, &[]).await.code, 0);
@@ -280,7 +280,7 @@ async fn importing_the_same_file_again_changes_nothing_and_sends_no_new_invitati
     assert_eq!(app.outbox().len(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_link_lets_the_person_set_a_password_once_and_sign_in() {
     let app = app_with_org().await;
     assert_eq!(import_file(&app, GOOD, &[]).await.code, 0);
@@ -361,7 +361,7 @@ async fn an_invitation_link_lets_the_person_set_a_password_once_and_sign_in() {
     assert_eq!(response.status(), StatusCode::GONE);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_used_and_unknown_links_get_one_page_with_one_status() {
     let app = app_with_org().await;
     assert_eq!(import_file(&app, GOOD, &[]).await.code, 0);
@@ -430,7 +430,7 @@ async fn expired_used_and_unknown_links_get_one_page_with_one_status() {
     assert!(ben.password_hash.is_none(), "an expired link sets nothing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weak_or_mismatched_password_is_refused_and_the_link_still_works() {
     let app = app_with_org().await;
     assert_eq!(import_file(&app, GOOD, &[]).await.code, 0);
@@ -556,7 +556,7 @@ async fn upload(
         .expect("POST")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upload_page_is_refused_to_a_local_administrator() {
     let app = spawn_app().await;
     let client = admin_signed_in(&app, "lou@example.nhs.uk", "local-admin").await;
@@ -606,7 +606,7 @@ async fn the_upload_page_is_refused_to_a_local_administrator() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_national_administrator_uploads_a_file_and_sees_the_same_report() {
     let app = spawn_app().await;
     let client = admin_signed_in(&app, "nat@example.nhs.uk", "national-admin").await;
@@ -679,7 +679,7 @@ async fn a_national_administrator_uploads_a_file_and_sees_the_same_report() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_upload_may_be_larger_than_64_kib() {
     let app = spawn_app().await;
     let client = admin_signed_in(&app, "nat@example.nhs.uk", "national-admin").await;

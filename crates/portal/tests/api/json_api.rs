@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{PASSWORD, browser, spawn_app};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_is_described_by_an_openapi_document() {
     let app = spawn_app().await;
     let doc: serde_json::Value = app
@@ -24,7 +24,7 @@ async fn the_api_is_described_by_an_openapi_document() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_out_and_enrolment_only_callers_get_json_errors() {
     let app = spawn_app().await;
     let response = app.get_with(&browser(), "/api/v1/me").await;
@@ -55,7 +55,7 @@ async fn signed_out_and_enrolment_only_callers_get_json_errors() {
     assert!(!body.to_string().contains("secret"), "never a secret");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_is_refused_another_organisations_people_through_the_api() {
     let app = spawn_app().await;
     let bob = app.add_person("bob@fb456.nhs.uk", "FB456", "user").await;
@@ -135,7 +135,7 @@ async fn a_local_administrator_is_refused_another_organisations_people_through_t
     assert!(app.audit().await.iter().any(|e| e.event == "mfa.reset"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_user_is_refused_the_admin_api() {
     let app = spawn_app().await;
     let (client, _) = app

@@ -1,5 +1,9 @@
 //! Integration tests: the real server over HTTP. One binary, modules per area.
 //! Run against SQLite by default and against PostgreSQL with NHSMAL_TEST_STORE=postgres.
+//!
+//! Every test runs on a multi-threaded runtime: the server under test shares the test's
+//! runtime, and a test that runs `nhsmal` (a blocking child process) on a single thread would
+//! stop the server mid-transaction, so the command waited out SQLite's busy timeout.
 
 mod admin;
 mod atomic;
@@ -28,6 +32,7 @@ mod password;
 mod phone;
 mod policy;
 mod providers;
+mod push;
 mod recovery_codes;
 mod report;
 mod reset;

@@ -124,7 +124,7 @@ fn differences(sqlite: &BTreeSet<String>, postgres: &BTreeSet<String>) -> String
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_migration_sets_end_in_the_same_tables_columns_and_indexes() {
     // Needs both stores at once: it runs in the PostgreSQL pass of the suite
     // (NHSMAL_TEST_STORE=postgres, `scripts/test test-postgres`), which CI always runs.

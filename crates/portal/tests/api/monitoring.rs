@@ -99,7 +99,7 @@ async fn log_of(app: &TestApp, email: &str) -> Vec<domain::monitoring::SignInRec
         .expect("log")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routine_sign_in_from_a_known_device_raises_nothing() {
     let app = spawn().await;
     let (home, key) = ann_at_home(&app).await;
@@ -123,7 +123,7 @@ async fn a_routine_sign_in_from_a_known_device_raises_nothing() {
     assert!(!page.contains("Flagged"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_device_on_a_new_network_emails_the_person_and_shows_why() {
     let app = spawn().await;
     let (home, key) = ann_at_home(&app).await;
@@ -156,7 +156,7 @@ async fn a_new_device_on_a_new_network_emails_the_person_and_shows_why() {
     assert!(page.contains("Medium risk: a device not used before; a network not used before"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_spray_from_one_address_is_refused_for_every_account_but_not_its_targets() {
     let app = spawn().await;
     let (nia, _) = app
@@ -224,7 +224,7 @@ async fn a_password_spray_from_one_address_is_refused_for_every_account_but_not_
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_wrong_passwords_on_one_account_are_brute_force_and_its_admins_are_told() {
     let app = spawn().await;
     let (home, _key) = ann_at_home(&app).await;
@@ -271,7 +271,7 @@ async fn thirty_wrong_passwords_on_one_account_are_brute_force_and_its_admins_ar
     assert!(risky.contains("many wrong passwords"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correct_password_from_a_stranger_then_failed_codes_forces_a_new_password() {
     let app = spawn().await;
     let (_home, key) = ann_at_home(&app).await;
@@ -361,7 +361,7 @@ async fn ann_with_a_phone(app: &TestApp) -> reqwest::Client {
     client
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_that_go_unanswered_one_after_another_stop_and_people_are_told() {
     let app = spawn().await;
     ann_with_a_phone(&app).await;
@@ -411,7 +411,7 @@ async fn calls_that_go_unanswered_one_after_another_stop_and_people_are_told() {
     assert!(log.iter().any(|r| r.signals.contains("mfa_fatigue")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_answered_with_0_hash_flags_the_account_and_alerts_its_administrators() {
     let app = spawn().await;
     let home = ann_with_a_phone(&app).await;
@@ -471,7 +471,7 @@ fn geoip_database(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impossible_travel_needs_a_strong_method_and_alerts_the_administrators() {
     let dir = tempfile::tempdir().expect("dir");
     let geo = geoip_database(dir.path());
@@ -511,7 +511,7 @@ async fn impossible_travel_needs_a_strong_method_and_alerts_the_administrators()
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_risk_sign_in_is_refused_where_configured_and_without_a_strong_method() {
     let dir = tempfile::tempdir().expect("dir");
     let geo = geoip_database(dir.path());
@@ -544,7 +544,7 @@ async fn a_high_risk_sign_in_is_refused_where_configured_and_without_a_strong_me
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password_reset() {
     let app = spawn().await;
     let (home, key) = ann_at_home(&app).await;
@@ -678,7 +678,7 @@ async fn this_wasnt_me_signs_out_everywhere_forgets_devices_and_needs_a_password
     assert_eq!(location(&response), "/sign-in/verify");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_log_keeps_rows_for_the_retention_period_only() {
     let app = spawn_app_with(|s| s.risk.retention_days = 30).await;
     app.add_user("ann@example.nhs.uk").await;
@@ -697,7 +697,7 @@ async fn the_sign_in_log_keeps_rows_for_the_retention_period_only() {
     assert!(!log.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_counts_finished_sign_ins_of_every_day_in_the_look_back_and_no_older_ones() {
     use domain::audit::Requester;
     use domain::monitoring::{SignInEntry, Step};

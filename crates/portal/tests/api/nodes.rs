@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use crate::bursts::forms_together;
 use crate::helpers::{PASSWORD, browser, csrf_token, location, spawn_app, totp_code};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_on_one_node_works_on_the_other_and_signing_out_on_either_ends_it() {
     let app = spawn_app().await;
     let other = app.spawn_other_node().await;
@@ -98,7 +98,7 @@ async fn thirty_send_code_requests_split_across_two_nodes_send_five_texts() {
     assert_eq!(texts, 5, "{statuses:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_used_on_one_node_is_refused_on_the_other() {
     let app = spawn_app().await;
     let other = app.spawn_other_node().await;
@@ -160,7 +160,7 @@ async fn a_code_used_on_one_node_is_refused_on_the_other() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_answered_through_one_node_lets_the_sign_in_finish_on_the_other() {
     let app = spawn_app().await;
     let other = app.spawn_other_node().await;

@@ -193,7 +193,7 @@ async fn verified_claims(app: &TestApp, id_token: &str, client_id: &str) -> Valu
         .claims
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_and_keys_describe_a_code_flow_provider_that_never_signs_with_none() {
     let app = spawn_app().await;
     let config: Value = reqwest::get(app.url("/.well-known/openid-configuration"))
@@ -238,7 +238,7 @@ async fn discovery_and_keys_describe_a_code_flow_provider_that_never_signs_with_
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_person_is_sent_back_with_a_code_that_buys_tokens_saying_how_they_signed_in() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -298,7 +298,7 @@ async fn a_signed_in_person_is_sent_back_with_a_code_that_buys_tokens_saying_how
     assert!(page.contains("Webmail") || page.contains("Signed in"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bought() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -359,7 +359,7 @@ async fn a_code_works_once_within_sixty_seconds_and_its_reuse_revokes_what_it_bo
     assert_eq!(body["error"], "invalid_grant");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_or_refresh_token_sent_many_times_at_once_buys_tokens_once_and_then_none() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -435,7 +435,7 @@ async fn a_code_or_refresh_token_sent_many_times_at_once_buys_tokens_once_and_th
     assert_eq!(live(access.into()).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_uri_that_differs_by_one_character_gets_an_error_page_not_a_redirect() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
@@ -462,7 +462,7 @@ async fn a_redirect_uri_that_differs_by_one_character_gets_an_error_page_not_a_r
     assert!(response.headers().get("location").is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_clients_need_pkce_with_s256_and_the_right_verifier() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--public", "--first-party"]);
@@ -505,7 +505,7 @@ async fn public_clients_need_pkce_with_s256_and_the_right_verifier() {
     assert!(tokens["id_token"].is_string());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -550,7 +550,7 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_are_stored_by_stamp_and_hash_access_tokens_not_at_all_and_older_ones_still_work()
  {
     let app = spawn_app().await;
@@ -629,7 +629,7 @@ async fn refresh_tokens_are_stored_by_stamp_and_hash_access_tokens_not_at_all_an
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everywhere() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -731,7 +731,7 @@ async fn an_access_token_altered_expired_or_of_a_revoked_grant_is_refused_everyw
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
@@ -791,7 +791,7 @@ async fn unknown_clients_and_wrong_secrets_are_invalid_client() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_disabled_by_another_process_is_refused_within_a_second() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -828,7 +828,7 @@ async fn a_client_disabled_by_another_process_is_refused_within_a_second() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompt_none_without_a_session_says_login_required_to_the_app() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
@@ -844,7 +844,7 @@ async fn prompt_none_without_a_session_says_login_required_to_the_app() {
     assert!(p.contains_key("iss"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_age_zero_and_prompt_login_make_the_person_sign_in_again() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -909,7 +909,7 @@ async fn max_age_zero_and_prompt_login_make_the_person_sign_in_again() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phishing_resistant_level_is_refused_to_a_person_without_a_security_key() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
@@ -928,7 +928,7 @@ async fn a_phishing_resistant_level_is_refused_to_a_person_without_a_security_ke
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_and_introspection_tell_resource_servers_the_truth() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -953,7 +953,7 @@ async fn revocation_and_introspection_tell_resource_servers_the_truth() {
     assert_eq!(introspect().await, serde_json::json!({ "active": false }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_reset_revokes_every_refresh_token_of_the_person() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -999,7 +999,7 @@ async fn a_password_reset_revokes_every_refresh_token_of_the_person() {
     assert_eq!(body["error"], "invalid_grant");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn third_party_apps_ask_for_consent_once_and_a_refusal_is_access_denied() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &[]);
@@ -1022,7 +1022,7 @@ async fn third_party_apps_ask_for_consent_once_and_a_refusal_is_access_denied() 
     assert!(params(&r).contains_key("code"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rp_initiated_logout_ends_the_session_and_returns_to_a_registered_address() {
     let app = spawn_app().await;
     let (client_id, secret) = register(&app, &["--first-party"]);
@@ -1051,7 +1051,7 @@ async fn rp_initiated_logout_ends_the_session_and_returns_to_a_registered_addres
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_who_must_enrol_first_enrols_and_then_returns_to_the_app() {
     let app = spawn_app().await;
     let (client_id, _) = register(&app, &["--first-party"]);
@@ -1105,7 +1105,7 @@ fn form_action(response: &reqwest::Response) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_may_lead_only_to_the_portal_and_the_registered_apps_on_every_single_sign_on_page() {
     let app = spawn_app().await;
     // Before any app is registered, forms lead to the portal alone.
@@ -1165,7 +1165,7 @@ async fn forms_may_lead_only_to_the_portal_and_the_registered_apps_on_every_sing
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_registered_by_another_process_is_a_form_target_as_soon_as_it_sends_someone() {
     let app = spawn_app().await;
     // Registered after the server started: this node learns it from the app's first request.

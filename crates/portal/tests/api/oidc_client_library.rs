@@ -125,7 +125,7 @@ fn verifier_for(signed_in: &SignedIn, client_id: &str) -> CoreClient {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openidconnect_crate_signs_a_person_in_and_verifies_the_id_token_against_the_jwks() {
     let app = spawn_app().await;
     let signed_in = sign_in_through_the_library(&app).await;
@@ -155,7 +155,7 @@ async fn the_openidconnect_crate_signs_a_person_in_and_verifies_the_id_token_aga
     assert_eq!(claims.subject().as_str(), account.id.as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_library_refuses_a_tampered_an_expired_a_wrong_nonce_and_a_wrong_audience_id_token() {
     let app = spawn_app().await;
     let signed_in = sign_in_through_the_library(&app).await;

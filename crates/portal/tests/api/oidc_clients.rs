@@ -22,7 +22,7 @@ fn field<'a>(stdout: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{name} printed: {stdout}"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_add_prints_the_id_and_a_secret_once_then_list_and_disable_work() {
     let env = CliEnv::new().await;
     let out = env.run(
@@ -87,7 +87,7 @@ async fn client_add_prints_the_id_and_a_secret_once_then_list_and_disable_work()
     assert_eq!(unknown.stderr.lines().count(), 1, "{}", unknown.stderr);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_add_refuses_bad_input_with_one_line_and_writes_nothing() {
     let env = CliEnv::new().await;
     for (args, expected) in [
@@ -174,7 +174,7 @@ async fn client_add_refuses_bad_input_with_one_line_and_writes_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_secret_is_stored_only_as_a_keyed_hash() {
     let app = spawn_app().await;
     let out = app.nhsmal(&[
@@ -295,7 +295,7 @@ fn new_client(name: &str) -> NewClient {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_authentication_method_works_through_the_store_and_only_as_registered() {
     let app = spawn_app().await;
     let secrets = app.secrets();
@@ -477,7 +477,7 @@ async fn each_authentication_method_works_through_the_store_and_only_as_register
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -608,7 +608,7 @@ async fn a_national_administrator_adds_an_app_and_sees_the_secret_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_cannot_see_or_add_apps_and_the_refusal_is_audited() {
     let app = spawn_app().await;
     let (client, _) = app

@@ -67,7 +67,7 @@ async fn second_server(app: &TestApp) -> String {
     address
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_makes_an_rs256_and_an_es256_key_and_keeps_them_across_a_restart() {
     let app = spawn_app().await;
     let jwks = jwks_at(&app.address).await;
@@ -109,7 +109,7 @@ async fn the_server_makes_an_rs256_and_an_es256_key_and_keeps_them_across_a_rest
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_starting_at_once_make_one_set_of_keys() {
     let env = CliEnv::new().await;
     let settings = nhsmal::config::Settings::with_data_dir(env.data_dir.path());
@@ -133,7 +133,7 @@ async fn two_nodes_starting_at_once_make_one_set_of_keys() {
     assert_eq!(a.signing_keys().await.expect("keys").len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_holds_no_private_key_in_clear() {
     let app = spawn_app().await;
     let jwks = jwks_at(&app.address).await;
@@ -178,7 +178,7 @@ async fn the_database_holds_no_private_key_in_clear() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_makes_new_active_keys_prints_their_kids_and_retires_the_old_ones() {
     let app = spawn_app().await;
     let before = kids(&jwks_at(&app.address).await);
@@ -236,7 +236,7 @@ async fn keys_rotate_makes_new_active_keys_prints_their_kids_and_retires_the_old
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_with_the_new_one() {
     let app = spawn_app().await;
     let before = kids(&jwks_at(&app.address).await);
@@ -304,7 +304,7 @@ async fn after_a_rotation_the_old_kid_stays_in_the_jwks_and_tokens_are_signed_wi
     assert_eq!(kids(&much_later.jwks()).len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_with_another_master_key_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     let before = kids(&jwks_at(&app.address).await);

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{PASSWORD, spawn_app};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_answer() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
@@ -14,7 +14,7 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains("nhsmal_sign_ins_total"), "{metrics}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_database_is_gone_readiness_fails_and_pages_say_so_without_detail() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -39,7 +39,7 @@ async fn when_the_database_is_gone_readiness_fails_and_pages_say_so_without_deta
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_carries_the_security_headers() {
     let app = spawn_app().await;
     for path in [
@@ -69,7 +69,7 @@ async fn every_page_carries_the_security_headers() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nhs_frontend_is_served_from_the_binary() {
     let app = spawn_app().await;
     for (path, kind) in [

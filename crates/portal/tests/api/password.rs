@@ -35,7 +35,7 @@ async fn hash_of(app: &crate::helpers::TestApp) -> String {
         .expect("hash")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_passwords_are_argon2id_with_the_configured_parameters() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -47,7 +47,7 @@ async fn stored_passwords_are_argon2id_with_the_configured_parameters() {
     assert!(!hash.contains(PASSWORD));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_signs_out_other_sessions_and_emails_the_person() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -103,7 +103,7 @@ async fn changing_the_password_signs_out_other_sessions_and_emails_the_person() 
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -125,7 +125,7 @@ async fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weak_or_mismatched_new_passwords_are_refused_with_the_reason() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;

@@ -49,7 +49,7 @@ async fn ann_with_sms(app: &TestApp) -> reqwest::Client {
     client
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mobile_number_is_saved_only_after_its_code_is_entered() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -113,7 +113,7 @@ async fn a_mobile_number_is_saved_only_after_its_code_is_entered() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_second_step_texts_a_code_as_it_opens_and_it_works_once() {
     let app = spawn_app().await;
     ann_with_sms(&app).await;
@@ -155,7 +155,7 @@ async fn the_second_step_texts_a_code_as_it_opens_and_it_works_once() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_texted_code_expires_after_ten_minutes_and_dies_after_five_wrong_tries() {
     let app = spawn_app().await;
     ann_with_sms(&app).await;
@@ -245,7 +245,7 @@ async fn a_texted_code_expires_after_ten_minutes_and_dies_after_five_wrong_tries
     assert!(text_of(&r.text().await.expect("body"), ".nhsuk-error-summary").contains("expired"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_is_limited_per_person_and_per_number() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -294,7 +294,7 @@ async fn sending_is_limited_per_person_and_per_number() {
     assert_eq!(location(&r), ENROL_SMS);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_failure_says_so_and_uses_up_no_attempt() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -350,7 +350,7 @@ async fn press(app: &TestApp, digits: &str) -> reqwest::Response {
         .expect("POST")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_is_added_when_the_call_is_answered_with_hash_and_signs_in_the_same_way() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -398,7 +398,7 @@ async fn a_phone_is_added_when_the_call_is_answered_with_hash_and_signs_in_the_s
     assert_eq!(press(&app, "#").await.status(), StatusCode::GONE);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pressing_0_hash_blocks_the_sign_in_and_alerts_the_person() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -437,7 +437,7 @@ async fn pressing_0_hash_blocks_the_sign_in_and_alerts_the_person() {
     }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_call_expires_after_two_minutes() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;

@@ -22,7 +22,7 @@ fn set_policy(app: &TestApp, args: &[&str]) {
     assert!(output.status.success(), "{output:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_set_refuses_bad_input_with_exit_2_and_changes_nothing() {
     let app = spawn_app().await;
     app.add_org("FA123").await;
@@ -68,7 +68,7 @@ async fn policy_set_refuses_bad_input_with_exit_2_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_the_date_a_person_without_mfa_is_reminded_and_may_put_it_off_three_times() {
     let app = spawn_app().await;
     app.add_user("ann@fa123.nhs.uk").await;
@@ -123,7 +123,7 @@ async fn before_the_date_a_person_without_mfa_is_reminded_and_may_put_it_off_thr
     assert_eq!(snoozes, 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_reminder_before_the_reminder_period_or_for_people_with_mfa() {
     let app = spawn_app().await;
     app.add_user("ann@fa123.nhs.uk").await;
@@ -143,7 +143,7 @@ async fn no_reminder_before_the_reminder_period_or_for_people_with_mfa() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_the_date_a_person_without_a_method_can_reach_only_enrolment() {
     let app = spawn_app().await;
     app.add_user("ann@fa123.nhs.uk").await;
@@ -189,7 +189,7 @@ async fn from_the_date_a_person_without_a_method_can_reach_only_enrolment() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_method_cannot_be_removed_while_mfa_is_required() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -218,7 +218,7 @@ async fn the_last_method_cannot_be_removed_while_mfa_is_required() {
     assert_eq!(after.len(), 1, "still there");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organisations_own_date_overrides_the_national_one() {
     let app = spawn_app().await;
     app.add_person("ann@fa123.nhs.uk", "FA123", "user").await;
@@ -236,7 +236,7 @@ async fn an_organisations_own_date_overrides_the_national_one() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_method_the_policy_no_longer_allows_proves_identity_but_an_allowed_one_must_be_enrolled()
 {
     let app = spawn_app().await;
@@ -274,7 +274,7 @@ async fn a_method_the_policy_no_longer_allows_proves_identity_but_an_allowed_one
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn national_administrators_set_the_policy_on_a_page_and_local_ones_are_refused() {
     let app = spawn_app().await;
     app.add_org("FA123").await;
@@ -351,7 +351,7 @@ async fn national_administrators_set_the_policy_on_a_page_and_local_ones_are_ref
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reminder_comes_first_whatever_page_is_asked_for() {
     let app = spawn_app().await;
     app.add_user("ann@fa123.nhs.uk").await;
@@ -375,7 +375,7 @@ async fn the_reminder_comes_first_whatever_page_is_asked_for() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_held_to_other_methods_cannot_open_the_admin_area_with_a_text_message() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -388,7 +388,7 @@ async fn an_administrator_held_to_other_methods_cannot_open_the_admin_area_with_
     assert!(response.text().await.expect("body").contains("FIDO2 token"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saving_an_organisations_policy_keeps_following_the_national_one_where_left_empty() {
     let app = spawn_app().await;
     app.add_org("FA123").await;
@@ -427,7 +427,7 @@ async fn saving_an_organisations_policy_keeps_following_the_national_one_where_l
     assert!(!response.text().await.expect("body").contains("Save policy"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_set_checks_everything_before_touching_the_store() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("never-made");

@@ -81,7 +81,7 @@ struct NotifyClaims {
     iat: i64,
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn texts_go_to_gov_uk_notify_with_a_signed_token_and_the_template() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(|s| {
@@ -147,7 +147,7 @@ async fn texts_go_to_gov_uk_notify_with_a_signed_token_and_the_template() {
     assert_eq!(location(&r), "/profile/self-service?added=1");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_errors_show_a_clear_message_and_use_up_no_attempt() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(|s| {
@@ -243,7 +243,7 @@ fn basic_auth_ok(headers: &HeaderMap) -> bool {
     headers["authorization"] == format!("Basic {expected}").as_str()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn texts_go_to_twilio_messages_with_basic_auth() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(twilio_app_settings(url)).await;
@@ -282,7 +282,7 @@ fn sign(url: &str, fields: &[(&str, &str)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_to_twilio_with_a_gather_and_only_signed_callbacks_count() {
     let (url, provider) = fake_provider().await;
     let app = spawn_app_with(twilio_app_settings(url)).await;

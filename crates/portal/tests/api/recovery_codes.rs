@@ -32,7 +32,7 @@ async fn use_code(app: &TestApp, client: &reqwest::Client, code: &str) -> reqwes
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_codes_are_shown_once_and_only_their_hashes_are_stored() {
     let app = spawn_app().await;
     let codes = ann_with_codes(&app).await;
@@ -66,7 +66,7 @@ async fn ten_codes_are_shown_once_and_only_their_hashes_are_stored() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn making_codes_needs_a_method_and_a_fresh_second_factor() {
     let app = spawn_app().await;
     app.add_user("bob@fa123.nhs.uk").await;
@@ -92,7 +92,7 @@ async fn making_codes_needs_a_method_and_a_fresh_second_factor() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_code_signs_in_once_and_the_person_is_told_how_many_are_left() {
     let app = spawn_app().await;
     let codes = ann_with_codes(&app).await;
@@ -141,7 +141,7 @@ async fn a_recovery_code_signs_in_once_and_the_person_is_told_how_many_are_left(
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_set_voids_the_old_one() {
     let app = spawn_app().await;
     let (client, _) = app
@@ -172,7 +172,7 @@ async fn a_new_set_voids_the_old_one() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_recovery_codes_count_towards_the_lock() {
     let app = spawn_app().await;
     ann_with_codes(&app).await;

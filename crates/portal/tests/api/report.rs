@@ -174,12 +174,13 @@ fn week(starts: i64, newly: i64, enrolled: i64, share: f64) -> Value {
     json!({"week_starting": date(starts), "newly_enrolled": newly, "enrolled": enrolled, "share_percent": share})
 }
 
-fn by_method(figures: [(i64, Option<f64>); 4]) -> Value {
+fn by_method(figures: [(i64, Option<f64>); 5]) -> Value {
     let labels = [
         ("totp", "Authenticator app"),
         ("sms", "Text message"),
         ("voice", "Phone call"),
         ("fido2", "FIDO2 token"),
+        ("push", "NHSmal Authenticator"),
     ];
     Value::Array(
         labels
@@ -192,7 +193,7 @@ fn by_method(figures: [(i64, Option<f64>); 4]) -> Value {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_reports_the_known_figures_nationally_and_for_one_organisation() {
     let app = spawn_app().await;
     known_data(&app).await;
@@ -215,7 +216,8 @@ async fn the_command_reports_the_known_figures_nationally_and_for_one_organisati
             (3, Some(37.5)),
             (2, Some(25.0)),
             (1, Some(12.5)),
-            (1, Some(12.5))
+            (1, Some(12.5)),
+            (0, Some(0.0))
         ])
     );
     assert_eq!(
@@ -265,6 +267,7 @@ async fn the_command_reports_the_known_figures_nationally_and_for_one_organisati
             (2, Some(50.0)),
             (2, Some(50.0)),
             (0, Some(0.0)),
+            (0, Some(0.0)),
             (0, Some(0.0))
         ])
     );
@@ -280,7 +283,7 @@ async fn the_command_reports_the_known_figures_nationally_and_for_one_organisati
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_prints_a_table_or_csv_and_refuses_bad_input_with_exit_2() {
     let app = spawn_app().await;
     known_data(&app).await;
@@ -351,7 +354,7 @@ async fn the_command_prints_a_table_or_csv_and_refuses_bad_input_with_exit_2() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_national_admin_sees_every_organisation_as_charts_and_tables_and_can_pick_one() {
     let app = spawn_app().await;
     let known = known_data(&app).await;
@@ -463,7 +466,7 @@ async fn a_national_admin_sees_every_organisation_as_charts_and_tables_and_can_p
     assert!(lines.contains(&week_line.as_str()), "{week_line} in\n{csv}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_admin_sees_only_their_organisation_and_is_refused_and_audited_for_another() {
     let app = spawn_app().await;
     let known = known_data(&app).await;
@@ -524,7 +527,7 @@ async fn a_local_admin_sees_only_their_organisation_and_is_refused_and_audited_f
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_who_is_not_an_administrator_is_refused_and_audited() {
     let app = spawn_app().await;
     known_data(&app).await;
@@ -558,7 +561,7 @@ async fn a_person_who_is_not_an_administrator_is_refused_and_audited() {
     assert!(location(&response).starts_with("/sign-in"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_follows_methods_removed_and_accounts_disabled_or_enabled() {
     let app = spawn_app().await;
     let known = known_data(&app).await;

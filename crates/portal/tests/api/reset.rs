@@ -100,7 +100,7 @@ fn last_sms_code(app: &TestApp) -> String {
         .expect("a texted code")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_resets_a_forgotten_password_with_their_authenticator_app() {
     let app = spawn_app().await;
     let (old_session, key) = app
@@ -163,7 +163,7 @@ async fn a_person_resets_a_forgotten_password_with_their_authenticator_app() {
     assert_eq!(location(&response), "/forgotten-password");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_known_addresses_get_the_same_pages_and_codes_never_work_for_the_unknown() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -193,7 +193,7 @@ async fn unknown_and_known_addresses_get_the_same_pages_and_codes_never_work_for
     assert_eq!(shapes[0].2, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_known_addresses_take_similar_time() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -234,7 +234,7 @@ async fn unknown_and_known_addresses_take_similar_time() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administrators_prove_two_different_kinds_of_method() {
     let app = spawn_app().await;
     let (client, key) = app
@@ -283,7 +283,7 @@ async fn administrators_prove_two_different_kinds_of_method() {
     assert_eq!(location(&response), "/sign-in?reset=1");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_number_of_methods_for_administrators_is_configurable() {
     let app = spawn_app_with(|s| s.password_reset_admin_methods = 1).await;
     let (_, key) = app
@@ -298,7 +298,7 @@ async fn the_number_of_methods_for_administrators_is_configurable() {
     assert_eq!(location(&response), NEW_PASSWORD);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reset_lasts_fifteen_minutes() {
     let app = spawn_app().await;
     let (_, key) = app
@@ -332,7 +332,7 @@ async fn the_reset_lasts_fifteen_minutes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_are_limited_per_address_and_wrong_codes_count_towards_the_lock() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -453,7 +453,7 @@ fn without_credential_id(line: &str) -> String {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decoy_answers_every_route_of_the_second_step_as_a_real_reset_does() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -500,7 +500,7 @@ async fn a_decoy_answers_every_route_of_the_second_step_as_a_real_reset_does() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decoy_keeps_counting_wrong_codes_across_email_steps_like_a_real_reset() {
     let app = spawn_app().await;
     app.with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
@@ -527,7 +527,7 @@ async fn a_decoy_keeps_counting_wrong_codes_across_email_steps_like_a_real_reset
     assert_eq!(results[0][9], StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_codes_prove_a_reset_only_where_the_policy_allows_it() {
     let app = spawn_app().await;
     let codes = crate::recovery_codes::ann_with_codes(&app).await;
@@ -620,7 +620,7 @@ async fn recovery_codes_prove_a_reset_only_where_the_policy_allows_it() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_may_use_a_recovery_code_as_one_of_two_methods_where_allowed() {
     let app = spawn_app().await;
     let (client, key) = app
@@ -673,7 +673,7 @@ async fn an_administrator_may_use_a_recovery_code_as_one_of_two_methods_where_al
     assert_eq!(location(&response), NEW_PASSWORD);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_of_a_reset_reads_the_same_for_every_address_whatever_its_methods() {
     let app = spawn_app().await;
     // An app; an app and a mobile number; no method; no account at all.

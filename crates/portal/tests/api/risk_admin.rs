@@ -134,7 +134,7 @@ async fn post_action(
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_administrators_scope() {
     let w = world().await;
     let app = &w.app;
@@ -201,7 +201,7 @@ async fn the_sign_in_log_filters_by_person_outcome_risk_and_time_within_the_admi
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_log_pages_fifty_at_a_time_with_older_sign_ins_after() {
     let w = world().await;
     let app = &w.app;
@@ -245,7 +245,7 @@ async fn the_sign_in_log_pages_fifty_at_a_time_with_older_sign_ins_after() {
     assert!(!page.contains("Older sign-ins"), "the last page");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_filter_values_are_refused_with_422_and_an_error_for_each_field() {
     let w = world().await;
     let app = &w.app;
@@ -285,7 +285,7 @@ async fn bad_filter_values_are_refused_with_422_and_an_error_for_each_field() {
     assert!(page.contains("href=\"#state\""));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_asking_for_another_organisation_is_refused_and_it_is_audited() {
     let w = world().await;
     let app = &w.app;
@@ -329,7 +329,7 @@ async fn a_local_administrator_asking_for_another_organisation_is_refused_and_it
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_administrator_cannot_review_another_administrator_of_their_organisation() {
     let w = world().await;
     let app = &w.app;
@@ -352,7 +352,7 @@ async fn a_local_administrator_cannot_review_another_administrator_of_their_orga
     assert_eq!(location(&response), "/admin/risky-accounts?done=dismissed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_is_json_lines_in_the_administrators_scope_without_the_device_and_audited() {
     let w = world().await;
     let app = &w.app;
@@ -450,7 +450,7 @@ async fn the_export_is_json_lines_in_the_administrators_scope_without_the_device
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dismissing_a_flag_takes_the_account_off_the_list_and_drops_the_asked_for_password_change()
 {
     let w = world().await;
@@ -510,7 +510,7 @@ async fn dismissing_a_flag_takes_the_account_off_the_list_and_drops_the_asked_fo
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emails_them() {
     let w = world().await;
     let app = &w.app;
@@ -595,7 +595,7 @@ async fn confirming_compromised_signs_the_person_out_stops_the_password_and_emai
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_not_flagged_cannot_be_dismissed_or_confirmed() {
     let w = world().await;
     let response = post_action(&w.app, &w.lee, ANN, "confirm-compromised").await;
@@ -606,7 +606,7 @@ async fn an_account_not_flagged_cannot_be_dismissed_or_confirmed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_actions_need_the_csrf_token() {
     let w = world().await;
     let app = &w.app;
@@ -623,7 +623,7 @@ async fn the_actions_need_the_csrf_token() {
     assert_eq!(risk_state(app, ANN).await.as_deref(), Some("at_risk"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_who_are_not_administrators_are_refused_both_pages_and_the_actions() {
     let w = world().await;
     let app = &w.app;
@@ -660,7 +660,7 @@ async fn people_who_are_not_administrators_are_refused_both_pages_and_the_action
     assert_eq!(risk_state(app, BOB).await.as_deref(), Some("at_risk"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_cannot_clear_the_flag_on_their_own_account() {
     let w = world().await;
     let app = &w.app;

@@ -112,7 +112,7 @@ async fn answer(
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registers_a_security_key_and_signs_in_with_it() {
     let app = spawn_app().await;
     let (mut key, _) = ann_with_a_key(&app).await;
@@ -139,7 +139,7 @@ async fn a_person_registers_a_security_key_and_signs_in_with_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_assertion_or_one_for_another_origin_is_refused() {
     let app = spawn_app().await;
     let (mut key, _) = ann_with_a_key(&app).await;
@@ -174,7 +174,7 @@ async fn a_tampered_assertion_or_one_for_another_origin_is_refused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_an_allow_list_only_listed_authenticators_can_register() {
     use der::EncodePem;
     let (mut listed, listed_ca) = SoftToken::new(true).expect("soft token");
@@ -225,7 +225,7 @@ async fn with_an_allow_list_only_listed_authenticators_can_register() {
     assert_eq!(status, StatusCode::OK, "the listed one registers: {body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copied_key_whose_counter_does_not_increase_is_refused_and_reported() {
     let app = spawn_app().await;
     let (mut key, _) = ann_with_a_key(&app).await;
@@ -306,7 +306,7 @@ fn shape(mut options: serde_json::Value) -> serde_json::Value {
     options
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_asks_for_a_security_key_the_same_way_whether_or_not_the_address_has_one() {
     let app = spawn_app().await;
     let (_key, _) = ann_with_a_key(&app).await;

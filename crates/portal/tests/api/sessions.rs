@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{PASSWORD, browser, csrf_token, location, spawn_app};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_page_without_a_session_redirects_to_sign_in() {
     let app = spawn_app().await;
     for path in [
@@ -27,7 +27,7 @@ async fn a_signed_in_page_without_a_session_redirects_to_sign_in() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_session_expires_after_30_minutes() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -43,7 +43,7 @@ async fn an_idle_session_expires_after_30_minutes() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ends_after_12_hours_however_busy() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -56,7 +56,7 @@ async fn a_session_ends_after_12_hours_however_busy() {
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_ends_the_session_on_the_server() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -90,7 +90,7 @@ async fn signing_out_ends_the_session_on_the_server() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_an_account_ends_its_sessions() {
     let app = spawn_app().await;
     let account = app.add_user("ann@example.nhs.uk").await;
@@ -108,7 +108,7 @@ async fn disabling_an_account_ends_its_sessions() {
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_table_holds_only_hashes_of_session_ids() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;

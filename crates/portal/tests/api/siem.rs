@@ -37,7 +37,7 @@ async fn failed_then_successful_sign_in(app: &TestApp) {
     assert_eq!(signed_in.status(), 303);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_audit_event_is_a_json_line_in_the_siem_file() {
     let app = spawn_app_with(|s| {
         s.siem.file = Some(SiemFile::Path(s.data_dir.join("siem.jsonl")));
@@ -154,7 +154,7 @@ async fn accept(listener: &TcpListener) -> BufReader<TcpStream> {
     BufReader::new(stream)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_events_reach_a_syslog_collector_as_rfc_5424_over_tcp() {
     let collector = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let target = collector.local_addr().expect("addr").to_string();
@@ -192,7 +192,7 @@ fn subjects(messages: &[Syslog]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_wait_for_a_collector_that_is_down_and_arrive_in_order() {
     // A port where nothing listens yet.
     let port = {

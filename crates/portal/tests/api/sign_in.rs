@@ -4,7 +4,7 @@ use crate::helpers::{
     PASSWORD, browser, location, set_cookies, spawn_app, spawn_app_with, text_of,
 };
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_and_lands_on_my_profile() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -35,7 +35,7 @@ async fn a_person_signs_in_and_lands_on_my_profile() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_out_home_leads_to_the_sign_in_page_with_its_fields() {
     let app = spawn_app().await;
     let response = app.get("/").await;
@@ -57,7 +57,7 @@ async fn failed_sign_in(app: &crate::helpers::TestApp, email: &str) -> (StatusCo
     (status, text_of(&body, "main"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -87,7 +87,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert!(reasons.contains(&"unknown_account".to_string()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_known_emails_take_similar_time_to_refuse() {
     // One test client tries many accounts: a password spray, unless the limits allow it.
     let app = spawn_app_with(|s| {
@@ -148,7 +148,7 @@ async fn unknown_and_known_emails_take_similar_time_to_refuse() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_gives_a_new_session_id_and_the_old_one_stops_working() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -191,7 +191,7 @@ async fn signing_in_gives_a_new_session_id_and_the_old_one_stops_working() {
     assert!(location(&replay).starts_with("/sign-in"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cookie_is_http_only_same_site_lax_and_not_secure_on_plain_loopback() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -212,7 +212,7 @@ async fn the_session_cookie_is_http_only_same_site_lax_and_not_secure_on_plain_l
     assert!(!cookie.contains("Domain"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_https_cookies_take_the_host_prefix_and_secure_and_hsts_is_sent() {
     let app = spawn_app_with(|s| {
         s.public_url = "https://portal.nhsmal.example".parse().expect("url");
@@ -230,7 +230,7 @@ async fn on_https_cookies_take_the_host_prefix_and_secure_and_hsts_is_sent() {
     assert!(!cookie.contains("Domain"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failures_are_delayed_then_the_account_is_locked_and_audited() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -290,7 +290,7 @@ async fn repeated_failures_are_delayed_then_the_account_is_locked_and_audited() 
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_email_looks_the_same_whether_or_not_the_account_exists() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -316,7 +316,7 @@ async fn a_locked_email_looks_the_same_whether_or_not_the_account_exists() {
     assert_eq!(last[0], last[1]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_address_is_refused_after_too_many_failures_across_accounts() {
     let app = spawn_app_with(|s| s.sign_in_limits.ip_max_failures = 6).await;
     app.add_user("ann@example.nhs.uk").await;
@@ -348,7 +348,7 @@ async fn one_client_address_is_refused_after_too_many_failures_across_accounts()
     assert_eq!(later.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_account_cannot_sign_in_even_with_the_right_password() {
     let app = spawn_app().await;
     let account = app.add_user("ann@example.nhs.uk").await;
@@ -370,7 +370,7 @@ async fn a_disabled_account_cannot_sign_in_even_with_the_right_password() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_fields_get_their_own_messages_and_nothing_is_counted() {
     let app = spawn_app().await;
     let response = app.sign_in("", "").await;
@@ -383,7 +383,7 @@ async fn empty_fields_get_their_own_messages_and_nothing_is_counted() {
     assert!(app.audit().await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sign_in_people_return_to_the_page_they_asked_for_but_never_off_site() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -419,7 +419,7 @@ async fn after_sign_in_people_return_to_the_page_they_asked_for_but_never_off_si
     assert_eq!(location(&response), "/profile");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_hash_with_weaker_parameters_is_upgraded_at_sign_in() {
     let app = spawn_app_with(|s| s.argon2.memory_kib = 24 * 1024).await;
     // Created with the default (weaker) parameters.
@@ -455,7 +455,7 @@ async fn a_stored_hash_with_weaker_parameters_is_upgraded_at_sign_in() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_limits_and_audit_see_the_forwarded_client() {
     let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
     app.add_user("ann@example.nhs.uk").await;

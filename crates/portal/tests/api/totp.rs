@@ -11,7 +11,7 @@ async fn ann_with_an_app(app: &TestApp) -> Vec<u8> {
     secret
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_setup_page_shows_a_160_bit_key_and_the_otpauth_uri_in_the_qr_code() {
     let app = spawn_app().await;
     app.add_user("ann@example.nhs.uk").await;
@@ -63,7 +63,7 @@ async fn the_setup_page_shows_a_160_bit_key_and_the_otpauth_uri_in_the_qr_code()
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_enrols_an_app_and_then_needs_its_code_to_sign_in() {
     let app = spawn_app().await;
     let secret = ann_with_an_app(&app).await;
@@ -107,7 +107,7 @@ async fn a_person_enrols_an_app_and_then_needs_its_code_to_sign_in() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_works_once_even_within_its_own_time_step() {
     let app = spawn_app().await;
     let secret = ann_with_an_app(&app).await;
@@ -130,7 +130,7 @@ async fn a_code_works_once_even_within_its_own_time_step() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_one_step_either_side_work_but_two_steps_old_do_not() {
     let app = spawn_app().await;
     let secret = ann_with_an_app(&app).await;
@@ -168,7 +168,7 @@ async fn codes_one_step_either_side_work_but_two_steps_old_do_not() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_persons_code_and_wrong_codes_are_refused_and_ten_lock_the_account() {
     let app = spawn_app().await;
     let _ann = ann_with_an_app(&app).await;
@@ -240,7 +240,7 @@ async fn another_persons_code_and_wrong_codes_are_refused_and_ten_lock_the_accou
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_is_encrypted_at_rest() {
     let app = spawn_app().await;
     let secret = ann_with_an_app(&app).await;
@@ -269,7 +269,7 @@ async fn the_key_is_encrypted_at_rest() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn methods_are_listed_renamed_made_default_and_removed_after_a_fresh_code() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -368,7 +368,7 @@ async fn methods_are_listed_renamed_made_default_and_removed_after_a_fresh_code(
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_persons_method_cannot_be_changed() {
     let app = spawn_app().await;
     let _ = ann_with_an_app(&app).await;
@@ -396,7 +396,7 @@ async fn another_persons_method_cannot_be_changed() {
     assert_eq!(methods[0].name, "Work phone");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
     let app = spawn_app().await;
     let client = app.ann_signed_in().await;
@@ -438,7 +438,7 @@ async fn a_sixth_authenticator_app_is_refused_with_a_reason() {
     assert_eq!(app.store.methods_of(&account.id).await.expect("q").len(), 5);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_parallel_guesses_gets_no_more_than_ten_tries() {
     let app = spawn_app().await;
     let _ = ann_with_an_app(&app).await;

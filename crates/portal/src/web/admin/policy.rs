@@ -59,16 +59,19 @@ struct PolicyForm {
     admin_sms: Option<String>,
     admin_voice: Option<String>,
     admin_fido2: Option<String>,
+    user_push: Option<String>,
+    admin_push: Option<String>,
 }
 
 impl PolicyForm {
-    fn ticked(&self, admin: bool) -> [bool; 4] {
+    fn ticked(&self, admin: bool) -> [bool; 5] {
         let ticks = if admin {
             [
                 &self.admin_totp,
                 &self.admin_sms,
                 &self.admin_voice,
                 &self.admin_fido2,
+                &self.admin_push,
             ]
         } else {
             [
@@ -76,6 +79,7 @@ impl PolicyForm {
                 &self.user_sms,
                 &self.user_voice,
                 &self.user_fido2,
+                &self.user_push,
             ]
         };
         ticks.map(Option::is_some)
@@ -102,10 +106,12 @@ fn box_name(admin: bool, kind: MethodKind) -> &'static str {
         (true, MethodKind::Sms) => "admin_sms",
         (true, MethodKind::Voice) => "admin_voice",
         (true, MethodKind::Fido2) => "admin_fido2",
+        (false, MethodKind::Push) => "user_push",
+        (true, MethodKind::Push) => "admin_push",
     }
 }
 
-fn boxes(admin: bool, ticked: [bool; 4]) -> Vec<PolicyMethodBox> {
+fn boxes(admin: bool, ticked: [bool; 5]) -> Vec<PolicyMethodBox> {
     MethodKind::ALL
         .iter()
         .zip(ticked)
@@ -117,8 +123,8 @@ fn boxes(admin: bool, ticked: [bool; 4]) -> Vec<PolicyMethodBox> {
         .collect()
 }
 
-fn ticked_in(set: Option<MethodSet>) -> [bool; 4] {
-    let mut out = [false; 4];
+fn ticked_in(set: Option<MethodSet>) -> [bool; 5] {
+    let mut out = [false; 5];
     if let Some(set) = set {
         for (i, k) in MethodKind::ALL.iter().enumerate() {
             out[i] = set.contains(*k);

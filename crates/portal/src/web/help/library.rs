@@ -62,11 +62,11 @@ macro_rules! help_files {
 /// (the tests follow every contextual link).
 const FILES: &[(&str, Section, &str)] = help_files! {
     About: "what-is-mfa", "why-do-i-need-mfa", "choosing-a-method";
-    SettingUp: "set-up-authenticator-app", "set-up-text-message", "set-up-phone-call",
-        "set-up-security-key";
-    SigningIn: "sign-in-authenticator-app", "sign-in-text-message", "sign-in-phone-call",
-        "sign-in-security-key", "code-not-accepted", "remembered-devices", "recovery-codes",
-        "temporary-access-pass";
+    SettingUp: "set-up-authenticator-app", "set-up-nhsmal-authenticator", "set-up-text-message",
+        "set-up-phone-call", "set-up-security-key";
+    SigningIn: "sign-in-authenticator-app", "sign-in-nhsmal-authenticator", "sign-in-text-message",
+        "sign-in-phone-call", "sign-in-security-key", "code-not-accepted", "remembered-devices",
+        "recovery-codes", "temporary-access-pass";
     WhenThingsChange: "new-phone", "lost-phone-or-security-key", "forgot-password",
         "unexpected-code";
     Administrators: "admin-reset-mfa", "admin-temporary-access-pass", "admin-sign-in-log",

@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
 
 /// Only methods the policy allows for this person can be added; adding a method to an
 /// account that has one needs a fresh second factor (LC-1).
-pub(super) async fn fresh_factor_check(
+pub(crate) async fn fresh_factor_check(
     app: &AppState,
     signed_in: &Enrolling,
     kind: MethodKind,
@@ -135,12 +135,22 @@ async fn choose(
     {
         return Ok(Redirect::to(&format!("{CHOICE}/{}", kind.slug())).into_response());
     }
-    let kinds = allowed.kinds();
+    // The NHSmal Authenticator is set up from "Authenticator app" (DESIGN.md: its set-up
+    // offers notifications or codes), so push is not a choice of its own here.
+    let mut kinds: Vec<MethodKind> = allowed
+        .kinds()
+        .into_iter()
+        .filter(|k| *k != MethodKind::Push)
+        .collect();
+    if allowed.contains(MethodKind::Push) && !allowed.contains(MethodKind::Totp) {
+        kinds.insert(0, MethodKind::Push);
+    }
     // The error summary links to the first radio button.
     let first = match kinds.first() {
         Some(MethodKind::Sms) => "method-sms",
         Some(MethodKind::Voice) => "method-voice",
         Some(MethodKind::Fido2) => "method-fido2",
+        Some(MethodKind::Push) => "method-push",
         _ => "method-totp",
     };
     let error = (query.method.is_some() || query.chosen.is_some())
@@ -165,8 +175,14 @@ async fn choose(
             .iter()
             .map(|k| MethodOption {
                 value: k.as_str(),
-                label: k.label(),
+                label: if *k == MethodKind::Push {
+                    MethodKind::Totp.label()
+                } else {
+                    k.label()
+                },
                 hint: match k {
+                    MethodKind::Totp if allowed.contains(MethodKind::Push) => "Recommended. Approve a notification in the NHSmal Authenticator, or use a 6-digit code from Microsoft Authenticator, Google Authenticator or any standard app.",
+                    MethodKind::Push => "Recommended. Approve a notification in the NHSmal Authenticator app on your phone.",
                     MethodKind::Totp => "Recommended. Microsoft Authenticator, Google Authenticator or any standard app shows a new 6-digit code every 30 seconds.",
                     MethodKind::Sms => "We text a 6-digit code to your mobile phone each time you sign in.",
                     MethodKind::Voice => "We call your phone; you press # to approve the sign-in.",
@@ -183,6 +199,13 @@ async fn choose(
     Ok(render(status, &page))
 }
 
+/// Whether this person's policy allows the NHSmal Authenticator's notifications.
+async fn push_allowed(app: &AppState, signed_in: &Enrolling) -> Result<bool, AppError> {
+    let account = &signed_in.0.account;
+    let policy = policy::policy_for(&app.store, &account.org_code).await?;
+    Ok(policy.allowed_for(account.role).contains(MethodKind::Push))
+}
+
 fn totp_form(
     app: &AppState,
     signed_in: &Enrolling,
@@ -190,9 +213,11 @@ fn totp_form(
     name: &str,
     status: StatusCode,
     error: Option<(&'static str, String)>,
+    push_offered: bool,
 ) -> Response {
     let uri = secret.otpauth_uri(&signed_in.0.account.email);
     let page = EnrolTotpPage {
+        push_offered,
         chrome: Chrome::signed_in(app, &signed_in.0),
         qr: qr_data_url(&uri),
         otpauth: uri.clone(),
@@ -253,6 +278,7 @@ async fn totp_page(
         "",
         StatusCode::OK,
         None,
+        push_allowed(&app, &signed_in).await?,
     ))
 }
 
@@ -320,6 +346,7 @@ async fn totp_verify(
                 &form.name,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(("code", e.to_string())),
+                push_allowed(&app, &signed_in).await?,
             ))
         }
         Err(e @ (MfaError::BadName | MfaError::TooManyApps)) => Ok(totp_form(
@@ -329,6 +356,7 @@ async fn totp_verify(
             &form.name,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(("name", e.to_string())),
+            push_allowed(&app, &signed_in).await?,
         )),
         Err(e) => Err(e.into()),
     }
@@ -437,7 +465,7 @@ async fn key_finish(
 
 /// Where a person goes once a method is set up: back to the app that sent them to enrol (an
 /// authorization request saved in the flow), or to Self-Service.
-pub(super) fn after_enrolment(flow: &mut Flow) -> String {
+pub(crate) fn after_enrolment(flow: &mut Flow) -> String {
     if std::mem::take(&mut flow.new_phone) {
         // The new-phone path goes on to its next step.
         return super::new_phone::AFTER_ADDING.to_string();

@@ -5,6 +5,7 @@ pub(crate) mod activity;
 pub(crate) mod devices;
 pub(crate) mod enrol;
 pub(crate) mod enrol_phone;
+pub(crate) mod enrol_push;
 pub(crate) mod feedback;
 pub(crate) mod methods;
 pub(crate) mod my_profile;

@@ -102,6 +102,8 @@ pub struct EnrolTotpPage {
     pub errors: Vec<FieldError>,
     pub code_error: Option<String>,
     pub name_error: Option<String>,
+    /// The policy allows the NHSmal Authenticator's notifications: offer them.
+    pub push_offered: bool,
 }
 
 #[derive(Template)]
@@ -165,4 +167,19 @@ pub struct FeedbackPage {
     pub topics: Vec<Choice>,
     pub ratings: Vec<Choice>,
     pub comments: String,
+}
+
+#[derive(Template)]
+#[template(path = "enrol_push.html")]
+pub struct EnrolPushPage {
+    pub chrome: Chrome,
+    /// The QR code of the activation address, while the app has not used it.
+    pub qr: Option<String>,
+    pub activation_code: Option<String>,
+    /// The number to type in the app, once it has the code.
+    pub number: Option<String>,
+    /// What the page shows: "waiting" or "number" (its status URL answers the same words).
+    pub state: &'static str,
+    pub errors: Vec<FieldError>,
+    pub problem: Option<String>,
 }

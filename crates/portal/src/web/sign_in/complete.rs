@@ -24,6 +24,19 @@ pub(crate) async fn complete(
     requester: &Requester,
     jar: CookieJar,
 ) -> Result<Response, AppError> {
+    complete_as(app, session, kind, kind.amr(), requester, jar).await
+}
+
+/// As `complete`, where the method proved itself another way than its usual one (a push
+/// method's TOTP code: `amr` "otp").
+pub(crate) async fn complete_as(
+    app: &AppState,
+    session: &AnySession,
+    kind: MethodKind,
+    amr_value: &str,
+    requester: &Requester,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
     if session.0.record.stage == SessionStage::PasswordReset {
         let flow = Flow::of(&session.0);
         return reset_progress(app, session, flow, ResetProof::Method(kind), requester, jar).await;
@@ -33,7 +46,7 @@ pub(crate) async fn complete(
     let account = &session.0.account;
     let policy = policy::policy_for(&app.store, &account.org_code).await?;
     let counts = policy.counts_as_mfa(account.role, kind);
-    complete_with(app, session, kind.amr(), counts, requester, jar).await
+    complete_with(app, session, amr_value, counts, requester, jar).await
 }
 
 /// The second factor (`amr_value`, RFC 8176) is proved: a new session (new id), signed in,

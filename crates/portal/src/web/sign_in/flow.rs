@@ -60,6 +60,14 @@ pub struct Flow {
     /// A high-risk sign-in: only an authenticator app or a security key may finish it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub strong_only: bool,
+    /// The NHSmal Authenticator's code is being typed instead of approving a push (no
+    /// signal on the phone).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_code: bool,
+    /// The activation code of an NHSmal Authenticator being paired, sealed to the session,
+    /// so that the set-up page can show it again while the pairing waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing_code: Option<String>,
     /// An app asked for a phishing-resistant sign-in: only a security key will do.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub security_key_only: bool,

@@ -21,8 +21,13 @@ pub struct SignInPage {
 #[template(path = "verify.html")]
 pub struct VerifyPage {
     pub chrome: Chrome,
-    /// "code" (type a code), "call" (wait for the call) or "key" (security key).
+    /// "code" (type a code), "call" (wait for the call), "push" (approve in the NHSmal
+    /// Authenticator) or "key" (security key).
     pub mode: &'static str,
+    /// The number to type in the NHSmal Authenticator (push).
+    pub number: Option<String>,
+    /// A push method, shown as push: the link to type its code instead (and back).
+    pub push_code_link: Option<(String, &'static str)>,
     pub resend_label: Option<&'static str>,
     pub heading: String,
     pub hint: String,

@@ -177,6 +177,12 @@ pub(crate) fn words(
             "Use your security key",
             "Use a security key you registered for this account.",
         ),
+        MethodKind::Push => (
+            "push",
+            Some("Send again"),
+            "Approve the request in your NHSmal Authenticator",
+            "If the NHSmal Authenticator is set up for this account, we have sent it a request. Open it, check the details, and type this number:",
+        ),
     }
 }
 
@@ -428,6 +434,8 @@ pub(crate) fn phantom_page(
 ) -> Response {
     let (mode, resend_label, heading, hint) = words(step.phantom.kind);
     let page = VerifyPage {
+        number: None,
+        push_code_link: None,
         chrome: Chrome {
             signed_in: None,
             csrf_token: step.csrf_token.clone(),

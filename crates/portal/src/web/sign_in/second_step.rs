@@ -14,9 +14,10 @@ use serde::Deserialize;
 use crate::web::http::error::json_error;
 use crate::web::http::extract::{AnySession, CsrfForm};
 use crate::web::http::pages::{Chrome, FieldError, render};
-use crate::web::sign_in::complete::complete;
+use crate::web::sign_in::complete::complete_as;
 use crate::web::sign_in::flow::Flow;
 use crate::web::sign_in::pages::{AnotherWayPage, MethodChoice, VerifyPage};
+use crate::web::sign_in::push_step;
 use crate::web::sign_in::reset_step::{self, ResetStep, step_of};
 use crate::web::{AppError, AppState};
 use domain::audit::Requester;
@@ -90,6 +91,8 @@ pub(crate) async fn recovery_code_offered(
 #[derive(Deserialize)]
 struct VerifyQuery {
     method: Option<String>,
+    /// "code": type the NHSmal Authenticator's code instead of approving a push; "push": back.
+    with: Option<String>,
 }
 
 /// The methods this person may use here: those the policy allows, or, when they have none of
@@ -150,6 +153,42 @@ fn verify_form(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
+    verify_form_with(app, session, method, status, error, None)
+}
+
+/// The push step shows the number of this session's request (`approval`, or the one in the
+/// flow), when one is out.
+async fn push_form(
+    app: &AppState,
+    session: &AnySession,
+    method: &Method,
+    status: StatusCode,
+    error: Option<String>,
+    approval: Option<String>,
+) -> Result<Response, AppError> {
+    let number = match approval.or(Flow::of(&session.0).approval) {
+        Some(id) => app
+            .store
+            .approval(&id)
+            .await?
+            .filter(|a| a.channel == "push" && a.status_at(app.now()) == ApprovalStatus::Pending)
+            .and_then(|a| a.number),
+        None => None,
+    };
+    Ok(verify_form_with(
+        app, session, method, status, error, number,
+    ))
+}
+
+fn verify_form_with(
+    app: &AppState,
+    session: &AnySession,
+    method: &Method,
+    status: StatusCode,
+    error: Option<String>,
+    number: Option<String>,
+) -> Response {
+    let use_code = Flow::of(&session.0).use_code;
     let phone = method
         .phone
         .clone()
@@ -188,6 +227,24 @@ fn verify_form(
                 "We are calling your phone {phone}. Answer it and press the hash key (#) to approve this sign-in. If this is not you, press 0 then #."
             ),
         ),
+        MethodKind::Push if use_code => (
+            "code",
+            None,
+            "Enter the code from your NHSmal Authenticator".to_string(),
+            format!(
+                "Open the NHSmal Authenticator on the device you called \u{201c}{}\u{201d} and enter the 6-digit code it shows for NHSmal. Codes work without a signal.",
+                method.name
+            ),
+        ),
+        MethodKind::Push => (
+            "push",
+            Some("Send again"),
+            "Approve the request in your NHSmal Authenticator".to_string(),
+            format!(
+                "We have sent a request to the NHSmal Authenticator on the device you called \u{201c}{}\u{201d}. Open it, check the details, and type this number:",
+                method.name
+            ),
+        ),
         MethodKind::Fido2 => (
             "key",
             None,
@@ -198,8 +255,23 @@ fn verify_form(
             ),
         ),
     };
+    let push_code_link = (method.kind == MethodKind::Push).then(|| {
+        if use_code {
+            (
+                format!("{VERIFY}?method={}&with=push", method.id),
+                "Send a request to the app instead",
+            )
+        } else {
+            (
+                format!("{VERIFY}?method={}&with=code", method.id),
+                "No signal? Enter a code from the app instead",
+            )
+        }
+    });
     let page = VerifyPage {
         chrome: chrome(app, session),
+        number,
+        push_code_link,
         mode,
         resend_label,
         heading,
@@ -248,6 +320,10 @@ pub(crate) fn help_for(kind: MethodKind) -> (&'static str, &'static str) {
             "/help/sign-in-security-key",
             "Help with signing in with a security key",
         ),
+        MethodKind::Push => (
+            "/help/sign-in-nhsmal-authenticator",
+            "Help with signing in with the NHSmal Authenticator",
+        ),
     }
 }
 
@@ -260,21 +336,22 @@ async fn reach_phone(
     method: &Method,
     force: bool,
 ) -> Result<Option<(StatusCode, String)>, AppError> {
-    let Some(phone) = method.phone.clone().map(E164) else {
+    let phone = method.phone.clone().map(E164);
+    if phone.is_none() {
         return Ok(None);
-    };
+    }
     let key = session.0.token.storage_key();
     let ctx = mfa_context(app, requester, session);
     let account = &session.0.account;
     let purpose = purpose_of(session);
-    let result = match method.kind {
-        MethodKind::Sms => {
+    let result = match (method.kind, phone) {
+        (MethodKind::Sms, Some(phone)) => {
             if !force && phone::has_live_code(&app.store, &key, purpose, &phone, ctx.now).await? {
                 return Ok(None);
             }
             phone::send_code(&app.store, &ctx, account, &key, purpose, &phone).await
         }
-        MethodKind::Voice => {
+        (MethodKind::Voice, Some(phone)) => {
             let mut flow = Flow::of(&session.0);
             if !force
                 && let Some(id) = &flow.approval
@@ -349,10 +426,28 @@ async fn verify_page(
         // Sent when the kind was chosen; a reset's step is only shown here.
         return Ok(verify_form(&app, &session, &method, StatusCode::OK, None));
     }
+    if let Some(with) = query.with.as_deref() {
+        // Typing the app's code, or back to a push: saved, then shown afresh.
+        let mut flow = Flow::of(&session.0);
+        flow.method = Some(method.id.clone());
+        flow.use_code = with == "code";
+        flow.save(&app, &session.0.token.storage_key()).await?;
+        return Ok(Redirect::to(VERIFY).into_response());
+    }
     if query.method.is_some() {
         let mut flow = Flow::of(&session.0);
         flow.method = Some(method.id.clone());
         flow.save(&app, &session.0.token.storage_key()).await?;
+    }
+    if method.kind == MethodKind::Push {
+        return match push_step::reach(&app, &requester, &session, &method, false).await? {
+            Ok(approval) => {
+                Ok(push_form(&app, &session, &method, StatusCode::OK, None, approval).await?)
+            }
+            Err((status, problem)) => {
+                Ok(push_form(&app, &session, &method, status, Some(problem), None).await?)
+            }
+        };
     }
     match reach_phone(&app, &requester, &session, &method, false).await? {
         None => Ok(verify_form(&app, &session, &method, StatusCode::OK, None)),
@@ -383,6 +478,16 @@ async fn resend(
         flow.save(&app, &session.0.token.storage_key()).await?;
         reset_step::reach_in_background(&app, &requester, &session, flow, method);
         return Ok(Redirect::to(VERIFY).into_response());
+    }
+    if method.kind == MethodKind::Push {
+        return match push_step::reach(&app, &requester, &session, &method, true).await? {
+            Ok(_) => {
+                Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response())
+            }
+            Err((status, problem)) => {
+                Ok(push_form(&app, &session, &method, status, Some(problem), None).await?)
+            }
+        };
     }
     match reach_phone(&app, &requester, &session, &method, true).await? {
         None => Ok(Redirect::to(&format!("/sign-in/verify?method={}", method.id)).into_response()),
@@ -421,8 +526,45 @@ async fn verify(
     let account = &session.0.account;
     let ctx = mfa_context(&app, &requester, &session);
     let key = session.0.token.storage_key();
+    let mut amr = method.kind.amr();
     let result = match method.kind {
         MethodKind::Totp => mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await,
+        // The NHSmal Authenticator's code, typed instead of approving (no signal).
+        MethodKind::Push if !form.code.trim().is_empty() || Flow::of(&session.0).use_code => {
+            amr = MethodKind::Totp.amr();
+            mfa::verify_totp(&app.store, account, &method, &form.code, &ctx).await
+        }
+        MethodKind::Push => match push_step::verify(&app, &requester, &session).await? {
+            Ok(_) => Ok(()),
+            Err(CallOutcome::Locked { until }) => Err(MfaError::Locked { until }),
+            Err(CallOutcome::Storage(e)) => Err(MfaError::Storage(e)),
+            Err(CallOutcome::Waiting(ApprovalStatus::Denied)) => {
+                sessions::end_session(&app.store, &session.0.token).await?;
+                return Ok(push_step::refused_page());
+            }
+            Err(CallOutcome::Waiting(ApprovalStatus::Pending)) => {
+                return push_form(
+                    &app,
+                    &session,
+                    &method,
+                    StatusCode::ACCEPTED,
+                    Some("We are still waiting for you to approve the request in the NHSmal Authenticator".into()),
+                    None,
+                )
+                .await;
+            }
+            Err(CallOutcome::Waiting(_)) => {
+                return push_form(
+                    &app,
+                    &session,
+                    &method,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("The request has ended. Select Send again".into()),
+                    None,
+                )
+                .await;
+            }
+        },
         MethodKind::Sms => {
             let purpose = purpose_of(&session);
             mfa::verify_sms(
@@ -503,7 +645,7 @@ async fn verify(
             } else {
                 jar
             };
-            complete(&app, &session, method.kind, &requester, jar).await
+            complete_as(&app, &session, method.kind, amr, &requester, jar).await
         }
         Err(MfaError::Locked { until }) => Err(locked_by_wrong_codes(until, ctx.now)),
         Err(
