@@ -30,6 +30,9 @@ pub struct PolicySettings {
     pub remember_days_admin: Option<i64>,
     /// Whether a recovery code counts as one of the methods a password reset needs.
     pub recovery_codes_for_reset: Option<bool>,
+    /// Whether administrators must have the NHSmal Authenticator (push) as their default
+    /// method, as the real service requires of local administrators.
+    pub admin_push_default: Option<bool>,
 }
 
 /// A set of method kinds.
@@ -112,6 +115,7 @@ pub struct MfaPolicy {
     pub remember_days_user: i64,
     pub remember_days_admin: i64,
     pub recovery_codes_for_reset: bool,
+    pub admin_push_default: bool,
 }
 
 /// Users may have a device remembered for 30 days unless the policy says otherwise;
@@ -145,6 +149,10 @@ impl MfaPolicy {
             remember_days_user: pick(&|p| p.remember_days_user, DEFAULT_REMEMBER_DAYS_USER),
             remember_days_admin: pick(&|p| p.remember_days_admin, 0),
             // Off by default: a paper code kept beside the laptop should not reset a password.
+            admin_push_default: org
+                .and_then(|p| p.admin_push_default)
+                .or_else(|| national.and_then(|p| p.admin_push_default))
+                .unwrap_or(false),
             recovery_codes_for_reset: org
                 .and_then(|p| p.recovery_codes_for_reset)
                 .or_else(|| national.and_then(|p| p.recovery_codes_for_reset))
@@ -408,6 +416,7 @@ pub struct PolicyChange<'a> {
     pub remember_days_user: Option<i64>,
     pub remember_days_admin: Option<i64>,
     pub recovery_codes_for_reset: Option<bool>,
+    pub admin_push_default: Option<bool>,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -526,10 +535,16 @@ where
     check_remember_days(change.remember_days_user, change.remember_days_admin)?;
 
     let (national, org) = records.policy_settings(&scope).await?;
+    let existing = if scope == NATIONAL { national } else { org }.unwrap_or_default();
     let mut settings = if change.replace {
-        PolicySettings::default()
+        // The admin page replaces what it shows; the push default is set from the command
+        // line only, so it stays.
+        PolicySettings {
+            admin_push_default: existing.admin_push_default,
+            ..PolicySettings::default()
+        }
     } else {
-        if scope == NATIONAL { national } else { org }.unwrap_or_default()
+        existing
     };
     if required_from.is_some() {
         settings.required_from = required_from;
@@ -557,6 +572,9 @@ where
     }
     if change.recovery_codes_for_reset.is_some() {
         settings.recovery_codes_for_reset = change.recovery_codes_for_reset;
+    }
+    if change.admin_push_default.is_some() {
+        settings.admin_push_default = change.admin_push_default;
     }
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
@@ -602,6 +620,12 @@ pub fn describe(settings: &PolicySettings) -> String {
         parts.push(format!(
             "recovery codes {} for a password reset",
             if yes { "count" } else { "do not count" }
+        ));
+    }
+    if let Some(yes) = settings.admin_push_default {
+        parts.push(format!(
+            "administrators' default {} the NHSmal Authenticator",
+            if yes { "must be" } else { "need not be" }
         ));
     }
     if parts.is_empty() {

@@ -315,6 +315,13 @@ where
         return Err(PushError::TooLate);
     }
     records.insert_method(&method).await?;
+    // An administrator held to the NHSmal Authenticator as their default gets it as such.
+    if !method.is_default && account.role != crate::accounts::Role::User {
+        let policy = crate::policy::policy_for(records, &account.org_code).await?;
+        if policy.admin_push_default {
+            records.make_default_method(&account.id, &method.id).await?;
+        }
+    }
     super::method_added(records, &account, &method, ctx).await?;
     Ok(())
 }

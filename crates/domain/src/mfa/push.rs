@@ -381,6 +381,37 @@ pub async fn send_push<R>(
 where
     R: super::MfaRecords,
 {
+    send_push_numbered(
+        records,
+        ctx,
+        account,
+        method,
+        session_hash,
+        purpose,
+        context,
+        silent,
+        None,
+    )
+    .await
+}
+
+/// As `send_push`, with the number the page shows when the page chose it (a password reset's
+/// step shows its number whether or not anything was sent: see the portal's reset step).
+#[allow(clippy::too_many_arguments)]
+pub async fn send_push_numbered<R>(
+    records: &R,
+    ctx: &MfaContext<'_>,
+    account: &Account,
+    method: &Method,
+    session_hash: &str,
+    purpose: Purpose,
+    context: &PushContext,
+    silent: bool,
+    number: Option<String>,
+) -> Result<Approval, MfaError>
+where
+    R: super::MfaRecords,
+{
     let device_id = match (&method.kind, &method.credential_id) {
         (MethodKind::Push, Some(id)) => id.clone(),
         _ => return Err(MfaError::NoSuchMethod),
@@ -404,7 +435,7 @@ where
             until: ctx.now + 3600,
         });
     }
-    let approval = new_request(
+    let mut approval = new_request(
         &account.id,
         &device_id,
         session_hash,
@@ -413,6 +444,9 @@ where
         silent,
         ctx.now,
     );
+    if let Some(n) = number.filter(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit())) {
+        approval.number = Some(n);
+    }
     records.insert_approval(&approval).await?;
     records
         .append_audit(

@@ -682,6 +682,8 @@ mod tests {
     fn amr_keeps_only_rfc_8176_values_and_acr_follows_from_them() {
         assert_eq!(amr_of("pwd otp mfa"), vec!["pwd", "otp", "mfa"]);
         assert_eq!(amr_of("pwd mfa device"), vec!["pwd", "mfa"]);
+        assert_eq!(amr_of("pwd swk mfa"), vec!["pwd", "swk", "mfa"]);
+        assert_eq!(Acr::of(&amr_of("pwd swk mfa")), Acr::Mfa);
         assert_eq!(amr_of("pwd sms mfa tel"), vec!["pwd", "sms", "mfa", "tel"]);
         assert_eq!(Acr::of(&amr_of("pwd")), Acr::Password);
         assert_eq!(Acr::of(&amr_of("pwd otp mfa")), Acr::Mfa);

@@ -50,7 +50,7 @@ impl Acr {
 /// The RFC 8176 `amr` values of a portal session's methods ("pwd otp mfa"): only registered
 /// values leave the portal (a remembered device or a temporary access pass has none).
 pub fn amr_of(auth_methods: &str) -> Vec<String> {
-    const RFC_8176: [&str; 7] = ["pwd", "otp", "sms", "tel", "hwk", "mca", "mfa"];
+    const RFC_8176: [&str; 8] = ["pwd", "otp", "sms", "tel", "hwk", "swk", "mca", "mfa"];
     let mut out: Vec<String> = vec![];
     for m in auth_methods.split_whitespace() {
         if RFC_8176.contains(&m) && !out.iter().any(|o| o == m) {

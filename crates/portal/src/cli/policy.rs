@@ -40,6 +40,10 @@ pub enum PolicyCommand {
         /// Whether a recovery code counts as one of the methods a password reset needs: yes or no
         #[arg(long, value_name = "yes|no")]
         recovery_codes_for_reset: Option<String>,
+        /// Whether administrators must use the NHSmal Authenticator (push) as their default
+        /// method: yes or no
+        #[arg(long, value_name = "yes|no")]
+        admin_push_default: Option<String>,
     },
     /// Show the policy that applies (nationally, or to an organisation)
     Show {
@@ -49,6 +53,7 @@ pub enum PolicyCommand {
 }
 
 const RECOVERY_SWITCH: &str = "--recovery-codes-for-reset";
+const PUSH_DEFAULT_SWITCH: &str = "--admin-push-default";
 
 pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliError> {
     // Checked before the store opens, so bad input writes nothing (not even a data folder).
@@ -62,6 +67,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         remember_days,
         admin_remember_days,
         recovery_codes_for_reset,
+        admin_push_default,
         ..
     } = &command
     {
@@ -76,6 +82,9 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         policy::check_remember_days(*remember_days, *admin_remember_days).map_err(bad)?;
         if let Some(text) = recovery_codes_for_reset {
             policy::parse_yes_no(RECOVERY_SWITCH, text).map_err(bad)?;
+        }
+        if let Some(text) = admin_push_default {
+            policy::parse_yes_no(PUSH_DEFAULT_SWITCH, text).map_err(bad)?;
         }
     }
     let (_, store) = open_store(common).await?;
@@ -92,9 +101,12 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             remember_days,
             admin_remember_days,
             recovery_codes_for_reset,
+            admin_push_default,
         } => {
             let recovery_codes_for_reset = recovery_codes_for_reset
                 .map(|t| policy::parse_yes_no(RECOVERY_SWITCH, &t).unwrap_or(false));
+            let admin_push_default = admin_push_default
+                .map(|t| policy::parse_yes_no(PUSH_DEFAULT_SWITCH, &t).unwrap_or(false));
             let change = PolicyChange {
                 org: org.as_deref(),
                 required_from: mfa_required_from.as_deref(),
@@ -106,6 +118,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 remember_days_user: remember_days,
                 remember_days_admin: admin_remember_days,
                 recovery_codes_for_reset,
+                admin_push_default,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -148,6 +161,10 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                         } else {
                             "no"
                         }
+                    );
+                    println!(
+                        "administrators' default must be the NHSmal Authenticator: {}",
+                        if p.admin_push_default { "yes" } else { "no" }
                     );
                     Ok(())
                 }

@@ -17,6 +17,7 @@ struct PolicyRow {
     remember_days_user: Option<i64>,
     remember_days_admin: Option<i64>,
     recovery_codes_for_reset: Option<i64>,
+    admin_push_default: Option<i64>,
 }
 
 impl TryFrom<PolicyRow> for PolicySettings {
@@ -37,6 +38,7 @@ impl TryFrom<PolicyRow> for PolicySettings {
             remember_days_user: r.remember_days_user,
             remember_days_admin: r.remember_days_admin,
             recovery_codes_for_reset: r.recovery_codes_for_reset.map(|v| v != 0),
+            admin_push_default: r.admin_push_default.map(|v| v != 0),
         })
     }
 }
@@ -55,7 +57,8 @@ impl PolicyRecords for Store {
         let rows: Vec<PolicyRow> = sqlx::query_as(
             "SELECT scope, required_from, user_methods, admin_methods, reminder_days, \
              max_snoozes, snooze_days, remember_days_user, remember_days_admin, \
-             recovery_codes_for_reset FROM mfa_policies WHERE scope = $1 OR scope = $2",
+             recovery_codes_for_reset, admin_push_default FROM mfa_policies \
+             WHERE scope = $1 OR scope = $2",
         )
         .bind(NATIONAL)
         .bind(org_code)
@@ -84,15 +87,17 @@ impl PolicyRecords for Store {
         sqlx::query(
             "INSERT INTO mfa_policies (scope, required_from, user_methods, admin_methods, \
              reminder_days, max_snoozes, snooze_days, updated_at, updated_by, \
-             remember_days_user, remember_days_admin, recovery_codes_for_reset) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             remember_days_user, remember_days_admin, recovery_codes_for_reset, \
+             admin_push_default) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
              user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
              reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
              snooze_days = excluded.snooze_days, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by, remember_days_user = excluded.remember_days_user, \
              remember_days_admin = excluded.remember_days_admin, \
-             recovery_codes_for_reset = excluded.recovery_codes_for_reset",
+             recovery_codes_for_reset = excluded.recovery_codes_for_reset, \
+             admin_push_default = excluded.admin_push_default",
         )
         .bind(scope)
         .bind(s.required_from)
@@ -106,6 +111,7 @@ impl PolicyRecords for Store {
         .bind(s.remember_days_user)
         .bind(s.remember_days_admin)
         .bind(s.recovery_codes_for_reset.map(i64::from))
+        .bind(s.admin_push_default.map(i64::from))
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

@@ -1194,3 +1194,67 @@ async fn an_app_registered_by_another_process_is_a_form_target_as_soon_as_it_sen
     let r = app.get_with(&person, &location(&r)).await;
     assert_eq!(form_action(&r), "'self' https://rota.example");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_approved_in_the_nhsmal_authenticator_says_swk_and_mfa_in_the_id_token() {
+    let app = spawn_app().await;
+    let (client_id, secret) = register(&app, &["--first-party"]);
+    let setup = app.ann_signed_in().await;
+    let device = crate::push::pair(&app, &setup).await;
+    let url = authorize_url(&client_id, &[]);
+    let person = browser();
+    let sign_in = location(&app.get_with(&person, &url).await);
+    let next = url::Url::parse(&format!("http://x{sign_in}"))
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .expect("next");
+    let r = app
+        .submit(
+            &person,
+            &sign_in,
+            "/sign-in",
+            &[
+                ("email", "ann@example.nhs.uk"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let page = app.page(&person, "/sign-in/verify").await;
+    let number: String = crate::helpers::text_of(&page, "#push-number")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let request = device.pending().await;
+    // The app names the app being signed in to.
+    assert_eq!(request["app"], "Webmail");
+    device.answer(&request, "approve", &number).await;
+    let r = app.post_second_step(&person, &page, &[]).await;
+    let back = location(&r);
+    assert!(back.starts_with("/oauth2/authorize"), "{back}");
+    let p = params(&app.get_with(&person, &back).await);
+    let (status, tokens) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = verified_claims(
+        &app,
+        tokens["id_token"].as_str().expect("id_token"),
+        &client_id,
+    )
+    .await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "swk", "mfa"]));
+    assert_eq!(claims["acr"], "urn:nhsmal:acr:mfa");
+}

@@ -568,3 +568,161 @@ async fn a_stream_without_a_device_token_is_refused() {
         .expect("GET");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_up_before_a_security_change_can_be_approved_in_the_app() {
+    let app = spawn_app().await;
+    let device = ann_with_push(&app).await;
+    let (client, page, number) = at_push_step(&app).await;
+    device
+        .answer(&device.pending().await, "approve", &number)
+        .await;
+    assert_eq!(
+        location(&app.post_second_step(&client, &page, &[]).await),
+        "/profile"
+    );
+    // Later, adding a method asks again: by push.
+    app.clock.advance(20 * 60);
+    let r = app
+        .get_with(&client, "/profile/self-service/enrol/text-message")
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let page = app.page(&client, "/sign-in/verify").await;
+    assert!(page.contains("To change how you sign in, prove it is you again."));
+    let number = number_on(&page, "#push-number");
+    device
+        .answer(&device.pending().await, "approve", &number)
+        .await;
+    let r = app.post_second_step(&client, &page, &[]).await;
+    assert_eq!(location(&r), "/profile/self-service/enrol/text-message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_sign_ins_at_once_send_at_most_ten_pushes_an_hour() {
+    let app = spawn_app().await;
+    let device = ann_with_push(&app).await;
+    let mut browsers = Vec::new();
+    for _ in 0..50 {
+        let client = browser();
+        let r = app
+            .sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+            .await;
+        assert_eq!(location(&r), "/sign-in/verify");
+        browsers.push(client);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+    let steps = browsers.into_iter().map(|client| {
+        let (barrier, url) = (barrier.clone(), app.url("/sign-in/verify"));
+        async move {
+            barrier.wait().await;
+            client.get(url).send().await.expect("GET").status()
+        }
+    });
+    let statuses = futures::future::join_all(steps).await;
+    let sent = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((sent, refused), (10, 40), "{statuses:?}");
+    let (_, body) = device.requests().await;
+    assert_eq!(body["requests"].as_array().map(Vec::len), Some(10));
+}
+
+fn browser_from(ip: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        reqwest::header::HeaderValue::from_str(ip).expect("header"),
+    );
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_risky_sign_in_is_not_announced_to_the_app_only_listed_when_it_is_opened() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    app.add_user("ann@example.nhs.uk").await;
+    let home = browser_from("192.0.2.10");
+    app.sign_in_with(&home, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let device = pair(&app, &home).await;
+    // A routine sign-in from home, approved: the history the monitoring compares with.
+    let r = app.get_with(&home, "/profile").await;
+    let token = crate::helpers::csrf_token(&r.text().await.expect("body"));
+    home.post(app.url("/sign-out"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    app.sign_in_with(&home, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let page = app.page(&home, "/sign-in/verify").await;
+    let number = number_on(&page, "#push-number");
+    device
+        .answer(&device.pending().await, "approve", &number)
+        .await;
+    assert_eq!(
+        location(&app.post_second_step(&home, &page, &[]).await),
+        "/profile"
+    );
+
+    // The app listens; a sign-in comes from a new device on a new network.
+    let mut stream = reqwest::Client::new()
+        .get(app.url("/api/v1/push/events"))
+        .bearer_auth(&device.token)
+        .send()
+        .await
+        .expect("GET events");
+    let stranger = browser_from("203.0.113.7");
+    app.sign_in_with(&stranger, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    let page = app.page(&stranger, "/sign-in/verify").await;
+    assert_eq!(number_on(&page, "#push-number").len(), 2);
+    let request = device.pending().await;
+    assert_eq!(request["silent"], true, "{request}");
+    let mut seen = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(!seen.contains("event: request"), "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_can_hold_administrators_to_the_app_as_their_default() {
+    let app = spawn_app().await;
+    let (lee, _) = app
+        .with_fresh_factor("lee@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    assert_eq!(app.get_with(&lee, "/admin").await.status(), StatusCode::OK);
+    let out = app.nhsmal(&["policy", "set", "--admin-push-default", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = app.nhsmal(&["policy", "set", "--admin-push-default", "yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let shown = app.nhsmal(&["policy", "show"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout)
+            .contains("administrators' default must be the NHSmal Authenticator: yes")
+    );
+    let r = app.get_with(&lee, "/admin").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("NHSmal Authenticator as their default")
+    );
+    // Paired, the app becomes Lee's default, and the admin area opens.
+    pair(&app, &lee).await;
+    assert_eq!(app.get_with(&lee, "/admin").await.status(), StatusCode::OK);
+}

@@ -690,8 +690,12 @@ async fn every_page_of_a_reset_reads_the_same_for_every_address_whatever_its_met
         "nomfa@fa123.nhs.uk",
         "nobody@fa123.nhs.uk",
     ];
-    let text = |html: &str| crate::helpers::text_of(html, "main");
-    for kind in ["totp", "sms", "voice", "fido2"] {
+    // A push step's number is drawn for each reset, as a real request's is: it is left out.
+    let text = |html: &str| {
+        let number = crate::helpers::text_of(html, "#push-number");
+        crate::helpers::text_of(html, "main").replace(&number, "")
+    };
+    for kind in ["totp", "push", "sms", "voice", "fido2"] {
         let mut seen = vec![];
         for email in emails {
             let client = browser();
@@ -728,4 +732,42 @@ async fn every_page_of_a_reset_reads_the_same_for_every_address_whatever_its_met
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("no reset code was texted to Bob");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_resets_a_forgotten_password_by_approving_in_the_nhsmal_authenticator() {
+    let app = spawn_app().await;
+    let client = app.ann_signed_in().await;
+    let device = crate::push::pair(&app, &client).await;
+    let client = browser();
+    let r = email_step(&app, &client, "ann@example.nhs.uk").await;
+    assert_eq!(location(&r), CHOOSE);
+    let chosen = app.reset_choose(&client, "push").await;
+    assert_eq!(location(&chosen), VERIFY);
+    let page = app.page(&client, VERIFY).await;
+    let number: String = crate::helpers::text_of(&page, "#push-number")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(number.len(), 2, "{page}");
+    // Sent in the background, with the number the page shows.
+    let mut request = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, body) = device.requests().await;
+        if let Some(r) = body["requests"].as_array().and_then(|l| l.first()) {
+            request = r.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(request["action"], "Resetting your password", "{request}");
+    let (status, body) = device.answer(&request, "approve", &number).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (StatusCode::OK, Some("approved"))
+    );
+    let r = app.post_second_step(&client, &page, &[]).await;
+    assert_eq!(location(&r), NEW_PASSWORD);
+    let r = save(&app, &client, NEW, NEW).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }

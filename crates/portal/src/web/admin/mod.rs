@@ -112,9 +112,20 @@ where
         // within the last 15 minutes.
         let account = &session.account;
         let methods = mfa::methods_of(&app.store, &account.id).await?;
-        let allowed = policy_for(&app.store, &account.org_code)
-            .await?
-            .allowed_for(account.role);
+        let policy = policy_for(&app.store, &account.org_code).await?;
+        let allowed = policy.allowed_for(account.role);
+        // Where the policy holds administrators to the NHSmal Authenticator as their default
+        // method (the real service does), the admin area waits until it is.
+        if policy.admin_push_default
+            && methods
+                .first()
+                .is_none_or(|m| m.kind != mfa::MethodKind::Push)
+        {
+            return Err(AppError::Refused {
+                message: "Your organisation requires administrators to use the NHSmal Authenticator as their default method. Set it up under My Profile › Self-Service (Authenticator app › Receive notifications) and make it your default, then come back.".into(),
+                help: "/help/set-up-nhsmal-authenticator",
+            });
+        }
         if !methods.iter().any(|m| allowed.contains(m.kind)) {
             return Err(AppError::Refused {
                 message: format!(

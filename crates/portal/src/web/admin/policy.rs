@@ -329,6 +329,7 @@ async fn save(
             "no" => Some(false),
             _ => None,
         },
+        admin_push_default: None,
         replace: true,
     };
     let saved = policy::change_policy(

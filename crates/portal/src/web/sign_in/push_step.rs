@@ -17,6 +17,11 @@ use domain::mfa::push::{self, PushContext};
 use domain::mfa::{Method, MfaError};
 use domain::sessions::SessionStage;
 
+/// What the waiting page says when "Continue" comes before the approval, and after the end.
+pub(crate) const STILL_WAITING: &str =
+    "We are still waiting for you to approve the request in the NHSmal Authenticator";
+pub(crate) const ENDED: &str = "The request has ended. Select Send again";
+
 /// What the app is told about this sign-in: the app being signed in to (named when an app
 /// sent the person here), the place and address, the browser, the time.
 pub(crate) async fn context(

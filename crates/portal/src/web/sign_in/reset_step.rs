@@ -65,6 +65,8 @@ pub(crate) struct PhantomStep {
     /// The note above the step (a real reset's second proof says so).
     note: String,
     holder: Holder,
+    /// A push step's number, while its request would be live.
+    push_number: Option<String>,
 }
 
 enum Holder {
@@ -88,15 +90,15 @@ pub(crate) async fn step_of(
             if flow.method.is_some() {
                 return Ok(ResetStep::Real(kind));
             }
+            let chosen_at = flow.reset_chosen_at.unwrap_or(0);
+            let key = s.0.token.storage_key();
             Ok(ResetStep::Phantom(PhantomStep {
-                phantom: Phantom {
-                    kind,
-                    chosen_at: flow.reset_chosen_at.unwrap_or(0),
-                },
+                phantom: Phantom { kind, chosen_at },
                 tag: address_tag(app, &s.0.account.email),
                 csrf_token: s.csrf_token(app),
                 note: reset_note(&flow),
-                holder: Holder::Session(s.0.token.storage_key(), Box::new(flow)),
+                push_number: phantom_push_number(app, kind, &key, chosen_at),
+                holder: Holder::Session(key, Box::new(flow)),
             }))
         }
         Some(_) => Ok(ResetStep::NotReset),
@@ -107,6 +109,12 @@ pub(crate) async fn step_of(
             match recovery::phantom_of(&app.store, &decoy.id, app.now()).await? {
                 None => Ok(ResetStep::Choose),
                 Some(phantom) => Ok(ResetStep::Phantom(PhantomStep {
+                    push_number: phantom_push_number(
+                        app,
+                        phantom.kind,
+                        &decoy.id,
+                        phantom.chosen_at,
+                    ),
                     phantom,
                     tag: decoy.tag,
                     csrf_token: decoy_csrf(app, jar),
@@ -202,10 +210,14 @@ fn chooser(app: &AppState, session: Option<AnySession>, jar: &CookieJar) -> Opti
     }
 }
 
-const CHOICE_HINTS: [(MethodKind, &str); 4] = [
+const CHOICE_HINTS: [(MethodKind, &str); 5] = [
     (
         MethodKind::Totp,
         "Enter a 6-digit code from the authenticator app on your phone.",
+    ),
+    (
+        MethodKind::Push,
+        "Approve a request in the NHSmal Authenticator, if you set it up.",
     ),
     (
         MethodKind::Sms,
@@ -248,6 +260,11 @@ async fn choice_page(
         ),
     };
     let kinds = recovery::kinds_to_choose(&proved);
+    // The error summary links to the first choice shown (NHS.UK radios pattern).
+    let first = CHOICE_HINTS
+        .iter()
+        .map(|(k, _)| *k)
+        .find(|k| kinds.contains(k));
     let page = ResetChoicePage {
         chrome: Chrome {
             signed_in: None,
@@ -258,8 +275,8 @@ async fn choice_page(
         errors: error
             .iter()
             .map(|m| FieldError {
-                // The error summary links to the first choice (NHS.UK radios pattern).
-                field: match kinds.first() {
+                field: match first {
+                    Some(MethodKind::Push) => "kind-push",
                     Some(MethodKind::Sms) => "kind-sms",
                     Some(MethodKind::Voice) => "kind-voice",
                     Some(MethodKind::Fido2) => "kind-fido2",
@@ -375,12 +392,22 @@ pub(crate) fn reach_in_background(
     flow: Flow,
     method: Method,
 ) {
-    let Some(phone) = method.phone.clone().map(E164) else {
-        return;
-    };
     let (app, requester) = (app.clone(), requester.clone());
     let account = session.0.account.clone();
     let key = session.0.token.storage_key();
+    if method.kind == MethodKind::Push {
+        tokio::spawn(async move {
+            if let Err(e) =
+                push_in_background(&app, &requester, &account, &key, flow, &method).await
+            {
+                tracing::warn!(error = %e, "reset: push not sent");
+            }
+        });
+        return;
+    }
+    let Some(phone) = method.phone.clone().map(E164) else {
+        return;
+    };
     tokio::spawn(async move {
         let mut ctx = app.mfa(&requester);
         ctx.reset_source = Some(domain::limits::client_source(&requester.ip));
@@ -426,6 +453,69 @@ pub(crate) fn reach_in_background(
     });
 }
 
+/// The number a reset's push step shows: from the reset (its session or decoy) and when the
+/// kind was chosen, so that a real step and a phantom show one the same way, and a reload the
+/// same number. The real request is sent with it.
+pub(crate) fn push_number(app: &AppState, holder: &str, chosen_at: i64) -> String {
+    let mac = app
+        .secrets
+        .mac_hex(format!("password-reset-push-number\0{holder}\0{chosen_at}").as_bytes());
+    let n = u16::from_str_radix(&mac[..4], 16).unwrap_or(0) % 90 + 10;
+    n.to_string()
+}
+
+/// A real reset's push step's number, while its request is live (as a phantom's).
+pub(crate) fn real_push_number(
+    app: &AppState,
+    session: &AnySession,
+    method: &Method,
+) -> Option<String> {
+    let chosen_at = Flow::of(&session.0).reset_chosen_at.unwrap_or(0);
+    phantom_push_number(app, method.kind, &session.0.token.storage_key(), chosen_at)
+}
+
+/// A phantom push step's number, for as long as a real request would be live.
+fn phantom_push_number(
+    app: &AppState,
+    kind: MethodKind,
+    holder: &str,
+    chosen_at: i64,
+) -> Option<String> {
+    (kind == MethodKind::Push && app.now() < chosen_at + APPROVAL_LIFETIME)
+        .then(|| push_number(app, holder, chosen_at))
+}
+
+/// Sends a real reset's push with the number its page shows, and keeps the request in the flow.
+async fn push_in_background(
+    app: &AppState,
+    requester: &Requester,
+    account: &domain::accounts::Account,
+    key: &str,
+    mut flow: Flow,
+    method: &Method,
+) -> Result<(), AppError> {
+    let mut ctx = app.mfa(requester);
+    ctx.reset_source = Some(domain::limits::client_source(&requester.ip));
+    let number = push_number(app, key, flow.reset_chosen_at.unwrap_or(0));
+    let context = super::push_step::context(app, requester, &flow, Purpose::PasswordReset).await?;
+    let approval = domain::mfa::push::send_push_numbered(
+        &app.store,
+        &ctx,
+        account,
+        method,
+        key,
+        Purpose::PasswordReset,
+        &context,
+        false,
+        Some(number),
+    )
+    .await?;
+    flow.approval = Some(approval.id);
+    flow.save(app, key).await?;
+    app.push_bell.ring();
+    Ok(())
+}
+
 /// A phantom step's page: a real step of its kind, as it reads to anyone.
 pub(crate) fn phantom_page(
     step: &PhantomStep,
@@ -434,7 +524,7 @@ pub(crate) fn phantom_page(
 ) -> Response {
     let (mode, resend_label, heading, hint) = words(step.phantom.kind);
     let page = VerifyPage {
-        number: None,
+        number: step.push_number.clone(),
         push_code_link: None,
         chrome: Chrome {
             signed_in: None,
@@ -463,11 +553,11 @@ pub(crate) async fn phantom_resend(
     app: &AppState,
     step: PhantomStep,
 ) -> Result<Response, AppError> {
-    if step.phantom.kind == MethodKind::Voice {
+    if matches!(step.phantom.kind, MethodKind::Voice | MethodKind::Push) {
         let now = app.now();
         match step.holder {
             Holder::Decoy(id) => {
-                recovery::choose_phantom(&app.store, &id, MethodKind::Voice, now).await?;
+                recovery::choose_phantom(&app.store, &id, step.phantom.kind, now).await?;
             }
             Holder::Session(key, mut flow) => {
                 flow.reset_chosen_at = Some(now);
@@ -505,7 +595,8 @@ async fn phantom_guess(
 /// The call of a phantom step: waiting for a keypress for as long as a real call would, then
 /// over.
 fn phantom_call_pending(app: &AppState, phantom: &Phantom) -> bool {
-    phantom.kind == MethodKind::Voice && app.now() < phantom.chosen_at + APPROVAL_LIFETIME
+    matches!(phantom.kind, MethodKind::Voice | MethodKind::Push)
+        && app.now() < phantom.chosen_at + APPROVAL_LIFETIME
 }
 
 /// The second step's form posted on a phantom: every code is wrong; a call waits, then ends.
@@ -525,6 +616,16 @@ pub(crate) async fn phantom_verify(
             step,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("The call has ended. Select Call again".into()),
+        )),
+        MethodKind::Push if phantom_call_pending(app, &step.phantom) => Ok(phantom_page(
+            step,
+            StatusCode::ACCEPTED,
+            Some(super::push_step::STILL_WAITING.into()),
+        )),
+        MethodKind::Push => Ok(phantom_page(
+            step,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(super::push_step::ENDED.into()),
         )),
         MethodKind::Fido2 => Ok(phantom_page(
             step,
@@ -612,7 +713,9 @@ pub(crate) fn phantom_approval_status(app: &AppState, step: &PhantomStep) -> Res
 /// The status of a real reset's call that the background has not placed (or saved) yet: it
 /// reads as a call ringing, as a phantom's does (with the seconds it has left).
 pub(crate) fn unplaced_call_status(app: &AppState, flow: &Flow) -> Option<(&'static str, i64)> {
-    if flow.approval.is_some() || flow.reset_kind != Some(MethodKind::Voice) {
+    if flow.approval.is_some()
+        || !matches!(flow.reset_kind, Some(MethodKind::Voice | MethodKind::Push))
+    {
         return None;
     }
     let chosen_at = flow.reset_chosen_at.unwrap_or(0);

@@ -175,6 +175,12 @@ async fn push_form(
             .and_then(|a| a.number),
         None => None,
     };
+    // A reset's number is shown before its request is saved (it is sent in the background).
+    let number = number.or_else(|| {
+        (session.0.record.stage == SessionStage::PasswordReset)
+            .then(|| reset_step::real_push_number(app, session, method))
+            .flatten()
+    });
     Ok(verify_form_with(
         app, session, method, status, error, number,
     ))
@@ -424,7 +430,14 @@ async fn verify_page(
     };
     if session.0.record.stage == SessionStage::PasswordReset {
         // Sent when the kind was chosen; a reset's step is only shown here.
-        return Ok(verify_form(&app, &session, &method, StatusCode::OK, None));
+        return Ok(verify_form_with(
+            &app,
+            &session,
+            &method,
+            StatusCode::OK,
+            None,
+            reset_step::real_push_number(&app, &session, &method),
+        ));
     }
     if let Some(with) = query.with.as_deref() {
         // Typing the app's code, or back to a push: saved, then shown afresh.
@@ -548,7 +561,7 @@ async fn verify(
                     &session,
                     &method,
                     StatusCode::ACCEPTED,
-                    Some("We are still waiting for you to approve the request in the NHSmal Authenticator".into()),
+                    Some(push_step::STILL_WAITING.into()),
                     None,
                 )
                 .await;
@@ -559,7 +572,7 @@ async fn verify(
                     &session,
                     &method,
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some("The request has ended. Select Send again".into()),
+                    Some(push_step::ENDED.into()),
                     None,
                 )
                 .await;
