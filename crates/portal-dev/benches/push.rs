@@ -8,12 +8,13 @@
 //!  - their browsers sign in with the password and open the push step at once (a barrier), so
 //!    that BENCH_PENDING approvals are pending together;
 //!  - each app answers the request its stream brings (signed with its P-256 key, the number
-//!    its browser shows), and each browser waits as `approval.js` does (asks every second) and
-//!    then presses "Continue".
+//!    its browser shows) after a reaction time spread evenly over one polling interval, and
+//!    each browser waits as `approval.js` does (asks every second), then presses "Continue".
 //!
-//! It prints p50 and p99 of the time from an approval being accepted to its browser having moved
-//! on (signed in), of the time from the push step's page to the app's event, and the ratio of
-//! the first to the browser's polling interval. Loopback only; bounded by BENCH_SECONDS (60).
+//! It prints p50 and p99 of the time from an approval being accepted to its browser having
+//! moved on (signed in), of the time from the browser asking for the push step to the app's event, and
+//! the ratio of the first to the browser's polling interval. Loopback only; bounded by
+//! BENCH_SECONDS (60).
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
 
@@ -105,6 +106,7 @@ fn run_store(admin: Option<&str>, pending: usize) -> anyhow::Result<()> {
 }
 
 /// One person: the browser's address and the app's device.
+#[derive(Clone)]
 struct Person {
     email: String,
     key: SigningKey,
@@ -157,7 +159,32 @@ async fn run(
     let held = app.push_bell.listeners();
     let (rss_after, files_after) = (resident_kib(), open_files());
 
-    // The browsers sign in with the password.
+    // Each app reads its stream from now on, as the real one does.
+    let mut devices = Vec::with_capacity(pending);
+    let mut browser_ends = Vec::with_capacity(pending);
+    for (i, (person, stream)) in people.iter().cloned().zip(streams).enumerate() {
+        // People answer at different moments: spread evenly over one polling interval, so the
+        // figures are not an artefact of every browser asking in step with every answer.
+        let reaction = POLL.mul_f64(i as f64 / pending as f64);
+        let (number_tx, number_rx) = oneshot::channel::<String>();
+        let (answered_tx, answered_rx) = oneshot::channel::<Instant>();
+        let (base_app, http) = (base.clone(), plain.clone());
+        devices.push(tokio::spawn(async move {
+            answer_first_request(
+                stream,
+                &http,
+                &base_app,
+                &person,
+                reaction,
+                number_rx,
+                answered_tx,
+            )
+            .await
+        }));
+        browser_ends.push((number_tx, answered_rx));
+    }
+
+    // The browsers sign in with the password (the push is sent when the push step is shown).
     let mut browsers = Vec::with_capacity(pending);
     for person in &people {
         let browser = reqwest::Client::builder()
@@ -185,14 +212,9 @@ async fn run(
 
     let barrier = Arc::new(Barrier::new(pending));
     let mut tasks = Vec::with_capacity(pending);
-    for ((person, browser), stream) in people.into_iter().zip(browsers).zip(streams) {
-        let (number_tx, number_rx) = oneshot::channel::<(String, Instant)>();
-        let (answered_tx, answered_rx) = oneshot::channel::<Instant>();
-        let base_app = base.clone();
-        let http = plain.clone();
-        let device = tokio::spawn(async move {
-            answer_first_request(stream, &http, &base_app, &person, number_rx, answered_tx).await
-        });
+    for ((browser, (number_tx, answered_rx)), device) in
+        browsers.into_iter().zip(browser_ends).zip(devices)
+    {
         let (barrier, base) = (barrier.clone(), base.clone());
         let browser_side = tokio::spawn(async move {
             barrier.wait().await;
@@ -203,8 +225,10 @@ async fn run(
     let mut moved_on = Vec::with_capacity(pending);
     let mut delivered = Vec::with_capacity(pending);
     for (device, browser_side) in tasks {
-        delivered.push(device.await??);
-        moved_on.push(browser_side.await??);
+        let received = device.await??;
+        let (asked_at, moved) = browser_side.await??;
+        delivered.push(received.saturating_duration_since(asked_at));
+        moved_on.push(moved);
     }
     moved_on.sort();
     delivered.sort();
@@ -218,7 +242,7 @@ async fn run(
         files_after - files_before,
     );
     println!(
-        "  push step shown -> request on the app's stream: p50 {:.0} ms, p99 {:.0} ms",
+        "  push step asked for -> request on the app's stream: p50 {:.0} ms, p99 {:.0} ms",
         ms(p(&delivered, 0.5)),
         ms(p(&delivered, 0.99))
     );
@@ -296,15 +320,16 @@ async fn people_with_devices(
 }
 
 /// The app: the first request on its stream, answered with the number its browser shows.
-/// Returns the time from the browser's page to the event.
+/// Returns when the event arrived.
 async fn answer_first_request(
     mut stream: reqwest::Response,
     http: &reqwest::Client,
     base: &str,
     person: &Person,
-    number: oneshot::Receiver<(String, Instant)>,
+    reaction: Duration,
+    number: oneshot::Receiver<String>,
     answered: oneshot::Sender<Instant>,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<Instant> {
     let mut text = String::new();
     let request: serde_json::Value = loop {
         let chunk = stream
@@ -321,7 +346,8 @@ async fn answer_first_request(
         }
     };
     let received = Instant::now();
-    let (number, shown) = number.await?;
+    let number = number.await?;
+    tokio::time::sleep(reaction).await;
     let id = request["id"].as_str().unwrap_or_default();
     let nonce = request["nonce"].as_str().unwrap_or_default();
     let message = format!("nhsmal-push-v1\n{id}\n{number}\n{nonce}\napprove");
@@ -338,24 +364,25 @@ async fn answer_first_request(
         .await?;
     anyhow::ensure!(r.status().is_success(), "answer: {}", r.status());
     let _ = answered.send(Instant::now());
-    Ok(received.saturating_duration_since(shown))
+    Ok(received)
 }
 
 /// The browser: the push step, then as approval.js: ask every second, and "Continue" once it
-/// is approved. Returns the time from the approval to being signed in.
+/// is approved. Returns when it asked for the push step, and the time from the approval to
+/// being signed in.
 async fn wait_like_the_page(
     browser: &reqwest::Client,
     base: &str,
-    number: oneshot::Sender<(String, Instant)>,
+    number: oneshot::Sender<String>,
     answered: oneshot::Receiver<Instant>,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Instant, Duration)> {
+    let asked_at = Instant::now();
     let page = browser
         .get(format!("{base}/sign-in/verify"))
         .send()
         .await?
         .text()
         .await?;
-    let shown = Instant::now();
     let digits: String = page
         .split("id=\"push-number\"")
         .nth(1)
@@ -363,7 +390,7 @@ async fn wait_like_the_page(
         .map(|t| t.chars().take_while(char::is_ascii_digit).collect())
         .unwrap_or_default();
     anyhow::ensure!(digits.len() == 2, "no number on the push step");
-    let _ = number.send((digits, shown));
+    let _ = number.send(digits);
     loop {
         tokio::time::sleep(POLL).await;
         let status: serde_json::Value = browser
@@ -393,7 +420,7 @@ async fn wait_like_the_page(
         r.status()
     );
     let approved = answered.await?;
-    Ok(done.saturating_duration_since(approved))
+    Ok((asked_at, done.saturating_duration_since(approved)))
 }
 
 /// The value of the input named `name` on a page.

@@ -201,11 +201,13 @@ pub trait PushRecords {
         account_id: &str,
         since: UnixTime,
     ) -> impl Future<Output = Result<Vec<Approval>, StorageError>> + Send;
-    /// How many push requests are pending and the greatest id (ids are time-ordered UUIDv7):
-    /// a node that sees it change wakes its connected apps (requests made on other nodes).
-    fn push_marker(
+    /// The pending push requests of every account (id and device), newest first and at most
+    /// a few thousand: a node that sees a new one wakes that device's stream (requests made on
+    /// other nodes).
+    fn pending_pushes(
         &self,
-    ) -> impl Future<Output = Result<(i64, Option<String>), StorageError>> + Send;
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StorageError>> + Send;
 }
 
 /// Finds the device a bearer token (`DEVICE_ID.SECRET`) belongs to; the secret is compared

@@ -128,12 +128,14 @@ impl PushRecords for Store {
         .await
     }
 
-    async fn push_marker(&self) -> Result<(i64, Option<String>), StorageError> {
+    async fn pending_pushes(&self, now: UnixTime) -> Result<Vec<(String, String)>, StorageError> {
         sqlx::query_as(
-            "SELECT COUNT(*), MAX(id) FROM approvals \
-             WHERE channel = 'push' AND status = 'pending'",
+            "SELECT id, device_id FROM approvals \
+             WHERE channel = 'push' AND status = 'pending' AND expires_at > $1 \
+             AND device_id IS NOT NULL ORDER BY id DESC LIMIT 5000",
         )
-        .fetch_one(&self.pool)
+        .bind(now)
+        .fetch_all(&self.pool)
         .await
         .map_err(storage_error)
     }

@@ -141,7 +141,7 @@ async fn pair(
         name: body.name,
     };
     let claimed = pairing::claim(&app.store, &ctx, &body.activation_code, &offer).await?;
-    app.push_bell.ring();
+    app.push_bell.ring_for([claimed.device_id.as_str()]);
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -192,6 +192,7 @@ async fn events(
         sent: Vec::new(),
         queue: Vec::new(),
         first: true,
+        seen: 0,
     };
     let stream = futures_util::stream::unfold(state, next_event);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
@@ -202,13 +203,15 @@ struct EventStream {
     app: AppState,
     bearer: String,
     device: Device,
-    bell: tokio::sync::watch::Receiver<(u64, bool)>,
+    bell: tokio::sync::watch::Receiver<super::bell::Chime>,
     deadline: tokio::time::Instant,
     /// Requests already sent on this connection.
     sent: Vec<String>,
     /// Found and not yet sent.
     queue: Vec<push::PushRequest>,
     first: bool,
+    /// The bell's generation when this stream last looked.
+    seen: u64,
 }
 
 async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, EventStream)> {
@@ -223,18 +226,31 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
             return Some((Ok(event), s));
         }
         if !s.first {
-            // Wait for the bell, the deadline, or the node stopping.
-            tokio::select! {
-                changed = s.bell.changed() => {
-                    if changed.is_err() || s.bell.borrow().1 {
-                        return None;
+            // Wait for a ring that concerns this device, the deadline, or the node stopping.
+            loop {
+                tokio::select! {
+                    changed = s.bell.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
                     }
+                    () = tokio::time::sleep_until(s.deadline) => return None,
                 }
-                () = tokio::time::sleep_until(s.deadline) => return None,
+                let chime = s.bell.borrow_and_update().clone();
+                if chime.closing {
+                    return None;
+                }
+                let concerns = chime.concerns(&s.device.id, s.seen);
+                s.seen = chime.generation;
+                if concerns {
+                    break;
+                }
             }
+        } else {
+            s.seen = s.bell.borrow_and_update().generation;
         }
         s.first = false;
-        if s.bell.borrow().1 {
+        if s.bell.borrow().closing {
             return None;
         }
         // A removed device's stream ends at the next look.

@@ -112,7 +112,7 @@ pub(crate) async fn reach(
         Ok(approval) => {
             flow.approval = Some(approval.id.clone());
             flow.save(app, &key).await?;
-            app.push_bell.ring();
+            app.push_bell.ring_for(approval.device_id.clone());
             Ok(Ok(Some(approval.id)))
         }
         Err(e @ (MfaError::PushesSuspended { .. } | MfaError::TooManySends { .. })) => {

@@ -510,9 +510,9 @@ async fn push_in_background(
         Some(number),
     )
     .await?;
+    app.push_bell.ring_for(approval.device_id.clone());
     flow.approval = Some(approval.id);
     flow.save(app, key).await?;
-    app.push_bell.ring();
     Ok(())
 }
 
