@@ -27,6 +27,7 @@ from harness import (
     sign_in,
     sign_out,
 )
+from journeys import NEW_PASSWORD_PATH, expect_the_password_reset, save_new_password, start_password_reset
 from test_authenticator_app import decode_qr
 
 PAIRING_PATH = "/profile/self-service/enrol/authenticator-app/notifications"
@@ -175,6 +176,24 @@ def test_the_no_signal_code_from_the_app_signs_in(portal: Portal, page: Page, tm
     page.get_by_label("Verification code").fill(code)
     page.get_by_role("button", name="Verify").click()
     expect_my_profile(page)
+
+
+def test_a_forgotten_password_is_reset_by_approving_in_the_app(portal: Portal, page: Page, tmp_path: Path) -> None:
+    app = App(tmp_path / "app" / "accounts.json")
+    pair_from_the_page(page, portal, app)
+    sign_out(page)
+    start_password_reset(page, portal, portal.user.email, "NHSmal Authenticator")
+    expect(page.get_by_role("heading", level=1, name="Approve the request in your NHSmal Authenticator")).to_be_visible()
+    axe(page, "the push step of a reset")
+    number = number_on(page, "#push-number")
+    request = app.only_request()
+    # The app says what is being approved.
+    assert "Resetting your password" in app.run("requests").stdout
+    out = app.run("approve", request, "--number", number).stdout
+    assert "Approved" in out, out
+    expect_path(page, NEW_PASSWORD_PATH, MOVES_ON_BY_ITSELF_MS)
+    save_new_password(page, "a fresh long passphrase 58")
+    expect_the_password_reset(page)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
