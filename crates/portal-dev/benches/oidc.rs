@@ -558,6 +558,7 @@ fn run_store_on(
                 auth_method: Some("client_secret_basic".into()),
                 jwks: None,
                 id_token_alg: Some(alg.into()),
+                ..NewClient::default()
             };
             let r = clients::add_client(
                 &store,

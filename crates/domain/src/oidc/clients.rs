@@ -12,6 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use serde_json::Value;
 
 use super::keys::Alg;
+pub use super::redirect_uri::{check_redirect_uri, is_loopback_ip, redirect_uri_registered};
 use crate::StorageError;
 use crate::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::clock::UnixTime;
@@ -22,7 +23,6 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// The furthest in the future a client assertion's `exp` may be.
 pub const ASSERTION_MAX_SECONDS: i64 = 300;
 const MAX_NAME: usize = 100;
-const MAX_URI: usize = 2_000;
 const MAX_URIS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +108,28 @@ pub struct Client {
     pub id_token_alg: Alg,
     pub created_at: UnixTime,
     pub disabled: bool,
+    /// A native app (a mail app on a computer or phone; RFC 8252): public, PKCE, loopback
+    /// redirects on any port, the device grant, and refresh chains that last for weeks.
+    pub native: bool,
+    /// Where the portal posts a logout token when the person signs out everywhere
+    /// (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
     #[error("a client needs a name (up to {MAX_NAME} characters)")]
     BadName,
-    #[error("a client needs at least one redirect URI")]
+    #[error(
+        "a client needs at least one redirect URI (a native app may have none and use the device grant)"
+    )]
     NoRedirectUri,
+    #[error("a native app is public: leave out --auth-method")]
+    NativeWithAuthMethod,
+    #[error(
+        "redirect URI {0:?}: a native app receives codes on http://127.0.0.1 or http://[::1] (any port), or on https"
+    )]
+    NativeRedirect(String),
     #[error("at most {MAX_URIS} redirect URIs")]
     TooManyUris,
     #[error("{0}")]
@@ -155,6 +169,9 @@ pub struct NewClient {
     pub jwks: Option<String>,
     /// RS256 (default) or ES256.
     pub id_token_alg: Option<String>,
+    /// A native app (RFC 8252): public, with PKCE.
+    pub native: bool,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A registration that passed the rules.
@@ -168,41 +185,8 @@ pub struct CheckedClient {
     pub first_party: bool,
     pub jwks: Option<Value>,
     pub id_token_alg: Alg,
-}
-
-/// A redirect (or post-logout redirect) URI a client may register: absolute, no fragment, no
-/// user name or password; https, or http only to this machine (`localhost`, `127.0.0.1`,
-/// `[::1]`, any port) for native apps and development (RFC 8252 §7.3, §8.3). Private-use URI
-/// schemes (RFC 8252 §7.1) are not accepted.
-pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
-    let bad = |why: &str| Err(ClientError::BadUri(format!("redirect URI {uri:?}: {why}")));
-    if uri.is_empty() || uri.len() > MAX_URI {
-        return bad("must be 1 to 2000 characters");
-    }
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("must not contain spaces");
-    }
-    if uri.contains('#') {
-        return bad("must not have a fragment (#)");
-    }
-    let Ok(parsed) = url::Url::parse(uri) else {
-        return bad("must be an absolute URL such as https://app.example/callback");
-    };
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return bad("must not contain a user name or password");
-    }
-    let loopback = matches!(
-        parsed.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    );
-    match parsed.scheme() {
-        "https" if parsed.host().is_some() => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => bad("must use https (http only for localhost or 127.0.0.1)"),
-        _ => bad("must be an https URL"),
-    }
+    pub native: bool,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A client's name: 1 to 100 characters, no control characters.
@@ -219,8 +203,23 @@ pub fn check_name(name: &str) -> Result<(), ClientError> {
 pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError> {
     let name = new.name.trim();
     check_name(name)?;
-    if new.redirect_uris.is_empty() {
+    if new.redirect_uris.is_empty() && !new.native {
         return Err(ClientError::NoRedirectUri);
+    }
+    if new.native {
+        if new.auth_method.is_some() {
+            return Err(ClientError::NativeWithAuthMethod);
+        }
+        // RFC 8252 §7.3 and §8.3: loopback IP literals, not "localhost" (which a local resolver
+        // or firewall could send elsewhere); or a claimed https address (§7.2).
+        for uri in &new.redirect_uris {
+            let loopback_ip = url::Url::parse(uri).is_ok_and(|u| {
+                (u.scheme() == "http" && is_loopback_ip(u.host())) || u.scheme() == "https"
+            });
+            if !loopback_ip {
+                return Err(ClientError::NativeRedirect(uri.clone()));
+            }
+        }
     }
     if new.redirect_uris.len() > MAX_URIS || new.post_logout_redirect_uris.len() > MAX_URIS {
         return Err(ClientError::TooManyUris);
@@ -229,10 +228,11 @@ pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError>
         .redirect_uris
         .iter()
         .chain(&new.post_logout_redirect_uris)
+        .chain(&new.backchannel_logout_uri)
     {
         check_redirect_uri(uri)?;
     }
-    let (kind, auth_method) = if new.public {
+    let (kind, auth_method) = if new.public || new.native {
         if new.auth_method.is_some() {
             return Err(ClientError::PublicWithAuthMethod);
         }
@@ -274,6 +274,8 @@ pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError>
         first_party: new.first_party,
         jwks,
         id_token_alg,
+        native: new.native,
+        backchannel_logout_uri: new.backchannel_logout_uri.clone(),
     })
 }
 
@@ -377,6 +379,8 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
         id_token_alg: checked.id_token_alg,
         created_at: now,
         disabled: false,
+        native: checked.native,
+        backchannel_logout_uri: checked.backchannel_logout_uri,
     };
     let secret = client
         .auth_method
@@ -389,7 +393,7 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
     let mut event = AuditEvent::new("oidc.client_added", Outcome::Success, requester, now)
         .subject(&client.id)
         .reason(&format!(
-            "{} ({}, {}{})",
+            "{} ({}, {}{}{})",
             client.name,
             client.kind.as_str(),
             client.auth_method.as_str(),
@@ -397,7 +401,8 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
                 ", first party"
             } else {
                 ""
-            }
+            },
+            if client.native { ", native" } else { "" }
         ));
     if let Some(actor) = actor {
         event = event.actor(actor);
@@ -966,6 +971,8 @@ mod tests {
             id_token_alg: checked.id_token_alg,
             created_at: 0,
             disabled: false,
+            native: false,
+            backchannel_logout_uri: None,
         };
         let secret = client
             .auth_method
@@ -1286,5 +1293,92 @@ mod tests {
             authenticate_client(&m, &m, &s, &c, &[TOKEN], NOW).await,
             Err(ClientAuthError::BadAssertion("client_assertion_type"))
         );
+    }
+
+    fn native(uris: &[&str]) -> NewClient {
+        NewClient {
+            name: "Thunderbird".into(),
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            native: true,
+            ..NewClient::default()
+        }
+    }
+
+    #[test]
+    fn a_native_app_is_public_and_receives_codes_on_a_loopback_ip_or_https() {
+        let checked = check_registration(&native(&["http://127.0.0.1/callback"])).expect("ok");
+        assert_eq!(checked.kind, ClientKind::Public);
+        assert_eq!(checked.auth_method, ClientAuthMethod::None);
+        assert!(
+            check_registration(&native(&[])).is_ok(),
+            "device grant only"
+        );
+        assert!(check_registration(&native(&["http://[::1]:8080/cb"])).is_ok());
+        assert!(check_registration(&native(&["https://app.example/cb"])).is_ok());
+        assert!(matches!(
+            check_registration(&native(&["http://localhost/cb"])),
+            Err(ClientError::NativeRedirect(_))
+        ));
+        let mut with_secret = native(&[]);
+        with_secret.auth_method = Some("client_secret_basic".into());
+        assert_eq!(
+            check_registration(&with_secret).unwrap_err(),
+            ClientError::NativeWithAuthMethod
+        );
+        // A web app still needs a redirect URI.
+        let mut web = native(&[]);
+        web.native = false;
+        assert_eq!(
+            check_registration(&web).unwrap_err(),
+            ClientError::NoRedirectUri
+        );
+    }
+
+    #[test]
+    fn only_a_native_apps_loopback_redirect_matches_on_any_port() {
+        let mut client = Client {
+            id: "c".into(),
+            name: "Mail".into(),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            post_logout_redirect_uris: vec![],
+            kind: ClientKind::Public,
+            auth_method: ClientAuthMethod::None,
+            first_party: false,
+            jwks: None,
+            id_token_alg: Alg::RS256,
+            created_at: 0,
+            disabled: false,
+            native: true,
+            backchannel_logout_uri: None,
+        };
+        assert!(redirect_uri_registered(
+            &client,
+            "http://127.0.0.1/callback"
+        ));
+        assert!(redirect_uri_registered(
+            &client,
+            "http://127.0.0.1:53211/callback"
+        ));
+        assert!(!redirect_uri_registered(
+            &client,
+            "http://127.0.0.1:53211/callbackx"
+        ));
+        assert!(!redirect_uri_registered(
+            &client,
+            "http://127.0.0.2:53211/callback"
+        ));
+        assert!(!redirect_uri_registered(
+            &client,
+            "http://localhost:53211/callback"
+        ));
+        assert!(!redirect_uri_registered(
+            &client,
+            "https://127.0.0.1:53211/callback"
+        ));
+        client.native = false;
+        assert!(!redirect_uri_registered(
+            &client,
+            "http://127.0.0.1:53211/callback"
+        ));
     }
 }

@@ -32,6 +32,20 @@ pub const ID_TOKEN_SECONDS: i64 = 3_600;
 /// A refresh chain ends this long after the sign-in, however often it is used: no longer than
 /// a portal session may last.
 pub const REFRESH_ABSOLUTE_SECONDS: i64 = 12 * 3_600;
+/// A native app's (a mail app's) chain lasts 90 days from the sign-in, and each of its refresh
+/// tokens 30 days from its issue: a mail app in daily use signs in again once a quarter, one
+/// left unused for a month at once (docs/DECISIONS.md, "Mail apps").
+pub const NATIVE_REFRESH_ABSOLUTE_SECONDS: i64 = 90 * 86_400;
+pub const NATIVE_REFRESH_IDLE_SECONDS: i64 = 30 * 86_400;
+
+/// How long a new grant's refresh chain may last for this client.
+pub fn refresh_lifetime(client: &Client) -> i64 {
+    if client.native {
+        NATIVE_REFRESH_ABSOLUTE_SECONDS
+    } else {
+        REFRESH_ABSOLUTE_SECONDS
+    }
+}
 
 /// Codes and tokens: a stamp (when it was issued, to the millisecond, 12 hex digits) and 256
 /// random bits, base64url. The stamp carries no secret and makes no guess easier; it puts
@@ -214,7 +228,7 @@ pub async fn issue_code<R: GrantRecords>(
         acr: Acr::of(&amr).as_str().to_string(),
         amr: amr.join(" "),
         created_at: now,
-        expires_at: now + REFRESH_ABSOLUTE_SECONDS,
+        expires_at: now + refresh_lifetime(client),
         revoked_at: None,
     };
     let code = new_secret();
@@ -239,8 +253,19 @@ pub enum TokenError {
     InvalidGrant(&'static str),
     #[error("{0}")]
     InvalidRequest(&'static str),
-    #[error("only authorization_code and refresh_token grants are supported")]
+    #[error(
+        "only the authorization_code, refresh_token and device_code (urn:ietf:params:oauth:grant-type:device_code) grants are supported"
+    )]
     UnsupportedGrantType,
+    /// RFC 8628 §3.5: the person has not decided yet.
+    #[error("the person has not allowed or denied the app yet")]
+    AuthorizationPending,
+    #[error("polling too often: wait the interval, now 5 seconds longer")]
+    SlowDown,
+    #[error("the device code has expired: start again")]
+    ExpiredToken,
+    #[error("the person denied the app")]
+    AccessDenied,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{0}")]
@@ -253,6 +278,10 @@ impl TokenError {
             TokenError::InvalidGrant(_) => "invalid_grant",
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
+            TokenError::AuthorizationPending => "authorization_pending",
+            TokenError::SlowDown => "slow_down",
+            TokenError::ExpiredToken => "expired_token",
+            TokenError::AccessDenied => "access_denied",
             TokenError::Storage(_) | TokenError::Internal(_) => "server_error",
         }
     }
@@ -396,13 +425,14 @@ where
 
 /// What an exchange or refresh spends: tokens are issued from it once.
 #[derive(Debug, Clone, Copy)]
-enum Spending {
+pub(super) enum Spending {
     Code,
     RefreshToken,
+    DeviceCode,
 }
 
 /// A code or refresh token used again: everything issued in its grant is revoked (OI-4, OI-8).
-async fn reused<R: GrantRecords + Sync>(
+pub(super) async fn reused<R: GrantRecords + Sync>(
     records: &R,
     spending: Spending,
     grant: &Grant,
@@ -414,10 +444,13 @@ async fn reused<R: GrantRecords + Sync>(
     TokenError::InvalidGrant(match spending {
         Spending::Code => "the code has been used already; tokens issued from it are revoked",
         Spending::RefreshToken => "the refresh token has been used already; the chain is revoked",
+        Spending::DeviceCode => {
+            "the device code has been used already; tokens issued from it are revoked"
+        }
     })
 }
 
-async fn issue_tokens<R>(
+pub(super) async fn issue_tokens<R>(
     records: &R,
     issuer: &Issuer<'_>,
     client: &Client,
@@ -450,7 +483,11 @@ where
             token_hash: key_of(&refresh),
             kind: TokenKind::Refresh.as_str().into(),
             grant_id: grant.id.clone(),
-            expires_at: grant.expires_at,
+            expires_at: if client.native {
+                grant.expires_at.min(now + NATIVE_REFRESH_IDLE_SECONDS)
+            } else {
+                grant.expires_at
+            },
             used_at: None,
             created_at: now,
             issued_from: Some(spent_hash.to_string()),

@@ -3,6 +3,8 @@
 
 pub mod access_token;
 pub mod clients;
+pub mod device_grant;
 pub mod flows;
 pub mod keys;
+pub mod redirect_uri;
 pub mod request;

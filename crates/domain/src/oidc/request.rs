@@ -127,7 +127,14 @@ pub struct ValidRequest {
     pub acr: Option<Acr>,
 }
 
-pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "mail.imap",
+    "mail.smtp",
+];
 
 /// The rules of an authorization request, in the order the specifications give them: the
 /// client and the redirect URI first (a mismatch is an error page: OI-3, character for
@@ -141,7 +148,7 @@ pub fn check_request(
             "The app that sent you here is not registered with NHSmal.",
         ));
     };
-    if !client.redirect_uris.iter().any(|u| u == &req.redirect_uri) {
+    if !super::clients::redirect_uri_registered(client, &req.redirect_uri) {
         return Err(RequestError::Page(
             "The app that sent you here gave an address to return to that is not registered with NHSmal.",
         ));

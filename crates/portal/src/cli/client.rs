@@ -40,6 +40,15 @@ pub enum ClientCommand {
         /// RS256 (default) or ES256
         #[arg(long, value_name = "ALG")]
         id_token_alg: Option<String>,
+        /// A native app, such as a desktop or phone mail app (RFC 8252): public, PKCE,
+        /// redirects to http://127.0.0.1 on any port, the device grant, and refresh tokens
+        /// that last for weeks
+        #[arg(long)]
+        native: bool,
+        /// Where the portal sends a logout token when the person signs out everywhere
+        /// (OpenID Connect Back-Channel Logout)
+        #[arg(long, value_name = "URL")]
+        backchannel_logout_uri: Option<String>,
     },
     /// List the clients
     List,
@@ -68,6 +77,8 @@ pub async fn run(common: &CommonArgs, command: ClientCommand) -> Result<(), CliE
             auth_method,
             jwks_file,
             id_token_alg,
+            native,
+            backchannel_logout_uri,
         } => {
             let jwks = match &jwks_file {
                 Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
@@ -84,6 +95,8 @@ pub async fn run(common: &CommonArgs, command: ClientCommand) -> Result<(), CliE
                 auth_method,
                 jwks,
                 id_token_alg,
+                native,
+                backchannel_logout_uri,
             };
             // Checked before the store opens, so bad input writes nothing.
             clients::check_registration(&new).map_err(failed)?;
@@ -120,7 +133,7 @@ pub async fn run(common: &CommonArgs, command: ClientCommand) -> Result<(), CliE
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
-                    c.kind.as_str(),
+                    if c.native { "native" } else { c.kind.as_str() },
                     c.auth_method.as_str(),
                     if c.first_party { "yes" } else { "no" },
                     if c.disabled { "disabled" } else { "enabled" },

@@ -9,6 +9,7 @@ mod approvals;
 mod audit;
 mod codes;
 mod connections;
+mod device_grants;
 mod devices;
 mod email_queue;
 mod feedback;

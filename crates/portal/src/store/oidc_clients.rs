@@ -24,10 +24,13 @@ struct ClientRow {
     id_token_alg: String,
     created_at: i64,
     disabled: i64,
+    native: i64,
+    backchannel_logout_uri: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, redirect_uris, post_logout_redirect_uris, kind, auth_method, \
-     secret_hash, first_party, jwks, id_token_alg, created_at, disabled";
+     secret_hash, first_party, jwks, id_token_alg, created_at, disabled, native, \
+     backchannel_logout_uri";
 
 /// How long a client read from the database is used again without reading it anew.
 ///
@@ -120,6 +123,8 @@ impl ClientRow {
             id_token_alg: Alg::parse(&self.id_token_alg).map_err(|_| bad("ID token alg", &id))?,
             created_at: self.created_at,
             disabled: self.disabled != 0,
+            native: self.native != 0,
+            backchannel_logout_uri: self.backchannel_logout_uri,
             id,
         };
         Ok((client, self.secret_hash))
@@ -138,7 +143,7 @@ impl ClientRecords for Store {
     ) -> Result<(), StorageError> {
         sqlx::query(&format!(
             "INSERT INTO oidc_clients ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&client.id)
         .bind(&client.name)
@@ -152,6 +157,8 @@ impl ClientRecords for Store {
         .bind(client.id_token_alg.as_str())
         .bind(client.created_at)
         .bind(i64::from(client.disabled))
+        .bind(i64::from(client.native))
+        .bind(client.backchannel_logout_uri.as_deref())
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

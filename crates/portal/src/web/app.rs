@@ -168,6 +168,7 @@ pub fn router(app: AppState) -> Router {
         .merge(admin::router())
         .merge(api::router())
         .merge(oidc::endpoints::router())
+        .merge(oidc::device::router())
         .layer(http::security::csrf_layer(&app.settings));
     let routes = Router::new()
         .merge(portal)

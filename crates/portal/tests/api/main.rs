@@ -20,6 +20,7 @@ mod helpers;
 mod hostile;
 mod import;
 mod json_api;
+mod mail_apps;
 mod migrations;
 mod monitoring;
 mod nodes;

@@ -327,17 +327,7 @@ fn consent_page(
     client: &Client,
     valid: &ValidRequest,
 ) -> Response {
-    let scopes = valid
-        .scope
-        .split_whitespace()
-        .filter_map(|s| match s {
-            "openid" => Some("Know who you are (your NHSmal account)"),
-            "email" => Some("Your email address"),
-            "profile" => Some("Your name and organisation"),
-            "offline_access" => Some("Stay signed in to the app while you are away"),
-            _ => None,
-        })
-        .collect();
+    let scopes = super::pages::scope_words(&valid.scope);
     let page = ConsentPage {
         chrome: Chrome::signed_in(app, session),
         app_name: client.name.clone(),

@@ -13,9 +13,15 @@ use serde_json::json;
 use crate::web::AppState;
 use domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use domain::oidc::clients::{self, Client, ClientAuthError, ClientCredentials, ClientKind};
+use domain::oidc::device_grant::{self, DeviceError};
 use domain::oidc::flows::{self, Acr, Issuer, TokenError};
 
 use super::endpoints::AUTHORIZE;
+
+/// RFC 8628 §3.1: where a mail app or a device without a browser asks for a user code.
+pub const DEVICE_AUTHORIZATION: &str = "/oauth2/device_authorization";
+/// The grant type of its token requests (§3.4).
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Endpoints apps and resource servers call directly: no cookies, no CSRF (their callers
 /// authenticate themselves).
@@ -23,6 +29,7 @@ pub fn api_router() -> Router<AppState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/token", post(token))
+        .route(DEVICE_AUTHORIZATION, post(device_authorization))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/introspect", post(introspect))
@@ -48,10 +55,11 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "revocation_endpoint": format!("{iss}/oauth2/revoke"),
         "introspection_endpoint": format!("{iss}/oauth2/introspect"),
         "end_session_endpoint": format!("{iss}/oauth2/logout"),
+        "device_authorization_endpoint": format!("{iss}{DEVICE_AUTHORIZATION}"),
         "scopes_supported": flows::SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported":
@@ -107,6 +115,10 @@ struct TokenForm {
     refresh_token: String,
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    device_code: String,
+    #[serde(default)]
+    scope: String,
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
@@ -250,10 +262,18 @@ async fn token(
         "refresh_token" => {
             flows::refresh(&app.store, &issuer, &client, &form.refresh_token, now).await
         }
+        DEVICE_CODE_GRANT => {
+            device_grant::poll(&app.store, &issuer, &client, &form.device_code, now).await
+        }
         "" => Err(TokenError::InvalidRequest("grant_type is required")),
         _ => Err(TokenError::UnsupportedGrantType),
     };
-    metrics::counter!("nhsmal_oidc_token_requests_total", "grant" => if form.grant_type == "refresh_token" { "refresh_token" } else { "authorization_code" }, "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
+    let grant = match form.grant_type.as_str() {
+        "refresh_token" => "refresh_token",
+        DEVICE_CODE_GRANT => "device_code",
+        _ => "authorization_code",
+    };
+    metrics::counter!("nhsmal_oidc_token_requests_total", "grant" => grant, "outcome" => if result.is_ok() { "success" } else { "failure" }).increment(1);
     match result {
         Ok(tokens) => {
             let mut response = axum::Json(tokens).into_response();
@@ -268,6 +288,10 @@ async fn token(
                 "try again later",
             )
         }
+        // A device app waiting for its person: the normal course of polling, not an event.
+        Err(e @ (TokenError::AuthorizationPending | TokenError::SlowDown)) => {
+            oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string())
+        }
         Err(e) => {
             // A reused code or refresh token revoked a grant: the security event to look at.
             audit_oauth(
@@ -280,6 +304,57 @@ async fn token(
             )
             .await;
             oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string())
+        }
+    }
+}
+
+/// RFC 8628 §3.1–3.2: a native app asks for a device code and a user code.
+async fn device_authorization(
+    State(app): State<AppState>,
+    FromClient(requester): FromClient,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let client = match authenticated_client(&app, &requester, &headers, &form).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let place = requester
+        .location
+        .as_ref()
+        .map_or_else(|| "an unknown place".to_string(), |l| l.place.clone());
+    let from = format!("{place} (IP address {})", requester.ip);
+    let verification_uri = format!("{}{}", issuer(&app), super::device::DEVICE_PAGE);
+    match device_grant::start(
+        &app.store,
+        &client,
+        &form.scope,
+        &from,
+        &verification_uri,
+        app.now(),
+    )
+    .await
+    {
+        Ok(body) => {
+            let mut response = axum::Json(body).into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(DeviceError::Storage(e)) => {
+            tracing::error!(error = %e, "device authorization failed");
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "try again later",
+            )
+        }
+        Err(e @ DeviceError::NotNative) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &e.to_string(),
+        ),
+        Err(e @ DeviceError::NoOpenId) => {
+            oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.to_string())
         }
     }
 }
