@@ -31,6 +31,7 @@ pub mod risk;
 pub mod risk_review;
 pub mod secrets;
 pub mod sessions;
+pub mod signed_in;
 pub mod signin;
 pub mod temporary_access;
 

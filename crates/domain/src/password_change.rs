@@ -100,6 +100,8 @@ where
     records
         .delete_sessions_of_account(&account.id, None)
         .await?;
+    // Apps signed in with the old password (mail apps, the webmail) sign in again.
+    records.revoke_grants_of_account(&account.id, now).await?;
     // A new password voids every remembered device.
     records.forget_devices(&account.id, None).await?;
     records

@@ -44,6 +44,9 @@ pub enum UserCommand {
     },
     /// End a sign-in lock early
     Unlock { email: String },
+    /// End every session of an account and every app's access to it (the webmail and mail
+    /// apps must sign in again)
+    SignOutEverywhere { email: String },
     /// Issue a temporary access pass (printed once) that signs the person in once to set up a method
     TemporaryAccessPass {
         email: String,
@@ -196,6 +199,21 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
                 account.email,
                 code.display(),
                 domain::clock::human(until)
+            );
+        }
+        UserCommand::SignOutEverywhere { email } => {
+            let account = accounts::find_by_email(&store, &email)
+                .await
+                .map_err(account_error)?;
+            let by = domain::signed_in::Ender {
+                requester: &requester,
+                admin: None,
+                now,
+            };
+            let ended = domain::signed_in::sign_out_everywhere(&store, &account, &by).await?;
+            println!(
+                "Signed {} out everywhere: {} sessions ended, {} app grants revoked",
+                account.email, ended.sessions, ended.grants
             );
         }
         UserCommand::Unlock { email } => {

@@ -34,6 +34,7 @@ mod secrets;
 #[cfg(feature = "seeding")]
 pub mod seed;
 mod sessions;
+mod signed_in;
 mod token_writes;
 
 use std::path::Path;

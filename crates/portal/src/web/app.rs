@@ -147,6 +147,7 @@ pub fn router(app: AppState) -> Router {
         .merge(sign_in::signin::router())
         .merge(profile::my_profile::router())
         .merge(profile::activity::router())
+        .merge(profile::signed_in::router())
         .merge(sign_in::second_step::router())
         .merge(sign_in::security_key::router())
         .merge(profile::enrol::router())

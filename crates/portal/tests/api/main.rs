@@ -42,4 +42,5 @@ mod security_key;
 mod sessions;
 mod siem;
 mod sign_in;
+mod signed_in;
 mod totp;

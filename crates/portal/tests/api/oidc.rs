@@ -173,7 +173,7 @@ async fn tokens_for(
 }
 
 /// The ID token's claims, checked against the JWKS with jsonwebtoken (signature, alg, aud, iss).
-async fn verified_claims(app: &TestApp, id_token: &str, client_id: &str) -> Value {
+pub(crate) async fn verified_claims(app: &TestApp, id_token: &str, client_id: &str) -> Value {
     let header = jsonwebtoken::decode_header(id_token).expect("header");
     let kid = header.kid.clone().expect("kid");
     let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/.well-known/jwks.json"))

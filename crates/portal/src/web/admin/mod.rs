@@ -35,12 +35,14 @@ use domain::sessions::SignedInSession;
 
 mod audit;
 mod policy;
+pub(crate) mod signed_in;
 pub(crate) mod users;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(home::router())
         .merge(users::router())
+        .merge(signed_in::router())
         .merge(audit::router())
         .merge(policy::router())
         .merge(feedback::router())

@@ -167,7 +167,7 @@ where
 }
 
 /// Roughly where a client address is, from the configured GeoIP database.
-fn locate(app: &AppState, ip: &str) -> Option<domain::risk::Location> {
+pub(crate) fn locate(app: &AppState, ip: &str) -> Option<domain::risk::Location> {
     let place = app.geo.as_ref()?.place_of(ip.parse().ok()?)?;
     Some(domain::risk::Location {
         place: match &place.city {

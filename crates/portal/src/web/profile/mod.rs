@@ -11,3 +11,4 @@ pub(crate) mod methods;
 pub(crate) mod my_profile;
 pub(crate) mod new_phone;
 pub(crate) mod pages;
+pub(crate) mod signed_in;

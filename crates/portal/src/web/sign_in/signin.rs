@@ -69,6 +69,8 @@ struct SignInQuery {
     reported: Option<String>,
     /// Back from setting a first password through an invitation.
     password_set: Option<String>,
+    /// After "Sign out everywhere".
+    everywhere: Option<String>,
 }
 
 async fn sign_in_page(
@@ -82,10 +84,15 @@ async fn sign_in_page(
         return Ok(Redirect::to(next.as_deref().unwrap_or("/profile")).into_response());
     }
     let notice = if query.reset.is_some() {
-        Some("Your password has been reset. Sign in with your new password.".to_string())
+        Some("Your password has been reset, and you have been signed out everywhere: apps such as mail apps must sign in again. Sign in with your new password.".to_string())
     } else if query.reported.is_some() {
         Some(
-            "We have signed you out everywhere and told your local administrator. Your password no longer works: choose “Forgotten your password?” to set a new one."
+            "We have signed you out everywhere, ended the access of apps such as mail apps, and told your local administrator. Your password no longer works: choose “Forgotten your password?” to set a new one."
+                .to_string(),
+        )
+    } else if query.everywhere.is_some() {
+        Some(
+            "You have been signed out everywhere. Apps such as mail apps must sign in again."
                 .to_string(),
         )
     } else if query.password_set.is_some() {
