@@ -35,6 +35,10 @@ const USER_CODE_LENGTH: usize = 8;
 /// with 20^8 codes and a handful pending, a few guesses find nothing (§5.1).
 pub const USER_CODE_GUESSES: i64 = 5;
 pub const USER_CODE_WINDOW_SECONDS: i64 = 15 * 60;
+/// Device codes one client address may ask for in a window: a mail app asks once a setup, and
+/// a flood would fill the table and the pool of pending codes a guess could hit.
+pub const STARTS_PER_ADDRESS: i64 = 20;
+pub const STARTS_WINDOW_SECONDS: i64 = 10 * 60;
 
 /// Where an authorization stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +137,8 @@ pub enum DeviceError {
     NotNative,
     #[error("the openid scope is required")]
     NoOpenId,
+    #[error("too many device codes asked for from this address: wait 10 minutes")]
+    TooMany,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -169,11 +175,11 @@ fn new_user_code() -> String {
 }
 
 /// The app's request (§3.1): a device code, a user code and where to type it.
-pub async fn start<R: DeviceGrantRecords>(
+pub async fn start<R: DeviceGrantRecords + SignInLimitRecords + Sync>(
     records: &R,
     client: &Client,
     scope: &str,
-    requested_from: &str,
+    (requested_ip, requested_from): (&str, &str),
     verification_uri: &str,
     now: UnixTime,
 ) -> Result<DeviceCodeResponse, DeviceError> {
@@ -185,6 +191,27 @@ pub async fn start<R: DeviceGrantRecords>(
         return Err(DeviceError::NoOpenId);
     }
     let granted: Vec<&str> = SCOPES.into_iter().filter(|s| asked.contains(s)).collect();
+    let key = format!("device:start:ip:{}", client_source(requested_ip));
+    let allowed = records
+        .reserve(&[key.as_str()], |states: &mut [LimitState]| {
+            let state = &mut states[0];
+            if state.window_start < now - STARTS_WINDOW_SECONDS {
+                *state = LimitState {
+                    failures: 0,
+                    window_start: now,
+                    blocked_until: 0,
+                };
+            }
+            if state.failures >= STARTS_PER_ADDRESS {
+                return false;
+            }
+            state.failures += 1;
+            true
+        })
+        .await?;
+    if !allowed {
+        return Err(DeviceError::TooMany);
+    }
     let device_code = new_secret();
     let user_code = new_user_code();
     let authorization = DeviceAuthorization {

@@ -547,3 +547,40 @@ async fn a_mail_apps_refresh_token_unused_for_a_month_ends() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_device_code_requests_at_once_from_one_address_get_twenty() {
+    let app = spawn_app().await;
+    let client_id = register_native(&app, "Thunderbird", &[]);
+    let barrier = Arc::new(Barrier::new(50));
+    let mut tasks = vec![];
+    for _ in 0..50 {
+        let (barrier, url, client_id) = (
+            barrier.clone(),
+            app.url("/oauth2/device_authorization"),
+            client_id.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            reqwest::Client::new()
+                .post(url)
+                .form(&[("client_id", client_id.as_str()), ("scope", MAIL_SCOPE)])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }));
+    }
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, limited), (20, 30), "{statuses:?}");
+    app.clock.advance(10 * 60 + 1);
+    assert_eq!(start(&app, &client_id, MAIL_SCOPE).await.0, StatusCode::OK);
+}

@@ -329,7 +329,7 @@ async fn device_authorization(
         &app.store,
         &client,
         &form.scope,
-        &from,
+        (&requester.ip, &from),
         &verification_uri,
         app.now(),
     )
@@ -355,6 +355,18 @@ async fn device_authorization(
         ),
         Err(e @ DeviceError::NoOpenId) => {
             oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.to_string())
+        }
+        Err(e @ DeviceError::TooMany) => {
+            audit_oauth(
+                &app,
+                &requester,
+                "oidc.device_codes_limited",
+                Outcome::Failure,
+                &client.id,
+                &e.to_string(),
+            )
+            .await;
+            oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", &e.to_string())
         }
     }
 }
