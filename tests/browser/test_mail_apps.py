@@ -206,3 +206,38 @@ def test_a_token_of_another_person_or_without_the_mail_scope_is_refused(
     imap = imaplib.IMAP4(*gateway.imap)
     with pytest.raises(imaplib.IMAP4.error):
         imap.authenticate("XOAUTH2", lambda _: xoauth2(portal.user.email, "not-a-token").encode())
+
+
+def test_where_youre_signed_in_lists_browsers_and_apps_and_ends_them(
+    portal: Portal, new_page, page: Page
+) -> None:
+    client_id = field(portal.cli_ok("client", "add", "--native", "--name", "Thunderbird").stdout, "client_id")
+    device_sign_in(portal, page, client_id)
+    other = new_page()
+    sign_in(other, portal)
+
+    page.goto(portal.url("/profile"))
+    page.get_by_role("link", name="Where you're signed in", exact=True).click()
+    expect_path(page, "/profile/signed-in")
+    expect(page.get_by_role("heading", level=1, name="Where you're signed in")).to_be_visible()
+    sessions = page.locator("#browser-sessions tbody tr")
+    expect(sessions).to_have_count(2)
+    expect(page.locator("#browser-sessions")).to_contain_text("This device")
+    expect(page.locator("#app-access")).to_contain_text("Thunderbird")
+    axe(page, "where you're signed in")
+
+    # The other browser: signed out from here.
+    page.locator("#browser-sessions").get_by_role("button", name=re.compile("^Sign out")).click()
+    expect(page.locator("#signed-in-notice")).to_contain_text("That browser has been signed out.")
+    expect(sessions).to_have_count(1)
+    other.goto(portal.url("/profile"))
+    expect_path(other, "/sign-in")
+
+    page.get_by_role("button", name=re.compile("^Remove access")).click()
+    expect(page.locator("#signed-in-notice")).to_contain_text("The app's access has been removed")
+    expect(page.locator("#no-apps")).to_be_visible()
+    axe(page, "where you're signed in, after removing")
+
+    page.get_by_role("button", name="Sign out everywhere", exact=True).click()
+    expect_path(page, "/sign-in")
+    expect(page.get_by_role("main")).to_contain_text("You have been signed out everywhere.")
