@@ -29,18 +29,14 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use tokio::sync::{Barrier, oneshot};
 
-use common::ScratchDatabase;
 use domain::accounts::{AccountRecords, Email, NewAccount, Role};
 use domain::clock::{Clock, SystemClock};
 use domain::mfa::push::{DeviceCredential, new_token};
 use domain::mfa::{Method, MethodKind, MethodRecords};
-use domain::organisations;
 use domain::password::{Password, PasswordHashing};
-use domain::secrets::SecretBox;
 use nhsmal::config::Settings;
-use nhsmal::notify::Outbox;
 use nhsmal::store::Store;
-use nhsmal::web::{self, App, AppState};
+use nhsmal::web::{self, AppState};
 
 const PASSWORD: &str = "correct horse battery staple 1";
 /// How often the waiting page asks (static/approval.js, `data-poll-ms` of the push step).
@@ -60,49 +56,9 @@ fn main() {
         "NHSmal push approval benchmark: {cores} cores, {pending} approvals pending together, the browser asking every {} ms",
         POLL.as_millis()
     );
-    let only = std::env::var("STORES").unwrap_or_else(|_| "sqlite,postgres".into());
-    for store in ["sqlite", "postgres"] {
-        if !only.contains(store) {
-            continue;
-        }
-        let admin = (store == "postgres").then(|| {
-            std::env::var("NHSMAL_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-        });
-        match run_store(admin.as_deref(), pending) {
-            Ok(()) => {}
-            Err(e) => println!("{store}: skipped ({e})"),
-        }
-    }
-}
-
-fn run_store(admin: Option<&str>, pending: usize) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let data_dir = tempfile::tempdir()?;
-    let mut settings = Settings::with_data_dir(data_dir.path());
-    let database = admin
-        .map(|a| ScratchDatabase::create(&rt, a, &mut settings))
-        .transpose()?;
-    let label = if admin.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let result = rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(env_number("BENCH_SECONDS", 60)),
-            run(&mut settings, data_dir.path(), pending, label),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("did not finish within BENCH_SECONDS"))?
+    common::in_each_store(60, |settings, data_dir, label| {
+        Box::pin(run(settings, data_dir, pending, label))
     });
-    rt.shutdown_timeout(Duration::from_secs(1));
-    if let Some(database) = database {
-        database.remove()?;
-    }
-    result
 }
 
 /// One person: the browser's address and the app's device.
@@ -119,29 +75,9 @@ async fn run(
     pending: usize,
     label: &str,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    settings.listen = ([127, 0, 0, 1], port).into();
-    settings.public_url = format!("http://localhost:{port}").parse()?;
-    let store = Store::open(
-        &settings.database_url,
-        &settings.data_dir,
-        settings.database_max_connections,
-    )
-    .await?;
-    organisations::add_organisation(&store, "BENCH1", "Benchmark Pharmacy", 0).await?;
-    let key = SecretBox::generate_key_base64();
-    let app = App::new(
-        store.clone(),
-        settings.clone(),
-        Arc::new(SystemClock),
-        Arc::new(Outbox::in_data_dir(data_dir)),
-        SecretBox::from_base64(&key)?,
-    )
-    .await?;
+    let (app, store, listener, base) = common::portal_on_loopback(settings, data_dir).await?;
     let people = people_with_devices(&store, &app, pending).await?;
     tokio::spawn(web::serve(app.clone(), listener, std::future::pending()));
-    let base = format!("http://127.0.0.1:{port}");
 
     // The apps connect and hold their streams.
     let (rss_before, files_before) = (resident_kib(), open_files());

@@ -107,3 +107,99 @@ pub fn nhsmal_bin() -> std::path::PathBuf {
         .and_then(|exe| Some(exe.parent()?.parent()?.join("nhsmal")))
         .unwrap_or_else(|| "nhsmal".into())
 }
+
+/// A portal app on a loopback port with organisation BENCH1, and its listener: the caller adds
+/// what it needs to the store, then serves with `nhsmal::web::serve(app, listener, …)`.
+#[allow(dead_code)] // each benchmark uses what it needs of this module
+pub async fn portal_on_loopback(
+    settings: &mut Settings,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(
+    nhsmal::web::AppState,
+    nhsmal::store::Store,
+    tokio::net::TcpListener,
+    String,
+)> {
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    settings.listen = ([127, 0, 0, 1], port).into();
+    settings.public_url = format!("http://localhost:{port}").parse()?;
+    let store = nhsmal::store::Store::open(
+        &settings.database_url,
+        &settings.data_dir,
+        settings.database_max_connections,
+    )
+    .await?;
+    domain::organisations::add_organisation(&store, "BENCH1", "Benchmark Pharmacy", 0).await?;
+    let key = domain::secrets::SecretBox::generate_key_base64();
+    let app = nhsmal::web::App::new(
+        store.clone(),
+        settings.clone(),
+        Arc::new(domain::clock::SystemClock),
+        Arc::new(nhsmal::notify::Outbox::in_data_dir(data_dir)),
+        domain::secrets::SecretBox::from_base64(&key)?,
+    )
+    .await?;
+    Ok((app, store, listener, format!("http://127.0.0.1:{port}")))
+}
+
+/// Runs `run` once for each store named in STORES (default both): SQLite, then PostgreSQL on
+/// a scratch database when it answers. Each run is bounded by BENCH_SECONDS (`limit` default).
+#[allow(dead_code)]
+pub fn in_each_store<F>(limit: u64, run: F)
+where
+    F: for<'a> Fn(
+        &'a mut Settings,
+        &'a std::path::Path,
+        &'static str,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>>,
+{
+    let only = std::env::var("STORES").unwrap_or_else(|_| "sqlite,postgres".into());
+    let seconds = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(limit);
+    for store in ["sqlite", "postgres"] {
+        if !only.contains(store) {
+            continue;
+        }
+        let admin = (store == "postgres").then(|| {
+            std::env::var("NHSMAL_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        });
+        let label = if admin.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        let outcome = (|| -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let data_dir = tempfile::tempdir()?;
+            let mut settings = Settings::with_data_dir(data_dir.path());
+            let database = admin
+                .as_deref()
+                .map(|a| ScratchDatabase::create(&rt, a, &mut settings))
+                .transpose()?;
+            let result = rt.block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(seconds),
+                    run(&mut settings, data_dir.path(), label),
+                )
+                .await
+                .map_err(|_| anyhow::anyhow!("did not finish within BENCH_SECONDS"))?
+            });
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            if let Some(database) = database {
+                database.remove()?;
+            }
+            result
+        })();
+        if let Err(e) = outcome {
+            println!("{label}: skipped ({e})");
+        }
+    }
+}
