@@ -95,12 +95,12 @@ def gateway(portal: Portal) -> Iterator[Gateway]:
         process.wait(timeout=10)
 
 
-def device_sign_in(portal: Portal, page: Page, client_id: str) -> dict:
+def device_sign_in(portal: Portal, page: Page, client_id: str, scope: str = MAIL_SCOPE) -> dict:
     """The mail app asks for a code; the person, signed in in Chromium, opens
     the link the app shows, checks the code and allows it; the app polls
     until it has its tokens."""
     status, started = post_form(
-        portal.url("/oauth2/device_authorization"), {"client_id": client_id, "scope": MAIL_SCOPE}
+        portal.url("/oauth2/device_authorization"), {"client_id": client_id, "scope": scope}
     )
     assert status == 200, started
     sign_in(page, portal)
@@ -196,7 +196,7 @@ def test_a_mail_app_reads_and_sends_mail_with_a_token_and_a_revoked_token_stops_
 
 
 def test_a_token_of_another_person_or_without_the_mail_scope_is_refused(
-    portal: Portal, page: Page, gateway: Gateway
+    portal: Portal, page: Page, new_page, gateway: Gateway
 ) -> None:
     client_id = field(portal.cli_ok("client", "add", "--native", "--name", "Thunderbird").stdout, "client_id")
     tokens = device_sign_in(portal, page, client_id)
@@ -206,6 +206,16 @@ def test_a_token_of_another_person_or_without_the_mail_scope_is_refused(
     imap = imaplib.IMAP4(*gateway.imap)
     with pytest.raises(imaplib.IMAP4.error):
         imap.authenticate("XOAUTH2", lambda _: xoauth2(portal.user.email, "not-a-token").encode())
+    # A token the person gave for their address only, not for mail: refused by IMAP and SMTP.
+    narrow = device_sign_in(portal, new_page(), client_id, scope="openid email")
+    imap = imaplib.IMAP4(*gateway.imap)
+    with pytest.raises(imaplib.IMAP4.error, match="not valid for mail"):
+        imap.authenticate("XOAUTH2", lambda _: xoauth2(portal.user.email, narrow["access_token"]).encode())
+    smtp = smtplib.SMTP(*gateway.smtp)
+    smtp.ehlo()
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        smtp.auth("XOAUTH2", lambda challenge=None: xoauth2(portal.user.email, narrow["access_token"]), initial_response_ok=True)
+    smtp.close()
 
 
 def test_where_youre_signed_in_lists_browsers_and_apps_and_ends_them(

@@ -66,7 +66,7 @@ const FILES: &[(&str, Section, &str)] = help_files! {
         "set-up-phone-call", "set-up-security-key";
     SigningIn: "sign-in-authenticator-app", "sign-in-nhsmal-authenticator", "sign-in-text-message",
         "sign-in-phone-call", "sign-in-security-key", "code-not-accepted", "remembered-devices",
-        "recovery-codes", "temporary-access-pass";
+        "recovery-codes", "temporary-access-pass", "mail-apps";
     WhenThingsChange: "new-phone", "lost-phone-or-security-key", "forgot-password",
         "unexpected-code";
     Administrators: "admin-reset-mfa", "admin-temporary-access-pass", "admin-sign-in-log",
