@@ -97,7 +97,10 @@ def webmail(portal: Portal) -> Iterator[Webmail]:
     port = free_port()
     base = f"http://localhost:{port}"
     # As the mail service is: first-party, its ID tokens signed with ES256 (docs/DECISIONS.md).
-    client_id, secret = register(portal, "NHSmal Webmail", base, "--first-party", "--id-token-alg", "ES256")
+    client_id, secret = register(
+        portal, "NHSmal Webmail", base, "--first-party", "--id-token-alg", "ES256",
+        "--backchannel-logout-uri", f"{base}/backchannel-logout",
+    )
     log_path = portal.data_dir / "webmail.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -186,6 +189,38 @@ def test_a_person_signs_in_to_the_webmail_with_password_and_app_and_signing_out_
     # RP-initiated logout ended the portal session as well.
     page.goto(portal.url("/profile"))
     expect_path(page, "/sign-in")
+
+
+def test_signing_out_everywhere_at_the_portal_signs_the_webmail_out_by_back_channel_logout(
+    portal: Portal, page: Page, new_page, webmail: Webmail
+) -> None:
+    app = user_with_an_app(page, portal)
+    sign_out(page)
+    sign_in_at_the_webmail(page, portal, webmail, app)
+
+    # From another browser, where the person is signed in to the portal only.
+    other = new_page()
+    sign_in_form_fill_at(other, portal)
+    prove_it_is_you(other, app)
+    other.goto(portal.url("/profile/signed-in"))
+    expect(other.locator("#app-access")).to_contain_text("NHSmal Webmail")
+    other.get_by_role("button", name="Sign out everywhere", exact=True).click()
+    expect_path(other, "/sign-in")
+
+    # The webmail was told, and its session has ended.
+    deadline = time.monotonic() + 10
+    while True:
+        page.goto(webmail.base_url + "/")
+        if page.get_by_role("button", name="Sign in with NHSmal", exact=True).count() or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    expect(page.get_by_role("button", name="Sign in with NHSmal", exact=True)).to_be_visible()
+    assert "back-channel logout: 1 session(s) ended" in webmail.log()
+
+
+def sign_in_form_fill_at(page: Page, portal: Portal) -> None:
+    page.goto(portal.url("/sign-in"))
+    sign_in_form_fill(page, portal.user.email, portal.user.password)
 
 
 def test_authlib_signs_a_person_in_with_pkce_and_checks_the_id_token_against_the_jwks(

@@ -11,6 +11,8 @@
 //! `WEBMAIL_CLIENT_SECRET`, `WEBMAIL_LISTEN` (default `127.0.0.1:8090`), `WEBMAIL_PUBLIC_URL`
 //! (default `http://localhost:8090`).
 
+mod backchannel;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -68,6 +70,8 @@ struct Pending {
 /// Who is signed in, and how, as the ID token (and userinfo, for the organisation) said.
 #[derive(Clone)]
 struct Person {
+    /// The portal's subject, which a back-channel logout names.
+    sub: String,
     name: String,
     email: String,
     organisation: String,
@@ -198,6 +202,7 @@ async fn main() {
         .route("/sign-in", post(start_sign_in))
         .route("/callback", get(callback))
         .route("/sign-out", post(sign_out))
+        .route("/backchannel-logout", post(backchannel::logout))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -226,6 +231,14 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 }
 
 impl AppState {
+    /// Ends every session of the portal's subject `sub`; how many.
+    fn end_sessions_of(&self, sub: &str) -> usize {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let before = sessions.len();
+        sessions.retain(|_, s| s.person.as_ref().is_none_or(|p| p.sub != sub));
+        before - sessions.len()
+    }
+
     fn with_session<T>(&self, id: &str, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.get_mut(id).map(f)
@@ -574,6 +587,7 @@ async fn finish_sign_in(app: &AppState, pending: Pending, code: String) -> Resul
         .unwrap_or_default();
     let shortfall = pending.asked_for.filter(|asked| *asked != acr);
     Ok(Person {
+        sub: claims.subject().as_str().to_string(),
         name: claims
             .name()
             .and_then(|n| n.get(None))
