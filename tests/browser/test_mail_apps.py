@@ -251,3 +251,30 @@ def test_where_youre_signed_in_lists_browsers_and_apps_and_ends_them(
     page.get_by_role("button", name="Sign out everywhere", exact=True).click()
     expect_path(page, "/sign-in")
     expect(page.get_by_role("main")).to_contain_text("You have been signed out everywhere.")
+
+
+def test_an_administrator_sees_where_a_person_is_signed_in_and_signs_them_out_everywhere(
+    portal: Portal, new_page
+) -> None:
+    from journeys import admin_with_an_app, open_user
+
+    ann = portal.user
+    client_id = field(portal.cli_ok("client", "add", "--native", "--name", "Thunderbird").stdout, "client_id")
+    ann_page = new_page()
+    device_sign_in(portal, ann_page, client_id)
+
+    admin_page = new_page()
+    admin_with_an_app(admin_page, portal, "lou.admin@demo1.nhs.uk", "Lou Admin")
+    open_user(admin_page, portal, "Ann", ann.name)
+    admin_page.get_by_role("link", name=f"Where {ann.name} is signed in", exact=True).click()
+    expect(admin_page.get_by_role("heading", level=1, name=f"Where {ann.name} is signed in")).to_be_visible()
+    expect(admin_page.locator("#app-access")).to_contain_text("Thunderbird")
+    expect(admin_page.locator("#browser-sessions tbody tr")).to_have_count(1)
+    axe(admin_page, "an administrator's view of where a person is signed in")
+    admin_page.get_by_role("button", name="Sign out everywhere", exact=True).click()
+    expect(admin_page.locator("#signed-in-notice")).to_contain_text("They have been signed out everywhere")
+    expect(admin_page.locator("#no-apps")).to_be_visible()
+    expect(admin_page.locator("#no-sessions")).to_be_visible()
+    axe(admin_page, "after signing a person out everywhere")
+    ann_page.goto(portal.url("/profile"))
+    expect_path(ann_page, "/sign-in")

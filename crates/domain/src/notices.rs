@@ -139,7 +139,7 @@ pub fn password_changed(account: &Account, at: UnixTime) -> Notice<'static> {
         &[
             &format!(
                 "The password of your NHSmal account was changed on {}. You have been signed out \
-                 everywhere else.",
+                 everywhere else, and apps such as mail apps must sign in again.",
                 human(at)
             ),
             IF_NOT_YOU,
@@ -156,7 +156,8 @@ pub fn password_reset(account: &Account, at: UnixTime) -> Notice<'static> {
             &format!(
                 "The password of your NHSmal account was reset on {} by someone who used \
                  \"Forgotten your password?\" and proved it was you with your sign-in methods. \
-                 You have been signed out everywhere else.",
+                 You have been signed out everywhere else, and apps such as mail apps must sign \
+                 in again.",
                 human(at)
             ),
             "If this wasn't you, contact your local administrator straight away: someone may \
@@ -291,7 +292,8 @@ pub fn mfa_reset_by_admin(account: &Account) -> Notice<'static> {
         &[
             &format!(
                 "An administrator removed the multi-factor authentication methods from your \
-                 NHSmal account ({}) and signed you out everywhere. To set up a new method, ask \
+                 NHSmal account ({}) and signed you out everywhere (apps such as mail apps must \
+                 sign in again). To set up a new method, ask \
                  your local administrator for a temporary access pass and choose \u{201c}Sign in \
                  with a temporary access pass\u{201d} on the sign-in page.",
                 account.email

@@ -75,7 +75,7 @@ async fn self_service(
     let notice = [
         (
             query.changed.is_some(),
-            "Your password has been changed. You have been signed out on every other device.",
+            "Your password has been changed. You have been signed out on every other device, and apps such as mail apps must sign in again.",
         ),
         (
             query.added.is_some(),
