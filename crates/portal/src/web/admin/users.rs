@@ -170,9 +170,9 @@ async fn person(
 ) -> Result<Response, AppError> {
     let target = managed_person(&app, &admin, &id, "user.view").await?;
     let notice = match query.done.as_deref() {
-        Some("reset") => {
-            Some("Their multi-factor authentication was reset. They have been signed out everywhere (apps such as mail apps must sign in again) and emailed.")
-        }
+        Some("reset") => Some(
+            "Their multi-factor authentication was reset. They have been signed out everywhere (apps such as mail apps must sign in again) and emailed.",
+        ),
         Some("unlocked") => Some("The account was unlocked. They have been emailed."),
         Some("disabled") => {
             Some("The account was disabled and signed out everywhere. They have been emailed.")
