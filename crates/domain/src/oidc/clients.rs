@@ -114,6 +114,8 @@ pub struct Client {
     /// Where the portal posts a logout token when the person signs out everywhere
     /// (OpenID Connect Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// The strength every sign-in to this app must reach, whatever the request asks.
+    pub require_acr: Option<super::request::Acr>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -148,6 +150,10 @@ pub enum ClientError {
     BadJwks(String),
     #[error("unknown ID token algorithm {0:?}: use RS256 or ES256")]
     UnknownAlg(String),
+    #[error(
+        "unknown authentication level {0:?}: use pwd, mfa or phr (or their urn:nhsmal:acr: names)"
+    )]
+    UnknownAcr(String),
     #[error("no client with id {0}")]
     Unknown(String),
     #[error(transparent)]
@@ -172,6 +178,8 @@ pub struct NewClient {
     /// A native app (RFC 8252): public, with PKCE.
     pub native: bool,
     pub backchannel_logout_uri: Option<String>,
+    /// `pwd`, `mfa` or `phr` (or the full `urn:nhsmal:acr:` names).
+    pub require_acr: Option<String>,
 }
 
 /// A registration that passed the rules.
@@ -187,6 +195,7 @@ pub struct CheckedClient {
     pub id_token_alg: Alg,
     pub native: bool,
     pub backchannel_logout_uri: Option<String>,
+    pub require_acr: Option<super::request::Acr>,
 }
 
 /// A client's name: 1 to 100 characters, no control characters.
@@ -256,6 +265,13 @@ pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError>
         None => Alg::RS256,
         Some(text) => Alg::parse(text).map_err(|_| ClientError::UnknownAlg(text.to_string()))?,
     };
+    let require_acr = match new.require_acr.as_deref() {
+        None => None,
+        Some(text) => Some(
+            super::request::Acr::parse_short(text)
+                .ok_or_else(|| ClientError::UnknownAcr(text.to_string()))?,
+        ),
+    };
     let dedup = |uris: &[String]| {
         let mut out: Vec<String> = Vec::new();
         for uri in uris {
@@ -276,6 +292,7 @@ pub fn check_registration(new: &NewClient) -> Result<CheckedClient, ClientError>
         id_token_alg,
         native: new.native,
         backchannel_logout_uri: new.backchannel_logout_uri.clone(),
+        require_acr,
     })
 }
 
@@ -381,6 +398,7 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
         disabled: false,
         native: checked.native,
         backchannel_logout_uri: checked.backchannel_logout_uri,
+        require_acr: checked.require_acr,
     };
     let secret = client
         .auth_method
@@ -973,6 +991,7 @@ mod tests {
             disabled: false,
             native: false,
             backchannel_logout_uri: None,
+            require_acr: None,
         };
         let secret = client
             .auth_method
@@ -1350,6 +1369,7 @@ mod tests {
             disabled: false,
             native: true,
             backchannel_logout_uri: None,
+            require_acr: None,
         };
         assert!(redirect_uri_registered(
             &client,

@@ -720,6 +720,11 @@ mod tests {
         assert_eq!(amr_of("pwd otp mfa"), vec!["pwd", "otp", "mfa"]);
         assert_eq!(amr_of("pwd mfa device"), vec!["pwd", "mfa"]);
         assert_eq!(amr_of("pwd swk mfa"), vec!["pwd", "swk", "mfa"]);
+        assert_eq!(Acr::parse_short("phr"), Some(Acr::PhishingResistant));
+        assert_eq!(Acr::parse_short(" mfa "), Some(Acr::Mfa));
+        assert_eq!(Acr::parse_short("urn:nhsmal:acr:pwd"), Some(Acr::Password));
+        assert_eq!(Acr::parse_short("strong"), None);
+        assert_eq!(Acr::parse_short("urn:other:phr"), None);
         assert_eq!(Acr::of(&amr_of("pwd swk mfa")), Acr::Mfa);
         assert_eq!(amr_of("pwd sms mfa tel"), vec!["pwd", "sms", "mfa", "tel"]);
         assert_eq!(Acr::of(&amr_of("pwd")), Acr::Password);

@@ -34,6 +34,16 @@ impl Acr {
         Self::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
+    /// A level as an administrator types it: the URN, or its last part (`pwd`, `mfa`, `phr`).
+    pub fn parse_short(text: &str) -> Option<Self> {
+        let text = text.trim();
+        Self::parse(text).or_else(|| {
+            Self::ALL
+                .into_iter()
+                .find(|a| a.as_str().rsplit(':').next() == Some(text))
+        })
+    }
+
     /// The level a sign-in reached from its RFC 8176 methods.
     pub fn of(amr: &[String]) -> Self {
         let mfa = amr.iter().any(|m| m == "mfa");
@@ -125,6 +135,8 @@ pub struct ValidRequest {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     pub acr: Option<Acr>,
+    /// The level comes from the app's registration (`--require-acr`), not only the request.
+    pub acr_required_by_client: bool,
 }
 
 pub const SCOPES: [&str; 6] = [
@@ -248,7 +260,18 @@ pub fn check_request(
         prompt_login: prompts.contains(&"login"),
         prompt_consent: prompts.contains(&"consent"),
         max_age,
-        acr: req.acr_values.as_deref().and_then(acr_needed),
+        // The app's registered level is a floor; a request may ask for more.
+        acr: req
+            .acr_values
+            .as_deref()
+            .and_then(acr_needed)
+            .max(client.require_acr),
+        acr_required_by_client: client.require_acr.is_some_and(|floor| {
+            req.acr_values
+                .as_deref()
+                .and_then(acr_needed)
+                .is_none_or(|asked| asked <= floor)
+        }),
     })
 }
 

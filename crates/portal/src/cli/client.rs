@@ -49,6 +49,10 @@ pub enum ClientCommand {
         /// (OpenID Connect Back-Channel Logout)
         #[arg(long, value_name = "URL")]
         backchannel_logout_uri: Option<String>,
+        /// The strength every sign-in to this app must reach, whatever it asks: pwd, mfa or
+        /// phr (phishing-resistant: a security key)
+        #[arg(long, value_name = "LEVEL")]
+        require_acr: Option<String>,
     },
     /// List the clients
     List,
@@ -79,6 +83,7 @@ pub async fn run(common: &CommonArgs, command: ClientCommand) -> Result<(), CliE
             id_token_alg,
             native,
             backchannel_logout_uri,
+            require_acr,
         } => {
             let jwks = match &jwks_file {
                 Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
@@ -97,6 +102,7 @@ pub async fn run(common: &CommonArgs, command: ClientCommand) -> Result<(), CliE
                 id_token_alg,
                 native,
                 backchannel_logout_uri,
+                require_acr,
             };
             // Checked before the store opens, so bad input writes nothing.
             clients::check_registration(&new).map_err(failed)?;

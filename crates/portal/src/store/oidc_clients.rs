@@ -9,6 +9,7 @@ use domain::StorageError;
 use domain::clock::UnixTime;
 use domain::oidc::clients::{AssertionReplay, Client, ClientAuthMethod, ClientKind, ClientRecords};
 use domain::oidc::keys::Alg;
+use domain::oidc::request::Acr;
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -26,11 +27,12 @@ struct ClientRow {
     disabled: i64,
     native: i64,
     backchannel_logout_uri: Option<String>,
+    require_acr: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, redirect_uris, post_logout_redirect_uris, kind, auth_method, \
      secret_hash, first_party, jwks, id_token_alg, created_at, disabled, native, \
-     backchannel_logout_uri";
+     backchannel_logout_uri, require_acr";
 
 /// How long a client read from the database is used again without reading it anew.
 ///
@@ -125,6 +127,10 @@ impl ClientRow {
             disabled: self.disabled != 0,
             native: self.native != 0,
             backchannel_logout_uri: self.backchannel_logout_uri,
+            require_acr: match self.require_acr {
+                Some(text) => Some(Acr::parse(&text).ok_or_else(|| bad("required level", &id))?),
+                None => None,
+            },
             id,
         };
         Ok((client, self.secret_hash))
@@ -143,7 +149,7 @@ impl ClientRecords for Store {
     ) -> Result<(), StorageError> {
         sqlx::query(&format!(
             "INSERT INTO oidc_clients ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&client.id)
         .bind(&client.name)
@@ -159,6 +165,7 @@ impl ClientRecords for Store {
         .bind(i64::from(client.disabled))
         .bind(i64::from(client.native))
         .bind(client.backchannel_logout_uri.as_deref())
+        .bind(client.require_acr.map(Acr::as_str))
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

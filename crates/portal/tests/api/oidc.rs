@@ -41,7 +41,7 @@ pub(crate) fn register(app: &TestApp, extra: &[&str]) -> (String, Option<String>
     )
 }
 
-fn authorize_url(client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(client_id: &str, extra: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("response_type", "code")

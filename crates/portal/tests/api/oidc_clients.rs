@@ -11,7 +11,7 @@ use domain::oidc::clients::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{CliEnv, START, TestApp, spawn_app, text_of};
+use crate::helpers::{CliEnv, START, TestApp, location, spawn_app, text_of};
 
 const TOKEN_ENDPOINT: &str = "https://id.nhsmal.example/oauth/token";
 
@@ -639,4 +639,71 @@ async fn a_local_administrator_cannot_see_or_add_apps_and_the_refusal_is_audited
         .filter(|e| e.event == "admin.denied")
         .count();
     assert!(denied >= 2, "both refusals audited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_registered_to_require_a_security_key_tells_a_person_without_one_what_to_add_and_where()
+ {
+    let app = spawn_app().await;
+    let (client_id, _) = crate::oidc::register(&app, &["--first-party", "--require-acr", "phr"]);
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    // The app asks for nothing in particular, or for less: its registration decides.
+    for extra in [&[][..], &[("acr_values", "urn:nhsmal:acr:mfa")][..]] {
+        let r = app
+            .get_with(&person, &crate::oidc::authorize_url(&client_id, extra))
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let page = r.text().await.expect("text");
+        assert_eq!(
+            crate::helpers::text_of(&page, "h1"),
+            "Webmail needs a sign-in with a security key"
+        );
+        assert!(page.contains("FIDO2 token"));
+        assert!(page.contains("href=\"/profile/self-service/enrol\""));
+    }
+    // An app without the requirement that asks for the level itself is told, as before.
+    let (other, _) = crate::oidc::register(&app, &["--first-party"]);
+    let r = app
+        .get_with(
+            &person,
+            &crate::oidc::authorize_url(&other, &[("acr_values", "urn:nhsmal:acr:phr")]),
+        )
+        .await;
+    assert!(location(&r).contains("error=unmet_authentication_requirements"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_requiring_mfa_gets_it_and_an_unknown_level_is_refused_at_registration() {
+    let app = spawn_app().await;
+    let (client_id, _) = crate::oidc::register(
+        &app,
+        &["--first-party", "--require-acr", "urn:nhsmal:acr:mfa"],
+    );
+    let (person, _) = app
+        .with_fresh_factor("ann@fa123.nhs.uk", "FA123", "user")
+        .await;
+    let r = app
+        .get_with(&person, &crate::oidc::authorize_url(&client_id, &[]))
+        .await;
+    assert!(
+        location(&r).starts_with(crate::oidc::CALLBACK),
+        "{}",
+        location(&r)
+    );
+    assert!(location(&r).contains("code="));
+
+    let out = app.nhsmal(&[
+        "client",
+        "add",
+        "--name",
+        "Bad",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--require-acr",
+        "strong",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use pwd, mfa or phr"));
 }

@@ -253,6 +253,11 @@ async fn authorize(
             _ => true,
         };
         if !methods.iter().any(|m| kinds_ok(m.kind)) {
+            // The app's registration demands the level: the person can do nothing here but
+            // add a method that reaches it, so the page says which and where.
+            if valid.acr_required_by_client {
+                return Ok(method_needed(&app, &session, &client, needed));
+            }
             return Ok(error_redirect(
                 &app,
                 &req,
@@ -293,6 +298,45 @@ async fn authorize(
         }
     }
     finish(&app, &requester, &session, &client, &req, &valid).await
+}
+
+/// "{app} needs a stronger sign-in": which method to add, and where.
+fn method_needed(
+    app: &AppState,
+    session: &SignedInSession,
+    client: &Client,
+    needed: Acr,
+) -> Response {
+    let (what, how) = match needed {
+        Acr::PhishingResistant => (
+            "a security key",
+            "Add one in Self-Service: choose \u{201c}Self-enroll for MFA\u{201d}, then \u{201c}FIDO2 token\u{201d}.",
+        ),
+        _ => (
+            "multi-factor authentication",
+            "Set up a method in Self-Service: choose \u{201c}Self-enroll for MFA\u{201d}.",
+        ),
+    };
+    let page = crate::web::http::pages::MessagePage {
+        chrome: Chrome::signed_in(app, session),
+        heading: format!("{} needs a sign-in with {what}", client.name),
+        paragraphs: vec![
+            format!(
+                "{} only lets people in who signed in with {what}, and you have not set one up yet.",
+                client.name
+            ),
+            how.to_string(),
+        ],
+        link: Some((
+            "/profile/self-service/enrol".into(),
+            "Set up a method now".into(),
+        )),
+        help: Some((
+            "/help/choosing-a-method".into(),
+            "Which method to choose".into(),
+        )),
+    };
+    crate::web::http::pages::render(StatusCode::FORBIDDEN, &page)
 }
 
 /// Issues the code and sends the person back to the app.
