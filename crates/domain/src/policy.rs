@@ -33,6 +33,9 @@ pub struct PolicySettings {
     /// Whether administrators must have the NHSmal Authenticator (push) as their default
     /// method, as the real service requires of local administrators.
     pub admin_push_default: Option<bool>,
+    /// Whether the admin area needs a phishing-resistant sign-in (a security key) in the
+    /// session, not only multi-factor authentication.
+    pub admin_phishing_resistant: Option<bool>,
 }
 
 /// A set of method kinds.
@@ -116,6 +119,7 @@ pub struct MfaPolicy {
     pub remember_days_admin: i64,
     pub recovery_codes_for_reset: bool,
     pub admin_push_default: bool,
+    pub admin_phishing_resistant: bool,
 }
 
 /// Users may have a device remembered for 30 days unless the policy says otherwise;
@@ -152,6 +156,10 @@ impl MfaPolicy {
             admin_push_default: org
                 .and_then(|p| p.admin_push_default)
                 .or_else(|| national.and_then(|p| p.admin_push_default))
+                .unwrap_or(false),
+            admin_phishing_resistant: org
+                .and_then(|p| p.admin_phishing_resistant)
+                .or_else(|| national.and_then(|p| p.admin_phishing_resistant))
                 .unwrap_or(false),
             recovery_codes_for_reset: org
                 .and_then(|p| p.recovery_codes_for_reset)
@@ -417,6 +425,7 @@ pub struct PolicyChange<'a> {
     pub remember_days_admin: Option<i64>,
     pub recovery_codes_for_reset: Option<bool>,
     pub admin_push_default: Option<bool>,
+    pub admin_phishing_resistant: Option<bool>,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -541,6 +550,7 @@ where
         // line only, so it stays.
         PolicySettings {
             admin_push_default: existing.admin_push_default,
+            admin_phishing_resistant: existing.admin_phishing_resistant,
             ..PolicySettings::default()
         }
     } else {
@@ -575,6 +585,9 @@ where
     }
     if change.admin_push_default.is_some() {
         settings.admin_push_default = change.admin_push_default;
+    }
+    if change.admin_phishing_resistant.is_some() {
+        settings.admin_phishing_resistant = change.admin_phishing_resistant;
     }
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
@@ -626,6 +639,12 @@ pub fn describe(settings: &PolicySettings) -> String {
         parts.push(format!(
             "administrators' default {} the NHSmal Authenticator",
             if yes { "must be" } else { "need not be" }
+        ));
+    }
+    if let Some(yes) = settings.admin_phishing_resistant {
+        parts.push(format!(
+            "the admin area {} a security key",
+            if yes { "needs" } else { "does not need" }
         ));
     }
     if parts.is_empty() {

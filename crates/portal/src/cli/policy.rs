@@ -44,6 +44,9 @@ pub enum PolicyCommand {
         /// method: yes or no
         #[arg(long, value_name = "yes|no")]
         admin_push_default: Option<String>,
+        /// Whether the admin area needs a phishing-resistant sign-in (a security key): yes or no
+        #[arg(long, value_name = "yes|no")]
+        admin_phishing_resistant: Option<String>,
     },
     /// Show the policy that applies (nationally, or to an organisation)
     Show {
@@ -54,6 +57,7 @@ pub enum PolicyCommand {
 
 const RECOVERY_SWITCH: &str = "--recovery-codes-for-reset";
 const PUSH_DEFAULT_SWITCH: &str = "--admin-push-default";
+const ADMIN_PHR_SWITCH: &str = "--admin-phishing-resistant";
 
 pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliError> {
     // Checked before the store opens, so bad input writes nothing (not even a data folder).
@@ -68,6 +72,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         admin_remember_days,
         recovery_codes_for_reset,
         admin_push_default,
+        admin_phishing_resistant,
         ..
     } = &command
     {
@@ -86,6 +91,9 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         if let Some(text) = admin_push_default {
             policy::parse_yes_no(PUSH_DEFAULT_SWITCH, text).map_err(bad)?;
         }
+        if let Some(text) = admin_phishing_resistant {
+            policy::parse_yes_no(ADMIN_PHR_SWITCH, text).map_err(bad)?;
+        }
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
@@ -102,11 +110,14 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             admin_remember_days,
             recovery_codes_for_reset,
             admin_push_default,
+            admin_phishing_resistant,
         } => {
             let recovery_codes_for_reset = recovery_codes_for_reset
                 .map(|t| policy::parse_yes_no(RECOVERY_SWITCH, &t).unwrap_or(false));
             let admin_push_default = admin_push_default
                 .map(|t| policy::parse_yes_no(PUSH_DEFAULT_SWITCH, &t).unwrap_or(false));
+            let admin_phishing_resistant = admin_phishing_resistant
+                .map(|t| policy::parse_yes_no(ADMIN_PHR_SWITCH, &t).unwrap_or(false));
             let change = PolicyChange {
                 org: org.as_deref(),
                 required_from: mfa_required_from.as_deref(),
@@ -119,6 +130,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 remember_days_admin: admin_remember_days,
                 recovery_codes_for_reset,
                 admin_push_default,
+                admin_phishing_resistant,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -165,6 +177,14 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!(
                         "administrators' default must be the NHSmal Authenticator: {}",
                         if p.admin_push_default { "yes" } else { "no" }
+                    );
+                    println!(
+                        "the admin area needs a security key: {}",
+                        if p.admin_phishing_resistant {
+                            "yes"
+                        } else {
+                            "no"
+                        }
                     );
                     Ok(())
                 }

@@ -18,6 +18,7 @@ struct PolicyRow {
     remember_days_admin: Option<i64>,
     recovery_codes_for_reset: Option<i64>,
     admin_push_default: Option<i64>,
+    admin_phishing_resistant: Option<i64>,
 }
 
 impl TryFrom<PolicyRow> for PolicySettings {
@@ -39,6 +40,7 @@ impl TryFrom<PolicyRow> for PolicySettings {
             remember_days_admin: r.remember_days_admin,
             recovery_codes_for_reset: r.recovery_codes_for_reset.map(|v| v != 0),
             admin_push_default: r.admin_push_default.map(|v| v != 0),
+            admin_phishing_resistant: r.admin_phishing_resistant.map(|v| v != 0),
         })
     }
 }
@@ -57,7 +59,7 @@ impl PolicyRecords for Store {
         let rows: Vec<PolicyRow> = sqlx::query_as(
             "SELECT scope, required_from, user_methods, admin_methods, reminder_days, \
              max_snoozes, snooze_days, remember_days_user, remember_days_admin, \
-             recovery_codes_for_reset, admin_push_default FROM mfa_policies \
+             recovery_codes_for_reset, admin_push_default, admin_phishing_resistant FROM mfa_policies \
              WHERE scope = $1 OR scope = $2",
         )
         .bind(NATIONAL)
@@ -88,8 +90,8 @@ impl PolicyRecords for Store {
             "INSERT INTO mfa_policies (scope, required_from, user_methods, admin_methods, \
              reminder_days, max_snoozes, snooze_days, updated_at, updated_by, \
              remember_days_user, remember_days_admin, recovery_codes_for_reset, \
-             admin_push_default) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             admin_push_default, admin_phishing_resistant) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
              user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
              reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
@@ -97,7 +99,8 @@ impl PolicyRecords for Store {
              updated_by = excluded.updated_by, remember_days_user = excluded.remember_days_user, \
              remember_days_admin = excluded.remember_days_admin, \
              recovery_codes_for_reset = excluded.recovery_codes_for_reset, \
-             admin_push_default = excluded.admin_push_default",
+             admin_push_default = excluded.admin_push_default, \
+             admin_phishing_resistant = excluded.admin_phishing_resistant",
         )
         .bind(scope)
         .bind(s.required_from)
@@ -112,6 +115,7 @@ impl PolicyRecords for Store {
         .bind(s.remember_days_admin)
         .bind(s.recovery_codes_for_reset.map(i64::from))
         .bind(s.admin_push_default.map(i64::from))
+        .bind(s.admin_phishing_resistant.map(i64::from))
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

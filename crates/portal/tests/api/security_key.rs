@@ -24,6 +24,13 @@ async fn form_json(
 /// Ann signs in and registers a software security key; returns the key and her browser.
 async fn ann_with_a_key(app: &TestApp) -> (SoftToken, reqwest::Client) {
     let client = app.ann_signed_in().await;
+    let key = register_a_key(app, &client).await;
+    (key, client)
+}
+
+/// The signed-in person of `client` registers a software security key.
+async fn register_a_key(app: &TestApp, client: &reqwest::Client) -> SoftToken {
+    let client = client.clone();
     let page = app
         .page(&client, "/profile/self-service/enrol/fido2-token")
         .await;
@@ -55,7 +62,7 @@ async fn ann_with_a_key(app: &TestApp) -> (SoftToken, reqwest::Client) {
     .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["redirect"], "/profile/self-service?added=1");
-    (key, client)
+    key
 }
 
 /// Signs in with the password and asks for a security-key challenge.
@@ -327,4 +334,81 @@ async fn a_reset_asks_for_a_security_key_the_same_way_whether_or_not_the_address
         unknown["publicKey"]["challenge"],
         again["publicKey"]["challenge"]
     );
+}
+
+/// The security key step the browser of `client` is on: options, the key's answer, and the
+/// answer posted; returns the status and JSON of the answer.
+async fn key_step(
+    app: &TestApp,
+    client: &reqwest::Client,
+    key: &mut SoftToken,
+) -> (StatusCode, serde_json::Value) {
+    let page = app.page(client, "/sign-in/verify").await;
+    assert!(page.contains("Use security key"), "{page}");
+    let attr = |name: &str| {
+        page.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (token, method) = (attr("data-csrf"), attr("data-method"));
+    let (status, options) = form_json(
+        client,
+        app.url("/sign-in/verify/security-key/options"),
+        &[("csrf_token", &token), ("method", &method)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let options: RequestChallengeResponse = serde_json::from_value(options).expect("options");
+    let assertion = key
+        .do_authentication(origin(app), options)
+        .expect("authentication");
+    answer(app, client, &token, &method, &assertion).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_holding_the_admin_area_to_a_security_key_asks_for_the_key_and_refuses_an_app_code()
+ {
+    let app = spawn_app().await;
+    let out = app.nhsmal(&["policy", "set", "--admin-phishing-resistant", "yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = app.nhsmal(&["policy", "show"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("the admin area needs a security key: yes")
+    );
+
+    // An administrator with an authenticator app only: told to add a security key.
+    let (with_app, _) = app
+        .with_fresh_factor("lee.admin@fa123.nhs.uk", "FA123", "local-admin")
+        .await;
+    let r = app.get_with(&with_app, "/admin").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.expect("text");
+    assert!(
+        page.contains("sign in to the admin area with a security key"),
+        "{page}"
+    );
+
+    // With a key as well, the app's code is not enough: the admin area asks for the key.
+    let mut key = register_a_key(&app, &with_app).await;
+    let r = app.get_with(&with_app, "/admin").await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let (status, done) = key_step(&app, &with_app, &mut key).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["redirect"], "/admin");
+    assert_eq!(
+        app.get_with(&with_app, "/admin").await.status(),
+        StatusCode::OK
+    );
+
+    // Off again, the app's code is enough.
+    let out = app.nhsmal(&["policy", "set", "--admin-phishing-resistant", "no"]);
+    assert!(out.status.success());
+    let bad = app.nhsmal(&["policy", "set", "--admin-phishing-resistant", "maybe"]);
+    assert!(!bad.status.success());
 }

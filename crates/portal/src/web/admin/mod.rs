@@ -137,8 +137,21 @@ where
                 help: "/help/choosing-a-method",
             });
         }
+        // Where the policy holds the admin area to a phishing-resistant sign-in, a security
+        // key it must be: set up, and used in this session.
+        let phishing_resistant = policy.admin_phishing_resistant;
+        if phishing_resistant && !methods.iter().any(|m| m.kind == mfa::MethodKind::Fido2) {
+            return Err(AppError::Refused {
+                message: "Your organisation requires administrators to sign in to the admin area with a security key. Add one under My Profile › Self-Service (Self-enroll for MFA › FIDO2 token), then come back.".into(),
+                help: "/help/set-up-security-key",
+            });
+        }
+        let used_key = session.record.auth_methods.split(' ').any(|v| v == "hwk");
         let proved_allowed = session.record.auth_methods.split(' ').any(|v| v == "mfa");
-        if !proved_allowed || needs_fresh_factor(&session, true, now) {
+        if !proved_allowed
+            || (phishing_resistant && !used_key)
+            || needs_fresh_factor(&session, true, now)
+        {
             // Prove it again, then come back to this page (or the admin home after a form).
             let back_to = match parts.method {
                 Method::GET => parts
@@ -148,7 +161,12 @@ where
                     .unwrap_or_else(|| "/admin".into()),
                 _ => "/admin".into(),
             };
-            prepare_fresh_factor(&app, &session, &back_to).await?;
+            if phishing_resistant {
+                crate::web::sign_in::step_up::prepare_security_key_step(&app, &session, &back_to)
+                    .await?;
+            } else {
+                prepare_fresh_factor(&app, &session, &back_to).await?;
+            }
             return Err(AppError::Redirect(VERIFY.into()));
         }
         Ok(AdminSession {

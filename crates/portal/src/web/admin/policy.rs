@@ -330,6 +330,7 @@ async fn save(
             _ => None,
         },
         admin_push_default: None,
+        admin_phishing_resistant: None,
         replace: true,
     };
     let saved = policy::change_policy(

@@ -32,6 +32,20 @@ pub async fn ask_for_fresh_factor(
 
 /// Records where to come back to after the second step; the caller sends the person to
 /// [`VERIFY`].
+/// As `prepare_fresh_factor`, for a step only a security key can pass (a phishing-resistant
+/// level asked for by an app or by the policy for the admin area).
+pub async fn prepare_security_key_step(
+    app: &AppState,
+    session: &SignedInSession,
+    back_to: &str,
+) -> Result<(), AppError> {
+    let mut flow = Flow::of(session);
+    flow.next = Some(back_to.to_string());
+    flow.method = None;
+    flow.security_key_only = true;
+    flow.save(app, &session.token.storage_key()).await
+}
+
 pub async fn prepare_fresh_factor(
     app: &AppState,
     session: &SignedInSession,
