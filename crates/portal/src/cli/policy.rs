@@ -6,48 +6,52 @@ use domain::audit::Requester;
 use domain::clock::{Clock, SystemClock};
 use domain::policy::{self, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords};
 
+/// What `nhsmal policy set` takes (boxed: it is much larger than the other commands).
+#[derive(clap::Args)]
+pub struct SetArgs {
+    /// The date from which MFA is required (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub mfa_required_from: Option<String>,
+    /// Organisation code; without it, the national policy
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Methods users may use, such as totp,sms,voice,fido2
+    #[arg(long, value_name = "LIST")]
+    pub user_methods: Option<String>,
+    /// Methods administrators may use, such as totp,fido2
+    #[arg(long, value_name = "LIST")]
+    pub admin_methods: Option<String>,
+    /// Days before the date that reminders start
+    #[arg(long, value_name = "DAYS")]
+    pub reminder_days: Option<i64>,
+    /// How many times a person may choose "Remind me later"
+    #[arg(long, value_name = "N")]
+    pub snoozes: Option<i64>,
+    /// How long each "Remind me later" lasts
+    #[arg(long, value_name = "DAYS")]
+    pub snooze_days: Option<i64>,
+    /// Days a user's device may be remembered after a second factor (0: never)
+    #[arg(long, value_name = "DAYS")]
+    pub remember_days: Option<i64>,
+    /// Days an administrator's device may be remembered (0: never)
+    #[arg(long, value_name = "DAYS")]
+    pub admin_remember_days: Option<i64>,
+    /// Whether a recovery code counts as one of the methods a password reset needs: yes or no
+    #[arg(long, value_name = "yes|no")]
+    pub recovery_codes_for_reset: Option<String>,
+    /// Whether administrators must use the NHSmal Authenticator (push) as their default
+    /// method: yes or no
+    #[arg(long, value_name = "yes|no")]
+    pub admin_push_default: Option<String>,
+    /// Whether the admin area needs a phishing-resistant sign-in (a security key): yes or no
+    #[arg(long, value_name = "yes|no")]
+    pub admin_phishing_resistant: Option<String>,
+}
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Set the national MFA policy, or an organisation's overrides with --org
-    Set {
-        /// The date from which MFA is required (YYYY-MM-DD, UTC)
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        mfa_required_from: Option<String>,
-        /// Organisation code; without it, the national policy
-        #[arg(long)]
-        org: Option<String>,
-        /// Methods users may use, such as totp,sms,voice,fido2
-        #[arg(long, value_name = "LIST")]
-        user_methods: Option<String>,
-        /// Methods administrators may use, such as totp,fido2
-        #[arg(long, value_name = "LIST")]
-        admin_methods: Option<String>,
-        /// Days before the date that reminders start
-        #[arg(long, value_name = "DAYS")]
-        reminder_days: Option<i64>,
-        /// How many times a person may choose "Remind me later"
-        #[arg(long, value_name = "N")]
-        snoozes: Option<i64>,
-        /// How long each "Remind me later" lasts
-        #[arg(long, value_name = "DAYS")]
-        snooze_days: Option<i64>,
-        /// Days a user's device may be remembered after a second factor (0: never)
-        #[arg(long, value_name = "DAYS")]
-        remember_days: Option<i64>,
-        /// Days an administrator's device may be remembered (0: never)
-        #[arg(long, value_name = "DAYS")]
-        admin_remember_days: Option<i64>,
-        /// Whether a recovery code counts as one of the methods a password reset needs: yes or no
-        #[arg(long, value_name = "yes|no")]
-        recovery_codes_for_reset: Option<String>,
-        /// Whether administrators must use the NHSmal Authenticator (push) as their default
-        /// method: yes or no
-        #[arg(long, value_name = "yes|no")]
-        admin_push_default: Option<String>,
-        /// Whether the admin area needs a phishing-resistant sign-in (a security key): yes or no
-        #[arg(long, value_name = "yes|no")]
-        admin_phishing_resistant: Option<String>,
-    },
+    Set(Box<SetArgs>),
     /// Show the policy that applies (nationally, or to an organisation)
     Show {
         #[arg(long)]
@@ -61,21 +65,21 @@ const ADMIN_PHR_SWITCH: &str = "--admin-phishing-resistant";
 
 pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliError> {
     // Checked before the store opens, so bad input writes nothing (not even a data folder).
-    if let PolicyCommand::Set {
-        mfa_required_from,
-        user_methods,
-        admin_methods,
-        reminder_days,
-        snoozes,
-        snooze_days,
-        remember_days,
-        admin_remember_days,
-        recovery_codes_for_reset,
-        admin_push_default,
-        admin_phishing_resistant,
-        ..
-    } = &command
-    {
+    if let PolicyCommand::Set(args) = &command {
+        let SetArgs {
+            mfa_required_from,
+            user_methods,
+            admin_methods,
+            reminder_days,
+            snoozes,
+            snooze_days,
+            remember_days,
+            admin_remember_days,
+            recovery_codes_for_reset,
+            admin_push_default,
+            admin_phishing_resistant,
+            ..
+        } = args.as_ref();
         let bad = |e: PolicyError| CliError::BadInput(e.to_string());
         if let Some(date) = mfa_required_from {
             policy::parse_date(date).map_err(bad)?;
@@ -98,20 +102,21 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
     let result = match command {
-        PolicyCommand::Set {
-            mfa_required_from,
-            org,
-            user_methods,
-            admin_methods,
-            reminder_days,
-            snoozes,
-            snooze_days,
-            remember_days,
-            admin_remember_days,
-            recovery_codes_for_reset,
-            admin_push_default,
-            admin_phishing_resistant,
-        } => {
+        PolicyCommand::Set(args) => {
+            let SetArgs {
+                mfa_required_from,
+                org,
+                user_methods,
+                admin_methods,
+                reminder_days,
+                snoozes,
+                snooze_days,
+                remember_days,
+                admin_remember_days,
+                recovery_codes_for_reset,
+                admin_push_default,
+                admin_phishing_resistant,
+            } = *args;
             let recovery_codes_for_reset = recovery_codes_for_reset
                 .map(|t| policy::parse_yes_no(RECOVERY_SWITCH, &t).unwrap_or(false));
             let admin_push_default = admin_push_default
