@@ -10,6 +10,7 @@ const EVENTS: &[(&str, &str)] = &[
     ("account.enabled", "Account enabled"),
     ("account.locked", "Account locked after wrong codes"),
     ("account.reported_not_me", "Sign-in reported as not them"),
+    ("account.signed_out_everywhere", "Signed out everywhere"),
     ("account.unlock", "Account unlocked"),
     ("account.unlocked", "Account unlocked"),
     ("admin.denied", "Admin action refused"),
@@ -33,17 +34,33 @@ const EVENTS: &[(&str, &str)] = &[
     ("mfa.method_removed", "Method removed"),
     ("mfa.method_renamed", "Method renamed"),
     ("mfa.number_changed", "Phone number changed"),
+    ("mfa.pairing_claimed", "NHSmal Authenticator paired"),
+    (
+        "mfa.pairing_started",
+        "NHSmal Authenticator pairing started",
+    ),
     ("mfa.possible_clone", "Possible copied security key"),
+    ("mfa.push_answer", "Push request answered"),
+    ("mfa.push_sent", "Push request sent"),
     ("mfa.recovery_code_used", "Recovery code used"),
     ("mfa.reminder_snoozed", "MFA reminder put off"),
     ("mfa.reset", "MFA reset"),
     ("mfa.verify", "Second step"),
     ("notification.failed", "Email or message not sent"),
+    ("oidc.access_removed", "App's access removed"),
+    ("oidc.backchannel_logout", "App told of sign-out"),
     ("oidc.client_added", "App registered"),
     ("oidc.client_auth_failed", "App failed to authenticate"),
     ("oidc.client_disabled", "App disabled"),
     ("oidc.client_enabled", "App enabled"),
     ("oidc.consent_given", "App allowed"),
+    ("oidc.device_allowed", "App or device allowed"),
+    ("oidc.device_code_guesses", "Too many wrong device codes"),
+    (
+        "oidc.device_codes_limited",
+        "Too many device codes asked for",
+    ),
+    ("oidc.device_denied", "App or device denied"),
     ("oidc.keys_rotated", "Signing keys rotated"),
     ("oidc.token_refused", "App token refused"),
     ("oidc.token_revoked", "App token revoked"),
@@ -65,6 +82,7 @@ const EVENTS: &[(&str, &str)] = &[
     ),
     ("risk.dismissed", "Risk dismissed"),
     ("risk.raised", "Risk raised"),
+    ("session.ended", "Browser signed out"),
     ("session.signed_out", "Signed out"),
     ("sign_in.blocked_by_risk", "Sign-in stopped as risky"),
     ("sign_in.password", "Password"),
@@ -176,6 +194,12 @@ mod tests {
         assert_eq!(event("mfa.reset"), "MFA reset");
         assert_eq!(event("mfa.verify"), "Second step");
         assert_eq!(event("something.new_here"), "Something new here");
+        assert_eq!(
+            event("account.signed_out_everywhere"),
+            "Signed out everywhere"
+        );
+        assert_eq!(event("oidc.device_allowed"), "App or device allowed");
+        assert_eq!(event("mfa.push_sent"), "Push request sent");
         assert_eq!(detail("wrong_totp"), "Wrong authenticator app code");
         assert_eq!(detail("used_totp"), "Authenticator app code already used");
         assert_eq!(detail("pass"), "Temporary access pass");
