@@ -217,22 +217,24 @@ async fn openapi(State(app): State<AppState>) -> Json<Value> {
     });
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "NHSmal Portal API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The signed-in person's account and administration. Uses the portal's session cookie; administration needs a local or national administrator who proved a second factor in the last 15 minutes. A person who must set up MFA first gets 403 enrolment_required."
+            "description": "The signed-in person's account and administration, and the NHSmal Authenticator's device endpoints (/api/v1/push/…, with the device's bearer token). The first use the portal's session cookie; administration needs a local or national administrator who proved a second factor in the last 15 minutes. A person who must set up MFA first gets 403 enrolment_required."
         },
         "servers": [{"url": app.settings.public_url.as_str().trim_end_matches('/')}],
         "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "nhsmal_session"}},
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "nhsmal_session"},
+                "device": {"type": "http", "scheme": "bearer", "description": "An NHSmal Authenticator device's token (DEVICE_ID.SECRET) from pairing"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message"], "properties": {
                     "error": {"type": "string", "enum": ["sign_in_required", "enrolment_required", "mfa_reminder_due", "fresh_second_factor_required", "forbidden", "cross_site_request", "not_found", "bad_request", "too_many_requests", "unavailable", "internal_error"]},
                     "message": {"type": "string"}}},
                 "Method": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "type": {"type": "string", "enum": ["totp", "sms", "voice", "fido2"]},
+                    "id": {"type": "string"}, "type": {"type": "string", "enum": ["totp", "sms", "voice", "fido2", "push"]},
                     "name": {"type": "string"}, "detail": {"type": "string"},
                     "added_at": {"type": "string", "format": "date-time"},
                     "last_used_at": {"type": ["string", "null"], "format": "date-time"},
@@ -259,5 +261,12 @@ async fn openapi(State(app): State<AppState>) -> Json<Value> {
                     "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 500}}}}}},
                 "responses": {"200": {"description": "Reset"}, "400": error.clone(), "403": error.clone(), "404": error}}}
         }
-    }))
+    });
+    if let (Some(paths), Value::Object(push)) = (
+        doc["paths"].as_object_mut(),
+        crate::web::push::device_api::openapi_paths(),
+    ) {
+        paths.extend(push);
+    }
+    Json(doc)
 }

@@ -19,9 +19,18 @@ async fn the_api_is_described_by_an_openapi_document() {
         "/api/v1/admin/users",
         "/api/v1/admin/users/{id}",
         "/api/v1/admin/users/{id}/reset-mfa",
+        "/api/v1/push/pair",
+        "/api/v1/push/requests",
+        "/api/v1/push/events",
+        "/api/v1/push/requests/{id}/answer",
     ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
+    // The companion app's endpoints take the device's bearer token, not the session.
+    assert_eq!(
+        doc["paths"]["/api/v1/push/requests"]["get"]["security"][0]["device"],
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,3 +308,56 @@ async fn answer(
     };
     Ok(Json(json!({"result": result, "message": message})).into_response())
 }
+
+/// The OpenAPI description of these endpoints (merged into `/api/openapi.json`): the
+/// companion app's side of the API, authenticated by the device's bearer token.
+pub fn openapi_paths() -> serde_json::Value {
+    let error = json!({
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    });
+    let device = json!([{"device": []}]);
+    let request = json!({"type": "object", "required": ["id", "nonce", "expires_at", "action", "app", "location", "ip", "browser", "at"],
+        "properties": {
+            "id": {"type": "string"}, "nonce": {"type": "string"},
+            "expires_at": {"type": "integer", "description": "Unix time"},
+            "silent": {"type": "boolean", "description": "From a risky sign-in: not announced, shown when the person opens the app"},
+            "action": {"type": "string", "examples": ["Signing in", "Resetting your password", "Adding this device"]},
+            "app": {"type": "string"}, "location": {"type": "string"}, "ip": {"type": "string"},
+            "browser": {"type": "string"}, "at": {"type": "integer", "description": "Unix time"}}});
+    json!({
+        "/api/v1/push/pair": {"post": {
+            "summary": "Pair a device with an activation code (single use, 10 minutes); the answer carries the device's token (shown once), the account, its TOTP key and the first test request",
+            "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["activation_code", "alg", "public_key", "name"],
+                "properties": {
+                    "activation_code": {"type": "string"},
+                    "alg": {"type": "string", "enum": ["ES256"]},
+                    "public_key": {"type": "string", "description": "P-256 public key, SEC1, base64url"},
+                    "name": {"type": "string", "maxLength": 100}}}}}},
+            "responses": {"201": {"description": "Paired, pending the test request's answer"},
+                "400": error.clone(), "409": error.clone(), "422": error.clone()}}},
+        "/api/v1/push/requests": {"get": {
+            "summary": "The device's pending requests (silent ones included)",
+            "security": device.clone(),
+            "responses": {"200": {"description": "Pending requests", "content": {"application/json": {"schema": {"type": "array", "items": request}}}},
+                "401": error.clone()}}},
+        "/api/v1/push/events": {"get": {
+            "summary": "Server-sent events: each new request of this device as `event: request` with its JSON; the stream ends after 5 minutes or when the node stops (reconnect)",
+            "security": device.clone(),
+            "responses": {"200": {"description": "text/event-stream"}, "401": error.clone()}}},
+        "/api/v1/push/requests/{id}/answer": {"post": {
+            "summary": "Approve, deny or report a request, signed by the device key over `nhsmal-push-v1\\n{id}\\n{number}\\n{nonce}\\n{decision}`",
+            "security": device,
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["decision", "signature"],
+                "properties": {
+                    "decision": {"type": "string", "enum": ["approve", "deny", "report"]},
+                    "number": {"type": "string", "pattern": "^[0-9]{2}$", "description": "The number the browser shows (approve)"},
+                    "signature": {"type": "string", "description": "ECDSA P-256, base64url"}}}}}},
+            "responses": {"200": {"description": "The answer was taken"}, "401": error.clone(),
+                "403": error.clone(), "410": error.clone(), "422": error}}}
+    })
+}
