@@ -173,13 +173,13 @@ def test_a_mail_app_reads_and_sends_mail_with_a_token_and_a_revoked_token_stops_
     imap.logout()
 
     # curl, a client of its own, signs in with the bearer token too.
-    if shutil.which("curl"):
-        listed = subprocess.run(
-            ["curl", "-sS", "--max-time", "10", "--url", f"imap://{gateway.imap[0]}:{gateway.imap[1]}/",
-             "--user", f"{email}:", "--oauth2-bearer", token, "--login-options", "AUTH=XOAUTH2"],
-            capture_output=True, text=True, timeout=20,
-        )
-        assert listed.returncode == 0 and "INBOX" in listed.stdout, listed.stderr
+    assert shutil.which("curl"), "curl is not installed (scripts/test installs it)"
+    listed = subprocess.run(
+        ["curl", "-sS", "--max-time", "10", "--url", f"imap://{gateway.imap[0]}:{gateway.imap[1]}/",
+         "--user", f"{email}:", "--oauth2-bearer", token, "--login-options", "AUTH=XOAUTH2"],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert listed.returncode == 0 and "INBOX" in listed.stdout, listed.stderr
 
     # Revoked at the portal, the token is refused once the cache time has passed.
     status, _ = post_form(portal.url("/oauth2/revoke"), {"token": tokens["refresh_token"], "client_id": client_id})

@@ -196,7 +196,7 @@ def test_a_forgotten_password_is_reset_by_approving_in_the_app(portal: Portal, p
     expect_the_password_reset(page)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed (scripts/test installs it)")
 def test_the_interactive_screen_shows_the_request_and_takes_the_number(portal: Portal, page: Page, tmp_path: Path) -> None:
     app = App(tmp_path / "app" / "accounts.json")
     pair_from_the_page(page, portal, app)
