@@ -115,7 +115,16 @@ pub struct Ender<'a> {
     pub now: UnixTime,
 }
 
-impl Ender<'_> {
+impl<'a> Ender<'a> {
+    /// The person themselves.
+    pub fn person(requester: &'a Requester, now: UnixTime) -> Self {
+        Ender {
+            requester,
+            admin: None,
+            now,
+        }
+    }
+
     fn event(&self, name: &'static str, account: &Account) -> AuditEvent {
         let mut event =
             AuditEvent::new(name, Outcome::Success, self.requester, self.now).account(&account.id);

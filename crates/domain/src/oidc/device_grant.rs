@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use super::clients::Client;
 use super::flows::{
     Authentication, Grant, GrantRecords, Issuer, Spending, TokenError, TokenResponse, issue_tokens,
-    new_secret, refresh_lifetime,
+    new_secret,
 };
-use super::request::{Acr, SCOPES, amr_of};
+use super::request::SCOPES;
 use crate::StorageError;
 use crate::clock::UnixTime;
 use crate::limits::{LimitState, SignInLimitRecords, client_source};
@@ -325,19 +325,7 @@ pub async fn allow<R: DeviceGrantRecords>(
     who: &Authentication<'_>,
     now: UnixTime,
 ) -> Result<bool, StorageError> {
-    let amr = amr_of(who.auth_methods);
-    let grant = Grant {
-        id: uuid::Uuid::now_v7().to_string(),
-        client_id: client.id.clone(),
-        account_id: who.account.id.clone(),
-        scope: authorization.scope.clone(),
-        auth_time: who.auth_time,
-        acr: Acr::of(&amr).as_str().to_string(),
-        amr: amr.join(" "),
-        created_at: now,
-        expires_at: now + refresh_lifetime(client),
-        revoked_at: None,
-    };
+    let grant = Grant::new(client, who, &authorization.scope, now);
     records
         .allow_device_authorization(&authorization.user_code_hash, &grant, now)
         .await

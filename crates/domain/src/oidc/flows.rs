@@ -39,7 +39,7 @@ pub const NATIVE_REFRESH_ABSOLUTE_SECONDS: i64 = 90 * 86_400;
 pub const NATIVE_REFRESH_IDLE_SECONDS: i64 = 30 * 86_400;
 
 /// How long a new grant's refresh chain may last for this client.
-pub fn refresh_lifetime(client: &Client) -> i64 {
+fn refresh_lifetime(client: &Client) -> i64 {
     if client.native {
         NATIVE_REFRESH_ABSOLUTE_SECONDS
     } else {
@@ -207,6 +207,28 @@ pub struct Authentication<'a> {
     pub auth_time: UnixTime,
 }
 
+impl Grant {
+    /// A new grant of `scope` to `client`, saying how the person signed in (as a code or a
+    /// device authorization carries it).
+    pub fn new(client: &Client, who: &Authentication<'_>, scope: &str, now: UnixTime) -> Self {
+        let amr = amr_of(who.auth_methods);
+        Grant {
+            // Version 7: ordered by time, so that new grants (and the tokens indexed by their
+            // grant) go at the end of the store's indexes, as stamped codes and tokens do.
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client.id.clone(),
+            account_id: who.account.id.clone(),
+            scope: scope.to_string(),
+            auth_time: who.auth_time,
+            acr: Acr::of(&amr).as_str().to_string(),
+            amr: amr.join(" "),
+            created_at: now,
+            expires_at: now + refresh_lifetime(client),
+            revoked_at: None,
+        }
+    }
+}
+
 /// Issues a code for a checked request: a new grant and its single-use code. Returns the code.
 pub async fn issue_code<R: GrantRecords>(
     records: &R,
@@ -216,21 +238,7 @@ pub async fn issue_code<R: GrantRecords>(
     who: &Authentication<'_>,
     now: UnixTime,
 ) -> Result<String, StorageError> {
-    let amr = amr_of(who.auth_methods);
-    let grant = Grant {
-        // Version 7: ordered by time, so that new grants (and the tokens indexed by their grant)
-        // go at the end of the store's indexes, as stamped codes and tokens do.
-        id: uuid::Uuid::now_v7().to_string(),
-        client_id: client.id.clone(),
-        account_id: who.account.id.clone(),
-        scope: valid.scope.clone(),
-        auth_time: who.auth_time,
-        acr: Acr::of(&amr).as_str().to_string(),
-        amr: amr.join(" "),
-        created_at: now,
-        expires_at: now + refresh_lifetime(client),
-        revoked_at: None,
-    };
+    let grant = Grant::new(client, who, &valid.scope, now);
     let code = new_secret();
     let stored = StoredCode {
         code_hash: key_of(&code),

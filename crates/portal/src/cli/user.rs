@@ -205,11 +205,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             let account = accounts::find_by_email(&store, &email)
                 .await
                 .map_err(account_error)?;
-            let by = domain::signed_in::Ender {
-                requester: &requester,
-                admin: None,
-                now,
-            };
+            let by = domain::signed_in::Ender::person(&requester, now);
             let ended = domain::signed_in::sign_out_everywhere(&store, &account, &by).await?;
             println!(
                 "Signed {} out everywhere: {} sessions ended, {} app grants revoked",

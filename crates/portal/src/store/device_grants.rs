@@ -123,22 +123,7 @@ impl DeviceGrantRecords for Store {
     ) -> Result<bool, StorageError> {
         let mut tx = self.writer.begin().await.map_err(storage_error)?;
         // The grant first: the authorization's grant_id refers to it.
-        sqlx::query(
-            "INSERT INTO oidc_grants (id, client_id, account_id, scope, auth_time, amr, acr, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&g.id)
-        .bind(&g.client_id)
-        .bind(&g.account_id)
-        .bind(&g.scope)
-        .bind(g.auth_time)
-        .bind(&g.amr)
-        .bind(&g.acr)
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage_error)?;
+        super::oidc_grants::insert_grant(&mut tx, g).await?;
         let moved = sqlx::query(
             "UPDATE device_authorizations SET status = 'allowed', grant_id = $1 \
              WHERE user_code_hash = $2 AND status = 'pending' AND expires_at > $3",

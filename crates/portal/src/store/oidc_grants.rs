@@ -120,6 +120,31 @@ impl HeldGrantRow {
     }
 }
 
+/// Inserts a grant in a transaction under way (with its code, or with the device
+/// authorization that it answers).
+pub(super) async fn insert_grant(
+    tx: &mut super::connections::WriteTransaction,
+    g: &Grant,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "INSERT INTO oidc_grants (id, client_id, account_id, scope, auth_time, amr, acr, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&g.id)
+    .bind(&g.client_id)
+    .bind(&g.account_id)
+    .bind(&g.scope)
+    .bind(g.auth_time)
+    .bind(&g.amr)
+    .bind(&g.acr)
+    .bind(g.created_at)
+    .bind(g.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(storage_error)?;
+    Ok(())
+}
+
 /// What a code finds: the code, its grant and the grant's account.
 pub(super) type HeldCode = (StoredCode, Grant, Account);
 /// What a token finds: the token, its grant and the grant's account.
@@ -217,22 +242,7 @@ pub(super) const REVOKE_GRANTS_OF_ACCOUNT: &str =
 impl GrantRecords for Store {
     async fn insert_grant_with_code(&self, g: &Grant, c: &StoredCode) -> Result<(), StorageError> {
         let mut tx = self.writer.begin().await.map_err(storage_error)?;
-        sqlx::query(
-            "INSERT INTO oidc_grants (id, client_id, account_id, scope, auth_time, amr, acr, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&g.id)
-        .bind(&g.client_id)
-        .bind(&g.account_id)
-        .bind(&g.scope)
-        .bind(g.auth_time)
-        .bind(&g.amr)
-        .bind(&g.acr)
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage_error)?;
+        insert_grant(&mut tx, g).await?;
         sqlx::query(
             "INSERT INTO oidc_codes (code_hash, grant_id, client_id, redirect_uri, nonce, \
              code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -196,6 +196,17 @@ async fn a_mail_app_signs_in_with_a_code_typed_at_the_device_page_and_gets_mail_
     assert!(audit.iter().any(|e| e.event == "oidc.device_allowed"));
 }
 
+/// The mail app `client_id` given access by the signed-in `person` with the device grant
+/// (start, the code typed and allowed, the poll): its tokens.
+pub(crate) async fn allowed_by(app: &TestApp, person: &reqwest::Client, client_id: &str) -> Value {
+    let (_, started) = start(app, client_id, MAIL_SCOPE).await;
+    let (_, page) = type_code(app, person, started["user_code"].as_str().expect("code")).await;
+    decide(app, person, &page, "allow").await;
+    let (status, tokens) = poll(app, client_id, started["device_code"].as_str().expect("dc")).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 pub(crate) async fn refresh(app: &TestApp, client_id: &str, token: &str) -> (StatusCode, Value) {
     let r = reqwest::Client::new()
         .post(app.url("/oauth2/token"))
@@ -488,16 +499,8 @@ async fn a_native_apps_loopback_redirect_works_on_any_port_and_a_web_apps_does_n
 async fn a_mail_apps_refresh_chain_lasts_weeks_and_still_detects_reuse() {
     let app = spawn_app().await;
     let client_id = register_native(&app, "Thunderbird", &[]);
-    let (_, started) = start(&app, &client_id, MAIL_SCOPE).await;
     let person = app.ann_signed_in().await;
-    let (_, page) = type_code(&app, &person, started["user_code"].as_str().expect("code")).await;
-    decide(&app, &person, &page, "allow").await;
-    let (_, tokens) = poll(
-        &app,
-        &client_id,
-        started["device_code"].as_str().expect("dc"),
-    )
-    .await;
+    let tokens = allowed_by(&app, &person, &client_id).await;
     let first = tokens["refresh_token"]
         .as_str()
         .expect("refresh")
@@ -527,16 +530,8 @@ async fn a_mail_apps_refresh_chain_lasts_weeks_and_still_detects_reuse() {
 async fn a_mail_apps_refresh_token_unused_for_a_month_ends() {
     let app = spawn_app().await;
     let client_id = register_native(&app, "Thunderbird", &[]);
-    let (_, started) = start(&app, &client_id, MAIL_SCOPE).await;
     let person = app.ann_signed_in().await;
-    let (_, page) = type_code(&app, &person, started["user_code"].as_str().expect("code")).await;
-    decide(&app, &person, &page, "allow").await;
-    let (_, tokens) = poll(
-        &app,
-        &client_id,
-        started["device_code"].as_str().expect("dc"),
-    )
-    .await;
+    let tokens = allowed_by(&app, &person, &client_id).await;
     app.clock.advance(30 * 86_400 + 1);
     let (status, body) = refresh(
         &app,

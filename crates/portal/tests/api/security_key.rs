@@ -74,8 +74,16 @@ async fn challenge(
         .sign_in_with(client, "ann@example.nhs.uk", PASSWORD)
         .await;
     assert_eq!(location(&r), "/sign-in/verify");
+    key_options(app, client).await
+}
+
+/// On the security-key step: its CSRF token and method, and the challenge its script asks for.
+async fn key_options(
+    app: &TestApp,
+    client: &reqwest::Client,
+) -> (String, String, RequestChallengeResponse) {
     let page = app.page(client, "/sign-in/verify").await;
-    assert!(page.contains("Use security key"));
+    assert!(page.contains("Use security key"), "{page}");
     // The key's box carries what its script posts: the CSRF token and the method.
     let attr = |name: &str| {
         page.split(&format!("{name}=\""))
@@ -343,24 +351,7 @@ async fn key_step(
     client: &reqwest::Client,
     key: &mut SoftToken,
 ) -> (StatusCode, serde_json::Value) {
-    let page = app.page(client, "/sign-in/verify").await;
-    assert!(page.contains("Use security key"), "{page}");
-    let attr = |name: &str| {
-        page.split(&format!("{name}=\""))
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (token, method) = (attr("data-csrf"), attr("data-method"));
-    let (status, options) = form_json(
-        client,
-        app.url("/sign-in/verify/security-key/options"),
-        &[("csrf_token", &token), ("method", &method)],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{options}");
-    let options: RequestChallengeResponse = serde_json::from_value(options).expect("options");
+    let (token, method, options) = key_options(app, client).await;
     let assertion = key
         .do_authentication(origin(app), options)
         .expect("authentication");

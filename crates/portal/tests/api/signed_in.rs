@@ -5,23 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::helpers::{PASSWORD, TestApp, browser, csrf_token, location, spawn_app, text_of};
-use crate::mail_apps::{decide, poll, refresh, register_native, start, type_code};
-
-const MAIL_SCOPE: &str = "openid email offline_access mail.imap mail.smtp";
-
-/// A mail app (`client_id`) given access by the signed-in `person` with the device grant;
-/// returns its tokens.
-async fn mail_app_for(app: &TestApp, person: &reqwest::Client, client_id: &str) -> Value {
-    let (_, started) = start(app, client_id, MAIL_SCOPE).await;
-    let (_, page) = type_code(app, person, started["user_code"].as_str().expect("code")).await;
-    decide(app, person, &page, "allow").await;
-    let (status, tokens) = poll(app, client_id, started["device_code"].as_str().expect("dc")).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    tokens
-}
+use crate::mail_apps::{allowed_by, refresh, register_native};
 
 /// The first form on `page` whose action contains `action_part`.
 fn form_action(page: &str, action_part: &str) -> String {
@@ -55,7 +41,7 @@ async fn a_person_sees_their_browsers_and_apps_and_ends_one_of_each() {
     app.sign_in_with(&elsewhere, "ann@example.nhs.uk", PASSWORD)
         .await;
     let thunderbird = register_native(&app, "Thunderbird", &[]);
-    let tokens = mail_app_for(&app, &here, &thunderbird).await;
+    let tokens = allowed_by(&app, &here, &thunderbird).await;
 
     let page = app.page(&here, "/profile/signed-in").await;
     assert_eq!(text_of(&page, "h1"), "Where you're signed in");
@@ -108,7 +94,7 @@ async fn another_persons_session_or_app_cannot_be_ended_and_every_action_needs_c
     let ann_page = app.page(&ann, "/profile/signed-in").await;
     let reference_action = form_action(&ann_page, "/sessions/");
     let thunderbird = register_native(&app, "Thunderbird", &[]);
-    mail_app_for(&app, &ann, &thunderbird).await;
+    allowed_by(&app, &ann, &thunderbird).await;
 
     app.add_user("bob@example.nhs.uk").await;
     let bob = browser();
@@ -196,8 +182,8 @@ async fn sign_out_everywhere_ends_every_session_revokes_every_app_and_tells_the_
         &["--backchannel-logout-uri", &logout_uri],
     );
     let outlook = register_native(&app, "Outlook", &[]);
-    let first = mail_app_for(&app, &here, &thunderbird).await;
-    let second = mail_app_for(&app, &here, &outlook).await;
+    let first = allowed_by(&app, &here, &thunderbird).await;
+    let second = allowed_by(&app, &here, &outlook).await;
 
     let page = app.page(&here, "/profile/signed-in").await;
     let r = post_form(&here, &app, &page, "/profile/signed-in/sign-out-everywhere").await;
@@ -237,7 +223,7 @@ async fn a_password_change_signs_out_other_browsers_and_ends_mail_apps_access() 
     let app = spawn_app().await;
     let here = app.ann_signed_in().await;
     let thunderbird = register_native(&app, "Thunderbird", &[]);
-    let tokens = mail_app_for(&app, &here, &thunderbird).await;
+    let tokens = allowed_by(&app, &here, &thunderbird).await;
     let r = app
         .submit(
             &here,
@@ -268,7 +254,7 @@ async fn an_administrator_sees_and_ends_a_persons_access_and_another_organisatio
     app.sign_in_with(&ann_browser, "ann@fa123.nhs.uk", PASSWORD)
         .await;
     let thunderbird = register_native(&app, "Thunderbird", &[]);
-    let tokens = mail_app_for(&app, &ann_browser, &thunderbird).await;
+    let tokens = allowed_by(&app, &ann_browser, &thunderbird).await;
     let other = app.add_person("olu@zz999.nhs.uk", "ZZ999", "user").await;
 
     let (admin, _) = app
@@ -339,7 +325,7 @@ async fn the_command_line_signs_a_person_out_everywhere() {
     let app = spawn_app().await;
     let here = app.ann_signed_in().await;
     let thunderbird = register_native(&app, "Thunderbird", &[]);
-    let tokens = mail_app_for(&app, &here, &thunderbird).await;
+    let tokens = allowed_by(&app, &here, &thunderbird).await;
     let out = app.nhsmal(&["user", "sign-out-everywhere", "ann@example.nhs.uk"]);
     assert!(
         out.status.success(),

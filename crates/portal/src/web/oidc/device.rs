@@ -14,7 +14,7 @@ use crate::web::http::pages::{Chrome, FieldError, MessagePage, render};
 use crate::web::{AppError, AppState};
 use domain::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use domain::monitoring;
-use domain::oidc::clients::ClientRecords;
+use domain::oidc::clients::{Client, ClientRecords};
 use domain::oidc::device_grant::{self, DeviceAuthorization, UserCodeError};
 use domain::oidc::flows::Authentication;
 use domain::sessions::SignedInSession;
@@ -114,12 +114,13 @@ fn refusal(e: UserCodeError) -> Result<String, AppError> {
     }
 }
 
+/// The pending authorization of a typed user code, and its (enabled) app; Err: what the form says.
 async fn find(
     app: &AppState,
     requester: &Requester,
     session: &SignedInSession,
     typed: &str,
-) -> Result<Result<DeviceAuthorization, String>, AppError> {
+) -> Result<Result<(DeviceAuthorization, Client), String>, AppError> {
     match device_grant::find_for_person(
         &app.store,
         typed,
@@ -129,7 +130,14 @@ async fn find(
     )
     .await
     {
-        Ok(found) => Ok(Ok(found)),
+        // A disabled (or since removed) app's code is as good as unknown.
+        Ok(found) => Ok(app
+            .store
+            .client_with_secret(&found.client_id)
+            .await?
+            .filter(|(c, _)| !c.disabled)
+            .map(|(client, _)| (found, client))
+            .ok_or_else(|| UserCodeError::NotFound.to_string())),
         Err(e) => {
             if matches!(e, UserCodeError::TooManyGuesses) {
                 app.store
@@ -156,22 +164,9 @@ async fn enter(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let session = &signed_in.0;
-    let authorization = match find(&app, &requester, session, &form.user_code).await? {
+    let (authorization, client) = match find(&app, &requester, session, &form.user_code).await? {
         Ok(found) => found,
         Err(message) => return Ok(form_page(&app, session, &form.user_code, Some(message))),
-    };
-    let Some((client, _)) = app
-        .store
-        .client_with_secret(&authorization.client_id)
-        .await?
-        .filter(|(c, _)| !c.disabled)
-    else {
-        return Ok(form_page(
-            &app,
-            session,
-            &form.user_code,
-            Some(UserCodeError::NotFound.to_string()),
-        ));
     };
     let page = DevicePage {
         chrome: Chrome::signed_in(&app, session),
@@ -195,22 +190,9 @@ async fn decide(
     CsrfForm(form): CsrfForm<DecisionForm>,
 ) -> Result<Response, AppError> {
     let session = &signed_in.0;
-    let authorization = match find(&app, &requester, session, &form.user_code).await? {
+    let (authorization, client) = match find(&app, &requester, session, &form.user_code).await? {
         Ok(found) => found,
         Err(message) => return Ok(form_page(&app, session, &form.user_code, Some(message))),
-    };
-    let Some((client, _)) = app
-        .store
-        .client_with_secret(&authorization.client_id)
-        .await?
-        .filter(|(c, _)| !c.disabled)
-    else {
-        return Ok(form_page(
-            &app,
-            session,
-            &form.user_code,
-            Some(UserCodeError::NotFound.to_string()),
-        ));
     };
     let now = app.now();
     let allow = form.decision == "allow";

@@ -163,11 +163,7 @@ async fn end_session(
     Path(reference): Path<String>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let by = Ender {
-        requester: &requester,
-        admin: None,
-        now: app.now(),
-    };
+    let by = Ender::person(&requester, app.now());
     let ended = signed_in::end_session(
         &app.store,
         &app.secrets,
@@ -189,11 +185,7 @@ async fn remove_app(
     Path(client_id): Path<String>,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let by = Ender {
-        requester: &requester,
-        admin: None,
-        now: app.now(),
-    };
+    let by = Ender::person(&requester, app.now());
     let removed = signed_in::remove_app(&app.store, &signed_in.0.account, &client_id, &by).await?;
     match removed {
         Some(access) => {
@@ -216,11 +208,7 @@ async fn everywhere(
     jar: CookieJar,
     CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let by = Ender {
-        requester: &requester,
-        admin: None,
-        now: app.now(),
-    };
+    let by = Ender::person(&requester, app.now());
     let ended = signed_in::sign_out_everywhere(&app.store, &signed_in.0.account, &by).await?;
     crate::web::oidc::backchannel::tell_apps(
         &app,
