@@ -20,12 +20,17 @@ pub enum Change<'a> {
     NeedPassToEnrol(bool),
     /// Every remembered device.
     ForgetDevices,
-    /// Every app's grant (refresh and access tokens stop working).
+    /// Every app's grant (refresh and access tokens stop working); counted in
+    /// `Applied::grants_revoked`.
     RevokeGrants,
+    /// The account's grants to one app (by client id); counted in `Applied::grants_revoked`.
+    RevokeGrantsOfClient(&'a str),
     /// Every recovery code.
     RemoveRecoveryCodes,
-    /// Every session of the account.
+    /// Every session of the account; counted in `Applied::sessions_ended`.
     EndSessions,
+    /// One session of the account (by its stored id hash); counted in `Applied::sessions_ended`.
+    EndSession(&'a str),
     SetState(AccountState),
     SetPasswordHash(&'a str),
     SetPasswordAction(PasswordAction),
@@ -49,6 +54,8 @@ pub enum Change<'a> {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
     pub methods_removed: u64,
+    pub sessions_ended: u64,
+    pub grants_revoked: u64,
 }
 
 pub trait AccountChanges {

@@ -5,10 +5,10 @@
 use std::future::Future;
 
 use crate::StorageError;
+use crate::account_changes::{AccountChanges, Change};
 use crate::accounts::Account;
 use crate::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use crate::clock::UnixTime;
-use crate::oidc::flows::GrantRecords;
 use crate::secrets::SecretBox;
 use crate::sessions::{SessionRecord, SessionRecords, SessionSettings, SessionStage};
 
@@ -26,7 +26,7 @@ pub struct AppAccess {
     pub backchannel_logout_uri: Option<String>,
 }
 
-pub trait SignedInRecords: SessionRecords + GrantRecords + AuditTrail + Sync {
+pub trait SignedInRecords: SessionRecords + AccountChanges + AuditTrail + Sync {
     fn sessions_of_account(
         &self,
         account_id: &str,
@@ -37,13 +37,6 @@ pub trait SignedInRecords: SessionRecords + GrantRecords + AuditTrail + Sync {
         account_id: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<Vec<AppAccess>, StorageError>> + Send;
-    /// Revokes the account's grants to one app; how many.
-    fn revoke_grants_of_client(
-        &self,
-        account_id: &str,
-        client_id: &str,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
 }
 
 /// A browser session as the list shows it. `reference` names it in forms without giving away
@@ -158,16 +151,18 @@ pub async fn end_session<R: SignedInRecords>(
     let Some(session) = found else {
         return Ok(false);
     };
-    if !records.delete_session(&session.id_hash).await? {
-        return Ok(false);
-    }
-    records
-        .append_audit(
-            &by.event("session.ended", account)
-                .reason(&crate::sessions::truncate(&session.user_agent, 200)),
+    // The session ends with its audit event, in one transaction.
+    let event = by
+        .event("session.ended", account)
+        .reason(&crate::sessions::truncate(&session.user_agent, 200));
+    let applied = records
+        .apply_changes(
+            &account.id,
+            by.now,
+            &[Change::EndSession(&session.id_hash), Change::Audit(&event)],
         )
         .await?;
-    Ok(true)
+    Ok(applied.sessions_ended == 1)
 }
 
 /// Removes one app's access: its grants are revoked (refresh and access tokens stop working).
@@ -186,14 +181,19 @@ pub async fn remove_app<R: SignedInRecords>(
     else {
         return Ok(None);
     };
+    // The grants end with the audit event, in one transaction.
+    let event = by
+        .event("oidc.access_removed", account)
+        .subject(client_id)
+        .reason(&app.client_name);
     records
-        .revoke_grants_of_client(&account.id, client_id, by.now)
-        .await?;
-    records
-        .append_audit(
-            &by.event("oidc.access_removed", account)
-                .subject(client_id)
-                .reason(&app.client_name),
+        .apply_changes(
+            &account.id,
+            by.now,
+            &[
+                Change::RevokeGrantsOfClient(client_id),
+                Change::Audit(&event),
+            ],
         )
         .await?;
     Ok(Some(app))
@@ -214,21 +214,24 @@ pub async fn sign_out_everywhere<R: SignedInRecords>(
     by: &Ender<'_>,
 ) -> Result<Ended, StorageError> {
     let apps = records.apps_of_account(&account.id, by.now).await?;
-    let sessions = records
-        .delete_sessions_of_account(&account.id, None)
-        .await?;
-    let grants = records
-        .revoke_grants_of_account(&account.id, by.now)
-        .await?;
-    records
-        .append_audit(
-            &by.event("account.signed_out_everywhere", account)
-                .reason(&format!("{sessions} sessions, {grants} app grants")),
+    // Every session and every grant end with the audit event, in one transaction.
+    let event = by
+        .event("account.signed_out_everywhere", account)
+        .reason("every session and every app's access");
+    let applied = records
+        .apply_changes(
+            &account.id,
+            by.now,
+            &[
+                Change::EndSessions,
+                Change::RevokeGrants,
+                Change::Audit(&event),
+            ],
         )
         .await?;
     Ok(Ended {
-        sessions,
-        grants,
+        sessions: applied.sessions_ended,
+        grants: applied.grants_revoked,
         logout_targets: apps
             .into_iter()
             .filter(|a| a.backchannel_logout_uri.is_some())

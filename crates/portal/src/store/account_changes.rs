@@ -41,15 +41,40 @@ impl AccountChanges for Store {
                 Change::ForgetDevices => sqlx::query(super::devices::FORGET_DEVICES)
                     .bind(account_id)
                     .bind(""),
-                Change::RevokeGrants => sqlx::query(super::oidc_grants::REVOKE_GRANTS_OF_ACCOUNT)
-                    .bind(now)
-                    .bind(account_id),
+                Change::RevokeGrants | Change::RevokeGrantsOfClient(_) => {
+                    let query = match change {
+                        Change::RevokeGrantsOfClient(client_id) => {
+                            sqlx::query(super::oidc_grants::REVOKE_GRANTS_OF_CLIENT)
+                                .bind(now)
+                                .bind(account_id)
+                                .bind(*client_id)
+                        }
+                        _ => sqlx::query(super::oidc_grants::REVOKE_GRANTS_OF_ACCOUNT)
+                            .bind(now)
+                            .bind(account_id),
+                    };
+                    let done = query.execute(&mut *tx).await.map_err(storage_error)?;
+                    applied.grants_revoked += done.rows_affected();
+                    continue;
+                }
                 Change::RemoveRecoveryCodes => {
                     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account_id)
                 }
-                Change::EndSessions => sqlx::query(super::sessions::END_SESSIONS)
-                    .bind(account_id)
-                    .bind(""),
+                Change::EndSessions | Change::EndSession(_) => {
+                    let query = match change {
+                        Change::EndSession(id_hash) => {
+                            sqlx::query(super::sessions::END_SESSION_OF_ACCOUNT)
+                                .bind(account_id)
+                                .bind(*id_hash)
+                        }
+                        _ => sqlx::query(super::sessions::END_SESSIONS)
+                            .bind(account_id)
+                            .bind(""),
+                    };
+                    let done = query.execute(&mut *tx).await.map_err(storage_error)?;
+                    applied.sessions_ended += done.rows_affected();
+                    continue;
+                }
                 Change::SetState(state) => sqlx::query(super::accounts::SET_STATE)
                     .bind(state.as_str())
                     .bind(now)

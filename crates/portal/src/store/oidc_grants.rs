@@ -238,6 +238,9 @@ pub(super) async fn tokens(
 
 pub(super) const REVOKE_GRANTS_OF_ACCOUNT: &str =
     "UPDATE oidc_grants SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL";
+/// The account's ($2) grants to one app ($3).
+pub(super) const REVOKE_GRANTS_OF_CLIENT: &str = "UPDATE oidc_grants SET revoked_at = $1 \
+     WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL";
 
 impl GrantRecords for Store {
     async fn insert_grant_with_code(&self, g: &Grant, c: &StoredCode) -> Result<(), StorageError> {

@@ -27,6 +27,9 @@ struct SessionRow {
 /// Every session of the account ($1) but one ($2, or none when empty).
 pub(super) const END_SESSIONS: &str =
     "DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2";
+/// One session ($2) of the account ($1).
+pub(super) const END_SESSION_OF_ACCOUNT: &str =
+    "DELETE FROM sessions WHERE account_id = $1 AND id_hash = $2";
 
 impl SessionRecords for Store {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StorageError> {

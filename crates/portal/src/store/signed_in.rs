@@ -101,23 +101,4 @@ impl SignedInRecords for Store {
             })
             .collect())
     }
-
-    async fn revoke_grants_of_client(
-        &self,
-        account_id: &str,
-        client_id: &str,
-        now: UnixTime,
-    ) -> Result<u64, StorageError> {
-        Ok(sqlx::query(
-            "UPDATE oidc_grants SET revoked_at = $1 \
-             WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(account_id)
-        .bind(client_id)
-        .execute(&self.writer)
-        .await
-        .map_err(storage_error)?
-        .rows_affected())
-    }
 }
