@@ -72,7 +72,8 @@ def gateway(portal: Portal) -> Iterator[Gateway]:
             str(gateway_bin()),
             "--portal", portal.base_url,
             "--client-id", field(out, "client_id"),
-            "--client-secret", field(out, "client_secret"),
+            # A secret is base64url and may start with "-": pass it joined to its flag.
+            "--client-secret=" + field(out, "client_secret"),
             "--imap-listen", "127.0.0.1:0",
             "--smtp-listen", "127.0.0.1:0",
             "--cache-seconds", str(CACHE_SECONDS),
@@ -82,10 +83,11 @@ def gateway(portal: Portal) -> Iterator[Gateway]:
         text=True,
     )
     try:
-        addresses = {}
+        addresses, said = {}, []
         while len(addresses) < 2:
             line = process.stdout.readline()
-            assert line, "the gateway stopped before listening"
+            assert line, f"the gateway stopped before listening (exit {process.poll()}): {''.join(said)}"
+            said.append(line)
             m = re.match(r"(IMAP|SMTP) listening on ([\d.]+):(\d+)", line)
             if m:
                 addresses[m.group(1)] = (m.group(2), int(m.group(3)))

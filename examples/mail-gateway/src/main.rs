@@ -28,7 +28,14 @@ struct Args {
     /// The gateway's own client at the portal (a confidential client: introspection needs one)
     #[arg(long, env = "GATEWAY_CLIENT_ID")]
     client_id: String,
-    #[arg(long, env = "GATEWAY_CLIENT_SECRET", hide_env_values = true)]
+    /// The client's secret (base64url, so it may start with "-", which clap would otherwise take
+    /// for a flag: hyphen values allowed)
+    #[arg(
+        long,
+        env = "GATEWAY_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     client_secret: String,
     #[arg(long, default_value = "127.0.0.1:1143")]
     imap_listen: SocketAddr,
@@ -101,5 +108,25 @@ async fn accept(
                 eprintln!("connection ended: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_secret_that_starts_with_a_hyphen_is_taken_as_the_secret() {
+        let args = Args::try_parse_from([
+            "nhsmal-mail-gateway",
+            "--portal",
+            "http://127.0.0.1:1",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "-Ab_9",
+        ])
+        .expect("parsed");
+        assert_eq!(args.client_secret, "-Ab_9");
     }
 }
