@@ -33,6 +33,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod signed_in;
 pub mod signin;
+pub mod strength;
 pub mod temporary_access;
 
 /// What can go wrong when the domain reads or writes its records.

@@ -92,17 +92,58 @@ pub struct Method {
     pub credential: Option<String>,
     pub credential_id: Option<String>,
     pub last_totp_step: Option<i64>,
+    /// For a FIDO2 credential registered as a passkey (discoverable, user verification):
+    /// what it is. None for a security key used as a second factor.
+    pub passkey: Option<PasskeyFacts>,
     pub is_default: bool,
     pub created_at: UnixTime,
     pub last_used_at: Option<UnixTime>,
 }
 
+/// What the portal knows of a passkey beyond its credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyFacts {
+    /// The authenticator model's AAGUID, as the authenticator said it at registration (None
+    /// when it said nothing, or all zeros).
+    pub aaguid: Option<String>,
+}
+
 impl Method {
-    /// What a page may show of it: the last three digits of a phone, nothing of a key.
+    /// Whether the credential is synced (backup-eligible: a password manager keeps and copies
+    /// it), read from the stored credential; false for a device-bound one or any other method.
+    pub fn synced(&self) -> bool {
+        self.credential
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+            .and_then(|v| v["cred"]["backup_eligible"].as_bool())
+            .unwrap_or(false)
+    }
+
+    /// Whether proving it is phishing-resistant (bound to the portal's origin): a security
+    /// key or passkey.
+    pub fn phishing_resistant(&self) -> bool {
+        self.kind == MethodKind::Fido2
+    }
+
+    /// What a page may show of it: the last three digits of a phone, whether a passkey is
+    /// synced or device-bound, nothing of a key.
     pub fn masked_detail(&self) -> String {
-        match &self.phone {
-            Some(phone) => format!("Ending {}", &phone[phone.len().saturating_sub(3)..]),
-            None => String::new(),
+        match (&self.phone, &self.passkey) {
+            (Some(phone), _) => format!("Ending {}", &phone[phone.len().saturating_sub(3)..]),
+            (None, Some(_)) if self.synced() => {
+                "Synced (kept by a password manager on your devices)".into()
+            }
+            (None, Some(_)) => "Device-bound (stays on one device or security key)".into(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Its kind as pages name it: a FIDO2 credential registered as a passkey is a "Passkey".
+    pub fn label(&self) -> &'static str {
+        if self.passkey.is_some() {
+            "Passkey"
+        } else {
+            self.kind.label()
         }
     }
 

@@ -36,6 +36,8 @@ pub struct PolicySettings {
     /// Whether the admin area needs a phishing-resistant sign-in (a security key) in the
     /// session, not only multi-factor authentication.
     pub admin_phishing_resistant: Option<bool>,
+    /// Passkeys, models and the method offered first (issue 23).
+    pub strength: crate::strength::StrengthSettings,
 }
 
 /// A set of method kinds.
@@ -120,6 +122,7 @@ pub struct MfaPolicy {
     pub recovery_codes_for_reset: bool,
     pub admin_push_default: bool,
     pub admin_phishing_resistant: bool,
+    pub strength: crate::strength::StrengthPolicy,
 }
 
 /// Users may have a device remembered for 30 days unless the policy says otherwise;
@@ -165,6 +168,10 @@ impl MfaPolicy {
                 .and_then(|p| p.recovery_codes_for_reset)
                 .or_else(|| national.and_then(|p| p.recovery_codes_for_reset))
                 .unwrap_or(false),
+            strength: crate::strength::StrengthPolicy::effective(
+                &national.map(|p| p.strength.clone()).unwrap_or_default(),
+                &org.map(|p| p.strength.clone()).unwrap_or_default(),
+            ),
         }
     }
 
@@ -278,6 +285,10 @@ pub enum PolicyError {
     OutOfRange(&'static str, i64, i64),
     #[error("no organisation with code {0}")]
     UnknownOrganisation(String),
+    #[error(
+        "{0:?} is not an AAGUID: write each as 8-4-4-4-12 hexadecimal digits, such as cb69481e-8ff7-4039-93ec-0a2729a154a8"
+    )]
+    BadAaguid(String),
     #[error("{0} must be yes or no (got {1:?})")]
     NotYesOrNo(&'static str, String),
     #[error("no more reminders can be put off; set up multi-factor authentication now")]
@@ -426,6 +437,8 @@ pub struct PolicyChange<'a> {
     pub recovery_codes_for_reset: Option<bool>,
     pub admin_push_default: Option<bool>,
     pub admin_phishing_resistant: Option<bool>,
+    /// What the change sets of the strength rules (set from the command line only).
+    pub strength: crate::strength::StrengthSettings,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -551,6 +564,7 @@ where
         PolicySettings {
             admin_push_default: existing.admin_push_default,
             admin_phishing_resistant: existing.admin_phishing_resistant,
+            strength: existing.strength.clone(),
             ..PolicySettings::default()
         }
     } else {
@@ -589,6 +603,7 @@ where
     if change.admin_phishing_resistant.is_some() {
         settings.admin_phishing_resistant = change.admin_phishing_resistant;
     }
+    crate::strength::apply(&mut settings.strength, &change.strength);
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
         .await?;
@@ -647,6 +662,7 @@ pub fn describe(settings: &PolicySettings) -> String {
             if yes { "needs" } else { "does not need" }
         ));
     }
+    crate::strength::describe(&settings.strength, &mut parts);
     if parts.is_empty() {
         "no settings".into()
     } else {
@@ -714,6 +730,7 @@ mod tests {
             credential: None,
             credential_id: None,
             last_totp_step: None,
+            passkey: None,
             is_default: true,
             created_at: 0,
             last_used_at: None,

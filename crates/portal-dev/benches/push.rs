@@ -245,6 +245,7 @@ async fn people_with_devices(
                 credential: serde_json::to_string(&credential).ok(),
                 credential_id: Some(device_id),
                 last_totp_step: None,
+                passkey: None,
                 is_default: true,
                 created_at: now,
                 last_used_at: None,

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod pairing;
+pub mod passkey;
 pub mod phone;
 pub mod push;
 pub mod security_key;
@@ -99,6 +100,13 @@ pub enum MfaError {
     Phone(#[from] phone::PhoneError),
     #[error("Your security key was not accepted. Try again, or sign in another way")]
     KeyRefused,
+    /// The policy does not take this key or passkey (its model, or a synced passkey).
+    #[error("{0}")]
+    KeyNotAllowed(crate::strength::KeyRefusal),
+    #[error(
+        "This security key did not save a passkey: it may be full, or not able to keep passkeys. Add it as a security key instead, or use another authenticator"
+    )]
+    NotDiscoverable,
     #[error(
         "You cannot remove your last method while multi-factor authentication is required. Add another method first, then remove this one"
     )]
@@ -591,6 +599,7 @@ where
         credential: None,
         credential_id: None,
         last_totp_step: Some(step),
+        passkey: None,
         is_default: existing.is_empty(),
         created_at: ctx.now,
         last_used_at: None,
@@ -723,6 +732,7 @@ where
         credential: None,
         credential_id: None,
         last_totp_step: None,
+        passkey: None,
         is_default: existing.is_empty(),
         created_at: ctx.now,
         last_used_at: None,

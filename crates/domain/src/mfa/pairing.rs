@@ -307,6 +307,7 @@ where
         credential: pairing.credential.clone(),
         credential_id: pairing.device_id.clone(),
         last_totp_step: None,
+        passkey: None,
         is_default: existing.is_empty(),
         created_at: ctx.now,
         last_used_at: Some(ctx.now),

@@ -22,11 +22,13 @@ use crate::audit::{AuditTrail, Outcome};
 
 /// The relying party: NHSmal at the configured public URL (its host is the RP id).
 pub struct SecurityKeys {
-    webauthn: Webauthn,
+    pub(super) webauthn: Webauthn,
     rp_id: String,
     /// When set, only these authenticators may register (direct attestation, checked against
     /// each vendor's CA and AAGUID); otherwise attestation is not asked for (WA-4).
-    allowed: Option<AttestationCaList>,
+    pub(super) allowed: Option<AttestationCaList>,
+    /// The allowed models' names by AAGUID, for the Self-Service list.
+    models: Vec<(Uuid, String)>,
 }
 
 /// One allowed model of authenticator, as the allow-list file lists it.
@@ -61,7 +63,7 @@ pub fn read_allow_list(text: &str) -> Result<Vec<AllowedAuthenticator>, String> 
 }
 
 impl SecurityKeys {
-    pub fn new(public_url: &Url, allowed: &[AllowedAuthenticator]) -> Result<Self, String> {
+    pub fn new(public_url: &Url, allowed_list: &[AllowedAuthenticator]) -> Result<Self, String> {
         let rp_id = public_url.host_str().ok_or("the public URL has no host")?;
         // WebAuthn names the site by a domain (its relying party id), never by an address:
         // say what to use instead of the library's "the configuration was invalid".
@@ -79,11 +81,11 @@ impl SecurityKeys {
         let webauthn = WebauthnBuilder::new(rp_id, public_url)
             .and_then(|b| b.rp_name("NHSmal").build())
             .map_err(|e| format!("WebAuthn set-up for {public_url}: {e}"))?;
-        let allowed = if allowed.is_empty() {
+        let allowed = if allowed_list.is_empty() {
             None
         } else {
             let mut builder = AttestationCaListBuilder::new();
-            for a in allowed {
+            for a in allowed_list {
                 builder
                     .insert_device_pem(
                         a.ca_pem.as_bytes(),
@@ -101,7 +103,21 @@ impl SecurityKeys {
             webauthn,
             rp_id: rp_id.to_string(),
             allowed,
+            models: allowed_list
+                .iter()
+                .map(|a| (a.aaguid, a.description.clone()))
+                .collect(),
         })
+    }
+
+    /// The model's name where the allow-list file names it (its attestation was checked at
+    /// registration against the vendor's CA).
+    pub fn model_of(&self, aaguid: &str) -> Option<&str> {
+        let aaguid = Uuid::parse_str(aaguid).ok()?;
+        self.models
+            .iter()
+            .find(|(a, _)| *a == aaguid)
+            .map(|(_, name)| name.as_str())
     }
 
     /// Options for the browser and the state to keep server-side (JSON) until it answers.
@@ -136,14 +152,16 @@ impl SecurityKeys {
         &self,
         state: &serde_json::Value,
         response: &str,
-    ) -> Result<SecurityKey, MfaError> {
+    ) -> Result<(SecurityKey, Option<Uuid>), MfaError> {
         let state: SecurityKeyRegistration =
             serde_json::from_value(state.clone()).map_err(|e| MfaError::Internal(e.to_string()))?;
         let response: RegisterPublicKeyCredential =
             serde_json::from_str(response).map_err(|_| MfaError::KeyRefused)?;
-        self.webauthn
+        let key = self
+            .webauthn
             .finish_securitykey_registration(&response, &state)
-            .map_err(|_| MfaError::KeyRefused)
+            .map_err(|_| MfaError::KeyRefused)?;
+        Ok((key, aaguid_of(&response.response.attestation_object)))
     }
 
     pub fn start_authentication(
@@ -221,18 +239,23 @@ fn browser_options(options: &CreationChallengeResponse) -> Result<serde_json::Va
     Ok(value)
 }
 
-/// Saves a registered key as a method.
+/// Saves a registered key as a method, if the policy allows its model (`aaguid`).
 pub async fn add_security_key<R>(
     records: &R,
     account: &Account,
-    key: &SecurityKey,
+    (key, aaguid): (&SecurityKey, Option<Uuid>),
     name: &str,
     ctx: &MfaContext<'_>,
 ) -> Result<Method, MfaError>
 where
-    R: MethodRecords + AuditTrail + Sync,
+    R: MethodRecords + AuditTrail + crate::policy::PolicyRecords + Sync,
 {
     let name = super::valid_name(name, MethodKind::Fido2)?;
+    let policy = crate::policy::policy_for(records, &account.org_code).await?;
+    policy
+        .strength
+        .check_key(account.role, false, aaguid)
+        .map_err(MfaError::KeyNotAllowed)?;
     let existing = records.methods_of(&account.id).await?;
     let method = Method {
         id: uuid::Uuid::new_v4().to_string(),
@@ -246,6 +269,7 @@ where
         ),
         credential_id: Some(URL_SAFE_NO_PAD.encode(key.cred_id())),
         last_totp_step: None,
+        passkey: None,
         is_default: existing.is_empty(),
         created_at: ctx.now,
         last_used_at: None,
@@ -271,19 +295,10 @@ where
     let attempt = super::reserve_attempt(records, account, ctx).await?;
     let result = match keys.finish_authentication(state, response) {
         Ok(result) => result,
-        Err(WebauthnError::CredentialPossibleCompromise) => {
-            records
-                .append_audit(
-                    &ctx.audit("mfa.possible_clone", Outcome::Failure, account)
-                        .reason("security key signature counter did not increase"),
-                )
-                .await?;
-            let notice = crate::notices::security_key_may_be_copied(account);
-            super::send_notice(records, ctx, account, notice).await?;
-            record_mfa_failure(records, account, MethodKind::Fido2, attempt, ctx).await?;
-            return Err(MfaError::KeyRefused);
-        }
-        Err(_) => {
+        Err(e) => {
+            if let Some(reason) = clone_signal(&e) {
+                possible_clone(records, account, reason, ctx).await?;
+            }
             record_mfa_failure(records, account, MethodKind::Fido2, attempt, ctx).await?;
             return Err(MfaError::KeyRefused);
         }
@@ -306,6 +321,66 @@ where
     }
     succeeded(records, account, &method, ctx).await?;
     Ok((method, result.user_verified()))
+}
+
+/// What a refused assertion says of a copied key, if anything: a signature counter that did
+/// not increase (WA-3), or backup flags that changed since registration (a device-bound key
+/// now claiming to be synced, or backed up without being backup-eligible).
+pub(super) fn clone_signal(e: &WebauthnError) -> Option<&'static str> {
+    match e {
+        WebauthnError::CredentialPossibleCompromise => {
+            Some("security key signature counter did not increase")
+        }
+        WebauthnError::CredentialBackupEligibilityInconsistent
+        | WebauthnError::CredentialMayNotBeHardwareBound => {
+            Some("security key backup flags changed since it was registered")
+        }
+        _ => None,
+    }
+}
+
+/// A key that may have been copied: audited, and the person told.
+pub(super) async fn possible_clone<R>(
+    records: &R,
+    account: &Account,
+    reason: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<(), MfaError>
+where
+    R: AuditTrail + Sync,
+{
+    records
+        .append_audit(
+            &ctx.audit("mfa.possible_clone", Outcome::Failure, account)
+                .reason(reason),
+        )
+        .await?;
+    let notice = crate::notices::security_key_may_be_copied(account);
+    super::send_notice(records, ctx, account, notice).await?;
+    Ok(())
+}
+
+/// The authenticator model (AAGUID) an attestation object names, if it names one: CBOR with
+/// `authData` whose attested credential data (flag AT) starts with the 16-byte AAGUID after the
+/// RP id hash (32), flags (1) and counter (4). All zeros (a browser hiding the model) is None.
+/// Read here because webauthn-rs keeps it only for verified attestations.
+pub(super) fn aaguid_of(attestation_object: &[u8]) -> Option<Uuid> {
+    let value: serde_cbor_2::Value = serde_cbor_2::from_slice(attestation_object).ok()?;
+    let serde_cbor_2::Value::Map(map) = value else {
+        return None;
+    };
+    let serde_cbor_2::Value::Bytes(auth_data) =
+        map.get(&serde_cbor_2::Value::Text("authData".into()))?
+    else {
+        return None;
+    };
+    const ATTESTED: u8 = 0x40;
+    if auth_data.get(32)? & ATTESTED == 0 {
+        return None;
+    }
+    Uuid::from_slice(auth_data.get(37..53)?)
+        .ok()
+        .filter(|a| !a.is_nil())
 }
 
 #[cfg(test)]

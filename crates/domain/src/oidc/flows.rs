@@ -220,7 +220,7 @@ impl Grant {
             account_id: who.account.id.clone(),
             scope: scope.to_string(),
             auth_time: who.auth_time,
-            acr: Acr::of(&amr).as_str().to_string(),
+            acr: Acr::of_session(who.auth_methods).as_str().to_string(),
             amr: amr.join(" "),
             created_at: now,
             expires_at: now + refresh_lifetime(client),

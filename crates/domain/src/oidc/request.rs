@@ -44,6 +44,18 @@ impl Acr {
         })
     }
 
+    /// The level a portal session reached from its methods ("pwd hwk mfa"): as `of`, and a
+    /// passkey (the portal's own word "passkey", kept from apps) is phishing-resistant whether
+    /// device-bound (`hwk`) or synced (`swk`).
+    pub fn of_session(auth_methods: &str) -> Self {
+        let level = Self::of(&amr_of(auth_methods));
+        if level == Acr::Mfa && auth_methods.split_whitespace().any(|m| m == "passkey") {
+            Acr::PhishingResistant
+        } else {
+            level
+        }
+    }
+
     /// The level a sign-in reached from its RFC 8176 methods.
     pub fn of(amr: &[String]) -> Self {
         let mfa = amr.iter().any(|m| m == "mfa");
@@ -60,7 +72,9 @@ impl Acr {
 /// The RFC 8176 `amr` values of a portal session's methods ("pwd otp mfa"): only registered
 /// values leave the portal (a remembered device or a temporary access pass has none).
 pub fn amr_of(auth_methods: &str) -> Vec<String> {
-    const RFC_8176: [&str; 8] = ["pwd", "otp", "sms", "tel", "hwk", "swk", "mca", "mfa"];
+    const RFC_8176: [&str; 9] = [
+        "pwd", "otp", "sms", "tel", "hwk", "swk", "user", "mca", "mfa",
+    ];
     let mut out: Vec<String> = vec![];
     for m in auth_methods.split_whitespace() {
         if RFC_8176.contains(&m) && !out.iter().any(|o| o == m) {

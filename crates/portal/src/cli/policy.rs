@@ -5,6 +5,7 @@ use crate::config::CommonArgs;
 use domain::audit::Requester;
 use domain::clock::{Clock, SystemClock};
 use domain::policy::{self, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords};
+use domain::strength::StrengthSettings;
 
 /// What `nhsmal policy set` takes (boxed: it is much larger than the other commands).
 #[derive(clap::Args)]
@@ -46,6 +47,50 @@ pub struct SetArgs {
     /// Whether the admin area needs a phishing-resistant sign-in (a security key): yes or no
     #[arg(long, value_name = "yes|no")]
     pub admin_phishing_resistant: Option<String>,
+    /// Whether a passkey alone signs in (its user verification is the second factor), or is
+    /// used only as a second factor after the password: yes or no (default yes)
+    #[arg(long, value_name = "yes|no")]
+    pub passkey_sign_in: Option<String>,
+    /// Whether synced passkeys (kept and copied by a password manager) are accepted: yes or no
+    /// (default yes)
+    #[arg(long, value_name = "yes|no")]
+    pub synced_passkeys: Option<String>,
+    /// Whether administrators' passkeys must be device-bound: yes or no (default no)
+    #[arg(long, value_name = "yes|no")]
+    pub admin_device_bound: Option<String>,
+    /// Only these authenticator models (AAGUIDs, comma-separated; "none" for any) may register
+    /// a security key or passkey
+    #[arg(long, value_name = "LIST")]
+    pub aaguid_allow: Option<String>,
+    /// These authenticator models (AAGUIDs, comma-separated; "none" to clear) may not
+    #[arg(long, value_name = "LIST")]
+    pub aaguid_deny: Option<String>,
+    /// Whether the second step offers the strongest method a person has (security key or
+    /// passkey, then push, app code, call, text) instead of their default: yes or no
+    #[arg(long, value_name = "yes|no")]
+    pub system_preferred: Option<String>,
+}
+
+/// The strength rules a `policy set` changes, checked.
+fn strength_change(args: &SetArgs) -> Result<StrengthSettings, PolicyError> {
+    let yes_no = |switch: &'static str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| policy::parse_yes_no(switch, t))
+            .transpose()
+    };
+    let list = |text: &Option<String>| {
+        text.as_deref()
+            .map(domain::strength::parse_aaguids)
+            .transpose()
+    };
+    Ok(StrengthSettings {
+        passkey_sign_in: yes_no("--passkey-sign-in", &args.passkey_sign_in)?,
+        synced_passkeys: yes_no("--synced-passkeys", &args.synced_passkeys)?,
+        admin_device_bound: yes_no("--admin-device-bound", &args.admin_device_bound)?,
+        aaguid_allow: list(&args.aaguid_allow)?,
+        aaguid_deny: list(&args.aaguid_deny)?,
+        system_preferred: yes_no("--system-preferred", &args.system_preferred)?,
+    })
 }
 
 #[derive(Subcommand)]
@@ -98,11 +143,13 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
         if let Some(text) = admin_phishing_resistant {
             policy::parse_yes_no(ADMIN_PHR_SWITCH, text).map_err(bad)?;
         }
+        strength_change(args).map_err(bad)?;
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
     let result = match command {
         PolicyCommand::Set(args) => {
+            let strength = strength_change(&args).unwrap_or_default();
             let SetArgs {
                 mfa_required_from,
                 org,
@@ -116,6 +163,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 recovery_codes_for_reset,
                 admin_push_default,
                 admin_phishing_resistant,
+                ..
             } = *args;
             let recovery_codes_for_reset = recovery_codes_for_reset
                 .map(|t| policy::parse_yes_no(RECOVERY_SWITCH, &t).unwrap_or(false));
@@ -136,6 +184,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 recovery_codes_for_reset,
                 admin_push_default,
                 admin_phishing_resistant,
+                strength,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -182,6 +231,27 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!(
                         "administrators' default must be the NHSmal Authenticator: {}",
                         if p.admin_push_default { "yes" } else { "no" }
+                    );
+                    let yes = |b: bool| if b { "yes" } else { "no" };
+                    let any = |ids: &[uuid::Uuid]| {
+                        if ids.is_empty() {
+                            "any".to_string()
+                        } else {
+                            domain::strength::aaguid_list(ids)
+                        }
+                    };
+                    let s = &p.strength;
+                    println!("a passkey alone signs in: {}", yes(s.passkey_sign_in));
+                    println!("synced passkeys accepted: {}", yes(s.synced_passkeys));
+                    println!(
+                        "administrators' passkeys device-bound: {}",
+                        yes(s.admin_device_bound)
+                    );
+                    println!("models allowed: {}", any(&s.aaguid_allow));
+                    println!("models refused: {}", any(&s.aaguid_deny));
+                    println!(
+                        "the strongest method offered first: {}",
+                        yes(s.system_preferred)
                     );
                     println!(
                         "the admin area needs a security key: {}",

@@ -3,7 +3,12 @@ use sqlx::FromRow;
 use super::{Store, storage_error};
 use domain::StorageError;
 use domain::clock::UnixTime;
+use domain::methods::PasskeyFacts;
 use domain::mfa::{Method, MethodKind, MethodRecords};
+
+/// The columns a `MethodRow` reads, in its order.
+pub(super) const METHOD_COLUMNS: &str = "id, account_id, kind, name, phone, secret, credential, \
+     credential_id, last_totp_step, passkey, aaguid, is_default, created_at, last_used_at";
 
 #[derive(FromRow)]
 pub(super) struct MethodRow {
@@ -16,6 +21,8 @@ pub(super) struct MethodRow {
     credential: Option<String>,
     credential_id: Option<String>,
     last_totp_step: Option<i64>,
+    passkey: i64,
+    aaguid: Option<String>,
     is_default: i64,
     created_at: i64,
     last_used_at: Option<i64>,
@@ -35,6 +42,7 @@ impl TryFrom<MethodRow> for Method {
             credential: r.credential,
             credential_id: r.credential_id,
             last_totp_step: r.last_totp_step,
+            passkey: (r.passkey != 0).then_some(PasskeyFacts { aaguid: r.aaguid }),
             is_default: r.is_default != 0,
             created_at: r.created_at,
             last_used_at: r.last_used_at,
@@ -44,11 +52,9 @@ impl TryFrom<MethodRow> for Method {
 
 impl MethodRecords for Store {
     async fn methods_of(&self, account_id: &str) -> Result<Vec<Method>, StorageError> {
-        let rows: Vec<MethodRow> = sqlx::query_as(
-            "SELECT id, account_id, kind, name, phone, secret, credential, credential_id, \
-             last_totp_step, is_default, created_at, last_used_at FROM mfa_methods \
-             WHERE account_id = $1",
-        )
+        let rows: Vec<MethodRow> = sqlx::query_as(&format!(
+            "SELECT {METHOD_COLUMNS} FROM mfa_methods WHERE account_id = $1"
+        ))
         .bind(account_id)
         .fetch_all(&self.pool)
         .await
@@ -59,8 +65,9 @@ impl MethodRecords for Store {
     async fn insert_method(&self, m: &Method) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO mfa_methods (id, account_id, kind, name, phone, secret, credential, \
-             credential_id, last_totp_step, is_default, created_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             credential_id, last_totp_step, passkey, aaguid, is_default, created_at, \
+             last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&m.id)
         .bind(&m.account_id)
@@ -71,6 +78,8 @@ impl MethodRecords for Store {
         .bind(&m.credential)
         .bind(&m.credential_id)
         .bind(m.last_totp_step)
+        .bind(i64::from(m.passkey.is_some()))
+        .bind(m.passkey.as_ref().and_then(|p| p.aaguid.as_deref()))
         .bind(i64::from(m.is_default))
         .bind(m.created_at)
         .bind(m.last_used_at)

@@ -4,6 +4,7 @@ use super::{Store, storage_error};
 use domain::StorageError;
 use domain::clock::UnixTime;
 use domain::policy::{MethodSet, NATIONAL, PolicyRecords, PolicySettings, Snoozes};
+use domain::strength::{StrengthSettings, aaguid_list};
 
 #[derive(FromRow)]
 struct PolicyRow {
@@ -19,6 +20,12 @@ struct PolicyRow {
     recovery_codes_for_reset: Option<i64>,
     admin_push_default: Option<i64>,
     admin_phishing_resistant: Option<i64>,
+    passkey_sign_in: Option<i64>,
+    synced_passkeys: Option<i64>,
+    admin_device_bound: Option<i64>,
+    aaguid_allow: Option<String>,
+    aaguid_deny: Option<String>,
+    system_preferred: Option<i64>,
 }
 
 impl TryFrom<PolicyRow> for PolicySettings {
@@ -29,7 +36,21 @@ impl TryFrom<PolicyRow> for PolicySettings {
                 .transpose()
                 .map_err(|e| StorageError::Other(format!("policy {}: {e}", r.scope)))
         };
+        let aaguids = |text: Option<String>| {
+            text.map(|t| domain::strength::parse_aaguids(&t))
+                .transpose()
+                .map_err(|e| StorageError::Other(format!("policy {}: {e}", r.scope)))
+        };
+        let strength = StrengthSettings {
+            passkey_sign_in: r.passkey_sign_in.map(|v| v != 0),
+            synced_passkeys: r.synced_passkeys.map(|v| v != 0),
+            admin_device_bound: r.admin_device_bound.map(|v| v != 0),
+            aaguid_allow: aaguids(r.aaguid_allow.clone())?,
+            aaguid_deny: aaguids(r.aaguid_deny.clone())?,
+            system_preferred: r.system_preferred.map(|v| v != 0),
+        };
         Ok(PolicySettings {
+            strength,
             required_from: r.required_from,
             user_methods: set(r.user_methods.clone())?,
             admin_methods: set(r.admin_methods.clone())?,
@@ -59,7 +80,9 @@ impl PolicyRecords for Store {
         let rows: Vec<PolicyRow> = sqlx::query_as(
             "SELECT scope, required_from, user_methods, admin_methods, reminder_days, \
              max_snoozes, snooze_days, remember_days_user, remember_days_admin, \
-             recovery_codes_for_reset, admin_push_default, admin_phishing_resistant FROM mfa_policies \
+             recovery_codes_for_reset, admin_push_default, admin_phishing_resistant, \
+             passkey_sign_in, synced_passkeys, admin_device_bound, aaguid_allow, aaguid_deny, \
+             system_preferred FROM mfa_policies \
              WHERE scope = $1 OR scope = $2",
         )
         .bind(NATIONAL)
@@ -90,8 +113,10 @@ impl PolicyRecords for Store {
             "INSERT INTO mfa_policies (scope, required_from, user_methods, admin_methods, \
              reminder_days, max_snoozes, snooze_days, updated_at, updated_by, \
              remember_days_user, remember_days_admin, recovery_codes_for_reset, \
-             admin_push_default, admin_phishing_resistant) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             admin_push_default, admin_phishing_resistant, passkey_sign_in, synced_passkeys, \
+             admin_device_bound, aaguid_allow, aaguid_deny, system_preferred) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20) \
              ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
              user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
              reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
@@ -100,7 +125,12 @@ impl PolicyRecords for Store {
              remember_days_admin = excluded.remember_days_admin, \
              recovery_codes_for_reset = excluded.recovery_codes_for_reset, \
              admin_push_default = excluded.admin_push_default, \
-             admin_phishing_resistant = excluded.admin_phishing_resistant",
+             admin_phishing_resistant = excluded.admin_phishing_resistant, \
+             passkey_sign_in = excluded.passkey_sign_in, \
+             synced_passkeys = excluded.synced_passkeys, \
+             admin_device_bound = excluded.admin_device_bound, \
+             aaguid_allow = excluded.aaguid_allow, aaguid_deny = excluded.aaguid_deny, \
+             system_preferred = excluded.system_preferred",
         )
         .bind(scope)
         .bind(s.required_from)
@@ -116,6 +146,12 @@ impl PolicyRecords for Store {
         .bind(s.recovery_codes_for_reset.map(i64::from))
         .bind(s.admin_push_default.map(i64::from))
         .bind(s.admin_phishing_resistant.map(i64::from))
+        .bind(s.strength.passkey_sign_in.map(i64::from))
+        .bind(s.strength.synced_passkeys.map(i64::from))
+        .bind(s.strength.admin_device_bound.map(i64::from))
+        .bind(s.strength.aaguid_allow.as_deref().map(aaguid_list))
+        .bind(s.strength.aaguid_deny.as_deref().map(aaguid_list))
+        .bind(s.strength.system_preferred.map(i64::from))
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::approvals::{ApprovalRow, COLUMNS};
-use super::methods::MethodRow;
+use super::methods::{METHOD_COLUMNS, MethodRow};
 use super::{Store, storage_error};
 use domain::StorageError;
 use domain::clock::UnixTime;
@@ -90,11 +90,10 @@ impl Store {
 
 impl PushRecords for Store {
     async fn push_method(&self, device_id: &str) -> Result<Option<Method>, StorageError> {
-        let row: Option<MethodRow> = sqlx::query_as(
-            "SELECT id, account_id, kind, name, phone, secret, credential, credential_id, \
-             last_totp_step, is_default, created_at, last_used_at FROM mfa_methods \
-             WHERE credential_id = $1 AND kind = 'push'",
-        )
+        let row: Option<MethodRow> = sqlx::query_as(&format!(
+            "SELECT {METHOD_COLUMNS} FROM mfa_methods \
+                 WHERE credential_id = $1 AND kind = 'push'"
+        ))
         .bind(device_id)
         .fetch_optional(&self.pool)
         .await

@@ -29,6 +29,7 @@ mod oidc_client_library;
 mod oidc_clients;
 mod oidc_keys;
 mod ops;
+mod passkeys;
 mod password;
 mod phone;
 mod policy;

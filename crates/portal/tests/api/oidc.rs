@@ -142,14 +142,14 @@ async fn introspected(
         .expect("json")
 }
 
-async fn code_for(app: &TestApp, person: &reqwest::Client, client_id: &str) -> String {
+pub(crate) async fn code_for(app: &TestApp, person: &reqwest::Client, client_id: &str) -> String {
     let response = app.get_with(person, &authorize_url(client_id, &[])).await;
     let p = params(&response);
     assert_eq!(p.get("state").map(String::as_str), Some("st-123"));
     p.get("code").expect("a code").clone()
 }
 
-async fn tokens_for(
+pub(crate) async fn tokens_for(
     app: &TestApp,
     person: &reqwest::Client,
     client_id: &str,

@@ -61,6 +61,7 @@ async fn method(app: &TestApp, account_id: &str, kind: MethodKind, created_at: i
             credential: None,
             credential_id: None,
             last_totp_step: None,
+            passkey: None,
             is_default: false,
             created_at,
             last_used_at: None,

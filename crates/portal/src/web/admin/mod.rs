@@ -146,7 +146,9 @@ where
                 help: "/help/set-up-security-key",
             });
         }
-        let used_key = session.record.auth_methods.split(' ').any(|v| v == "hwk");
+        // A security key, or a passkey (device-bound or synced), in this session.
+        let used_key = domain::oidc::request::Acr::of_session(&session.record.auth_methods)
+            == domain::oidc::request::Acr::PhishingResistant;
         let proved_allowed = session.record.auth_methods.split(' ').any(|v| v == "mfa");
         if !proved_allowed
             || (phishing_resistant && !used_key)

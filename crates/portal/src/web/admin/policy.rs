@@ -331,6 +331,7 @@ async fn save(
         },
         admin_push_default: None,
         admin_phishing_resistant: None,
+        strength: Default::default(),
         replace: true,
     };
     let saved = policy::change_policy(

@@ -221,9 +221,9 @@ async fn person_page(
         methods: methods
             .iter()
             .map(|m| AdminMethodRow {
-                kind: m.kind.label(),
+                kind: m.label(),
                 name: m.name.clone(),
-                detail: m.masked_detail(),
+                detail: crate::web::profile::my_profile::method_detail(app, m),
                 added: domain::clock::human_date(m.created_at),
                 last_used: m
                     .last_used_at

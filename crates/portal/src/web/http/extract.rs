@@ -76,6 +76,13 @@ pub fn session_token(app: &AppState, jar: &CookieJar) -> Option<SessionToken> {
 /// A signed-out browser's form binding: a random value in a cookie, so that the sign-in form's
 /// CSRF token is tied to this browser. Returns the jar (with the cookie added if new) and
 /// the CSRF token for forms.
+/// The visitor cookie's value, when the browser has one (it gets one with any form).
+pub fn visitor_id(app: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(&cookie_name(app, VISITOR_COOKIE))
+        .and_then(|c| SessionToken::from_cookie(c.value()))
+        .map(|v| v.cookie_value().to_string())
+}
+
 pub fn visitor_csrf(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
     let existing = jar
         .get(&cookie_name(app, VISITOR_COOKIE))

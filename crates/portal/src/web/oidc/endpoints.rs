@@ -235,9 +235,8 @@ async fn authorize(
         }
     }
     // acr_values: a level not reached yet is a step-up (a security key for phishing-resistant).
-    let amr = flows::amr_of(&session.record.auth_methods);
     if let Some(needed) = valid.acr
-        && Acr::of(&amr) < needed
+        && Acr::of_session(&session.record.auth_methods) < needed
     {
         if valid.prompt_none {
             return Ok(error_redirect(

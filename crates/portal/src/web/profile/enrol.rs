@@ -22,6 +22,8 @@ use domain::policy::{self, Access, Standing};
 use domain::sessions;
 
 pub(super) const CHOICE: &str = "/profile/self-service/enrol";
+/// The choice's value for a passkey (not a method kind of its own: a FIDO2 credential).
+const PASSKEY: &str = "passkey";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,7 +63,7 @@ pub(crate) async fn fresh_factor_check(
     Ok(None)
 }
 
-async fn allowed_check(
+pub(crate) async fn allowed_check(
     app: &AppState,
     signed_in: &Enrolling,
     kind: MethodKind,
@@ -130,6 +132,9 @@ async fn choose(
         return Ok(render(StatusCode::OK, &page));
     }
     let allowed = policy.allowed_for(account.role);
+    if query.method.as_deref() == Some(PASSKEY) && allowed.contains(MethodKind::Fido2) {
+        return Ok(Redirect::to(super::enrol_passkey::PASSKEY_PAGE).into_response());
+    }
     if let Some(kind) = query.method.as_deref().and_then(MethodKind::parse)
         && allowed.contains(kind)
     {
@@ -173,7 +178,14 @@ async fn choose(
         required,
         options: kinds
             .iter()
-            .map(|k| MethodOption {
+            .flat_map(|k| {
+                // A passkey is a FIDO2 credential too: offered where security keys are.
+                let passkey = (*k == MethodKind::Fido2).then_some(MethodOption {
+                    value: PASSKEY,
+                    label: "Passkey",
+                    hint: "Sign in without your password: unlock it with your fingerprint, face, screen lock or a PIN. It is kept on this device, your phone or a security key.",
+                });
+                passkey.into_iter().chain(std::iter::once(MethodOption {
                 value: k.as_str(),
                 label: if *k == MethodKind::Push {
                     MethodKind::Totp.label()
@@ -188,6 +200,7 @@ async fn choose(
                     MethodKind::Voice => "We call your phone; you press # to approve the sign-in.",
                     MethodKind::Fido2 => "A hardware security key that you plug in or tap.",
                 },
+                }))
             })
             .collect(),
     };
@@ -440,7 +453,7 @@ async fn key_finish(
     match mfa::security_key::add_security_key(
         &app.store,
         &signed_in.0.account,
-        &registered,
+        (&registered.0, registered.1),
         &form.name,
         &ctx,
     )
@@ -452,7 +465,7 @@ async fn key_finish(
             flow.save(&app, &signed_in.0.token.storage_key()).await?;
             Ok(axum::Json(serde_json::json!({ "redirect": target })).into_response())
         }
-        Err(e @ MfaError::BadName) => {
+        Err(e @ (MfaError::BadName | MfaError::KeyNotAllowed(_))) => {
             Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
         }
         Err(MfaError::Storage(StorageError::Conflict)) => Ok(json_error(

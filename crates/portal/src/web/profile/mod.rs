@@ -4,6 +4,7 @@
 pub(crate) mod activity;
 pub(crate) mod devices;
 pub(crate) mod enrol;
+pub(crate) mod enrol_passkey;
 pub(crate) mod enrol_phone;
 pub(crate) mod enrol_push;
 pub(crate) mod feedback;

@@ -122,10 +122,10 @@ async fn self_service(
             .iter()
             .map(|m| MethodRow {
                 id: m.id.clone(),
-                kind: m.kind.label().to_string(),
+                kind: m.label().to_string(),
                 number_slug: m.phone.is_some().then(|| m.kind.slug()),
                 name: m.name.clone(),
-                detail: m.masked_detail(),
+                detail: method_detail(&app, m),
                 added: domain::clock::human_date(m.created_at),
                 last_used: m
                     .last_used_at
@@ -332,5 +332,20 @@ async fn change_password(
             ),
         }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What the list says of a method beyond its name: a passkey's type, and its model where its
+/// attestation named one on the allow-list.
+pub(crate) fn method_detail(app: &AppState, m: &domain::methods::Method) -> String {
+    let detail = m.masked_detail();
+    match m
+        .passkey
+        .as_ref()
+        .and_then(|p| p.aaguid.as_deref())
+        .and_then(|a| app.security_keys.model_of(a))
+    {
+        Some(model) => format!("{detail}. {model}"),
+        None => detail,
     }
 }

@@ -157,6 +157,12 @@ pub struct EnrolKeyPage {
 }
 
 #[derive(Template)]
+#[template(path = "enrol_passkey.html")]
+pub struct EnrolPasskeyPage {
+    pub chrome: Chrome,
+}
+
+#[derive(Template)]
 #[template(path = "feedback.html")]
 pub struct FeedbackPage {
     pub chrome: Chrome,

@@ -5,6 +5,7 @@ pub(crate) mod complete;
 pub(crate) mod flow;
 pub(crate) mod invitation;
 pub(crate) mod pages;
+pub(crate) mod passkey;
 pub(crate) mod push_step;
 pub(crate) mod recovery_codes;
 pub(crate) mod reset;
