@@ -113,6 +113,26 @@ impl StrengthPolicy {
     }
 }
 
+/// How strong a method is, strongest first (0): a security key or passkey (phishing-
+/// resistant), the NHSmal Authenticator's notification (number matching), an app's code, a
+/// phone call, a text message (NIST 800-63B's restricted authenticator).
+pub fn rank(kind: crate::methods::MethodKind) -> u8 {
+    use crate::methods::MethodKind;
+    match kind {
+        MethodKind::Fido2 => 0,
+        MethodKind::Push => 1,
+        MethodKind::Totp => 2,
+        MethodKind::Voice => 3,
+        MethodKind::Sms => 4,
+    }
+}
+
+/// The system-preferred order: strongest first; among equals, the person's default first and
+/// then the order they had (a stable sort).
+pub fn strongest_first(methods: &mut [crate::methods::Method]) {
+    methods.sort_by_key(|m| (rank(m.kind), !m.is_default));
+}
+
 /// An AAGUID list as an administrator types it: UUIDs separated by commas or spaces; "none"
 /// (or nothing) for an empty list.
 pub fn parse_aaguids(text: &str) -> Result<Vec<Uuid>, PolicyError> {
@@ -285,6 +305,37 @@ mod tests {
             p.check_key(Role::User, false, Some(Uuid::nil())),
             Err(KeyRefusal::ModelNotAllowed)
         );
+    }
+
+    #[test]
+    fn the_strongest_method_comes_first_and_the_default_leads_among_equals() {
+        use crate::methods::{Method, MethodKind};
+        let method = |id: &str, kind, is_default| Method {
+            id: id.into(),
+            account_id: "a".into(),
+            kind,
+            name: id.into(),
+            phone: None,
+            secret: None,
+            credential: None,
+            credential_id: None,
+            last_totp_step: None,
+            passkey: None,
+            is_default,
+            created_at: 0,
+            last_used_at: None,
+        };
+        let mut methods = vec![
+            method("text", MethodKind::Sms, true),
+            method("app", MethodKind::Totp, false),
+            method("key", MethodKind::Fido2, false),
+            method("call", MethodKind::Voice, false),
+            method("push", MethodKind::Push, false),
+            method("key2", MethodKind::Fido2, false),
+        ];
+        strongest_first(&mut methods);
+        let order: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(order, ["key", "key2", "push", "app", "call", "text"]);
     }
 
     #[test]

@@ -444,3 +444,27 @@ async fn a_copied_passkey_whose_counter_does_not_increase_is_refused_and_reporte
             .contains("may have been copied")
     }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_preferred_offers_the_passkey_before_the_default_app_code() {
+    let app = spawn_app().await;
+    let email = "ann@fa123.nhs.uk";
+    let (person, _) = app.with_fresh_factor(email, "FA123", "user").await;
+    let (status, body, _) = try_adding_a_passkey(&app, &person).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second_step = || async {
+        let client = browser();
+        let r = app.sign_in_with(&client, email, PASSWORD).await;
+        assert_eq!(location(&r), "/sign-in/verify");
+        app.page(&client, "/sign-in/verify").await
+    };
+    // By default, the person's default method (the app, set up first).
+    let page = second_step().await;
+    assert!(!page.contains("Use security key"), "{page}");
+    assert!(page.contains("Sign in another way"));
+    let out = app.nhsmal(&["policy", "set", "--system-preferred", "yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = second_step().await;
+    assert!(page.contains("Use security key"), "{page}");
+    assert!(page.contains("Sign in another way"));
+}

@@ -116,6 +116,11 @@ pub(crate) async fn offered_methods(
         if flow.security_key_only {
             offered.retain(|m| m.kind == MethodKind::Fido2);
         }
+        // System-preferred: the strongest method the person has is offered first, with
+        // "Use another method" as always.
+        if policy.strength.system_preferred {
+            domain::strength::strongest_first(&mut offered);
+        }
         return Ok(offered);
     }
     let proved = Flow::of(&session.0)
