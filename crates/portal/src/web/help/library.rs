@@ -63,7 +63,7 @@ macro_rules! help_files {
 const FILES: &[(&str, Section, &str)] = help_files! {
     About: "what-is-mfa", "why-do-i-need-mfa", "choosing-a-method";
     SettingUp: "set-up-authenticator-app", "set-up-nhsmal-authenticator", "set-up-text-message",
-        "set-up-phone-call", "set-up-security-key";
+        "set-up-phone-call", "set-up-security-key", "passkeys";
     SigningIn: "sign-in-authenticator-app", "sign-in-nhsmal-authenticator", "sign-in-text-message",
         "sign-in-phone-call", "sign-in-security-key", "code-not-accepted", "remembered-devices",
         "recovery-codes", "temporary-access-pass", "mail-apps";
