@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use crate::helpers::{PASSWORD, TestApp, browser, location, spawn_app, text_of};
 
 /// A local administrator of FA123 with a fresh second factor.
-async fn local_admin(app: &TestApp) -> reqwest::Client {
+pub(crate) async fn local_admin(app: &TestApp) -> reqwest::Client {
     app.with_fresh_factor("lee.admin@fa123.nhs.uk", "FA123", "local-admin")
         .await
         .0
@@ -27,7 +27,7 @@ async fn denials(app: &TestApp) -> usize {
 }
 
 /// Posts an admin form found on `page` (the person's page) to `action`.
-async fn post_on(
+pub(crate) async fn post_on(
     app: &TestApp,
     client: &reqwest::Client,
     page: &str,
@@ -262,7 +262,7 @@ async fn an_administrator_resets_mfa_with_a_reason_and_the_person_is_emailed_and
 }
 
 /// Issues a pass for the person on `page_path`; returns the code shown.
-async fn issue_pass(
+pub(crate) async fn issue_pass(
     app: &TestApp,
     client: &reqwest::Client,
     page_path: &str,
@@ -283,7 +283,7 @@ async fn issue_pass(
     )
 }
 
-async fn sign_in_with_pass(
+pub(crate) async fn sign_in_with_pass(
     app: &TestApp,
     client: &reqwest::Client,
     email: &str,

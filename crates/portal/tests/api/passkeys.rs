@@ -468,3 +468,44 @@ async fn system_preferred_offers_the_passkey_before_the_default_app_code() {
     assert!(page.contains("Use security key"), "{page}");
     assert!(page.contains("Sign in another way"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_whose_only_passkey_is_lost_gets_back_in_with_a_temporary_access_pass() {
+    let app = spawn_app().await;
+    let (mut lost, _) = ann_with_a_passkey(&app).await;
+    // Removing it would leave no method: the page says so before anything is removed.
+    let (_, _, person) = sign_in_with_passkey(&app, &mut lost).await;
+    let page = app.page(&person, "/profile/self-service").await;
+    let id = page
+        .split("/profile/self-service/methods/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("the passkey's row")
+        .to_string();
+    let confirm = app
+        .page(
+            &person,
+            &format!("/profile/self-service/methods/{id}/remove"),
+        )
+        .await;
+    assert!(confirm.contains("This is your only method"), "{confirm}");
+
+    // The phone with the passkey is gone: the password leads to a step she cannot pass.
+    let client = browser();
+    let r = app
+        .sign_in_with(&client, "ann@example.nhs.uk", PASSWORD)
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    // Her administrator gives her a temporary access pass; with it she creates a new passkey.
+    let ann = crate::helpers::account(&app, "ann@example.nhs.uk").await;
+    let admin = crate::admin::local_admin(&app).await;
+    let pass =
+        crate::admin::issue_pass(&app, &admin, &format!("/admin/users/{}", ann.id), "60").await;
+    let phone = browser();
+    let r = crate::admin::sign_in_with_pass(&app, &phone, "ann@example.nhs.uk", &pass).await;
+    assert_eq!(location(&r), "/profile/self-service/enrol");
+    let (status, body, new) = try_adding_a_passkey(&app, &phone).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = sign_in_with_passkey(&app, &mut new.expect("passkey")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

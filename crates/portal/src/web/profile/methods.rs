@@ -78,7 +78,7 @@ async fn make_default(
 fn action_page(
     app: &AppState,
     signed_in: &SignedIn,
-    method: &Method,
+    (method, only_method): (&Method, bool),
     remove: bool,
     status: StatusCode,
     error: Option<String>,
@@ -86,8 +86,9 @@ fn action_page(
     let page = MethodActionPage {
         chrome: Chrome::signed_in(app, &signed_in.0),
         remove,
+        only_method,
         method_id: method.id.clone(),
-        kind: method.kind.label().to_string(),
+        kind: method.label().to_string(),
         name: method.name.clone(),
         errors: FieldError::on("name", &error),
         name_error: error,
@@ -104,7 +105,7 @@ async fn rename_page(
     Ok(action_page(
         &app,
         &signed_in,
-        &method,
+        (&method, false),
         false,
         StatusCode::OK,
         None,
@@ -138,7 +139,7 @@ async fn rename(
         Err(e @ MfaError::BadName) => Ok(action_page(
             &app,
             &signed_in,
-            &method,
+            (&method, false),
             false,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(e.to_string()),
@@ -152,7 +153,7 @@ async fn remove_page(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (_, method) = own_method(&app, &signed_in, &id).await?;
+    let (methods, method) = own_method(&app, &signed_in, &id).await?;
     let back = format!("/profile/self-service/methods/{id}/remove");
     if needs_fresh_factor(&signed_in.0, true, app.now()) {
         return ask_for_fresh_factor(&app, &signed_in.0, &back).await;
@@ -160,7 +161,7 @@ async fn remove_page(
     Ok(action_page(
         &app,
         &signed_in,
-        &method,
+        (&method, methods.len() == 1),
         true,
         StatusCode::OK,
         None,

@@ -111,6 +111,8 @@ pub struct EnrolTotpPage {
 pub struct MethodActionPage {
     pub chrome: Chrome,
     pub remove: bool,
+    /// Removing it leaves no method: the page says what that means.
+    pub only_method: bool,
     pub method_id: String,
     pub kind: String,
     pub name: String,
