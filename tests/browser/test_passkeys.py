@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from playwright.sync_api import CDPSession, Page, expect
 
 from harness import (
@@ -159,8 +161,17 @@ def test_passkey_autofill_offers_the_passkey_in_the_email_field(portal: Portal, 
     expect_to_arrive(page, "My Profile")
 
 
-def test_a_synced_passkey_is_refused_where_the_policy_accepts_only_device_bound(portal: Portal, page: Page) -> None:
-    portal.cli_ok("policy", "set", "--synced-passkeys", "no")
+@pytest.mark.parametrize(
+    "policy,role",
+    [(("--synced-passkeys", "no"), "user"), (("--admin-device-bound", "yes"), "local-admin")],
+    ids=["synced refused for everyone", "administrators held to device-bound"],
+)
+def test_a_synced_passkey_is_refused_where_the_policy_accepts_only_device_bound(
+    portal: Portal, page: Page, policy: tuple[str, str], role: str
+) -> None:
+    portal.cli_ok("policy", "set", *policy)
+    if role != "user":
+        portal.user = portal.add_user("new.admin@demo1.nhs.uk", "New Admin", role=role)
     authenticator = Authenticator(page, synced=True)
     open_passkey_setup(page, portal)
     create_passkey(page)
@@ -172,7 +183,7 @@ def test_a_synced_passkey_is_refused_where_the_policy_accepts_only_device_bound(
     expect(page.get_by_role("main")).to_contain_text("You have not set up any")
 
     # Accepted again, it is listed as synced.
-    portal.cli_ok("policy", "set", "--synced-passkeys", "yes")
+    portal.cli_ok("policy", "set", policy[0], "yes" if policy[1] == "no" else "no")
     go_to_method_choice(page)
     choose_method(page, "Passkey")
     expect_path(page, SETUP_PATH)

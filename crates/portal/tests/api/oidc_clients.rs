@@ -658,9 +658,9 @@ async fn an_app_registered_to_require_a_security_key_tells_a_person_without_one_
         let page = r.text().await.expect("text");
         assert_eq!(
             crate::helpers::text_of(&page, "h1"),
-            "Webmail needs a sign-in with a security key"
+            "Webmail needs a sign-in with a passkey or security key"
         );
-        assert!(page.contains("FIDO2 token"));
+        assert!(page.contains("Passkey") && page.contains("FIDO2 token"));
         assert!(page.contains("href=\"/profile/self-service/enrol\""));
     }
     // An app without the requirement that asks for the level itself is told, as before.

@@ -381,7 +381,7 @@ async fn a_policy_holding_the_admin_area_to_a_security_key_asks_for_the_key_and_
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let page = r.text().await.expect("text");
     assert!(
-        page.contains("sign in to the admin area with a security key"),
+        page.contains("sign in to the admin area with a security key or a passkey"),
         "{page}"
     );
 

@@ -142,7 +142,7 @@ where
         let phishing_resistant = policy.admin_phishing_resistant;
         if phishing_resistant && !methods.iter().any(|m| m.kind == mfa::MethodKind::Fido2) {
             return Err(AppError::Refused {
-                message: "Your organisation requires administrators to sign in to the admin area with a security key. Add one under My Profile › Self-Service (Self-enroll for MFA › FIDO2 token), then come back.".into(),
+                message: "Your organisation requires administrators to sign in to the admin area with a security key or a passkey. Add one under My Profile › Self-Service (Self-enroll for MFA › Passkey or FIDO2 token), then come back.".into(),
                 help: "/help/set-up-security-key",
             });
         }

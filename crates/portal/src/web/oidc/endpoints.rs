@@ -308,8 +308,8 @@ fn method_needed(
 ) -> Response {
     let (what, how) = match needed {
         Acr::PhishingResistant => (
-            "a security key",
-            "Add one in Self-Service: choose \u{201c}Self-enroll for MFA\u{201d}, then \u{201c}FIDO2 token\u{201d}.",
+            "a passkey or security key",
+            "Add one in Self-Service: choose \u{201c}Self-enroll for MFA\u{201d}, then \u{201c}Passkey\u{201d} or \u{201c}FIDO2 token\u{201d}.",
         ),
         _ => (
             "multi-factor authentication",
@@ -330,10 +330,13 @@ fn method_needed(
             "/profile/self-service/enrol".into(),
             "Set up a method now".into(),
         )),
-        help: Some((
-            "/help/choosing-a-method".into(),
-            "Which method to choose".into(),
-        )),
+        help: Some(match needed {
+            Acr::PhishingResistant => ("/help/passkeys".into(), "How to create a passkey".into()),
+            _ => (
+                "/help/choosing-a-method".into(),
+                "Which method to choose".into(),
+            ),
+        }),
     };
     crate::web::http::pages::render(StatusCode::FORBIDDEN, &page)
 }
