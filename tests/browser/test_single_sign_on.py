@@ -40,6 +40,7 @@ from harness import (
     sign_out,
 )
 from journeys import VERIFY_PATH, go_to_method_choice, prove_it_is_you, user_with_an_app
+from test_passkeys import Authenticator, add_a_passkey
 from test_security_key import CEREMONY_MS, KEY_NAME, SecurityKey, expect_the_ceremony_to_lead_to
 
 STARTUP_TIMEOUT_S = 30
@@ -333,4 +334,23 @@ def test_an_app_asking_for_a_phishing_resistant_sign_in_makes_the_portal_ask_for
     expect_the_inbox(page, webmail)
     expect(page.locator("#acr")).to_have_text(PHISHING_RESISTANT)
     assert "hwk" in amr_shown(page), amr_shown(page)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_the_webmail_phishing_resistant_path_signs_in_with_a_passkey_alone(
+    portal: Portal, page: Page, webmail: Webmail
+) -> None:
+    authenticator = Authenticator(page)
+    add_a_passkey(page, portal, authenticator)
+    sign_out(page)
+    page.goto(webmail.base_url + "/")
+    page.get_by_role("button", name="Sign in (phishing-resistant)", exact=True).click()
+    expect_path(page, "/sign-in")
+    assert page.url.startswith(portal.base_url), page.url
+    # No password: the passkey alone, then straight back to the webmail.
+    page.get_by_role("button", name="Sign in with a passkey", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Inbox", exact=True)).to_be_visible(timeout=CEREMONY_MS)
+    expect_the_inbox(page, webmail)
+    expect(page.locator("#acr")).to_have_text(PHISHING_RESISTANT)
+    assert amr_shown(page) == ["hwk", "user", "mfa"], amr_shown(page)
     expect(page.get_by_role("alert")).to_have_count(0)

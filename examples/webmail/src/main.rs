@@ -368,7 +368,9 @@ async fn home(State(app): State<AppState>, headers: HeaderMap) -> Response {
             "Sign in",
             r#"<h1>NHSmal Mail</h1>
 <p>Your NHSmal email, for health and care staff. Sign in with your NHSmal account.</p>
-<form method="post" action="/sign-in"><button type="submit">Sign in with NHSmal</button></form>"#,
+<form method="post" action="/sign-in"><button type="submit">Sign in with NHSmal</button></form>
+<p>For mail with patient data, sign in with a passkey or security key:</p>
+<form method="post" action="/sign-in"><input type="hidden" name="level" value="phr"><button type="submit" class="secondary">Sign in (phishing-resistant)</button></form>"#,
         )
         .into_response();
     };
