@@ -18,8 +18,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use domain::accounts::{AccountRecords, Email, NewAccount, Role};
 use domain::audit::Requester;
@@ -166,7 +164,7 @@ async fn run(
             gateway_secret.clone(),
             accesses.clone(),
         );
-        timed(in_flight, seconds, move |worker, n| {
+        common::timed(in_flight, seconds, move |worker, n| {
             let (http, base, id, secret, accesses) = (
                 http.clone(),
                 base.clone(),
@@ -204,7 +202,7 @@ async fn run(
     );
     let refresh = {
         let (http, base, client_id) = (http.clone(), base.clone(), mail_app.id.clone());
-        timed(in_flight, seconds, move |worker, _| {
+        common::timed(in_flight, seconds, move |worker, _| {
             let (http, base, client_id, chains) = (
                 http.clone(),
                 base.clone(),
@@ -245,56 +243,4 @@ async fn run(
         introspect.rate / refresh.rate
     );
     Ok(())
-}
-
-struct Run {
-    count: usize,
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-/// `in_flight` workers each doing `work(worker, n)` back to back for `seconds`; every request
-/// must succeed.
-async fn timed<F, Fut>(in_flight: usize, seconds: u64, work: F) -> anyhow::Result<Run>
-where
-    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let work = Arc::new(work);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut workers = Vec::with_capacity(in_flight);
-    for worker in 0..in_flight {
-        let (work, stop) = (work.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = vec![];
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                work(worker, n).await?;
-                latencies.push(t.elapsed());
-                n += 1;
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = vec![];
-    for w in workers {
-        all.extend(w.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    anyhow::ensure!(!all.is_empty(), "no request finished");
-    let at = |q: f64| {
-        all[((all.len() as f64 * q).ceil() as usize).saturating_sub(1)].as_secs_f64() * 1000.0
-    };
-    Ok(Run {
-        count: all.len(),
-        rate: all.len() as f64 / elapsed,
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-    })
 }

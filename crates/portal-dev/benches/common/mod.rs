@@ -203,3 +203,58 @@ where
         }
     }
 }
+
+/// What `timed` measured.
+#[allow(dead_code)]
+pub struct Run {
+    pub count: usize,
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// `in_flight` workers each doing `work(worker, n)` back to back for `seconds`; every request
+/// must succeed.
+#[allow(dead_code)]
+pub async fn timed<F, Fut>(in_flight: usize, seconds: u64, work: F) -> anyhow::Result<Run>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let work = std::sync::Arc::new(work);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = std::time::Instant::now();
+    let mut workers = Vec::with_capacity(in_flight);
+    for worker in 0..in_flight {
+        let (work, stop) = (work.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = vec![];
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = std::time::Instant::now();
+                work(worker, n).await?;
+                latencies.push(t.elapsed());
+                n += 1;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut all = vec![];
+    for w in workers {
+        all.extend(w.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    anyhow::ensure!(!all.is_empty(), "no request finished");
+    let at = |q: f64| {
+        all[((all.len() as f64 * q).ceil() as usize).saturating_sub(1)].as_secs_f64() * 1000.0
+    };
+    Ok(Run {
+        count: all.len(),
+        rate: all.len() as f64 / elapsed,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
+}

@@ -509,3 +509,21 @@ async fn a_person_whose_only_passkey_is_lost_gets_back_in_with_a_temporary_acces
     let (status, body, _) = sign_in_with_passkey(&app, &mut new.expect("passkey")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_answer_without_user_verification_signs_no_one_in() {
+    // WA-2: where the key is the only factor, user verification is required and checked.
+    let app = spawn_app().await;
+    let (mut passkey, _) = ann_with_a_passkey(&app).await;
+    let client = browser();
+    let (token, ticket, options) = passkey_options(&app, &client).await;
+    // The authenticator is asked not to verify the person (as a tampered page might), so its
+    // answer has the UV flag clear.
+    let mut options = serde_json::to_value(options).expect("json");
+    options["publicKey"]["userVerification"] = "discouraged".into();
+    let options: RequestChallengeResponse = serde_json::from_value(options).expect("options");
+    let answer = passkey_answer(&app, &mut passkey, options);
+    let (status, body) = finish(&app, &client, &token, &ticket, &answer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(app.page(&client, "/profile").await.contains("Sign in to NHSmal"));
+}
