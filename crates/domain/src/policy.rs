@@ -285,10 +285,8 @@ pub enum PolicyError {
     OutOfRange(&'static str, i64, i64),
     #[error("no organisation with code {0}")]
     UnknownOrganisation(String),
-    #[error(
-        "{0:?} is not an AAGUID: write each as 8-4-4-4-12 hexadecimal digits, such as cb69481e-8ff7-4039-93ec-0a2729a154a8"
-    )]
-    BadAaguid(String),
+    #[error(transparent)]
+    Aaguids(#[from] crate::strength::ListError),
     #[error("{0} must be yes or no (got {1:?})")]
     NotYesOrNo(&'static str, String),
     #[error("no more reminders can be put off; set up multi-factor authentication now")]

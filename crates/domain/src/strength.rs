@@ -7,7 +7,6 @@
 use uuid::Uuid;
 
 use crate::accounts::Role;
-use crate::policy::PolicyError;
 
 /// The strength settings as stored for one scope: unset fields inherit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,22 +132,36 @@ pub fn strongest_first(methods: &mut [crate::methods::Method]) {
     methods.sort_by_key(|m| (rank(m.kind), !m.is_default));
 }
 
+/// Why an AAGUID list was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error(
+        "{0:?} is not an AAGUID: write each as 8-4-4-4-12 hexadecimal digits, such as cb69481e-8ff7-4039-93ec-0a2729a154a8"
+    )]
+    BadAaguid(String),
+    #[error("an AAGUID list holds at most {MAX_MODELS} models")]
+    TooLong,
+}
+
+/// The most models one list names.
+const MAX_MODELS: usize = 100;
+
 /// An AAGUID list as an administrator types it: UUIDs separated by commas or spaces; "none"
 /// (or nothing) for an empty list.
-pub fn parse_aaguids(text: &str) -> Result<Vec<Uuid>, PolicyError> {
+pub fn parse_aaguids(text: &str) -> Result<Vec<Uuid>, ListError> {
     let text = text.trim();
     if text.is_empty() || text.eq_ignore_ascii_case("none") {
         return Ok(vec![]);
     }
     let mut out = vec![];
     for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
-        let id = Uuid::parse_str(part).map_err(|_| PolicyError::BadAaguid(part.to_string()))?;
+        let id = Uuid::parse_str(part).map_err(|_| ListError::BadAaguid(part.to_string()))?;
         if !out.contains(&id) {
             out.push(id);
         }
     }
-    if out.len() > 100 {
-        return Err(PolicyError::OutOfRange("an AAGUID list's length", 0, 100));
+    if out.len() > MAX_MODELS {
+        return Err(ListError::TooLong);
     }
     Ok(out)
 }

@@ -82,6 +82,7 @@ fn strength_change(args: &SetArgs) -> Result<StrengthSettings, PolicyError> {
         text.as_deref()
             .map(domain::strength::parse_aaguids)
             .transpose()
+            .map_err(PolicyError::from)
     };
     Ok(StrengthSettings {
         passkey_sign_in: yes_no("--passkey-sign-in", &args.passkey_sign_in)?,
