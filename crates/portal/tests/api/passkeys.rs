@@ -528,3 +528,72 @@ async fn a_passkey_answer_without_user_verification_signs_no_one_in() {
     let r = app.get_with(&client, "/profile").await;
     assert!(location(&r).starts_with("/sign-in"), "not signed in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weaker_session_steps_up_with_the_passkey_when_an_app_requires_phishing_resistant() {
+    let app = spawn_app().await;
+    let (client_id, secret) =
+        crate::oidc::register(&app, &["--first-party", "--require-acr", "phr"]);
+    let email = "ann@fa123.nhs.uk";
+    let (person, _) = app.with_fresh_factor(email, "FA123", "user").await;
+    let (status, body, passkey) = try_adding_a_passkey(&app, &person).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut passkey = passkey.expect("passkey");
+    // Signed in with password and app code (acr mfa): the app's requirement sends her to a
+    // step only a security key or passkey passes.
+    let r = app
+        .get_with(&person, &crate::oidc::authorize_url(&client_id, &[]))
+        .await;
+    assert_eq!(location(&r), "/sign-in/verify");
+    let page = app.page(&person, "/sign-in/verify").await;
+    assert!(page.contains("Use security key"), "{page}");
+    let attr = |name: &str| {
+        page.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (token, method) = (attr("data-csrf"), attr("data-method"));
+    let fields = [("csrf_token", token.as_str()), ("method", method.as_str())];
+    let (status, options) = form_json(
+        &person,
+        app.url("/sign-in/verify/security-key/options"),
+        &fields,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let options: RequestChallengeResponse = serde_json::from_value(options).expect("options");
+    let assertion = passkey
+        .token
+        .do_authentication(app.settings.public_url.clone(), options)
+        .expect("assertion");
+    let answer = serde_json::to_string(&assertion).expect("json");
+    let (status, done) = form_json(
+        &person,
+        app.url("/sign-in/verify/security-key/finish"),
+        &[fields[0], fields[1], ("credential", answer.as_str())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(
+        done["redirect"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("/oauth2/authorize")
+    );
+    let tokens = crate::oidc::tokens_for(&app, &person, &client_id, secret.as_deref()).await;
+    let claims = crate::oidc::verified_claims(
+        &app,
+        tokens["id_token"].as_str().expect("id_token"),
+        &client_id,
+    )
+    .await;
+    assert_eq!(claims["acr"], "urn:nhsmal:acr:phr");
+    assert!(
+        claims["amr"]
+            .as_array()
+            .expect("amr")
+            .contains(&"hwk".into())
+    );
+}

@@ -66,6 +66,14 @@ async fn key_options(
     flow.method = Some(form.method);
     flow.save(&app, &session.0.token.storage_key()).await?;
     let mut options = serde_json::to_value(options)?;
+    // A passkey was registered with user verification required, and webauthn-rs holds it to
+    // that at every use; where every key offered is a passkey, the browser is told so, rather
+    // than "preferred", which an authenticator may take as leave to skip it. (Not in a reset,
+    // whose options must look the same whatever the account has.)
+    let keys = methods.iter().filter(|m| m.kind == MethodKind::Fido2);
+    if reset.is_none() && keys.clone().count() > 0 && keys.clone().all(|m| m.passkey.is_some()) {
+        options["publicKey"]["userVerification"] = "required".into();
+    }
     if reset.is_some() {
         // A real key's transports would set it apart from a reset's made-up one
         // (`reset_step::phantom_key_options`); browsers try every transport without them.
