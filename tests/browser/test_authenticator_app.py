@@ -34,7 +34,7 @@ from harness import (
 SETUP_PATH = "/profile/self-service/enrol/authenticator-app"
 VERIFY_PATH = "/sign-in/verify"
 ANOTHER_WAY_PATH = "/sign-in/another-way"
-METHODS = ["Authenticator app", "Text message", "Phone call", "FIDO2 token"]
+METHODS = ["Authenticator app", "Text message", "Phone call", "Passkey", "FIDO2 token"]
 WRONG_CODE_ERROR = "The code is not correct. Check it and try again"
 NO_CHOICE_ERROR = "Select how you want to prove it is you"
 APP_NAME = "Work phone"

@@ -71,8 +71,9 @@ def gateway(portal: Portal) -> Iterator[Gateway]:
         [
             str(gateway_bin()),
             "--portal", portal.base_url,
-            "--client-id", field(out, "client_id"),
-            # A secret is base64url and may start with "-": pass it joined to its flag.
+            # Ids and secrets made before they were kept from starting with "-" may still:
+            # pass them joined to their flags.
+            "--client-id=" + field(out, "client_id"),
             "--client-secret=" + field(out, "client_secret"),
             "--imap-listen", "127.0.0.1:0",
             "--smtp-listen", "127.0.0.1:0",

@@ -149,15 +149,15 @@ def test_passkey_autofill_offers_the_passkey_in_the_email_field(portal: Portal, 
     authenticator = Authenticator(page)
     add_a_passkey(page, portal, authenticator)
     sign_out(page)
-    autofill(page, on=True)
-    page.goto(portal.url("/sign-in"))
-    email = page.get_by_role("textbox", name="Email address", exact=True)
     # The email field asks the browser for passkeys in its suggestions.
+    email = page.get_by_role("textbox", name="Email address", exact=True)
     expect(email).to_have_attribute("autocomplete", "username webauthn")
-    # The page starts a conditional request on load; Chromium's virtual
-    # authenticator (user present automatically) answers it as a person
-    # choosing the passkey from the suggestions would.
-    email.focus()
+    # With autofill, the page starts a conditional request on load; Chromium's virtual
+    # authenticator (user present automatically) answers it as a person choosing the passkey
+    # from the suggestions would: signed in, nothing typed, no button pressed.
+    autofill(page, on=True)
+    # The page may move on before it has finished loading: wait only for the navigation.
+    page.goto(portal.url("/sign-in"), wait_until="commit")
     expect_to_arrive(page, "My Profile")
 
 

@@ -105,12 +105,18 @@ pub async fn recognise<R>(
     records: &R,
     account: &Account,
     cookie: &str,
-    policy_days: i64,
+    (policy_days, extend): (i64, bool),
     now: UnixTime,
 ) -> Result<bool, StorageError>
 where
     R: DeviceRecords + Sync,
 {
+    // On a trusted network in the stricter mode (issue 24), the choice lasts twice as long.
+    let (policy_days, grace) = if extend {
+        (policy_days * 2, policy_days * 86_400)
+    } else {
+        (policy_days, 0)
+    };
     let Some((id, token)) = cookie.split_once('.') else {
         return Ok(false);
     };
@@ -126,7 +132,11 @@ where
         .into();
     // A policy cut from 90 days to 7 applies to devices already remembered.
     let within_policy = device.created_at + policy_days * 86_400 > now;
-    if !matches || device.account_id != account.id || device.expires_at <= now || !within_policy {
+    if !matches
+        || device.account_id != account.id
+        || device.expires_at + grace <= now
+        || !within_policy
+    {
         return Ok(false);
     }
     records.touch_device(&device.id, now).await?;

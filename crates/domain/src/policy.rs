@@ -10,6 +10,7 @@ use super::audit::{AuditEvent, AuditTrail, Outcome, Requester};
 use super::methods::{Method, MethodKind};
 use super::organisations::{OrgCode, OrganisationRecords};
 use crate::clock::UnixTime;
+use crate::exceptions::ExceptionRecords;
 
 const DAY: i64 = 86_400;
 
@@ -38,6 +39,8 @@ pub struct PolicySettings {
     pub admin_phishing_resistant: Option<bool>,
     /// Passkeys, models and the method offered first (issue 23).
     pub strength: crate::strength::StrengthSettings,
+    /// Trusted networks (issue 24).
+    pub networks: crate::networks::NetworkSettings,
 }
 
 /// A set of method kinds.
@@ -123,6 +126,7 @@ pub struct MfaPolicy {
     pub admin_push_default: bool,
     pub admin_phishing_resistant: bool,
     pub strength: crate::strength::StrengthPolicy,
+    pub networks: crate::networks::NetworkPolicy,
 }
 
 /// Users may have a device remembered for 30 days unless the policy says otherwise;
@@ -172,6 +176,10 @@ impl MfaPolicy {
                 &national.map(|p| p.strength.clone()).unwrap_or_default(),
                 &org.map(|p| p.strength.clone()).unwrap_or_default(),
             ),
+            networks: crate::networks::NetworkPolicy::effective(
+                &national.map(|p| p.networks.clone()).unwrap_or_default(),
+                &org.map(|p| p.networks.clone()).unwrap_or_default(),
+            ),
         }
     }
 
@@ -214,6 +222,9 @@ pub enum Standing {
     Remind { by: UnixTime, snoozes_left: i64 },
     /// The date has passed (or the snoozes are used up): they must enrol before anything else.
     Required,
+    /// The rollout would require a method (or remind), but an exception lets the person in
+    /// with the password alone until `until` (issue 24).
+    Excepted { until: UnixTime },
 }
 
 /// What the policy asks of an account, given its methods and its snoozes.
@@ -287,6 +298,8 @@ pub enum PolicyError {
     UnknownOrganisation(String),
     #[error(transparent)]
     Aaguids(#[from] crate::strength::ListError),
+    #[error(transparent)]
+    Networks(#[from] crate::networks::NetworkError),
     #[error("{0} must be yes or no (got {1:?})")]
     NotYesOrNo(&'static str, String),
     #[error("no more reminders can be put off; set up multi-factor authentication now")]
@@ -339,7 +352,7 @@ pub async fn standing_of<R>(
     now: UnixTime,
 ) -> Result<(MfaPolicy, Standing), StorageError>
 where
-    R: PolicyRecords + super::methods::MethodRecords + Sync,
+    R: PolicyRecords + super::methods::MethodRecords + ExceptionRecords + Sync,
 {
     let policy = policy_for(records, &account.org_code).await?;
     if policy.required_from.is_none() {
@@ -347,7 +360,14 @@ where
     }
     let methods = records.methods_of(&account.id).await?;
     let snoozes = records.snoozes_of(&account.id).await?;
-    let standing = standing(&policy, account, &methods, &snoozes, now);
+    let mut standing = standing(&policy, account, &methods, &snoozes, now);
+    if matches!(standing, Standing::Required | Standing::Remind { .. })
+        && let Some(exception) = crate::exceptions::live_exception(records, account, now).await?
+    {
+        standing = Standing::Excepted {
+            until: exception.ends_at,
+        };
+    }
     Ok((policy, standing))
 }
 
@@ -374,7 +394,7 @@ pub async fn access<R>(
     now: UnixTime,
 ) -> Result<Access, StorageError>
 where
-    R: PolicyRecords + super::methods::MethodRecords + Sync,
+    R: PolicyRecords + super::methods::MethodRecords + ExceptionRecords + Sync,
 {
     let values: Vec<&str> = amr.split(' ').collect();
     if values.contains(&TEMPORARY_ACCESS_AMR) {
@@ -386,7 +406,7 @@ where
     Ok(match standing_of(records, account, now).await?.1 {
         Standing::Required => Access::EnrolOnly,
         Standing::Remind { .. } => Access::Remind,
-        Standing::Satisfied | Standing::NotYet => Access::Full,
+        Standing::Satisfied | Standing::NotYet | Standing::Excepted { .. } => Access::Full,
     })
 }
 
@@ -398,7 +418,7 @@ pub async fn snooze<R>(
     now: UnixTime,
 ) -> Result<UnixTime, PolicyError>
 where
-    R: PolicyRecords + super::methods::MethodRecords + AuditTrail + Sync,
+    R: PolicyRecords + super::methods::MethodRecords + ExceptionRecords + AuditTrail + Sync,
 {
     let (policy, standing) = standing_of(records, account, now).await?;
     if !matches!(standing, Standing::Remind { .. }) {
@@ -437,6 +457,8 @@ pub struct PolicyChange<'a> {
     pub admin_phishing_resistant: Option<bool>,
     /// What the change sets of the strength rules (set from the command line only).
     pub strength: crate::strength::StrengthSettings,
+    /// What the change sets of the trusted networks (set from the command line only).
+    pub networks: crate::networks::NetworkSettings,
     /// Replace the scope's settings: an unset field is cleared (it follows the national
     /// policy, or the default), rather than kept.
     pub replace: bool,
@@ -563,6 +585,7 @@ where
             admin_push_default: existing.admin_push_default,
             admin_phishing_resistant: existing.admin_phishing_resistant,
             strength: existing.strength.clone(),
+            networks: existing.networks.clone(),
             ..PolicySettings::default()
         }
     } else {
@@ -602,6 +625,7 @@ where
         settings.admin_phishing_resistant = change.admin_phishing_resistant;
     }
     crate::strength::apply(&mut settings.strength, &change.strength);
+    crate::networks::apply(&mut settings.networks, &change.networks);
     records
         .save_policy_settings(&scope, &settings, actor.map(|a| a.id.as_str()), now)
         .await?;
@@ -661,6 +685,7 @@ pub fn describe(settings: &PolicySettings) -> String {
         ));
     }
     crate::strength::describe(&settings.strength, &mut parts);
+    crate::networks::describe(&settings.networks, &mut parts);
     if parts.is_empty() {
         "no settings".into()
     } else {

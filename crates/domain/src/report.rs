@@ -133,6 +133,8 @@ pub struct OrganisationFigure {
     pub name: String,
     pub figures: Figures,
     pub disabled: i64,
+    /// People on a live rollout exception (issue 24).
+    pub on_exception: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +169,8 @@ pub struct EnrolmentReport {
     pub totals: Figures,
     /// Disabled accounts: not in any other figure.
     pub disabled: i64,
+    /// People on a live rollout exception (issue 24).
+    pub on_exception: i64,
     pub by_method: Vec<MethodFigure>,
     /// Every organisation, by code (national scope only).
     pub organisations: Vec<OrganisationFigure>,
@@ -181,7 +185,11 @@ pub async fn enrolment_report<R>(
     now: UnixTime,
 ) -> Result<EnrolmentReport, ReportError>
 where
-    R: ReportRecords + PolicyRecords + OrganisationRecords + Sync,
+    R: ReportRecords
+        + PolicyRecords
+        + OrganisationRecords
+        + crate::exceptions::ExceptionRecords
+        + Sync,
 {
     let org = match scope {
         AdminScope::National => None,
@@ -193,10 +201,11 @@ where
     };
     let org = org.as_deref();
     // The two big aggregates run side by side, each on its own connection.
-    let (counts, weeks, names) = tokio::try_join!(
+    let (counts, weeks, names, excepted) = tokio::try_join!(
         records.enrolment_counts(org),
         records.enrolments_by_week(org),
         records.organisation_names(org),
+        records.exceptions_by_organisation(now),
     )?;
     let organisation_name = match org {
         Some(code) => Some(
@@ -212,6 +221,17 @@ where
         .await?
         .required_from;
     let mut report = shape(counts, weeks, names, now);
+    for o in &mut report.organisations {
+        o.on_exception = excepted
+            .iter()
+            .find(|(code, _)| *code == o.code)
+            .map_or(0, |(_, n)| *n);
+    }
+    report.on_exception = excepted
+        .iter()
+        .filter(|(code, _)| org.is_none_or(|o| o == code))
+        .map(|(_, n)| n)
+        .sum();
     report.scope = match org {
         Some(code) => AdminScope::Organisation(code.to_string()),
         None => AdminScope::National,
@@ -267,6 +287,7 @@ fn shape(
                     enrolled: c.enrolled,
                 },
                 disabled: c.disabled,
+                on_exception: 0,
             }
         })
         .collect();
@@ -279,6 +300,7 @@ fn shape(
         weeks: cumulative_weeks(weeks, totals.accounts, now),
         totals,
         disabled,
+        on_exception: 0,
         by_method,
         organisations,
     }
@@ -366,6 +388,7 @@ impl EnrolmentReport {
             "not_enrolled": self.totals.not_enrolled(),
             "share_percent": self.totals.share(),
             "disabled_accounts": self.disabled,
+            "on_exception": self.on_exception,
             "by_method": self.by_method.iter().map(|m| json!({
                 "method": m.kind.as_str(),
                 "label": m.kind.label(),
@@ -380,6 +403,7 @@ impl EnrolmentReport {
                 "not_enrolled": o.figures.not_enrolled(),
                 "share_percent": o.figures.share(),
                 "disabled_accounts": o.disabled,
+                "on_exception": o.on_exception,
             })).collect::<Vec<_>>(),
             "weeks": self.weeks.iter().map(|w| json!({
                 "week_starting": iso_date(w.starts),
@@ -405,6 +429,7 @@ impl EnrolmentReport {
             "share_percent",
             "disabled_accounts",
             "newly_enrolled",
+            "on_exception",
         ]);
         let total = self.totals.accounts;
         let share = |s: Option<f64>| s.map(|s| format!("{s:.1}")).unwrap_or_default();
@@ -418,10 +443,11 @@ impl EnrolmentReport {
             &share(self.totals.share()),
             &self.disabled.to_string(),
             "",
+            &self.on_exception.to_string(),
         ]);
         if let Some(at) = self.required_from {
             let label = format!("MFA required from {}", crate::clock::human_date(at));
-            csv.row(&["rollout", &iso_date(at), &label, "", "", "", "", "", ""]);
+            csv.row(&["rollout", &iso_date(at), &label, "", "", "", "", "", "", ""]);
         }
         for m in &self.by_method {
             csv.row(&[
@@ -432,6 +458,7 @@ impl EnrolmentReport {
                 &m.accounts.to_string(),
                 &(total - m.accounts).to_string(),
                 &share(m.share),
+                "",
                 "",
                 "",
             ]);
@@ -447,6 +474,7 @@ impl EnrolmentReport {
                 &share(o.figures.share()),
                 &o.disabled.to_string(),
                 "",
+                &o.on_exception.to_string(),
             ]);
         }
         for w in &self.weeks {
@@ -461,6 +489,7 @@ impl EnrolmentReport {
                 &share(w.share),
                 "",
                 &w.newly_enrolled.to_string(),
+                "",
             ]);
         }
         csv.0
@@ -632,11 +661,11 @@ mod tests {
         assert!(csv.ends_with("\r\n"));
         let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert!(lines[0].starts_with("section,key,label,accounts,enrolled"));
-        assert!(lines.contains(&"summary,national,All organisations,3,2,1,66.7,1,"));
-        assert!(lines.contains(&"rollout,2024-08-01,MFA required from 1 August 2024,,,,,,"));
-        assert!(lines.contains(&"method,sms,Text message,3,1,2,33.3,,"));
-        assert!(lines.contains(&"organisation,FA123,\"Smith, Jones\",3,2,1,66.7,1,"));
-        assert!(lines.contains(&"week,2024-07-22,Week starting 22 July 2024,3,2,1,66.7,,2"));
+        assert!(lines.contains(&"summary,national,All organisations,3,2,1,66.7,1,,0"));
+        assert!(lines.contains(&"rollout,2024-08-01,MFA required from 1 August 2024,,,,,,,"));
+        assert!(lines.contains(&"method,sms,Text message,3,1,2,33.3,,,"));
+        assert!(lines.contains(&"organisation,FA123,\"Smith, Jones\",3,2,1,66.7,1,,0"));
+        assert!(lines.contains(&"week,2024-07-22,Week starting 22 July 2024,3,2,1,66.7,,2,"));
         assert_eq!(lines.len(), 1 + 1 + 1 + 5 + 1 + 1);
     }
 }

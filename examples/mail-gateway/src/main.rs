@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, env = "GATEWAY_PORTAL")]
     portal: String,
     /// The gateway's own client at the portal (a confidential client: introspection needs one)
-    #[arg(long, env = "GATEWAY_CLIENT_ID")]
+    #[arg(long, env = "GATEWAY_CLIENT_ID", allow_hyphen_values = true)]
     client_id: String,
     /// The client's secret (base64url, so it may start with "-", which clap would otherwise take
     /// for a flag: hyphen values allowed)

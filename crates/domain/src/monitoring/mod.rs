@@ -288,7 +288,7 @@ pub fn network_of(ip: &str) -> String {
 
 /// Puts the account on the list of risky accounts (or raises its level there). True when it
 /// was not at risk before or its level rose: the moment to tell people.
-async fn raise<R: RiskRecords + AuditTrail + Sync>(
+async fn raise<R: RiskRecords + AuditTrail + crate::exceptions::ExceptionRecords + Sync>(
     records: &R,
     m: &Monitor<'_>,
     account: &Account,
@@ -344,6 +344,10 @@ async fn raise<R: RiskRecords + AuditTrail + Sync>(
             None,
         )
         .await?;
+    // High risk ends a rollout exception: the password alone is no longer enough.
+    if level == Level::High {
+        crate::exceptions::end_for_high_risk(records, account, m.requester, m.now).await?;
+    }
     // Several requests of one burst can each find the flag news; one of them tells.
     let news = news
         && first_in_window(
@@ -440,7 +444,7 @@ async fn raise_and_tell<R>(
     what: &str,
 ) -> Result<(), StorageError>
 where
-    R: RiskRecords + AuditTrail + Sync,
+    R: RiskRecords + AuditTrail + crate::exceptions::ExceptionRecords + Sync,
 {
     if raise(records, m, account, assessment).await? {
         tell(records, m, account, notice).await?;
@@ -465,6 +469,7 @@ async fn tell<R: AuditTrail + Sync>(
 pub trait Monitored:
     SignInLog
     + RiskRecords
+    + crate::exceptions::ExceptionRecords
     + AccountRecords
     + SignInLimitRecords
     + AuditTrail
@@ -477,6 +482,7 @@ pub trait Monitored:
 
 impl<T> Monitored for T where
     T: SignInLog
+        + crate::exceptions::ExceptionRecords
         + RiskRecords
         + AccountRecords
         + SignInLimitRecords

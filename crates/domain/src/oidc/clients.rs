@@ -369,6 +369,19 @@ pub struct Registered {
     pub secret: Option<String>,
 }
 
+/// A random base64url text that does not start with "-" or "_": an id or secret beginning with
+/// "-" is taken for an option by command lines (`nhsmal client disable ID`, a mail server's
+/// `--client-secret`), which made one registration in 64 unusable there. Drawn again, not
+/// altered, so every accepted value is as random as before (less well under one bit).
+fn command_line_safe(draw: impl Fn() -> String) -> String {
+    loop {
+        let text = draw();
+        if !text.starts_with(['-', '_']) {
+            return text;
+        }
+    }
+}
+
 fn secret_mac_input(client_id: &str, secret: &str) -> Vec<u8> {
     format!("oidc-client-secret\0{client_id}\0{secret}").into_bytes()
 }
@@ -385,7 +398,7 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
 ) -> Result<Registered, ClientError> {
     let checked = check_registration(new)?;
     let client = Client {
-        id: B64.encode(crate::random_bytes::<16>()),
+        id: command_line_safe(|| B64.encode(crate::random_bytes::<16>())),
         name: checked.name,
         redirect_uris: checked.redirect_uris,
         post_logout_redirect_uris: checked.post_logout_redirect_uris,
@@ -403,7 +416,7 @@ pub async fn add_client<R: ClientRecords + AuditTrail>(
     let secret = client
         .auth_method
         .uses_secret()
-        .then(|| B64.encode(crate::random_bytes::<32>()));
+        .then(|| command_line_safe(|| B64.encode(crate::random_bytes::<32>())));
     let hash = secret
         .as_deref()
         .map(|s| secrets.mac_hex(&secret_mac_input(&client.id, s)));
@@ -772,6 +785,17 @@ async fn check_assertion<R: ClientRecords, P: AssertionReplay>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_secrets_never_start_with_a_hyphen_or_underscore() {
+        let mut drawn = ["-abc", "_abc", "Xabc"].into_iter().map(String::from);
+        let next = std::cell::RefCell::new(move || drawn.next().unwrap_or_default());
+        assert_eq!(command_line_safe(|| (next.borrow_mut())()), "Xabc");
+        for _ in 0..2_000 {
+            let id = command_line_safe(|| B64.encode(crate::random_bytes::<16>()));
+            assert!(!id.starts_with(['-', '_']), "{id}");
+        }
+    }
     use std::collections::HashMap;
     use std::sync::Mutex;
 

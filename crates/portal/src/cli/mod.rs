@@ -2,6 +2,7 @@
 //! stderr and exits 2 with nothing written; other failures exit 1.
 
 mod client;
+mod exception;
 mod import;
 mod keys;
 mod org;

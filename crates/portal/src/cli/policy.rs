@@ -4,6 +4,7 @@ use super::{CliError, open_store};
 use crate::config::CommonArgs;
 use domain::audit::Requester;
 use domain::clock::{Clock, SystemClock};
+use domain::networks::NetworkSettings;
 use domain::policy::{self, MfaPolicy, NATIONAL, PolicyChange, PolicyError, PolicyRecords};
 use domain::strength::StrengthSettings;
 
@@ -69,6 +70,30 @@ pub struct SetArgs {
     /// passkey, then push, app code, call, text) instead of their default: yes or no
     #[arg(long, value_name = "yes|no")]
     pub system_preferred: Option<String>,
+    /// Trusted networks (CIDR, IPv4 and IPv6, comma-separated; "none" to clear) where a known
+    /// device of a person (never an administrator) is not asked for the second factor
+    #[arg(long, value_name = "LIST")]
+    pub trusted_networks: Option<String>,
+    /// What a trusted network does: skip (a known device skips the second factor) or
+    /// remembered (stricter: only "Don't ask again on this device" devices, for twice as long)
+    #[arg(long, value_name = "skip|remembered")]
+    pub trusted_network_mode: Option<String>,
+}
+
+/// The trusted networks a `policy set` changes, checked.
+fn networks_change(args: &SetArgs) -> Result<NetworkSettings, PolicyError> {
+    Ok(NetworkSettings {
+        trusted: args
+            .trusted_networks
+            .as_deref()
+            .map(domain::networks::parse_networks)
+            .transpose()?,
+        mode: args
+            .trusted_network_mode
+            .as_deref()
+            .map(domain::networks::parse_mode)
+            .transpose()?,
+    })
 }
 
 /// The strength rules a `policy set` changes, checked.
@@ -145,12 +170,14 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
             policy::parse_yes_no(ADMIN_PHR_SWITCH, text).map_err(bad)?;
         }
         strength_change(args).map_err(bad)?;
+        networks_change(args).map_err(bad)?;
     }
     let (_, store) = open_store(common).await?;
     let now = SystemClock.now();
     let result = match command {
         PolicyCommand::Set(args) => {
             let strength = strength_change(&args).unwrap_or_default();
+            let networks = networks_change(&args).unwrap_or_default();
             let SetArgs {
                 mfa_required_from,
                 org,
@@ -186,6 +213,7 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                 admin_push_default,
                 admin_phishing_resistant,
                 strength,
+                networks,
                 replace: false,
             };
             policy::change_policy(&store, change, None, &Requester::command_line(), now)
@@ -253,6 +281,17 @@ pub async fn run(common: &CommonArgs, command: PolicyCommand) -> Result<(), CliE
                     println!(
                         "the strongest method offered first: {}",
                         yes(s.system_preferred)
+                    );
+                    println!(
+                        "trusted networks: {}",
+                        match p.networks.mode {
+                            Some(mode) => format!(
+                                "{} ({})",
+                                domain::networks::network_list(&p.networks.trusted),
+                                mode.as_str()
+                            ),
+                            None => "none".into(),
+                        }
                     );
                     println!(
                         "the admin area needs a security key: {}",

@@ -57,6 +57,11 @@ pub enum UserCommand {
     /// Add accounts from a CSV file (email,name,organisation,role) and email each new person an
     /// invitation to set their password
     Import(Box<super::import::ImportArgs>),
+    /// Rollout exceptions: sign in with the password alone until an end date
+    Exception {
+        #[command(subcommand)]
+        command: super::exception::ExceptionCommand,
+    },
 }
 
 fn account_error(e: AccountError) -> CliError {
@@ -90,9 +95,11 @@ fn read_password() -> Result<String, CliError> {
 }
 
 pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliError> {
-    if let UserCommand::Import(args) = command {
-        return super::import::run(common, *args).await;
-    }
+    let command = match command {
+        UserCommand::Import(args) => return super::import::run(common, *args).await,
+        UserCommand::Exception { command } => return super::exception::run(common, command).await,
+        other => other,
+    };
     let password = match &command {
         UserCommand::Add {
             password_stdin: true,
@@ -263,7 +270,7 @@ pub async fn run(common: &CommonArgs, command: UserCommand) -> Result<(), CliErr
             .map_err(CliError::from)?;
             println!("Enabled {}", account.email);
         }
-        UserCommand::Import(_) => unreachable!("handled above"),
+        UserCommand::Import(_) | UserCommand::Exception { .. } => unreachable!("handled above"),
     }
     store.close().await;
     Ok(())

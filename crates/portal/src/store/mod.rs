@@ -12,6 +12,7 @@ mod connections;
 mod device_grants;
 mod devices;
 mod email_queue;
+mod exceptions;
 mod feedback;
 pub mod files;
 mod grant_reads;

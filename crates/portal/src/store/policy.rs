@@ -3,6 +3,7 @@ use sqlx::FromRow;
 use super::{Store, storage_error};
 use domain::StorageError;
 use domain::clock::UnixTime;
+use domain::networks::NetworkSettings;
 use domain::policy::{MethodSet, NATIONAL, PolicyRecords, PolicySettings, Snoozes};
 use domain::strength::{StrengthSettings, aaguid_list};
 
@@ -26,6 +27,8 @@ struct PolicyRow {
     aaguid_allow: Option<String>,
     aaguid_deny: Option<String>,
     system_preferred: Option<i64>,
+    trusted_networks: Option<String>,
+    trusted_network_mode: Option<String>,
 }
 
 impl TryFrom<PolicyRow> for PolicySettings {
@@ -49,8 +52,23 @@ impl TryFrom<PolicyRow> for PolicySettings {
             aaguid_deny: aaguids(r.aaguid_deny.clone())?,
             system_preferred: r.system_preferred.map(|v| v != 0),
         };
+        let networks = NetworkSettings {
+            trusted: r
+                .trusted_networks
+                .as_deref()
+                .map(domain::networks::parse_networks)
+                .transpose()
+                .map_err(|e| StorageError::Other(format!("policy {}: {e}", r.scope)))?,
+            mode: r
+                .trusted_network_mode
+                .as_deref()
+                .map(domain::networks::parse_mode)
+                .transpose()
+                .map_err(|e| StorageError::Other(format!("policy {}: {e}", r.scope)))?,
+        };
         Ok(PolicySettings {
             strength,
+            networks,
             required_from: r.required_from,
             user_methods: set(r.user_methods.clone())?,
             admin_methods: set(r.admin_methods.clone())?,
@@ -82,7 +100,7 @@ impl PolicyRecords for Store {
              max_snoozes, snooze_days, remember_days_user, remember_days_admin, \
              recovery_codes_for_reset, admin_push_default, admin_phishing_resistant, \
              passkey_sign_in, synced_passkeys, admin_device_bound, aaguid_allow, aaguid_deny, \
-             system_preferred FROM mfa_policies \
+             system_preferred, trusted_networks, trusted_network_mode FROM mfa_policies \
              WHERE scope = $1 OR scope = $2",
         )
         .bind(NATIONAL)
@@ -114,9 +132,10 @@ impl PolicyRecords for Store {
              reminder_days, max_snoozes, snooze_days, updated_at, updated_by, \
              remember_days_user, remember_days_admin, recovery_codes_for_reset, \
              admin_push_default, admin_phishing_resistant, passkey_sign_in, synced_passkeys, \
-             admin_device_bound, aaguid_allow, aaguid_deny, system_preferred) \
+             admin_device_bound, aaguid_allow, aaguid_deny, system_preferred, trusted_networks, \
+             trusted_network_mode) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20) \
+             $17, $18, $19, $20, $21, $22) \
              ON CONFLICT (scope) DO UPDATE SET required_from = excluded.required_from, \
              user_methods = excluded.user_methods, admin_methods = excluded.admin_methods, \
              reminder_days = excluded.reminder_days, max_snoozes = excluded.max_snoozes, \
@@ -130,7 +149,9 @@ impl PolicyRecords for Store {
              synced_passkeys = excluded.synced_passkeys, \
              admin_device_bound = excluded.admin_device_bound, \
              aaguid_allow = excluded.aaguid_allow, aaguid_deny = excluded.aaguid_deny, \
-             system_preferred = excluded.system_preferred",
+             system_preferred = excluded.system_preferred, \
+             trusted_networks = excluded.trusted_networks, \
+             trusted_network_mode = excluded.trusted_network_mode",
         )
         .bind(scope)
         .bind(s.required_from)
@@ -152,6 +173,13 @@ impl PolicyRecords for Store {
         .bind(s.strength.aaguid_allow.as_deref().map(aaguid_list))
         .bind(s.strength.aaguid_deny.as_deref().map(aaguid_list))
         .bind(s.strength.system_preferred.map(i64::from))
+        .bind(
+            s.networks
+                .trusted
+                .as_deref()
+                .map(domain::networks::network_list),
+        )
+        .bind(s.networks.mode.map(|m| m.as_str()))
         .execute(&self.writer)
         .await
         .map_err(storage_error)?;

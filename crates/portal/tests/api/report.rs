@@ -224,10 +224,10 @@ async fn the_command_reports_the_known_figures_nationally_and_for_one_organisati
     assert_eq!(
         national["organisations"],
         json!([
-            {"code": "FA123", "name": "Riverside Pharmacy", "accounts": 4, "enrolled": 3, "not_enrolled": 1, "share_percent": 75.0, "disabled_accounts": 1},
-            {"code": "FB456", "name": "Hilltop, Surgery", "accounts": 3, "enrolled": 2, "not_enrolled": 1, "share_percent": 66.7, "disabled_accounts": 0},
-            {"code": "FC789", "name": "Empty Practice", "accounts": 0, "enrolled": 0, "not_enrolled": 0, "share_percent": null, "disabled_accounts": 0},
-            {"code": "NA001", "name": "National Team", "accounts": 1, "enrolled": 1, "not_enrolled": 0, "share_percent": 100.0, "disabled_accounts": 0},
+            {"code": "FA123", "name": "Riverside Pharmacy", "accounts": 4, "enrolled": 3, "not_enrolled": 1, "share_percent": 75.0, "disabled_accounts": 1, "on_exception": 0},
+            {"code": "FB456", "name": "Hilltop, Surgery", "accounts": 3, "enrolled": 2, "not_enrolled": 1, "share_percent": 66.7, "disabled_accounts": 0, "on_exception": 0},
+            {"code": "FC789", "name": "Empty Practice", "accounts": 0, "enrolled": 0, "not_enrolled": 0, "share_percent": null, "disabled_accounts": 0, "on_exception": 0},
+            {"code": "NA001", "name": "National Team", "accounts": 1, "enrolled": 1, "not_enrolled": 0, "share_percent": 100.0, "disabled_accounts": 0, "on_exception": 0},
         ])
     );
     // By the week of each account's earliest method: ann, bob, eve, then fay, lucy and nina.
@@ -323,10 +323,10 @@ async fn the_command_prints_a_table_or_csv_and_refuses_bad_input_with_exit_2() {
     assert_eq!(
         out.stdout.split("\r\n").take(3).collect::<Vec<_>>(),
         [
-            "section,key,label,accounts,enrolled,not_enrolled,share_percent,disabled_accounts,newly_enrolled",
-            "summary,FB456,\"Hilltop, Surgery (FB456)\",3,2,1,66.7,0,",
+            "section,key,label,accounts,enrolled,not_enrolled,share_percent,disabled_accounts,newly_enrolled,on_exception",
+            "summary,FB456,\"Hilltop, Surgery (FB456)\",3,2,1,66.7,0,,0",
             &format!(
-                "rollout,{},MFA required from {},,,,,,",
+                "rollout,{},MFA required from {},,,,,,,",
                 date(w0() + 2 * WEEK),
                 domain::clock::human_date(w0() + 2 * WEEK)
             ),
@@ -451,16 +451,16 @@ async fn a_national_admin_sees_every_organisation_as_charts_and_tables_and_can_p
     let csv = response.text().await.expect("body");
     let lines: Vec<&str> = csv.split("\r\n").collect();
     for expected in [
-        "summary,national,All organisations,8,6,2,75.0,1,",
-        "method,totp,Authenticator app,8,3,5,37.5,,",
-        "organisation,FA123,Riverside Pharmacy,4,3,1,75.0,1,",
-        "organisation,FB456,\"Hilltop, Surgery\",3,2,1,66.7,0,",
-        "organisation,FC789,Empty Practice,0,0,0,,0,",
+        "summary,national,All organisations,8,6,2,75.0,1,,0",
+        "method,totp,Authenticator app,8,3,5,37.5,,,",
+        "organisation,FA123,Riverside Pharmacy,4,3,1,75.0,1,,0",
+        "organisation,FB456,\"Hilltop, Surgery\",3,2,1,66.7,0,,0",
+        "organisation,FC789,Empty Practice,0,0,0,,0,,0",
     ] {
         assert!(lines.contains(&expected), "{expected} in\n{csv}");
     }
     let week_line = format!(
-        "week,{},Week starting {},8,6,2,75.0,,3",
+        "week,{},Week starting {},8,6,2,75.0,,3,",
         date(w0()),
         domain::clock::human_date(w0())
     );
@@ -501,7 +501,7 @@ async fn a_local_admin_sees_only_their_organisation_and_is_refused_and_audited_f
         .text()
         .await
         .expect("body");
-    assert!(csv.contains("\r\nsummary,FA123,Riverside Pharmacy (FA123),4,3,1,75.0,1,\r\n"));
+    assert!(csv.contains("\r\nsummary,FA123,Riverside Pharmacy (FA123),4,3,1,75.0,1,,0\r\n"));
     assert!(!csv.contains("FB456"));
 
     for path in [

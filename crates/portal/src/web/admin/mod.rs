@@ -6,6 +6,7 @@
 mod charts;
 mod clients;
 mod event_words;
+mod exceptions;
 mod export;
 mod feedback;
 mod home;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(home::router())
         .merge(users::router())
+        .merge(exceptions::router())
         .merge(signed_in::router())
         .merge(audit::router())
         .merge(policy::router())

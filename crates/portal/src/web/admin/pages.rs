@@ -376,3 +376,65 @@ pub struct ConfirmResetPage {
     pub methods: Vec<String>,
     pub reason: String,
 }
+
+/// An exception as the admin pages list it.
+pub struct ExceptionRow {
+    /// The person's account id (for the link to their page).
+    pub id: String,
+    pub email: String,
+    pub org: String,
+    pub reason: &'static str,
+    pub note: String,
+    pub from: String,
+    pub until: String,
+    pub live: bool,
+    pub grants: i64,
+}
+
+pub struct ReasonOption {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_exception.html")]
+pub struct AdminExceptionPage {
+    pub chrome: Chrome,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub administrator: bool,
+    pub live: Option<ExceptionRow>,
+    pub history: Vec<ExceptionRow>,
+    pub longest: i64,
+    pub days: String,
+    pub reason: String,
+    pub note: String,
+    pub reasons: Vec<ReasonOption>,
+    pub errors: Vec<FieldError>,
+    pub days_error: Option<String>,
+    pub reason_error: Option<String>,
+    pub note_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_exception_confirm.html")]
+pub struct ConfirmExceptionPage {
+    pub chrome: Chrome,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub days: String,
+    pub until: String,
+    pub reason: &'static str,
+    pub reason_label: &'static str,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_exceptions.html")]
+pub struct AdminExceptionsPage {
+    pub chrome: Chrome,
+    pub ending: Vec<ExceptionRow>,
+    pub renewed: Vec<ExceptionRow>,
+}

@@ -332,6 +332,7 @@ async fn save(
         admin_push_default: None,
         admin_phishing_resistant: None,
         strength: Default::default(),
+        networks: Default::default(),
         replace: true,
     };
     let saved = policy::change_policy(

@@ -164,6 +164,10 @@ fn page(
             thousands(report.disabled),
         ),
         (
+            "On a rollout exception".to_string(),
+            thousands(report.on_exception),
+        ),
+        (
             "MFA required from".to_string(),
             required_from
                 .clone()

@@ -178,6 +178,12 @@ async fn person(
             Some("The account was disabled and signed out everywhere. They have been emailed.")
         }
         Some("enabled") => Some("The account was enabled. They have been emailed."),
+        Some("exception") => {
+            Some("The exception was granted: they sign in with their password alone until it ends.")
+        }
+        Some("exception_ended") => {
+            Some("The exception was ended: the rollout applies to them again from their next page.")
+        }
         _ => None,
     };
     person_page(&app, &admin, &target, notice, vec![], StatusCode::OK, "").await

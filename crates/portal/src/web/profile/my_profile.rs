@@ -38,7 +38,14 @@ async fn my_profile(
 ) -> Result<Response, AppError> {
     let contact =
         crate::web::http::pages::admin_contact(&app, &signed_in.0.account.org_code).await?;
+    let (_, standing) =
+        domain::policy::standing_of(&app.store, &signed_in.0.account, app.now()).await?;
+    let exception_until = match standing {
+        domain::policy::Standing::Excepted { until } => Some(domain::clock::human(until)),
+        _ => None,
+    };
     let page = ProfilePage {
+        exception_until,
         contact,
         chrome: Chrome::signed_in(&app, &signed_in.0),
         admin_needs_method: signed_in.0.account.role != domain::accounts::Role::User

@@ -14,6 +14,8 @@ pub struct ProfilePage {
     /// An administrator without a method: the admin area opens once they set one up.
     pub admin_needs_method: bool,
     pub contact: Option<String>,
+    /// The end of the person's rollout exception, while one lets them in (issue 24).
+    pub exception_until: Option<String>,
 }
 
 #[derive(Template)]

@@ -91,7 +91,8 @@ pub async fn complete_with(
     }
     let mut target = flow.next.unwrap_or_else(|| "/profile".to_string());
     if !counts {
-        target = crate::web::sign_in::rollout::after_sign_in(app, account, target).await?;
+        target =
+            crate::web::sign_in::rollout::after_sign_in(app, account, requester, target).await?;
     }
     Ok((jar, Redirect::to(&target)).into_response())
 }

@@ -80,6 +80,8 @@ pub struct MfaReminderPage {
     pub by: String,
     pub snoozes_left: i64,
     pub next: String,
+    /// The person is on a rollout exception that ends on `by` (issue 24).
+    pub exception: bool,
 }
 
 #[derive(Template)]

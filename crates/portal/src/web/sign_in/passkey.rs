@@ -143,6 +143,7 @@ async fn finish(
     .await?;
     let jar = jar.add(session_cookie(&app, &token));
     let target = safe_next(Some(&form.next)).unwrap_or_else(|| "/profile".to_string());
-    let target = crate::web::sign_in::rollout::after_sign_in(&app, account, target).await?;
+    let target =
+        crate::web::sign_in::rollout::after_sign_in(&app, account, &requester, target).await?;
     Ok((jar, axum::Json(serde_json::json!({ "redirect": target }))).into_response())
 }

@@ -14,6 +14,8 @@ use crate::web::http::pages::{Chrome, render};
 use crate::web::sign_in::pages::MfaReminderPage;
 use crate::web::{AppError, AppState};
 use domain::accounts::Account;
+use domain::audit::Requester;
+use domain::exceptions;
 use domain::policy::{self, PolicyError, Standing};
 
 const REMINDER: &str = "/mfa-reminder";
@@ -22,20 +24,37 @@ pub fn router() -> Router<AppState> {
     Router::new().route(REMINDER, get(reminder).post(remind_me_later))
 }
 
-/// Where to send a person who has just signed in: the reminder first when it is due.
+/// Where to send a person who has just signed in: the reminder first when it is due, or when
+/// their rollout exception ends within a few days; a sign-in that an exception let through is
+/// audited.
 pub async fn after_sign_in(
     app: &AppState,
     account: &Account,
+    requester: &Requester,
     target: String,
 ) -> Result<String, AppError> {
-    let (_, standing) = policy::standing_of(&app.store, account, app.now()).await?;
-    Ok(match standing {
-        Standing::Remind { .. } => format!(
+    let now = app.now();
+    let (_, standing) = policy::standing_of(&app.store, account, now).await?;
+    let remind = || {
+        format!(
             "{REMINDER}?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", &target)
                 .finish()
-        ),
+        )
+    };
+    Ok(match standing {
+        Standing::Remind { .. } => remind(),
+        Standing::Excepted { until } => {
+            if let Some(live) = exceptions::live_exception(&app.store, account, now).await? {
+                exceptions::used(&app.store, account, &live, requester, now).await?;
+            }
+            if until - now <= exceptions::REMINDER_DAYS * 86_400 {
+                remind()
+            } else {
+                target
+            }
+        }
         _ => target,
     })
 }
@@ -52,8 +71,9 @@ async fn reminder(
 ) -> Result<Response, AppError> {
     let next = safe_next(query.next.as_deref()).unwrap_or_else(|| "/profile".into());
     let (_, standing) = policy::standing_of(&app.store, &signed_in.0.account, app.now()).await?;
-    let (by, snoozes_left) = match standing {
-        Standing::Remind { by, snoozes_left } => (by, snoozes_left),
+    let (by, snoozes_left, exception) = match standing {
+        Standing::Remind { by, snoozes_left } => (by, snoozes_left, false),
+        Standing::Excepted { until } => (until, 0, true),
         Standing::Required => {
             return Ok(Redirect::to("/profile/self-service/enrol").into_response());
         }
@@ -64,6 +84,7 @@ async fn reminder(
         by: domain::clock::human_date(by),
         snoozes_left,
         next,
+        exception,
     };
     Ok(render(StatusCode::OK, &page))
 }

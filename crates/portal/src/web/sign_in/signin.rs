@@ -19,7 +19,8 @@ use crate::web::sign_in::pages::{SignInPage, TapSignInPage};
 use crate::web::{AppError, AppState};
 use domain::audit::{AuditEvent, AuditTrail, Outcome};
 use domain::devices;
-use domain::monitoring::{self, Step};
+use domain::monitoring::{self, SignInLog, Step};
+use domain::networks::TrustMode;
 use domain::password::Password;
 use domain::policy::TEMPORARY_ACCESS_AMR;
 use domain::risk::HighRiskAction;
@@ -242,11 +243,18 @@ async fn sign_in(
                 }
             }
             let mut auth_methods = "pwd";
+            // A trusted network (issue 24), for people, never administrators, and never for a
+            // high-risk sign-in: the address is the TCP peer's, or a trusted proxy's word.
+            let trust = (account.role == domain::accounts::Role::User && !high)
+                .then(|| policy.networks.trust_at(&requester.ip))
+                .flatten();
+            // The stricter mode lets "Don't ask again on this device" last twice as long there.
+            let remember_window = (remember_days, trust == Some(TrustMode::Remembered));
             if stage == SessionStage::SecondFactor
                 && remember_days > 0
                 && !high
                 && let Some(cookie) = device_cookie_value(&app, &jar)
-                && devices::recognise(&app.store, &account, &cookie, remember_days, now).await?
+                && devices::recognise(&app.store, &account, &cookie, remember_window, now).await?
             {
                 // This browser proved a second factor before and was remembered: the password
                 // is enough, but nothing sensitive without proving a factor again.
@@ -269,6 +277,36 @@ async fn sign_in(
                     &account,
                     Step::SecondFactor,
                     "device",
+                    &assessment,
+                )
+                .await?;
+            } else if stage == SessionStage::SecondFactor
+                && trust == Some(TrustMode::Skip)
+                && trusted_device(&app, &account, &requester, now).await?
+            {
+                // On a trusted network from a device the person has used: the password alone,
+                // and the session says so (`amr` pwd, `acr` pwd), so an app that needs MFA
+                // steps it up and anything sensitive asks for a factor.
+                stage = SessionStage::SignedIn;
+                auth_methods = "pwd trusted-network";
+                app.store
+                    .append_audit(
+                        &AuditEvent::new(
+                            "sign_in.trusted_network",
+                            Outcome::Success,
+                            &requester,
+                            now,
+                        )
+                        .account(&account.id)
+                        .reason(&requester.ip),
+                    )
+                    .await?;
+                monitoring::signed_in(
+                    &app.store,
+                    &monitor,
+                    &account,
+                    Step::Password,
+                    "trusted_network",
                     &assessment,
                 )
                 .await?;
@@ -305,7 +343,8 @@ async fn sign_in(
                 return Ok((jar, Redirect::to("/sign-in/verify")).into_response());
             }
             let target =
-                crate::web::sign_in::rollout::after_sign_in(&app, &account, target).await?;
+                crate::web::sign_in::rollout::after_sign_in(&app, &account, &requester, target)
+                    .await?;
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(SignInError::WrongPasswordOrEmail) => {
@@ -362,6 +401,23 @@ async fn sign_in(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether this browser finished a sign-in of the person before (within 90 days): a known
+/// device, as the sign-in limits count it.
+async fn trusted_device(
+    app: &AppState,
+    account: &domain::accounts::Account,
+    requester: &domain::audit::Requester,
+    now: domain::clock::UnixTime,
+) -> Result<bool, AppError> {
+    let Some(device) = requester.device.as_deref() else {
+        return Ok(false);
+    };
+    Ok(app
+        .store
+        .knows_device(&account.id, device, now - 90 * 86_400)
+        .await?)
 }
 
 #[derive(Deserialize)]
