@@ -81,14 +81,22 @@ const EVENTS: &[(&str, &str)] = &[
         "Account confirmed compromised",
     ),
     ("risk.dismissed", "Risk dismissed"),
+    ("rollout.exception_ended", "Rollout exception ended"),
+    ("rollout.exception_granted", "Rollout exception granted"),
+    ("rollout.exception_used", "Signed in on a rollout exception"),
     ("risk.raised", "Risk raised"),
     ("session.ended", "Browser signed out"),
     ("session.signed_out", "Signed out"),
     ("sign_in.blocked_by_risk", "Sign-in stopped as risky"),
+    ("sign_in.passkey", "Passkey sign-in"),
     ("sign_in.password", "Password"),
     (
         "sign_in.remembered_device",
         "Sign-in on a remembered device",
+    ),
+    (
+        "sign_in.trusted_network",
+        "Sign-in on a trusted network",
     ),
     (
         "sign_in.temporary_access_pass",
@@ -200,6 +208,8 @@ mod tests {
         );
         assert_eq!(event("oidc.device_allowed"), "App or device allowed");
         assert_eq!(event("mfa.push_sent"), "Push request sent");
+        assert_eq!(event("rollout.exception_granted"), "Rollout exception granted");
+        assert_eq!(event("sign_in.trusted_network"), "Sign-in on a trusted network");
         assert_eq!(detail("wrong_totp"), "Wrong authenticator app code");
         assert_eq!(detail("used_totp"), "Authenticator app code already used");
         assert_eq!(detail("pass"), "Temporary access pass");
