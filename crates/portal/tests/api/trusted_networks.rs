@@ -172,3 +172,24 @@ async fn in_the_stricter_mode_only_a_remembered_device_is_let_through_for_longer
     let bad = app.nhsmal(&["policy", "set", "--trusted-network-mode", "always"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_network_does_not_excuse_enrolment_after_the_rollout_date() {
+    let app = spawn_app().await;
+    app.add_user("ann@fa123.nhs.uk").await;
+    set_policy(
+        &app,
+        &[
+            "--mfa-required-from",
+            "2027-01-01",
+            "--trusted-networks",
+            "127.0.0.0/8",
+        ],
+    );
+    let client = browser();
+    let _ = password_from(&app, &client, "ann@fa123.nhs.uk", None).await;
+    assert_eq!(
+        location(&app.get_with(&client, "/profile").await),
+        "/profile/self-service/enrol"
+    );
+}

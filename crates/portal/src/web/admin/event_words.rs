@@ -94,10 +94,7 @@ const EVENTS: &[(&str, &str)] = &[
         "sign_in.remembered_device",
         "Sign-in on a remembered device",
     ),
-    (
-        "sign_in.trusted_network",
-        "Sign-in on a trusted network",
-    ),
+    ("sign_in.trusted_network", "Sign-in on a trusted network"),
     (
         "sign_in.temporary_access_pass",
         "Sign-in with a temporary access pass",
@@ -208,8 +205,14 @@ mod tests {
         );
         assert_eq!(event("oidc.device_allowed"), "App or device allowed");
         assert_eq!(event("mfa.push_sent"), "Push request sent");
-        assert_eq!(event("rollout.exception_granted"), "Rollout exception granted");
-        assert_eq!(event("sign_in.trusted_network"), "Sign-in on a trusted network");
+        assert_eq!(
+            event("rollout.exception_granted"),
+            "Rollout exception granted"
+        );
+        assert_eq!(
+            event("sign_in.trusted_network"),
+            "Sign-in on a trusted network"
+        );
         assert_eq!(detail("wrong_totp"), "Wrong authenticator app code");
         assert_eq!(detail("used_totp"), "Authenticator app code already used");
         assert_eq!(detail("pass"), "Temporary access pass");
