@@ -63,6 +63,12 @@ const POST_ROUTES: &[&str] = &[
     "/profile/new-phone/add-app",
     "/profile/new-phone/make-default",
     "/admin/contact",
+    "/sign-in/passkey/options",
+    "/sign-in/passkey/finish",
+    "/profile/self-service/enrol/passkey/options",
+    "/profile/self-service/enrol/passkey/finish",
+    "/admin/users/x/exception",
+    "/admin/users/x/exception/end",
 ];
 
 /// Query strings of every kind of page, hostile.
@@ -186,13 +192,25 @@ async fn oversized_malformed_and_mistyped_bodies_get_a_4xx_page_on_every_route()
     ];
     for path in POST_ROUTES {
         for (kind, body) in &bodies {
-            let r = client
+            let sent = client
                 .post(app.url(path))
                 .header("content-type", *kind)
                 .body(body.clone())
                 .send()
-                .await
-                .expect("POST");
+                .await;
+            let r = match sent {
+                Ok(r) => r,
+                // The server answers an oversized body (413, or a sign-in redirect) without
+                // reading the rest of it and closes the connection; a client still writing
+                // then gets a broken pipe before it reads the answer. That is the limit
+                // working, not a failure: the server must still be up and answering.
+                Err(e) if body.len() > 64 * 1024 && e.is_request() => {
+                    let again = app.get_with(&client, "/sign-in").await;
+                    assert!(again.status().is_success(), "{path}: the server went down");
+                    continue;
+                }
+                Err(e) => panic!("POST {path}: {e:?}"),
+            };
             let status = r.status();
             let sent_to_sign_in = crate::helpers::location(&r).starts_with("/sign-in");
             assert!(
