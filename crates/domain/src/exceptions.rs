@@ -149,7 +149,8 @@ pub struct Grantor<'a> {
 }
 
 impl Grantor<'_> {
-    fn longest(&self) -> i64 {
+    /// The longest exception this grantor may grant, in days.
+    pub fn longest(&self) -> i64 {
         match self.admin.map(|a| a.role) {
             Some(Role::LocalAdmin) => SHORT_TERM_DAYS,
             _ => LONG_TERM_DAYS,
@@ -188,19 +189,14 @@ pub struct Request<'a> {
     pub note: &'a str,
 }
 
-/// Grants `person` an exception of `days` from now, replacing any live one (a renewal); the
-/// grant and the end of the one it replaces are one write with their audit event.
-pub async fn grant<R>(
-    records: &R,
+/// What can be checked of a grant without the store: the days, the reason and its note, and
+/// that the person is not an administrator (a confirmation page shows only what would be
+/// granted).
+pub fn check(
     grantor: &Grantor<'_>,
     person: &Account,
     request: &Request<'_>,
-    requester: &Requester,
-    now: UnixTime,
-) -> Result<Exception, ExceptionError>
-where
-    R: ExceptionRecords + Sync,
-{
+) -> Result<Reason, ExceptionError> {
     let longest = grantor.longest();
     if !(1..=longest).contains(&request.days) {
         return Err(ExceptionError::BadDays(longest));
@@ -216,6 +212,24 @@ where
     if person.role != Role::User {
         return Err(ExceptionError::Administrator);
     }
+    Ok(reason)
+}
+
+/// Grants `person` an exception of `days` from now, replacing any live one (a renewal); the
+/// grant and the end of the one it replaces are one write with their audit event.
+pub async fn grant<R>(
+    records: &R,
+    grantor: &Grantor<'_>,
+    person: &Account,
+    request: &Request<'_>,
+    requester: &Requester,
+    now: UnixTime,
+) -> Result<Exception, ExceptionError>
+where
+    R: ExceptionRecords + Sync,
+{
+    let reason = check(grantor, person, request)?;
+    let note = request.note.trim();
     if records.held_at_high_risk(&person.id).await? {
         return Err(ExceptionError::Risky);
     }

@@ -178,6 +178,28 @@ pub struct PasswordRules<'a> {
 /// How far back a browser that finished a sign-in of the account counts as its known device.
 const KNOWN_DEVICE_DAYS: i64 = 90;
 
+/// Whether this browser (its keyed device cookie) finished a sign-in of the account within the
+/// look-back that makes it a known device: the notion the sign-in limits and trusted networks
+/// share.
+pub async fn is_known_device<R>(
+    records: &R,
+    account: &Account,
+    requester: &Requester,
+    now: UnixTime,
+) -> Result<bool, StorageError>
+where
+    R: monitoring::SignInLog + Sync,
+{
+    match requester.device.as_deref() {
+        Some(device) if !device.is_empty() => {
+            records
+                .knows_device(&account.id, device, now - KNOWN_DEVICE_DAYS * 86_400)
+                .await
+        }
+        _ => Ok(false),
+    }
+}
+
 /// The limit a password for `email` is counted against from this requester. A browser that has
 /// finished a sign-in of the account before (its device cookie is in the account's familiar
 /// summary) has a count of its own; every other source shares the address's count. So a burst

@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::env_number;
+
 use std::sync::Arc;
 
 use domain::accounts::{AccountRecords, Email, NewAccount, Role};
@@ -27,13 +29,6 @@ use domain::oidc::device_grant;
 use domain::oidc::flows::{Authentication, Issuer};
 use nhsmal::config::Settings;
 use nhsmal::web;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -19,6 +19,8 @@
 
 mod common;
 
+use common::env_number;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -52,13 +54,6 @@ fn seconds() -> u64 {
 
 fn in_flight() -> usize {
     env_number("BENCH_IN_FLIGHT", 32) as usize
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {

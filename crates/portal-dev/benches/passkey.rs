@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::env_number;
+
 use std::sync::{Arc, Mutex};
 
 use domain::accounts::{AccountRecords, Email, NewAccount, Role};
@@ -29,13 +31,6 @@ use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
 
 const PASSWORD: &str = "correct horse battery staple 1";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::env_number;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,13 +43,6 @@ use nhsmal::web::{self, AppState};
 const PASSWORD: &str = "correct horse battery staple 1";
 /// How often the waiting page asks (static/approval.js, `data-poll-ms` of the push step).
 const POLL: Duration = Duration::from_millis(1000);
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let pending = env_number("BENCH_PENDING", 200) as usize;

@@ -37,6 +37,15 @@ impl ScratchDatabase {
     }
 }
 
+/// A benchmark setting from the environment (BENCH_RUN, BENCH_IN_FLIGHT, …), or `default`.
+#[allow(dead_code)] // each benchmark uses what it needs of this module
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 async fn admin_sql(admin: &str, sql: &str) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;

@@ -28,11 +28,10 @@ pub fn router() -> Router<AppState> {
 }
 
 fn longest(admin: &AdminSession) -> i64 {
-    if admin.session.account.role == Role::NationalAdmin {
-        exceptions::LONG_TERM_DAYS
-    } else {
-        exceptions::SHORT_TERM_DAYS
+    Grantor {
+        admin: Some(&admin.session.account),
     }
+    .longest()
 }
 
 #[derive(Deserialize, Default)]
@@ -166,17 +165,12 @@ async fn grant(
         }
     };
     if form.confirmed != "yes" {
-        // Checked as the grant would check it, so the confirmation page shows only what will
-        // be granted.
-        if !(1..=longest(&admin)).contains(&days) {
-            return refused(ExceptionError::BadDays(longest(&admin))).await;
-        }
-        let Some(reason) = Reason::parse(&form.reason) else {
-            return refused(ExceptionError::BadReason).await;
+        // Checked as the grant checks it, so the confirmation page shows only what will be
+        // granted.
+        let reason = match exceptions::check(&grantor, &target, &request) {
+            Ok(reason) => reason,
+            Err(e) => return refused(e).await,
         };
-        if target.role != Role::User {
-            return refused(ExceptionError::Administrator).await;
-        }
         let page = ConfirmExceptionPage {
             chrome: admin.chrome(&app),
             id: target.id.clone(),

@@ -19,7 +19,7 @@ use crate::web::sign_in::pages::{SignInPage, TapSignInPage};
 use crate::web::{AppError, AppState};
 use domain::audit::{AuditEvent, AuditTrail, Outcome};
 use domain::devices;
-use domain::monitoring::{self, SignInLog, Step};
+use domain::monitoring::{self, Step};
 use domain::networks::TrustMode;
 use domain::password::Password;
 use domain::policy::TEMPORARY_ACCESS_AMR;
@@ -282,7 +282,7 @@ async fn sign_in(
                 .await?;
             } else if stage == SessionStage::SecondFactor
                 && trust == Some(TrustMode::Skip)
-                && trusted_device(&app, &account, &requester, now).await?
+                && signin::is_known_device(&app.store, &account, &requester, now).await?
             {
                 // On a trusted network from a device the person has used: the password alone,
                 // and the session says so (`amr` pwd, `acr` pwd), so an app that needs MFA
@@ -401,23 +401,6 @@ async fn sign_in(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Whether this browser finished a sign-in of the person before (within 90 days): a known
-/// device, as the sign-in limits count it.
-async fn trusted_device(
-    app: &AppState,
-    account: &domain::accounts::Account,
-    requester: &domain::audit::Requester,
-    now: domain::clock::UnixTime,
-) -> Result<bool, AppError> {
-    let Some(device) = requester.device.as_deref() else {
-        return Ok(false);
-    };
-    Ok(app
-        .store
-        .knows_device(&account.id, device, now - 90 * 86_400)
-        .await?)
 }
 
 #[derive(Deserialize)]
